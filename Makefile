@@ -1,0 +1,38 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+IHUB   := $(VENV)/bin/ihub
+HOST   ?= 127.0.0.1
+PORT   ?= 8683
+DATA   ?= ./data
+NEWMAN := .tools/node_modules/.bin/newman
+
+.PHONY: install run test test-unit test-ctk bench clean
+
+# The venv is rebuilt when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+$(NEWMAN):
+	mkdir -p .tools
+	npm install --silent --no-audit --no-fund --prefix .tools newman@6
+
+install: $(VENV)/.installed $(NEWMAN)
+
+run: $(VENV)/.installed
+	$(IHUB) serve --host $(HOST) --port $(PORT) --data-dir $(DATA)
+
+# Everything: unit, conformance over HTTP, integration against real services, official CTK twice.
+test: install
+	$(PY) -m pytest
+	scripts/run-ctk
+
+bench: install
+	$(PY) bench/embedded.py
+
+clean:
+	rm -rf $(VENV) .tools build *.egg-info

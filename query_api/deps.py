@@ -1,0 +1,26 @@
+"""What handlers depend on: one object per running app, reached through `AppState`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from query_api.hub import Hub
+from settings import Settings
+from storage.base import InteractionStore
+
+
+@dataclass
+class State:
+    settings: Settings
+    store: InteractionStore
+    hub: Hub
+
+
+def _state(request: Request) -> State:
+    return request.app.state.ihub
+
+
+AppState = Annotated[State, Depends(_state)]

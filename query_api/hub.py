@@ -1,0 +1,116 @@
+"""The event hub: subscriptions, which notifications a change causes, and their delivery.
+
+Deliveries are written to the store in the same transaction as the change (an outbox), so a
+notification is never lost to a crash; the dispatcher POSTs them to callbacks, one at a time per
+subscriber (in order), retrying with exponential backoff and jitter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from typing import Any
+from uuid import uuid4
+
+import httpx
+import orjson
+
+from query_api.tmf630 import parse_filter
+from schemas.common import utc_now
+from schemas.events import EventSubscription, EventSubscriptionInput, change_events
+from storage.base import Delivery, SubscriptionStore
+from storage.query import Query, matches
+
+log = logging.getLogger(__name__)
+
+
+class Hub:
+    def __init__(self, store: SubscriptionStore, *, max_attempts: int, timeout_s: float, backoff_s: float):
+        self._store = store
+        self._max_attempts = max_attempts
+        self._timeout_s = timeout_s
+        self._backoff_s = backoff_s
+        # read by notify() on the store's writer thread; replaced, never mutated in place
+        self._subscriptions: tuple[tuple[str, str, Query | None], ...] = ()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._subscriptions = tuple(
+            (s["id"], s["callback"], parse_filter(s["query"]) if s.get("query") else None)
+            for s in await self._store.subscriptions()
+        )
+        self._task = asyncio.create_task(self._dispatch_forever(), name="hub-dispatcher")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def subscribe(self, request: EventSubscriptionInput) -> EventSubscription:
+        query = parse_filter(request.query) if request.query else None  # QueryError -> 400
+        subscription = EventSubscription(id=uuid4().hex, callback=request.callback, query=request.query)
+        await self._store.add_subscription(subscription.model_dump(exclude_none=True))
+        self._subscriptions = (*self._subscriptions, (subscription.id, subscription.callback, query))
+        return subscription
+
+    async def unsubscribe(self, subscription_id: str) -> bool:
+        self._subscriptions = tuple(s for s in self._subscriptions if s[0] != subscription_id)
+        return await self._store.remove_subscription(subscription_id)
+
+    def notify(self, old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[Delivery]:
+        """The store's Notify: deliveries for every subscriber whose query the event matches."""
+        subscriptions = self._subscriptions
+        if not subscriptions:
+            return []
+        deliveries = []
+        for event in change_events(old, new, utc_now()):
+            body = orjson.dumps(event)
+            for sub_id, callback, query in subscriptions:
+                if query is None or matches(query, event):
+                    deliveries.append(Delivery(sub_id, callback, body))
+        return deliveries
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # -- delivery ---------------------------------------------------------------------------
+
+    async def _dispatch_forever(self) -> None:
+        async with httpx.AsyncClient(timeout=self._timeout_s) as client:
+            while True:
+                try:
+                    due = await self._store.due_deliveries(time.time(), 100)
+                    if due:
+                        await asyncio.gather(*(self._deliver(client, *row) for row in due))
+                        continue
+                except Exception:  # never let the dispatcher die; the outbox keeps the work
+                    log.exception("notification dispatch failed; retrying")
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=0.5)
+                except TimeoutError:
+                    pass
+
+    async def _deliver(self, client: httpx.AsyncClient, delivery_id: int, delivery: Delivery, attempts: int) -> None:
+        try:
+            response = await client.post(
+                delivery.callback, content=delivery.body, headers={"content-type": "application/json"}
+            )
+            ok = response.is_success
+            reason = f"HTTP {response.status_code}"
+        except httpx.HTTPError as exc:
+            ok, reason = False, repr(exc)
+        if ok:
+            await self._store.delivery_done(delivery_id)
+            return
+        attempts += 1
+        if attempts >= self._max_attempts:
+            log.warning("giving up on %s after %d attempts (%s)", delivery.callback, attempts, reason)
+            await self._store.delivery_failed(delivery_id, None)
+            return
+        delay = min(300.0, self._backoff_s * 2 ** (attempts - 1)) * random.uniform(0.8, 1.2)
+        log.info("notification to %s failed (%s); retry in %.1fs", delivery.callback, reason, delay)
+        await self._store.delivery_failed(delivery_id, time.time() + delay)

@@ -1,0 +1,52 @@
+"""TMF683 event hub: register and remove notification listeners."""
+
+from __future__ import annotations
+
+import orjson
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from query_api.body import read_json
+from query_api.deps import AppState
+from query_api.errors import TmfError
+from query_api.tmf630 import QueryError
+from schemas import Error, EventSubscription, EventSubscriptionInput
+
+router = APIRouter(tags=["events subscription"])
+
+
+@router.post(
+    "/hub",
+    status_code=201,
+    summary="Registers a listener: notifications are POSTed to its callback",
+    responses={201: {"model": EventSubscription, "description": "Subscribed"}, 400: {"model": Error}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EventSubscriptionInput"}}},
+        }
+    },
+)
+async def register_listener(request: Request, state: AppState) -> Response:
+    _, body = await read_json(request, state.settings.max_body_bytes, ("application/json",))
+    subscription_input = EventSubscriptionInput.model_validate(body)
+    try:
+        subscription = await state.hub.subscribe(subscription_input)
+    except QueryError as exc:
+        raise TmfError(400, f"query: {exc}") from None
+    location = f"{state.settings.base_path}/hub/{subscription.id}"
+    return Response(
+        orjson.dumps(subscription.model_dump()), 201, headers={"Location": location}, media_type="application/json"
+    )
+
+
+@router.delete(
+    "/hub/{id}",
+    status_code=204,
+    summary="Unregisters a listener",
+    responses={204: {"description": "Deleted"}, 404: {"model": Error}},
+)
+async def unregister_listener(id: str, state: AppState) -> Response:
+    if not await state.hub.unsubscribe(id):
+        raise TmfError(404, f"no subscription with id '{id}'")
+    return Response(status_code=204)

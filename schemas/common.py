@@ -1,0 +1,74 @@
+"""Building blocks shared by every TMF model: polymorphism attributes, date-times, strictness."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Annotated, Any, ClassVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+# ISO 8601 date or date-time, optional fraction and offset. Stricter than datetime.fromisoformat,
+# which would also take "20260101" and make every eight-digit id look like a date.
+_DATE_TIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}"
+    r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?"
+    r"(?:Z|z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def parse_date_time(text: str) -> datetime | None:
+    """The instant a TMF date-time string denotes (UTC when it has no offset), or None."""
+    if not _DATE_TIME.match(text):
+        return None
+    try:
+        parsed = datetime.fromisoformat(text[:-1] + "Z" if text.endswith("z") else text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _check_date_time(text: str) -> str:
+    if parse_date_time(text) is None:
+        raise ValueError("must be an ISO 8601 date-time such as 2026-01-31T09:30:00Z")
+    return text
+
+
+# Kept as the client wrote it (returned as sent), but validated as a real instant.
+DateTime = Annotated[str, AfterValidator(_check_date_time)]
+
+
+def utc_now() -> str:
+    """Server timestamps: UTC, millisecond precision, 'Z'."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class TmfModel(BaseModel):
+    """Base of every TMF resource and sub-resource.
+
+    Extension attributes are accepted only when `@type` names a subclass (TMF polymorphism);
+    otherwise an unknown attribute is most likely a typo and is refused rather than dropped.
+    """
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, strict=False)
+
+    # The name a client would use in @type for this class itself (no extension allowed then).
+    tmf_name: ClassVar[str] = ""
+
+    type: str | None = Field(default=None, alias="@type")
+    baseType: str | None = Field(default=None, alias="@baseType")
+    schemaLocation: str | None = Field(default=None, alias="@schemaLocation")
+
+    @model_validator(mode="after")
+    def _extensions_need_a_subclass(self) -> "TmfModel":
+        extra = self.model_extra
+        if extra and (self.type is None or self.type == (self.tmf_name or type(self).__name__)):
+            names = ", ".join(sorted(extra))
+            raise ValueError(
+                f"unknown attribute(s): {names}; extension attributes need '@type' naming the subclass"
+            )
+        return self
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The wire form: aliases, nothing the client did not send, no nulls."""
+        return self.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude_none=True)

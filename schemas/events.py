@@ -1,0 +1,99 @@
+"""TMF683 v4 notifications and hub subscriptions."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from schemas.party_interaction import PartyInteraction
+
+
+class EventType(StrEnum):
+    CREATE = "PartyInteractionCreateEvent"
+    ATTRIBUTE_VALUE_CHANGE = "PartyInteractionAttributeValueChangeEvent"
+    STATUS_CHANGE = "PartyInteractionStatusChangeEvent"  # v4 says StatusChange, not StateChange
+    DELETE = "PartyInteractionDeleteEvent"
+
+
+class PartyInteractionEventPayload(BaseModel):
+    partyInteraction: PartyInteraction
+
+
+class PartyInteractionEvent(BaseModel):
+    """Envelope shared by the four event types (fieldPath only on AttributeValueChange)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    eventId: str
+    eventTime: str
+    eventType: EventType
+    correlationId: str | None = None
+    domain: str | None = None
+    title: str | None = None
+    description: str | None = None
+    priority: str | None = None
+    timeOcurred: str | None = None  # sic: the spec's spelling
+    fieldPath: str | None = None
+    event: PartyInteractionEventPayload
+
+
+class EventSubscriptionInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    callback: str = Field(description="Absolute http(s) URL that receives the notifications")
+    query: str | None = Field(
+        default=None,
+        description="TMF630 filter on the event, e.g. eventType=PartyInteractionCreateEvent",
+    )
+
+    @field_validator("callback")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an absolute http(s) URL")
+        return value
+
+
+class EventSubscription(EventSubscriptionInput):
+    id: str
+
+
+def event_json(event: dict[str, Any]) -> dict[str, Any]:
+    """Validate an event envelope built by the server (guards the notification contract)."""
+    return PartyInteractionEvent.model_validate(event).model_dump(mode="json", exclude_none=True)
+
+
+def change_events(old: dict[str, Any] | None, new: dict[str, Any] | None, now: str) -> list[dict[str, Any]]:
+    """The notifications one change of a PartyInteraction causes (old/new None: create/delete)."""
+    from uuid import uuid4
+
+    def envelope(event_type: EventType, resource: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        return {
+            "eventId": uuid4().hex,
+            "eventTime": now,
+            "eventType": event_type.value,
+            "timeOcurred": now,
+            "domain": "partyInteraction",
+            "title": event_type.value,
+            "priority": "normal",
+            **extra,
+            "event": {"partyInteraction": resource},
+        }
+
+    if old is None and new is not None:
+        return [envelope(EventType.CREATE, new)]
+    if new is None and old is not None:
+        return [envelope(EventType.DELETE, old)]
+    assert old is not None and new is not None
+    changed = sorted(key for key in old.keys() | new.keys() if old.get(key) != new.get(key))
+    if not changed:
+        return []
+    events = [envelope(EventType.ATTRIBUTE_VALUE_CHANGE, new, fieldPath=",".join(changed))]
+    if old.get("status") != new.get("status"):
+        events.append(envelope(EventType.STATUS_CHANGE, new))
+    return events

@@ -1,0 +1,137 @@
+"""TMF683 v4.0.0 PartyInteraction and its sub-resources (pydantic v2).
+
+Validation follows the conformance profile (shared/CONFORMANCE.md), which is looser than the
+swagger's `_Create` schema: on create only `reason`, `direction` and `channel[].id` are mandatory.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field, model_validator
+
+from schemas.common import DateTime, TmfModel, parse_date_time
+
+
+class TimePeriod(TmfModel):
+    startDateTime: DateTime | None = None
+    endDateTime: DateTime | None = None
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> "TimePeriod":
+        if self.startDateTime and self.endDateTime:
+            if parse_date_time(self.endDateTime) < parse_date_time(self.startDateTime):
+                raise ValueError("endDateTime is before startDateTime")
+        return self
+
+
+class Quantity(TmfModel):
+    amount: float | None = None
+    units: str | None = None
+
+
+class Reference(TmfModel):
+    """Common shape of the *Ref types: a pointer to an entity managed elsewhere."""
+
+    id: str | None = None
+    href: str | None = None
+    name: str | None = None
+    referredType: str | None = Field(default=None, alias="@referredType")
+
+
+class RelatedChannel(Reference):
+    id: str  # mandatory; href is optional in the conformance profile
+    role: str | None = None
+
+
+class RelatedParty(Reference):
+    id: str
+    referredType: str = Field(alias="@referredType")
+    role: str | None = None
+
+
+class RelatedEntityRefOrValue(Reference):
+    type: str = Field(alias="@type")
+    role: str
+
+
+class EntityRef(Reference):
+    id: str
+
+
+class AttachmentRefOrValue(Reference):
+    attachmentType: str | None = None
+    content: str | None = None
+    description: str | None = None
+    mimeType: str | None = None
+    url: str | None = None
+    size: Quantity | None = None
+    validFor: TimePeriod | None = None
+
+
+class Note(TmfModel):
+    id: str | None = None
+    author: str | None = None
+    date: DateTime | None = None
+    text: str | None = None
+
+
+class InteractionItem(TmfModel):
+    id: str | None = None
+    creationDate: DateTime | None = None
+    reason: str | None = None
+    resolution: str | None = None
+    attachment: list[AttachmentRefOrValue] | None = None
+    channel: list[RelatedChannel] | None = None
+    item: RelatedEntityRefOrValue | None = None
+    itemDate: TimePeriod | None = None
+    note: list[Note] | None = None
+    relatedParty: list[RelatedParty] | None = None
+
+
+class InteractionRelationship(TmfModel):
+    id: str | None = None
+    href: str | None = None
+    relationshipType: str | None = None
+
+
+class _PartyInteractionBody(TmfModel):
+    """Attributes a client may write (the swagger's _Update attributes)."""
+
+    tmf_name: ClassVar[str] = "PartyInteraction"
+
+    creationDate: DateTime | None = None
+    description: str | None = None
+    reason: str | None = None
+    status: str | None = None
+    statusChangeDate: DateTime | None = None
+    attachment: list[AttachmentRefOrValue] | None = None
+    channel: list[RelatedChannel] | None = None
+    interactionDate: TimePeriod | None = None
+    interactionItem: list[InteractionItem] | None = None
+    interactionRelationship: list[InteractionRelationship] | None = None
+    note: list[Note] | None = None
+    relatedParty: list[RelatedParty] | None = None
+
+
+class PartyInteractionCreate(_PartyInteractionBody):
+    """POST body. Server-owned attributes (id, href) are refused as unknown."""
+
+    direction: str
+    reason: str
+    channel: list[RelatedChannel] = Field(min_length=1)
+
+
+class PartyInteractionUpdate(_PartyInteractionBody):
+    """PATCH body (merge patch). id, href and direction are not patchable."""
+
+
+class PartyInteraction(PartyInteractionCreate):
+    """The resource as stored and returned: what a client wrote plus server-set attributes."""
+
+    id: str
+    href: str
+
+
+# Attributes the server owns or that never change after creation (PATCH refuses them).
+NOT_PATCHABLE = ("id", "href", "direction")

@@ -1,0 +1,252 @@
+"""The store-neutral TMF630 query, its value semantics, and the reference evaluator.
+
+A list request is parsed once (query_api/tmf630.py) into a `Query`. Each store compiles it
+(storage/sqlite/compiler.py, later the search-DSL compiler); `matches` and `sort_key` below state
+the semantics in plain code and are the oracle every store's results are tested against.
+
+Semantics, in one place:
+- A dotted path reaches into objects; arrays are flattened at any depth, so a condition holds
+  when *some* scalar under the path satisfies it ("an element must match").
+- Values compare by the type of what is stored: JSON numbers numerically when the query value is
+  a number, date-time strings as instants when the query value is a date-time, everything else
+  as text (booleans as `true`/`false`). JSON null and missing attributes never match.
+- `a,b` in one value is OR; conditions (parameters) are ANDed. `ne` is the negation of `eq`
+  (no scalar equals any of the values), so it also matches documents that lack the attribute.
+- `regex` is a Python `re.search` over the text form.
+- Sorting uses, per document, the smallest scalar under the path for ascending keys and the
+  largest for descending ones (Elasticsearch's default for arrays); numbers and date-times sort
+  before text; documents without the attribute come last; ties break on `id`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from schemas.common import parse_date_time
+
+
+class Op(StrEnum):
+    EQ = "eq"
+    NE = "ne"
+    GT = "gt"
+    GTE = "gte"
+    LT = "lt"
+    LTE = "lte"
+    REGEX = "regex"
+
+
+class Kind(StrEnum):
+    """What a stored scalar is, for comparisons."""
+
+    TEXT = "s"
+    NUMBER = "n"
+    DATE = "d"  # a string holding an ISO 8601 date-time
+    BOOL = "b"
+
+
+@dataclass(frozen=True, slots=True)
+class Scalar:
+    """A stored scalar, classified once: its text form and, for numbers and dates, a number."""
+
+    kind: Kind
+    text: str
+    number: float | None  # the JSON number, or the date-time as epoch seconds
+
+    @property
+    def sort_value(self) -> tuple[int, float | str]:
+        return (0, self.number) if self.number is not None else (1, self.text)
+
+
+@dataclass(frozen=True, slots=True)
+class Operand:
+    """A query value, classified once: as text, and as number / instant where it parses."""
+
+    text: str
+    number: float | None = None
+    instant: float | None = None
+    pattern: re.Pattern[str] | None = None
+
+    @property
+    def number_text(self) -> str | None:
+        return None if self.number is None else number_text(self.number)
+
+    @classmethod
+    def of(cls, text: str, op: Op) -> "Operand":
+        if op is Op.REGEX:
+            return cls(text, pattern=re.compile(text))
+        when = parse_date_time(text)
+        return cls(text, number=_as_number(text), instant=when.timestamp() if when else None)
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """`path op v1,v2,...`: true when the operator holds for any of the values."""
+
+    path: str
+    op: Op
+    values: tuple[Operand, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SortKey:
+    path: str
+    descending: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    conditions: tuple[Condition, ...] = ()  # ANDed
+    sort: tuple[SortKey, ...] = ()
+    fields: tuple[str, ...] | None = None  # None: whole resource; () : only id and href
+    offset: int = 0
+    limit: int | None = None  # None: everything that matches
+
+
+@dataclass(slots=True)
+class Page:
+    total: int
+    items: list[bytes] = field(default_factory=list)  # JSON documents, as stored
+
+
+def number_text(number: float) -> str:
+    """Canonical text of a number, so that 42, 42.0 and "42" compare equal as text."""
+    if isinstance(number, float) and number.is_integer() and abs(number) < 2**53:
+        return str(int(number))
+    return repr(number) if isinstance(number, float) else str(number)
+
+
+def _as_number(text: str) -> float | None:
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if number == number and abs(number) != float("inf") else None
+
+
+def classify(value: Any) -> Scalar | None:
+    """Classify a JSON scalar; None for null (and for objects/arrays, which are not scalars)."""
+    if isinstance(value, bool):
+        return Scalar(Kind.BOOL, "true" if value else "false", None)
+    if isinstance(value, (int, float)):
+        return Scalar(Kind.NUMBER, number_text(value), float(value))
+    if isinstance(value, str):
+        when = parse_date_time(value)
+        if when is not None:
+            return Scalar(Kind.DATE, value, when.timestamp())
+        return Scalar(Kind.TEXT, value, None)
+    return None
+
+
+def scalars(doc: Any, path: str) -> Iterator[Any]:
+    """Every non-null scalar under a dotted path, arrays flattened at any depth."""
+    yield from _walk(doc, path.split("."), 0)
+
+
+def _walk(node: Any, parts: list[str], depth: int) -> Iterator[Any]:
+    if isinstance(node, list):
+        for element in node:
+            yield from _walk(element, parts, depth)
+    elif depth == len(parts):
+        if node is not None and not isinstance(node, dict):
+            yield node
+    elif isinstance(node, dict) and parts[depth] in node:
+        yield from _walk(node[parts[depth]], parts, depth + 1)
+
+
+def leaves(doc: Any, prefix: str = "") -> Iterator[tuple[str, Scalar]]:
+    """Every (path, scalar) of a document, for stores that index all paths."""
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            yield from leaves(value, f"{prefix}.{key}" if prefix else key)
+    elif isinstance(doc, list):
+        for element in doc:
+            yield from leaves(element, prefix)
+    else:
+        scalar = classify(doc)
+        if scalar is not None:
+            yield prefix, scalar
+
+
+def compare(op: Op, scalar: Scalar, operand: Operand) -> bool:
+    """Whether one stored scalar satisfies `op operand` (EQ..REGEX; NE is handled by callers)."""
+    if op is Op.REGEX:
+        return operand.pattern.search(scalar.text) is not None
+    if scalar.kind is Kind.NUMBER and operand.number is not None:
+        left, right = scalar.number, operand.number
+    elif scalar.kind is Kind.DATE and operand.instant is not None:
+        left, right = scalar.number, operand.instant
+    else:
+        left, right = scalar.text, operand.text
+    if op is Op.EQ or op is Op.NE:
+        return left == right
+    if op is Op.GT:
+        return left > right
+    if op is Op.GTE:
+        return left >= right
+    if op is Op.LT:
+        return left < right
+    return left <= right
+
+
+def holds(condition: Condition, doc: dict[str, Any]) -> bool:
+    found = False
+    for value in scalars(doc, condition.path):
+        scalar = classify(value)
+        if any(compare(condition.op, scalar, operand) for operand in condition.values):
+            found = True
+            break
+    return not found if condition.op is Op.NE else found
+
+
+def matches(query: Query, doc: dict[str, Any]) -> bool:
+    """The reference evaluator: does this document satisfy every condition of the query?"""
+    return all(holds(condition, doc) for condition in query.conditions)
+
+
+def sort_value(doc: dict[str, Any], key: SortKey) -> tuple[int, float | str] | None:
+    """The value a document sorts by for one key, or None when it lacks the attribute."""
+    values = [classify(value).sort_value for value in scalars(doc, key.path)]
+    if not values:
+        return None
+    return max(values) if key.descending else min(values)
+
+
+def sort_documents(docs: list[dict[str, Any]], sort: tuple[SortKey, ...]) -> list[dict[str, Any]]:
+    """Reference ordering: stable sorts from the last key to the first, then `id`."""
+    ordered = sorted(docs, key=lambda doc: doc.get("id", ""))
+    for key in reversed(sort):
+        present = [doc for doc in ordered if sort_value(doc, key) is not None]
+        missing = [doc for doc in ordered if sort_value(doc, key) is None]
+        present.sort(key=lambda doc: sort_value(doc, key), reverse=key.descending)
+        ordered = present + missing
+    return ordered
+
+
+def project(doc: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    """`fields=a,b.c`: only those attributes (dotted paths reach inside), plus id and href."""
+    out: dict[str, Any] = {}
+    for name in ("id", "href", *fields):
+        _copy_path(doc, out, name.split("."))
+    return out
+
+
+def _copy_path(source: Any, target: dict[str, Any], parts: list[str]) -> None:
+    head, rest = parts[0], parts[1:]
+    if not isinstance(source, dict) or head not in source:
+        return
+    value = source[head]
+    if not rest:
+        target[head] = value
+    elif isinstance(value, dict):
+        _copy_path(value, target.setdefault(head, {}), rest)
+    elif isinstance(value, list):
+        existing = target.get(head)
+        items = existing if isinstance(existing, list) else [{} for _ in value]
+        for element, into in zip(value, items):
+            if isinstance(element, dict):
+                _copy_path(element, into, rest)
+        target[head] = items

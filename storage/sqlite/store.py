@@ -1,0 +1,308 @@
+"""The embedded store: SQLite in a data directory, no server process.
+
+One writer thread owns the only write connection, so writes are serialised and each is one
+transaction (document, its index rows and its notifications, or nothing). Readers use their own
+connections in a small thread pool; WAL lets them read a consistent snapshot while a write runs.
+An exclusive lock on the data directory keeps a second process from opening the same store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+
+from storage.base import Delivery, Document, NotFound, Notify
+from storage.query import Page, Query, SortKey, leaves, sort_value
+from storage.sqlite import compiler
+
+T = TypeVar("T")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS interaction (
+    seq     INTEGER PRIMARY KEY,          -- insertion order; what leaf rows point at
+    id      TEXT NOT NULL UNIQUE,
+    doc     BLOB NOT NULL,                -- the resource as returned (JSON)
+    created REAL NOT NULL,                -- creationDate, epoch seconds (sort column)
+    started REAL                          -- interactionDate.startDateTime (sort column)
+);
+CREATE INDEX IF NOT EXISTS interaction_created ON interaction (created, id);
+CREATE INDEX IF NOT EXISTS interaction_started ON interaction (started, id);
+CREATE TABLE IF NOT EXISTS path (pid INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE);
+-- every scalar of every document: any dotted-path condition is an index range on (pid, v)
+CREATE TABLE IF NOT EXISTS leaf (
+    pid  INTEGER NOT NULL,
+    v    TEXT NOT NULL,                   -- text form (numbers canonical)
+    seq  INTEGER NOT NULL,
+    kind TEXT NOT NULL,                   -- storage.query.Kind
+    num  REAL,                            -- number, or date-time as epoch seconds
+    PRIMARY KEY (pid, v, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS leaf_num ON leaf (pid, num) WHERE num IS NOT NULL;
+CREATE TABLE IF NOT EXISTS subscription (id TEXT PRIMARY KEY, doc BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS delivery (
+    id              INTEGER PRIMARY KEY,
+    subscription_id TEXT NOT NULL,
+    callback        TEXT NOT NULL,
+    body            BLOB NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    due             REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS delivery_queue ON delivery (subscription_id, id);
+"""
+
+
+class StoreLocked(RuntimeError):
+    """Another process has this data directory open."""
+
+
+def _sort_value_sql(doc: bytes, path: str, descending: int) -> float | str | None:
+    value = sort_value(orjson.loads(doc), SortKey(path, bool(descending)))
+    return None if value is None else value[1]
+
+
+class _Regexps:
+    """REGEXP for SQLite with compiled patterns cached (queries validate them first)."""
+
+    def __init__(self) -> None:
+        import re
+
+        self._compile = re.compile
+        self._cache: dict[str, Any] = {}
+
+    def __call__(self, pattern: str, value: str) -> bool:
+        compiled = self._cache.get(pattern)
+        if compiled is None:
+            if len(self._cache) > 256:
+                self._cache.clear()
+            compiled = self._cache[pattern] = self._compile(pattern)
+        return compiled.search(value) is not None
+
+
+def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute("PRAGMA busy_timeout=10000")
+    conn.execute("PRAGMA cache_size=-65536")  # 64 MiB
+    conn.execute("PRAGMA mmap_size=1073741824")
+    conn.create_function("sort_value", 3, _sort_value_sql, deterministic=True)
+    conn.create_function("regexp", 2, _Regexps(), deterministic=True)
+    return conn
+
+
+def _sort_columns(doc: Document) -> tuple[float, float | None]:
+    created = sort_value(doc, SortKey("creationDate"))
+    started = sort_value(doc, SortKey("interactionDate.startDateTime"))
+    return created[1], (started[1] if started else None)
+
+
+class SqliteStore:
+    """InteractionStore and SubscriptionStore on SQLite."""
+
+    def __init__(self, data_dir: str | os.PathLike[str], *, readers: int = 4, synchronous: str = "FULL"):
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_file = open(self.data_dir / ".lock", "w")
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock_file.close()
+            raise StoreLocked(f"{self.data_dir} is in use by another process") from None
+        self._db = self.data_dir / "interactions.sqlite3"
+        self._synchronous = synchronous
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        self._readers = ThreadPoolExecutor(readers, thread_name_prefix="sqlite-reader")
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._pids: dict[str, int] = {}
+        conn = self._conn()
+        conn.executescript(SCHEMA)
+        self._pids = dict(conn.execute("SELECT path, pid FROM path"))
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = _connect(self._db, self._synchronous)
+            self._connections.append(conn)
+        return conn
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, lambda: fn(self._conn()))
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        def transaction() -> T:
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                self._pids = dict(conn.execute("SELECT path, pid FROM path"))
+                raise
+            conn.execute("COMMIT")
+            return result
+
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer, transaction)
+
+    def _pid(self, conn: sqlite3.Connection, path: str) -> int:
+        pid = self._pids.get(path)
+        if pid is None:
+            pid = conn.execute("INSERT INTO path (path) VALUES (?) RETURNING pid", (path,)).fetchone()[0]
+            self._pids[path] = pid
+        return pid
+
+    def _leaf_rows(self, conn: sqlite3.Connection, seq: int, doc: Document) -> list[tuple[Any, ...]]:
+        return [
+            (self._pid(conn, path), scalar.text, seq, scalar.kind.value, scalar.number)
+            for path, scalar in leaves(doc)
+        ]
+
+    @staticmethod
+    def _enqueue(conn: sqlite3.Connection, deliveries: Sequence[Delivery]) -> None:
+        if deliveries:
+            conn.executemany(
+                "INSERT INTO delivery (subscription_id, callback, body, due) VALUES (?, ?, ?, 0)",
+                [(d.subscription_id, d.callback, d.body) for d in deliveries],
+            )
+
+    @staticmethod
+    def _load(conn: sqlite3.Connection, interaction_id: str) -> tuple[int, Document]:
+        row = conn.execute("SELECT seq, doc FROM interaction WHERE id = ?", (interaction_id,)).fetchone()
+        if row is None:
+            raise NotFound(interaction_id)
+        return row[0], orjson.loads(row[1])
+
+    # -- InteractionStore -------------------------------------------------------------------
+
+    async def create(self, doc: Document, notify: Notify) -> None:
+        body = orjson.dumps(doc)
+
+        def insert(conn: sqlite3.Connection) -> None:
+            created, started = _sort_columns(doc)
+            seq = conn.execute(
+                "INSERT INTO interaction (id, doc, created, started) VALUES (?, ?, ?, ?) RETURNING seq",
+                (doc["id"], body, created, started),
+            ).fetchone()[0]
+            conn.executemany("INSERT OR IGNORE INTO leaf VALUES (?, ?, ?, ?, ?)", self._leaf_rows(conn, seq, doc))
+            self._enqueue(conn, notify(None, doc))
+
+        await self._write(insert)
+
+    async def get(self, interaction_id: str) -> bytes | None:
+        def fetch(conn: sqlite3.Connection) -> bytes | None:
+            row = conn.execute("SELECT doc FROM interaction WHERE id = ?", (interaction_id,)).fetchone()
+            return row[0] if row else None
+
+        return await self._read(fetch)
+
+    async def list(self, query: Query) -> Page:
+        page, count = compiler.page_sql(query), compiler.count_sql(query)
+
+        def run(conn: sqlite3.Connection) -> Page:
+            conn.execute("BEGIN")  # one snapshot for the count and the page
+            try:
+                total = conn.execute(count.text, count.params).fetchone()[0]
+                items = [row[0] for row in conn.execute(page.text, page.params)] if total else []
+            finally:
+                conn.execute("COMMIT")
+            return Page(total, items)
+
+        return await self._read(run)
+
+    async def update(self, interaction_id: str, change: Callable[[Document], Document], notify: Notify) -> Document:
+        def apply(conn: sqlite3.Connection) -> Document:
+            seq, old = self._load(conn, interaction_id)
+            new = change(old)
+            created, started = _sort_columns(new)
+            conn.execute(
+                "UPDATE interaction SET doc = ?, created = ?, started = ? WHERE seq = ?",
+                (orjson.dumps(new), created, started, seq),
+            )
+            old_rows, new_rows = self._leaf_rows(conn, seq, old), self._leaf_rows(conn, seq, new)
+            gone = {row[:3] for row in old_rows} - {row[:3] for row in new_rows}
+            conn.executemany("DELETE FROM leaf WHERE pid = ? AND v = ? AND seq = ?", list(gone))
+            conn.executemany("INSERT OR IGNORE INTO leaf VALUES (?, ?, ?, ?, ?)", new_rows)
+            self._enqueue(conn, notify(old, new))
+            return new
+
+        return await self._write(apply)
+
+    async def delete(self, interaction_id: str, notify: Notify) -> Document:
+        def remove(conn: sqlite3.Connection) -> Document:
+            seq, old = self._load(conn, interaction_id)
+            conn.execute("DELETE FROM interaction WHERE seq = ?", (seq,))
+            rows = {row[:3] for row in self._leaf_rows(conn, seq, old)}
+            conn.executemany("DELETE FROM leaf WHERE pid = ? AND v = ? AND seq = ?", list(rows))
+            self._enqueue(conn, notify(old, None))
+            return old
+
+        return await self._write(remove)
+
+    async def close(self) -> None:
+        self._writer.shutdown(wait=True)
+        self._readers.shutdown(wait=True)
+        for conn in self._connections:
+            conn.close()
+        self._connections.clear()
+        self._lock_file.close()
+
+    # -- SubscriptionStore ------------------------------------------------------------------
+
+    async def add_subscription(self, subscription: Document) -> None:
+        body = orjson.dumps(subscription)
+        await self._write(
+            lambda conn: conn.execute("INSERT INTO subscription VALUES (?, ?)", (subscription["id"], body))
+        )
+
+    async def remove_subscription(self, subscription_id: str) -> bool:
+        def remove(conn: sqlite3.Connection) -> bool:
+            gone = conn.execute("DELETE FROM subscription WHERE id = ?", (subscription_id,)).rowcount
+            conn.execute("DELETE FROM delivery WHERE subscription_id = ?", (subscription_id,))
+            return gone > 0
+
+        return await self._write(remove)
+
+    async def subscriptions(self) -> list[Document]:
+        return await self._read(
+            lambda conn: [orjson.loads(row[0]) for row in conn.execute("SELECT doc FROM subscription")]
+        )
+
+    async def due_deliveries(self, now: float, limit: int) -> list[tuple[int, Delivery, int]]:
+        def due(conn: sqlite3.Connection) -> list[tuple[int, Delivery, int]]:
+            # only the head of each subscriber's queue: a subscriber gets its events in order
+            rows = conn.execute(
+                "SELECT id, subscription_id, callback, body, attempts FROM delivery"
+                " WHERE id IN (SELECT min(id) FROM delivery GROUP BY subscription_id) AND due <= ?"
+                " ORDER BY id LIMIT ?",
+                (now, limit),
+            )
+            return [(r[0], Delivery(r[1], r[2], r[3]), r[4]) for r in rows]
+
+        return await self._read(due)
+
+    async def delivery_done(self, delivery_id: int) -> None:
+        await self._write(lambda conn: conn.execute("DELETE FROM delivery WHERE id = ?", (delivery_id,)))
+
+    async def delivery_failed(self, delivery_id: int, retry_at: float | None) -> None:
+        def reschedule(conn: sqlite3.Connection) -> None:
+            if retry_at is None:
+                conn.execute("DELETE FROM delivery WHERE id = ?", (delivery_id,))
+            else:
+                conn.execute(
+                    "UPDATE delivery SET attempts = attempts + 1, due = ? WHERE id = ?", (retry_at, delivery_id)
+                )
+
+        await self._write(reschedule)
