@@ -97,6 +97,10 @@ class SortKey:
     descending: bool = False
 
 
+# Without `sort`, oldest first: the order in which interactions were created.
+DEFAULT_SORT = (SortKey("creationDate"),)
+
+
 @dataclass(frozen=True, slots=True)
 class Query:
     conditions: tuple[Condition, ...] = ()  # ANDed
@@ -218,7 +222,7 @@ def sort_value(doc: dict[str, Any], key: SortKey) -> tuple[int, float | str] | N
 def sort_documents(docs: list[dict[str, Any]], sort: tuple[SortKey, ...]) -> list[dict[str, Any]]:
     """Reference ordering: stable sorts from the last key to the first, then `id`."""
     ordered = sorted(docs, key=lambda doc: doc.get("id", ""))
-    for key in reversed(sort):
+    for key in reversed(sort or DEFAULT_SORT):
         present = [doc for doc in ordered if sort_value(doc, key) is not None]
         missing = [doc for doc in ordered if sort_value(doc, key) is None]
         present.sort(key=lambda doc: sort_value(doc, key), reverse=key.descending)

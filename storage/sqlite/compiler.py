@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from storage.query import Condition, Kind, Op, Operand, Query, SortKey
+from storage.query import DEFAULT_SORT, Condition, Kind, Op, Operand, Query, SortKey
 
 # Paths that are materialised as indexed columns of `interaction` (single-valued date-times).
 SORT_COLUMNS = {"creationDate": "created", "interactionDate.startDateTime": "started"}
@@ -72,10 +72,8 @@ def where_sql(query: Query) -> Sql:
 
 def order_sql(sort: tuple[SortKey, ...]) -> Sql:
     """ORDER BY mirroring storage.query.sort_documents (min/max over arrays, missing last, id)."""
-    if not sort:
-        return Sql("ORDER BY created, id")
     terms, params = [], []
-    for key in sort:
+    for key in sort or DEFAULT_SORT:
         direction = "DESC" if key.descending else "ASC"
         column = SORT_COLUMNS.get(key.path)
         if column is None:

@@ -1,0 +1,183 @@
+"""The one place that knows which search engine sits behind ``IHUB_SEARCH_URL``.
+
+Choice of client
+----------------
+Production runs Elasticsearch 8 or later, and CI and ``scripts/services`` run a
+real Elasticsearch 8.19 (see docs/services.md). The project therefore uses the
+official async client, ``elasticsearch[async]`` **8.x**:
+
+* an 8.x client talks to Elasticsearch 8.x natively and to 9.x through the
+  REST compatibility headers it sends (``compatible-with=8``); a 9.x client
+  sends ``compatible-with=9``, which an 8.x server rejects, so 8.x is the
+  client line that covers "Elasticsearch 8+";
+* it verifies that the server is Elasticsearch (product check) and refuses
+  anything else, OpenSearch included.
+
+For OpenSearch (``scripts/services`` falls back to it when Elasticsearch cannot
+be had, or ``IHUB_SEARCH_ENGINE=opensearch``) the factory returns
+``opensearchpy.AsyncOpenSearch`` instead; ``opensearch-py`` is then imported
+lazily and must be installed separately (it is not a project dependency).
+
+Everything else in the project goes through the helpers below, which take
+plain dict bodies, so that call-style differences between the two clients (and
+between client majors) stay in this file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+ELASTICSEARCH = "elasticsearch"
+OPENSEARCH = "opensearch"
+ENGINES = (ELASTICSEARCH, OPENSEARCH)
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What answers at the URL: ``distribution`` is "elasticsearch" or "opensearch"."""
+
+    distribution: str
+    version: str
+
+    @property
+    def major(self) -> int:
+        return int(self.version.split(".", 1)[0])
+
+
+def engine_from_env(default: str = ELASTICSEARCH) -> str:
+    """The engine named by ``IHUB_SEARCH_ENGINE`` (as printed by ``scripts/services env``)."""
+    engine = (os.environ.get("IHUB_SEARCH_ENGINE") or default).strip().lower()
+    if engine not in ENGINES:
+        raise ValueError(f"IHUB_SEARCH_ENGINE must be one of {ENGINES}, not {engine!r}")
+    return engine
+
+
+def create_client(
+    url: str,
+    *,
+    engine: str | None = None,
+    request_timeout: float = 30.0,
+    max_retries: int = 3,
+    **options: Any,
+) -> Any:
+    """An async client for the engine at ``url`` (e.g. ``http://127.0.0.1:9200``).
+
+    ``engine`` defaults to ``IHUB_SEARCH_ENGINE``, else Elasticsearch. Extra
+    ``options`` (``basic_auth``, ``api_key``, ``ca_certs``, ...) go to the client
+    as they are. The caller closes the client (``await client.close()``).
+    """
+    engine = engine or engine_from_env()
+    if engine == ELASTICSEARCH:
+        from elasticsearch import AsyncElasticsearch
+
+        return AsyncElasticsearch(
+            url,
+            request_timeout=request_timeout,
+            max_retries=max_retries,
+            retry_on_timeout=True,
+            **options,
+        )
+    if engine == OPENSEARCH:
+        try:
+            from opensearchpy import AsyncOpenSearch
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise RuntimeError(
+                "IHUB_SEARCH_ENGINE=opensearch needs opensearch-py: pip install 'opensearch-py[async]'"
+            ) from exc
+        return AsyncOpenSearch(
+            hosts=[url], timeout=request_timeout, max_retries=max_retries, retry_on_timeout=True, **options
+        )
+    raise ValueError(f"unknown search engine {engine!r}; expected one of {ENGINES}")
+
+
+def _is_opensearch(client: Any) -> bool:
+    return type(client).__module__.startswith("opensearchpy")
+
+
+async def _get(client: Any, path: str) -> Mapping[str, Any]:
+    if _is_opensearch(client):
+        return await client.transport.perform_request("GET", path)
+    response = await client.perform_request("GET", path, headers={"accept": "application/json"})
+    return response.body
+
+
+async def engine_info(client: Any) -> EngineInfo:
+    """Distribution and version of the server.
+
+    Uses ``GET /_nodes/_local`` rather than ``GET /``: the Elasticsearch
+    integ-test distribution that CI runs has no root endpoint (its ``rest-root``
+    module is left out), while the nodes API exists on every distribution.
+    """
+    if _is_opensearch(client):
+        root = await _get(client, "/")
+        version = root.get("version", {})
+        return EngineInfo(version.get("distribution", ELASTICSEARCH), str(version.get("number", "0")))
+    nodes = (await _get(client, "/_nodes/_local?filter_path=nodes.*.version"))["nodes"]
+    node = next(iter(nodes.values()))
+    return EngineInfo(ELASTICSEARCH, str(node["version"]))
+
+
+async def wait_until_ready(client: Any, *, timeout: str = "30s") -> None:
+    """Block until the cluster is at least yellow (raises on time-out)."""
+    await client.cluster.health(wait_for_status="yellow", timeout=timeout)
+
+
+async def create_index(
+    client: Any,
+    index: str,
+    *,
+    mappings: Mapping[str, Any],
+    settings: Mapping[str, Any] | None = None,
+) -> None:
+    """Create ``index`` with an explicit mapping (single node: no replicas by default)."""
+    body = {"settings": {"number_of_replicas": 0, **(settings or {})}, "mappings": dict(mappings)}
+    await client.indices.create(index=index, body=body)
+
+
+async def put_index_template(client: Any, name: str, template: Mapping[str, Any]) -> None:
+    """Create or replace a composable index template (``_index_template``)."""
+    await client.indices.put_index_template(name=name, body=dict(template))
+
+
+async def bulk_index(
+    client: Any,
+    index: str,
+    docs: Iterable[tuple[str, Mapping[str, Any]]],
+    *,
+    refresh: bool = False,
+) -> int:
+    """Index ``(id, document)`` pairs in one bulk request; returns how many were indexed.
+
+    Raises ``RuntimeError`` naming the first failed item if any item failed.
+    """
+    lines: list[str] = []
+    for doc_id, doc in docs:
+        lines.append(json.dumps({"index": {"_index": index, "_id": doc_id}}))
+        lines.append(json.dumps(doc, default=str))
+    if not lines:
+        return 0
+    body = "\n".join(lines) + "\n"
+    result = await client.bulk(body=body, refresh="true" if refresh else "false")
+    if result["errors"]:
+        failed = next(item for item in result["items"] if "error" in next(iter(item.values())))
+        raise RuntimeError(f"bulk indexing into {index} failed: {failed}")
+    return len(result["items"])
+
+
+async def refresh(client: Any, index: str) -> None:
+    """Make everything indexed so far visible to search."""
+    await client.indices.refresh(index=index)
+
+
+async def search(client: Any, index: str, body: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Run a search request body (query, sort, from/size, aggs ...) and return the raw response."""
+    response = await client.search(index=index, body=dict(body))
+    return response.body if hasattr(response, "body") else response
+
+
+async def delete_index(client: Any, index: str) -> None:
+    """Delete ``index`` if it exists."""
+    await client.indices.delete(index=index, ignore_unavailable=True)

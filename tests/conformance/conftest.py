@@ -1,0 +1,121 @@
+"""A real server over real HTTP: `ihub serve` in a subprocess, on a free port and a fresh store."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+BASE_PATH = "/tmf-api/partyInteraction/v4"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """One `ihub serve` process; restartable on the same data directory."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None):
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.env = {**os.environ, **(env or {})}
+        self.process: subprocess.Popen | None = None
+        self.url = f"http://127.0.0.1:{self.port}{BASE_PATH}/"
+
+    def start(self) -> "Server":
+        ihub = Path(sys.executable).with_name("ihub")
+        self.process = subprocess.Popen(
+            [str(ihub), "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)],
+            env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.process.stdout.read()}")
+            try:
+                httpx.get(self.url + "partyInteraction?limit=0", timeout=1)
+                return self
+            except httpx.TransportError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("server did not answer within 20 s")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    srv = Server(tmp_path_factory.mktemp("conformance-store"), {"IHUB_NOTIFY_BACKOFF_S": "0.2"}).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def api(server):
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        yield client
+
+
+class Listener:
+    """A notification receiver; `fail_first` answers 503 to that many requests first."""
+
+    def __init__(self, fail_first: int = 0):
+        self.received: list[dict] = []
+        self.attempts = 0
+        self.fail_first = fail_first
+        listener = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's naming)
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                listener.attempts += 1
+                if listener.attempts <= listener.fail_first:
+                    self.send_response(503)
+                else:
+                    listener.received.append(json.loads(body))
+                    self.send_response(201)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/listener"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def wait_for(self, count: int, timeout: float = 15) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        while len(self.received) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.received
+
+    def close(self):
+        self.httpd.shutdown()
+
+
+@pytest.fixture
+def listener():
+    created = []
+
+    def make(fail_first: int = 0) -> Listener:
+        created.append(Listener(fail_first))
+        return created[-1]
+
+    yield make
+    for item in created:
+        item.close()

@@ -1,0 +1,102 @@
+"""The event hub: subscriptions and notifications POSTed to real callbacks."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from tests.conformance.conftest import Server
+from tests.conformance.test_party_interaction import CTK_BODY, MERGE, assert_tmf_error
+
+
+def subscribe(api, callback: str, query: str | None = None) -> dict:
+    response = api.post("hub", json={"callback": callback, **({"query": query} if query else {})})
+    assert response.status_code == 201, response.text
+    subscription = response.json()
+    assert subscription["callback"] == callback and subscription["query"] == query and subscription["id"]
+    return subscription
+
+
+def test_lifecycle_notifications(api, listener):
+    sink = listener()
+    subscription = subscribe(api, sink.url)
+    created = api.post("partyInteraction", json={**CTK_BODY, "status": "open"}).json()
+    api.patch(f"partyInteraction/{created['id']}", json={"description": "noted"}, headers=MERGE)
+    api.patch(f"partyInteraction/{created['id']}", json={"status": "completed"}, headers=MERGE)
+    assert api.delete(f"partyInteraction/{created['id']}").status_code == 204
+    events = [e for e in sink.wait_for(5) if e["event"]["partyInteraction"]["id"] == created["id"]]
+    assert [e["eventType"] for e in events] == [
+        "PartyInteractionCreateEvent",
+        "PartyInteractionAttributeValueChangeEvent",
+        "PartyInteractionAttributeValueChangeEvent",
+        "PartyInteractionStatusChangeEvent",
+        "PartyInteractionDeleteEvent",
+    ]
+    assert events[0]["event"]["partyInteraction"] == created
+    assert events[1]["fieldPath"] == "description"
+    assert events[2]["fieldPath"] == "status,statusChangeDate"
+    assert events[3]["event"]["partyInteraction"]["status"] == "completed"
+    for event in events:
+        assert event["eventId"] and event["eventTime"] and event["timeOcurred"]
+    assert len({e["eventId"] for e in events}) == 5
+    assert api.delete(f"hub/{subscription['id']}").status_code == 204
+    api.post("partyInteraction", json=CTK_BODY)
+    time.sleep(1)
+    assert len(sink.received) == 5  # nothing after unsubscribing
+    assert_tmf_error(api.delete(f"hub/{subscription['id']}"), 404)
+
+
+def test_subscription_query_selects_events(api, listener):
+    sink = listener()
+    subscription = subscribe(
+        api, sink.url, "eventType=PartyInteractionStatusChangeEvent&event.partyInteraction.status=completed"
+    )
+    created = api.post("partyInteraction", json={**CTK_BODY, "status": "open"}).json()
+    api.patch(f"partyInteraction/{created['id']}", json={"status": "inProgress"}, headers=MERGE)
+    api.patch(f"partyInteraction/{created['id']}", json={"status": "completed"}, headers=MERGE)
+    time.sleep(1)
+    events = sink.wait_for(1)
+    assert [(e["eventType"], e["event"]["partyInteraction"]["status"]) for e in events] == [
+        ("PartyInteractionStatusChangeEvent", "completed")
+    ]
+    api.delete(f"hub/{subscription['id']}")
+
+
+def test_failed_deliveries_are_retried(api, listener):
+    sink = listener(fail_first=2)
+    subscription = subscribe(api, sink.url, "eventType=PartyInteractionCreateEvent")
+    created = api.post("partyInteraction", json=CTK_BODY).json()
+    events = sink.wait_for(1)
+    assert sink.attempts == 3
+    assert [e["event"]["partyInteraction"]["id"] for e in events] == [created["id"]]
+    api.delete(f"hub/{subscription['id']}")
+
+
+def test_bad_subscriptions_get_400(api):
+    assert_tmf_error(api.post("hub", json={"query": "eventType=X"}), 400, "callback")
+    assert_tmf_error(api.post("hub", json={"callback": "not-a-url"}), 400, "callback")
+    assert_tmf_error(api.post("hub", json={"callback": "http://127.0.0.1:9/x", "query": "a.like=1"}), 400, "query")
+    assert_tmf_error(api.post("hub", json={"callback": "http://127.0.0.1:9/x", "extra": 1}), 400, "extra")
+
+
+def test_subscriptions_and_pending_notifications_survive_a_kill(tmp_path, listener):
+    sink = listener(fail_first=10**6)  # refuses everything until told otherwise
+    server = Server(tmp_path).start()
+    try:
+        subscribe(httpx.Client(base_url=server.url), sink.url)
+        created = httpx.post(server.url + "partyInteraction", json=CTK_BODY).json()
+        deadline = time.monotonic() + 10
+        while sink.attempts == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sink.attempts >= 1 and not sink.received
+    finally:
+        server.process.kill()  # SIGKILL: no graceful shutdown
+        server.process.wait()
+    sink.fail_first = 0
+    server.start()
+    try:
+        events = sink.wait_for(1)
+        assert [e["event"]["partyInteraction"]["id"] for e in events] == [created["id"]]
+    finally:
+        server.stop()
