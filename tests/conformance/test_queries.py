@@ -82,8 +82,8 @@ def find(api, dataset, query: str):
         ("interactionDate.startDateTime%3E2026-05-02T00:00:00Z", ["b"]),
         ("interactionDate.startDateTime%3C2026-05-01T10:00:00Z", ["e"]),
         ("interactionDate.startDateTime.gt=2026-05-01T12:00:00%2B02:00", ["b", "c"]),  # 12:00+02:00 is a's 10:00Z
-        ("sort=-interactionDate.startDateTime", ["b", "c", "a", "e", "d", "f"]),
-        ("sort=interactionDate.startDateTime", ["e", "a", "c", "b", "d", "f"]),
+        ("sort=-interactionDate.startDateTime,reason", ["b", "c", "a", "e", "d", "f"]),  # missing last
+        ("sort=interactionDate.startDateTime,reason", ["e", "a", "c", "b", "d", "f"]),
         ("sort=reason,-status", ["a", "b", "d", "c", "e", "f"]),  # code-point order: "billing" after "Upgrade"
         ("relatedParty.id=cust-2&sort=-interactionDate.startDateTime", ["c", "d"]),
     ],
