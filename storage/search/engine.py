@@ -120,9 +120,19 @@ async def engine_info(client: Any) -> EngineInfo:
     return EngineInfo(ELASTICSEARCH, str(node["version"]))
 
 
-async def wait_until_ready(client: Any, *, timeout: str = "30s") -> None:
+async def wait_until_ready(client: Any, *, timeout_s: float = 30) -> None:
     """Block until the cluster is at least yellow (raises on time-out)."""
-    await client.cluster.health(wait_for_status="yellow", timeout=timeout)
+    server_timeout = f"{max(1, int(timeout_s))}s"
+    if _is_opensearch(client):
+        # opensearch-py takes a `timeout` parameter as its own request time-out
+        # unless `request_timeout` is given too.
+        await client.cluster.health(
+            params={"wait_for_status": "yellow", "timeout": server_timeout, "request_timeout": timeout_s + 5}
+        )
+    else:
+        await client.options(request_timeout=timeout_s + 5).cluster.health(
+            wait_for_status="yellow", timeout=server_timeout
+        )
 
 
 async def create_index(

@@ -1,0 +1,161 @@
+"""Fixtures for integration tests against real Kafka and a real search engine.
+
+``kafka_bootstrap`` and ``search_url`` take ``IHUB_KAFKA_BOOTSTRAP`` and
+``IHUB_SEARCH_URL`` when they are set. Otherwise they run ``scripts/services up``
+once per session, read ``scripts/services env``, and stop the services again at
+the end of the session if they started them (set ``IHUB_SERVICES_KEEP=1`` to
+leave them running for the next run).
+
+A service that cannot be started or reached fails the test run; it is never
+skipped (in CI, ``CI=true``, or anywhere else).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = ROOT / "scripts" / "services"
+UP_TIMEOUT_S = 900  # a cold `up` downloads ~150 MB from Maven Central
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "integration: needs real Apache Kafka and a real search engine (scripts/services up, or "
+        "IHUB_KAFKA_BOOTSTRAP / IHUB_SEARCH_URL)",
+    )
+
+
+def _run_services(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SERVICES), *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def _parse_exports(text: str) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for line in text.splitlines():
+        words = shlex.split(line)
+        if len(words) == 2 and words[0] == "export" and "=" in words[1]:
+            key, value = words[1].split("=", 1)
+            env[key] = value
+    return env
+
+
+class _LocalServices:
+    """Starts ``scripts/services`` at most once per session, on first need."""
+
+    def __init__(self) -> None:
+        self.env: dict[str, str] | None = None
+        self.started_here = False
+
+    def get(self) -> dict[str, str]:
+        if self.env is not None:
+            return self.env
+        before = _run_services("status")
+        # Stop at the end only what this session brought up from nothing.
+        self.started_here = "running" not in before.stdout
+        try:
+            up = _run_services("up", timeout=UP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            pytest.fail(f"scripts/services up did not finish within {UP_TIMEOUT_S}s", pytrace=False)
+        if up.returncode != 0:
+            self.stop()  # leave nothing half-started behind
+            pytest.fail(
+                f"scripts/services up failed (exit {up.returncode}):\n{up.stdout}\n{up.stderr}", pytrace=False
+            )
+        printed = _run_services("env")
+        self.env = _parse_exports(printed.stdout)
+        return self.env
+
+    def stop(self) -> None:
+        if self.started_here and os.environ.get("IHUB_SERVICES_KEEP") != "1":
+            _run_services("down", timeout=120)
+
+
+@pytest.fixture(scope="session")
+def _local_services():
+    services = _LocalServices()
+    yield services
+    services.stop()
+
+
+def _setting(name: str, services: _LocalServices) -> str:
+    value = os.environ.get(name)
+    if value:
+        return value
+    value = services.get().get(name)
+    if not value:
+        pytest.fail(f"scripts/services env printed no {name}", pytrace=False)
+    return value
+
+
+def _wait_tcp(host: str, port: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=2):
+                return True
+        except OSError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.5)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(_local_services: _LocalServices) -> str:
+    """``host:port`` of a Kafka broker that answers metadata requests."""
+    bootstrap = _setting("IHUB_KAFKA_BOOTSTRAP", _local_services)
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    if not _wait_tcp(host, int(port), 30):
+        pytest.fail(f"Kafka is not reachable at {bootstrap} (IHUB_KAFKA_BOOTSTRAP)", pytrace=False)
+
+    async def check() -> None:
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+        await admin.start()
+        try:
+            await admin.list_topics()
+        finally:
+            await admin.close()
+
+    try:
+        asyncio.run(asyncio.wait_for(check(), 30))
+    except Exception as exc:  # noqa: BLE001 - any failure means "not usable"
+        pytest.fail(f"Kafka at {bootstrap} does not answer: {exc!r}", pytrace=False)
+    return bootstrap
+
+
+@pytest.fixture(scope="session")
+def search_url(_local_services: _LocalServices) -> str:
+    """Base URL of a search engine whose cluster is at least yellow."""
+    url = _setting("IHUB_SEARCH_URL", _local_services)
+    engine = os.environ.get("IHUB_SEARCH_ENGINE") or (_local_services.env or {}).get("IHUB_SEARCH_ENGINE")
+    if engine:
+        os.environ.setdefault("IHUB_SEARCH_ENGINE", engine)
+
+    async def check() -> None:
+        from storage.search import create_client, wait_until_ready
+
+        client = create_client(url, request_timeout=10, max_retries=0)
+        try:
+            await wait_until_ready(client, timeout_s=20)
+        finally:
+            await client.close()
+
+    try:
+        asyncio.run(asyncio.wait_for(check(), 30))
+    except Exception as exc:  # noqa: BLE001
+        pytest.fail(f"the search engine at {url} does not answer: {exc!r}", pytrace=False)
+    return url

@@ -1,0 +1,147 @@
+"""Real search engine: explicit mapping, bulk index, refresh, search (incl. nested)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from storage.search import (
+    ELASTICSEARCH,
+    bulk_index,
+    create_client,
+    create_index,
+    delete_index,
+    engine_info,
+    put_index_template,
+    refresh,
+    search,
+)
+
+pytestmark = pytest.mark.integration
+
+MAPPINGS = {
+    "dynamic": "strict",
+    "properties": {
+        "id": {"type": "keyword"},
+        "status": {"type": "keyword"},
+        "channel": {"type": "keyword"},
+        "reason": {"type": "text"},
+        "interactionDate": {"type": "date"},
+        "relatedParty": {
+            "type": "nested",
+            "properties": {"id": {"type": "keyword"}, "role": {"type": "keyword"}},
+        },
+    },
+}
+
+DOCS = [
+    {
+        "id": "pi-1",
+        "status": "open",
+        "channel": "email",
+        "reason": "Billing question about the last invoice",
+        "interactionDate": "2026-11-01T10:00:00Z",
+        "relatedParty": [{"id": "p-1", "role": "customer"}, {"id": "a-7", "role": "agent"}],
+    },
+    {
+        "id": "pi-2",
+        "status": "closed",
+        "channel": "phone",
+        "reason": "Router does not connect",
+        "interactionDate": "2026-11-02T11:30:00Z",
+        # p-1 is here too, but as an agent: a nested query must not match it as customer.
+        "relatedParty": [{"id": "p-2", "role": "customer"}, {"id": "p-1", "role": "agent"}],
+    },
+    {
+        "id": "pi-3",
+        "status": "open",
+        "channel": "chat",
+        "reason": "Invoice copy requested",
+        "interactionDate": "2026-11-03T09:15:00Z",
+        "relatedParty": [{"id": "p-1", "role": "customer"}],
+    },
+]
+
+
+async def _index_refresh_search(url: str) -> None:
+    client = create_client(url)
+    index = f"ihub-it-{uuid.uuid4().hex[:12]}"
+    try:
+        info = await engine_info(client)
+        assert info.distribution in ("elasticsearch", "opensearch")
+        assert info.major >= (8 if info.distribution == ELASTICSEARCH else 2)
+
+        await create_index(client, index, mappings=MAPPINGS, settings={"number_of_shards": 1})
+        assert await bulk_index(client, index, [(d["id"], d) for d in DOCS]) == len(DOCS)
+        await refresh(client, index)
+
+        hits = (await search(client, index, {"query": {"term": {"status": "open"}}, "sort": [{"id": "asc"}]}))["hits"]
+        assert [h["_id"] for h in hits["hits"]] == ["pi-1", "pi-3"]
+
+        nested = {
+            "query": {
+                "nested": {
+                    "path": "relatedParty",
+                    "query": {
+                        "bool": {
+                            "filter": [
+                                {"term": {"relatedParty.id": "p-1"}},
+                                {"term": {"relatedParty.role": "customer"}},
+                            ]
+                        }
+                    },
+                }
+            },
+            "sort": [{"interactionDate": "desc"}],
+        }
+        result = await search(client, index, nested)
+        assert [h["_id"] for h in result["hits"]["hits"]] == ["pi-3", "pi-1"]
+        assert result["hits"]["total"]["value"] == 2
+
+        text = await search(client, index, {"query": {"match": {"reason": "invoice"}}, "sort": [{"id": "asc"}]})
+        assert [h["_id"] for h in text["hits"]["hits"]] == ["pi-1", "pi-3"]
+
+        ranged = await search(
+            client,
+            index,
+            {"query": {"range": {"interactionDate": {"gte": "2026-11-02T00:00:00Z"}}}, "size": 0,
+             "aggs": {"by_channel": {"terms": {"field": "channel"}}}},
+        )
+        buckets = {b["key"]: b["doc_count"] for b in ranged["aggregations"]["by_channel"]["buckets"]}
+        assert buckets == {"phone": 1, "chat": 1}
+
+        # The mapping is strict: an unknown field is rejected, not silently mapped.
+        with pytest.raises(RuntimeError):
+            await bulk_index(client, index, [("bad", {"id": "bad", "unknown": 1})])
+    finally:
+        await delete_index(client, index)
+        await client.close()
+
+
+async def _index_template_applies(url: str) -> None:
+    client = create_client(url)
+    prefix = f"ihub-it-tpl-{uuid.uuid4().hex[:8]}"
+    try:
+        await put_index_template(
+            client,
+            prefix,
+            {"index_patterns": [f"{prefix}-*"], "template": {"settings": {"number_of_replicas": 0}, "mappings": MAPPINGS}},
+        )
+        index = f"{prefix}-000001"
+        await bulk_index(client, index, [(DOCS[0]["id"], DOCS[0])], refresh=True)
+        mapping = await client.indices.get_mapping(index=index)
+        assert mapping[index]["mappings"]["properties"]["relatedParty"]["type"] == "nested"
+        await delete_index(client, index)
+    finally:
+        await client.indices.delete_index_template(name=prefix)
+        await client.close()
+
+
+def test_index_refresh_and_search(search_url: str) -> None:
+    asyncio.run(asyncio.wait_for(_index_refresh_search(search_url), 120))
+
+
+def test_index_template_applies_to_new_indices(search_url: str) -> None:
+    asyncio.run(asyncio.wait_for(_index_template_applies(search_url), 120))
