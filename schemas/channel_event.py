@@ -1,0 +1,110 @@
+"""The channel event contract: what channel systems publish, and what the workers make of it.
+
+Every channel system (web self-care, app, contact centre, IVR, store, email, chat, social) and the
+TMF683 API itself publish their events in one envelope, `ChannelEvent` (CloudEvents 1.0 attributes,
+JSON), to one raw topic. An adapter (`ingest.adapters`) turns each event into an `InteractionChange`,
+which the worker applies to the store and announces on the change topic.
+
+Topics and keys
+---------------
+- `RAW_TOPIC`, `ihub.channel-events.v1`: every channel's events. The record key is the id of the
+  interaction the event is about (`interaction_id(source, native id)` for a channel event, the
+  `data.id` chosen by the publisher for a `tmf683.partyInteraction.*` event), UTF-8. Everything
+  about one interaction therefore lands in one partition, in the order it was published.
+- `DLQ_TOPIC`, `ihub.channel-events.dlq.v1`: raw records that could not be decoded or adapted, with
+  the same key and the reason (`AdapterError.reason`) attached by the worker.
+- `CHANGES_TOPIC`, `ihub.interaction-changes.v1`: one record per applied change (notifications,
+  dashboards), same key.
+
+Ordering does not depend on Kafka offsets: each change carries a `version` taken from the event,
+and the store keeps the change with the highest version, so a replay or a duplicate is harmless.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.common import DateTime
+
+RAW_TOPIC = "ihub.channel-events.v1"
+"""All channel events (and TMF683 API writes); key = interaction id, UTF-8."""
+
+DLQ_TOPIC = "ihub.channel-events.dlq.v1"
+"""Events that failed decoding or adaptation; same key as on the raw topic."""
+
+CHANGES_TOPIC = "ihub.interaction-changes.v1"
+"""Applied changes (the source of notifications); key = interaction id."""
+
+KEY_RULE = "interaction id"
+"""The record key on all three topics: the id of the interaction the record is about."""
+
+# Fixed for the life of the project: changing it would give every channel interaction a new id.
+INTERACTION_NAMESPACE = uuid.UUID("6f1c2b0e-3d4a-5e8b-9c7d-2a1f0e4b6c83")
+
+
+def interaction_id(source: str, native_id: str) -> str:
+    """The id of the interaction a channel system identifies as `native_id` (e.g. its call id).
+
+    Deterministic (the same call always maps to the same interaction, whichever event is about it),
+    opaque and URL-safe: 32 hex digits of a UUID v5 over `source` and `native_id`.
+    """
+    if not source or not native_id:
+        raise ValueError("interaction_id needs a source and a native id")
+    return uuid.uuid5(INTERACTION_NAMESPACE, f"{source}\n{native_id}").hex
+
+
+class ChannelEvent(BaseModel):
+    """The envelope every channel system publishes (CloudEvents 1.0 attributes, JSON data)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str = Field(min_length=1, description="unique per source; a redelivery keeps the same id")
+    source: str = Field(min_length=1, description="the channel system, e.g. urn:ihub:voice:genesys-eu1")
+    type: str = Field(min_length=1, description="e.g. ihub.voice.call.ended")
+    time: DateTime = Field(description="when the occurrence happened (not when it was published)")
+    subject: str | None = Field(default=None, description="the customer's party id, when known")
+    datacontenttype: Literal["application/json"] = "application/json"
+    data: dict[str, Any]
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> "ChannelEvent":
+        """Decode a Kafka record value; ValueError (bad JSON) or ValidationError (bad envelope)."""
+        try:
+            document = orjson.loads(raw)
+        except orjson.JSONDecodeError as error:
+            raise ValueError(f"not a JSON document: {error}") from None
+        return cls.model_validate(document)
+
+    def to_bytes(self) -> bytes:
+        """The record value a publisher sends (the inverse of `from_bytes`)."""
+        return orjson.dumps(self.model_dump(exclude_none=True))
+
+
+@dataclass(frozen=True)
+class InteractionChange:
+    """What one event does to one PartyInteraction.
+
+    - `upsert`: `document` is a complete create body (validates as `PartyInteractionCreate`, no
+      `id`, `href` or `creationDate`) that replaces the stored one;
+    - `patch`: `document` is an RFC 7386 merge patch, never touching `id`, `href` or `direction`;
+    - `delete`: `document` is None.
+
+    `version` orders changes to the same interaction (higher wins) and comes from the event;
+    `event_time` is the envelope time, which the worker uses as `creationDate` on first insert.
+    """
+
+    interaction_id: str
+    version: int
+    kind: Literal["upsert", "patch", "delete"]
+    document: dict[str, Any] | None
+    event_time: str
+
+    def __post_init__(self) -> None:
+        if (self.document is None) != (self.kind == "delete"):
+            raise ValueError(f"a {self.kind} change {'has no' if self.kind == 'delete' else 'needs a'} document")
