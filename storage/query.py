@@ -29,6 +29,10 @@ from typing import Any
 from schemas.common import parse_date_time
 
 
+class UnsupportedQuery(ValueError):
+    """A valid query a particular store cannot answer exactly; refused (400), never approximated."""
+
+
 class Op(StrEnum):
     EQ = "eq"
     NE = "ne"

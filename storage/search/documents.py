@@ -1,0 +1,114 @@
+"""What the search index holds: the index mapping and the document indexed for an interaction.
+
+Two views of one interaction live in each index document:
+- the resource itself, under its own attribute names, with an explicit mapping of the TMF683
+  attributes (keyword + text, dates, nested parties) for dashboards, the timeline and KPIs;
+  attributes the mapping does not know are kept in `_source` but not indexed, so an extension
+  attribute can never cause a mapping conflict;
+- `ihub_q`: every scalar of the document by dotted path and by kind, the same rows the embedded
+  store indexes (storage.query.leaves), so any TMF630 condition on any path compiles to a term or
+  range query with exactly the embedded store's semantics (storage/search/compiler.py). It is
+  indexed but excluded from `_source`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from storage.query import Kind, leaves
+
+QUERY_FIELD = "ihub_q"
+# ihub_q.<family>.<path with '/' for '.'>; families by scalar kind (storage.query.Kind)
+TEXT = "s"  # text of TEXT and BOOL scalars (keyword)
+NUMBER = "n"  # JSON numbers (double)
+NUMBER_TEXT = "ns"  # canonical text of numbers (keyword)
+DATE = "d"  # date-time strings as epoch seconds (double)
+DATE_TEXT = "ds"  # date-time strings as written (keyword)
+ORDER = "o"  # numbers and date-times together, for sorting (double)
+
+# Lucene refuses terms over 32766 bytes; longer text is kept in _source but not matched by equality.
+MAX_KEYWORD_CHARS = 8191
+
+
+def field(family: str, path: str) -> str:
+    return f"{QUERY_FIELD}.{family}.{path.replace('.', '/')}"
+
+
+def query_fields(doc: dict[str, Any]) -> dict[str, dict[str, list[Any]]]:
+    families: dict[str, dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))
+    for path, scalar in leaves(doc):
+        name = path.replace(".", "/")
+        if scalar.kind is Kind.NUMBER:
+            families[NUMBER][name].append(scalar.number)
+            families[NUMBER_TEXT][name].append(scalar.text)
+            families[ORDER][name].append(scalar.number)
+        elif scalar.kind is Kind.DATE:
+            families[DATE][name].append(scalar.number)
+            families[DATE_TEXT][name].append(scalar.text)
+            families[ORDER][name].append(scalar.number)
+        else:
+            families[TEXT][name].append(scalar.text)
+    return {family: dict(paths) for family, paths in families.items()}
+
+
+def search_document(doc: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """The index document for a stored resource (`extra`: bookkeeping fields such as versions)."""
+    return {**doc, **extra, QUERY_FIELD: query_fields(doc)}
+
+
+_KEYWORD = {"type": "keyword", "ignore_above": MAX_KEYWORD_CHARS}
+_DATE = {"type": "date", "ignore_malformed": True}
+_TEXT_AND_KEYWORD = {"type": "text", "fields": {"keyword": _KEYWORD}}
+_KEYWORD_AND_TEXT = {**_KEYWORD, "fields": {"text": {"type": "text"}}}
+_REF = {"properties": {"id": _KEYWORD, "href": _KEYWORD, "name": _KEYWORD_AND_TEXT, "role": _KEYWORD,
+                       "@referredType": _KEYWORD, "@type": _KEYWORD}}
+_NOTE = {"properties": {"id": _KEYWORD, "author": _KEYWORD, "date": _DATE, "text": {"type": "text"}}}
+_PERIOD = {"properties": {"startDateTime": _DATE, "endDateTime": _DATE}}
+
+
+def _template(name: str, family: str, mapping: dict[str, Any]) -> dict[str, Any]:
+    return {name: {"path_match": f"{QUERY_FIELD}.{family}.*", "mapping": mapping}}
+
+
+MAPPINGS: dict[str, Any] = {
+    "dynamic": False,
+    "_source": {"excludes": [QUERY_FIELD]},
+    "dynamic_templates": [
+        _template("q_text", TEXT, _KEYWORD),
+        _template("q_number", NUMBER, {"type": "double"}),
+        _template("q_number_text", NUMBER_TEXT, _KEYWORD),
+        _template("q_date", DATE, {"type": "double"}),
+        _template("q_date_text", DATE_TEXT, _KEYWORD),
+        _template("q_order", ORDER, {"type": "double"}),
+    ],
+    "properties": {
+        "id": _KEYWORD,
+        "href": _KEYWORD,
+        "@type": _KEYWORD,
+        "@baseType": _KEYWORD,
+        "creationDate": _DATE,
+        "statusChangeDate": _DATE,
+        "direction": _KEYWORD,
+        "status": _KEYWORD,
+        "reason": _KEYWORD_AND_TEXT,
+        "description": _TEXT_AND_KEYWORD,
+        "interactionDate": _PERIOD,
+        "channel": _REF,
+        "relatedParty": {"type": "nested", "include_in_parent": True, **_REF},
+        "note": _NOTE,
+        "attachment": {"properties": {"id": _KEYWORD, "name": _KEYWORD, "mimeType": _KEYWORD}},
+        "interactionItem": {"properties": {"id": _KEYWORD, "reason": _KEYWORD_AND_TEXT, "item": _REF,
+                                           "channel": _REF, "relatedParty": _REF, "note": _NOTE}},
+        "interactionRelationship": {"properties": {"id": _KEYWORD, "relationshipType": _KEYWORD}},
+        QUERY_FIELD: {"type": "object", "dynamic": True},
+    },
+}
+
+SETTINGS: dict[str, Any] = {
+    "number_of_shards": 1,
+    "number_of_replicas": 0,
+    "refresh_interval": "1s",
+    # every distinct attribute path adds a few ihub_q fields
+    "mapping.total_fields.limit": 10000,
+}

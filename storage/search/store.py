@@ -1,0 +1,132 @@
+"""The search-engine store: reads for the API, idempotent versioned bulk writes for the workers.
+
+Index layout: a versioned index (`<alias>-v1`, `-v2`, ...) behind one alias used for reads and
+writes, so `ihub reindex` can build a new index and switch the alias atomically.
+
+Writes are idempotent and ordered by the version carried in the event (external versioning):
+replaying an event, or an older event arriving late, is a version conflict that counts as done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+
+from storage.query import Page, Query
+from storage.search import engine
+from storage.search.compiler import search_body
+from storage.search.documents import MAPPINGS, SETTINGS, search_document
+
+
+RESULT_WINDOW = 10_000  # the engine's default index.max_result_window (from + size)
+SCROLL_PAGE = 5_000
+
+
+@dataclass(frozen=True, slots=True)
+class IndexOp:
+    """One write: index the resource (`doc`) or delete it, at an external version."""
+
+    action: Literal["index", "delete"]
+    interaction_id: str
+    version: int
+    doc: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OpResult:
+    ok: bool  # applied, or already superseded by an equal/newer version (idempotent replay)
+    retryable: bool = False  # 429 / 5xx: try again later
+    error: str | None = None
+
+
+class SearchStore:
+    def __init__(self, client: Any, alias: str = "ihub-interactions"):
+        self.client = client
+        self.alias = alias
+
+    # -- index management -------------------------------------------------------------------
+
+    async def ensure_index(self) -> str:
+        """Create `<alias>-v1` with the mapping and the alias if no index is behind the alias."""
+        if await self.client.indices.exists_alias(name=self.alias):
+            return await self.current_index()
+        index = f"{self.alias}-v1"
+        try:
+            await engine.create_index(self.client, index, mappings=MAPPINGS, settings=SETTINGS)
+        except Exception as exc:  # another process may have won the race
+            if "resource_already_exists" not in str(exc):
+                raise
+        await self.client.indices.put_alias(index=index, name=self.alias, body={"is_write_index": True})
+        return index
+
+    async def current_index(self) -> str:
+        aliases = await self.client.indices.get_alias(name=self.alias)
+        return next(iter(aliases))
+
+    async def refresh(self) -> None:
+        await self.client.indices.refresh(index=self.alias)
+
+    # -- reads ------------------------------------------------------------------------------
+
+    async def get(self, interaction_id: str) -> bytes | None:
+        response = await self.client.options(ignore_status=404).get(index=self.alias, id=interaction_id)
+        body = response.body if hasattr(response, "body") else response
+        return orjson.dumps(body["_source"]) if body.get("found") else None
+
+    async def list(self, query: Query) -> Page:
+        body = search_body(query)
+        if query.limit is not None and query.offset + query.limit <= RESULT_WINDOW:
+            hits = (await engine.search(self.client, self.alias, body))["hits"]
+            return Page(hits["total"]["value"], [orjson.dumps(hit["_source"]) for hit in hits["hits"]])
+        # everything, or past the engine's result window: walk the sort order with search_after
+        body.pop("from")
+        body["size"] = SCROLL_PAGE
+        skip, wanted = query.offset, query.limit
+        page = Page(0)
+        while True:
+            hits = (await engine.search(self.client, self.alias, body))["hits"]
+            page.total = hits["total"]["value"]
+            body["track_total_hits"] = False
+            for hit in hits["hits"]:
+                if skip:
+                    skip -= 1
+                elif wanted is None or len(page.items) < wanted:
+                    page.items.append(orjson.dumps(hit["_source"]))
+            if len(hits["hits"]) < SCROLL_PAGE or (wanted is not None and len(page.items) >= wanted):
+                return page
+            body["search_after"] = hits["hits"][-1]["sort"]
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    # -- writes (workers) -------------------------------------------------------------------
+
+    async def apply(self, ops: Sequence[IndexOp], *, refresh: bool = False) -> list[OpResult]:
+        """One bulk request; a result per op, in order. Raises only if the request itself failed."""
+        if not ops:
+            return []
+        lines: list[bytes] = []
+        for op in ops:
+            meta = {"_index": self.alias, "_id": op.interaction_id, "version": op.version,
+                    "version_type": "external_gte"}
+            lines.append(orjson.dumps({op.action: meta}))
+            if op.action == "index":
+                lines.append(orjson.dumps(search_document(op.doc)))
+        response = await self.client.bulk(
+            body=b"\n".join(lines) + b"\n", refresh="true" if refresh else "false"
+        )
+        body = response.body if hasattr(response, "body") else response
+        return [_result(next(iter(item.values()))) for item in body["items"]]
+
+
+def _result(item: dict[str, Any]) -> OpResult:
+    status = item.get("status", 500)
+    if status < 300 or status == 409 or (status == 404 and item.get("result") == "not_found"):
+        # 409: an equal or newer version is already there; 404 on delete: already gone
+        return OpResult(True)
+    error = item.get("error")
+    reason = orjson.dumps(error).decode() if error else f"HTTP {status}"
+    return OpResult(False, retryable=status == 429 or status >= 500, error=reason)

@@ -1,0 +1,100 @@
+"""The store contract every store is checked against: generated data, queries, the oracle.
+
+`expected` answers a query with the reference evaluator (storage.query); each store's test loads
+`contract_documents()` and must return exactly the same totals and ids, in the same order.
+"""
+
+from uuid import uuid4
+
+from ingest.demo import interactions
+from query_api.tmf630 import parse_query
+from schemas import PartyInteraction
+from storage.query import matches, sort_documents
+
+
+def resource(body, n):
+    interaction_id = f"{n:05d}-{uuid4().hex[:6]}"
+    created = f"2026-02-{1 + n % 28:02d}T{n % 24:02d}:00:00.000Z"
+    return PartyInteraction.model_validate(
+        {**body, "id": interaction_id, "href": f"http://h/pi/{interaction_id}", "creationDate": created}
+    ).to_json_dict()
+
+
+EXTRA = [
+    {"reason": "Numbers", "direction": "in", "channel": [{"id": "web"}], "@type": "Survey", "score": 42},
+    {"reason": "Numbers", "direction": "in", "channel": [{"id": "web"}], "@type": "Survey", "score": 42.0},
+    {"reason": "Numbers", "direction": "in", "channel": [{"id": "web"}], "@type": "Survey", "score": 5},
+    {"reason": "Numbers", "direction": "in", "channel": [{"id": "web"}], "@type": "Survey", "score": "42"},
+    {"reason": "Mixed", "direction": "in", "channel": [{"id": "web"}], "@type": "Survey", "score": [7, "x", 100]},
+    {"reason": "Flags", "direction": "in", "channel": [{"id": "web"}], "@type": "Survey", "vip": True},
+    {"reason": "Offset", "direction": "in", "channel": [{"id": "web"}],
+     "interactionDate": {"startDateTime": "2026-03-01T12:00:00+02:00"}},
+    {"reason": "Offset", "direction": "in", "channel": [{"id": "web"}],
+     "interactionDate": {"startDateTime": "2026-03-01T10:00:00.000Z"}},
+    {"reason": "Comma, inside", "direction": "in", "channel": [{"id": "web"}]},
+]
+
+
+def contract_documents():
+    return [resource(body, n) for n, body in enumerate([*interactions(300, seed=7, parties=40), *EXTRA])]
+
+
+def expected(docs, raw):
+    query = parse_query(raw)
+    hits = sort_documents([d for d in docs if matches(query, d)], query.sort)
+    end = None if query.limit is None else query.offset + query.limit
+    return len(hits), [d["id"] for d in hits[query.offset:end]]
+
+
+QUERIES = [
+    "",
+    "status=completed",
+    "status=completed,open",
+    "status.ne=completed",
+    "status.ne=completed,open",
+    "relatedParty.id=cust-3",
+    "relatedParty.id=cust-3&sort=-interactionDate.startDateTime&limit=5",
+    "relatedParty.role=agent&channel.id=voice",
+    "relatedParty.@referredType=Organization",
+    "channel.name=Retail store&sort=reason,-creationDate",
+    "interactionDate.startDateTime.gte=2026-06-01T00:00:00Z&interactionDate.startDateTime.lt=2026-07-01",
+    "interactionDate.startDateTime%3E=2026-06-01&sort=interactionDate.startDateTime",
+    "interactionDate.startDateTime%3C2026-02-01",
+    "interactionDate.startDateTime=2026-03-01T10:00:00Z",
+    "interactionDate.endDateTime.gt=2026-10-01&sort=-interactionDate.endDateTime&offset=3&limit=4",
+    "reason.regex=^(Bill|Pay)&sort=reason",
+    "reason.regex=(?i)outage",
+    "reason=Comma\\, inside",
+    "note.text=Customer informed&sort=-creationDate&limit=10",
+    "interactionItem.item.role=productOrder",
+    "score=42",
+    "score.gt=6",
+    "score.lte=42&sort=-score",
+    "score=x",
+    "score.ne=42",
+    "vip=true",
+    "missing=1",
+    "missing.ne=1&limit=3",
+    "sort=-score,creationDate&limit=12",
+    "sort=relatedParty.id&limit=20",
+    "sort=-relatedParty.id&offset=290",
+    "sort=status,-interactionDate.startDateTime&offset=10&limit=25",
+    "creationDate.gte=2026-02-10&creationDate.lt=2026-02-12&sort=-creationDate",
+    "description.regex=store&status.ne=cancelled&direction=inbound",
+    "limit=0",
+    "offset=1000",
+]
+
+
+def random_queries(docs, count=60, seed=3):
+    """Range conditions on the date of one party's interactions, each from a real document."""
+    import random
+
+    rng = random.Random(seed)
+    sample = [d for d in docs if "relatedParty" in d and "interactionDate" in d]
+    for _ in range(count):
+        doc = rng.choice(sample)
+        party = rng.choice(doc["relatedParty"])["id"]
+        start = doc["interactionDate"]["startDateTime"]
+        op = rng.choice(["gt", "gte", "lt", "lte", "eq", "ne"])
+        yield f"relatedParty.id={party}&interactionDate.startDateTime.{op}={start}&sort=-interactionDate.startDateTime"
