@@ -26,10 +26,10 @@ install: $(VENV)/.installed $(NEWMAN)
 run: $(VENV)/.installed
 	$(IHUB) serve --host $(HOST) --port $(PORT) --data-dir $(DATA)
 
-# Everything: unit, conformance over HTTP, integration against real services, official CTK twice.
+# Everything: unit, conformance over HTTP (both stores), integration against real Kafka and
+# Elasticsearch (started by scripts/services), and the official CTK on both stores.
 test: install
-	$(PY) -m pytest
-	scripts/run-ctk
+	scripts/test-all
 
 bench: install
 	$(PY) bench/embedded.py

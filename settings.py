@@ -14,7 +14,9 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8683, ge=1, le=65535)
-    store: Literal["embedded"] = "embedded"
+    store: Literal["embedded", "search"] = Field(
+        default="embedded", description="embedded: SQLite in data_dir; search: Kafka + search engine"
+    )
     data_dir: Path = Path("./data")
     base_path: str = Field(
         default="/tmf-api/partyInteraction/v4",
@@ -33,10 +35,24 @@ class Settings(BaseSettings):
     notify_backoff_s: float = Field(default=0.5, gt=0, description="First retry delay; doubles each time")
     access_log: bool = False
 
+    # full mode (store=search, workers)
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    search_url: str = "http://127.0.0.1:9200"
+    search_engine: Literal["elasticsearch", "opensearch"] = "elasticsearch"
+    index_alias: str = "ihub-interactions"
+    topic_partitions: int = Field(default=6, ge=1, description="Partitions of the topics ihub creates")
+    worker_batch_size: int = Field(default=2000, ge=1)
+    worker_batch_seconds: float = Field(default=0.2, gt=0, description="Longest wait to fill a batch")
+    write_timeout_s: float = Field(default=10.0, gt=0, description="API wait for its write to be indexed")
+
     @field_validator("base_path")
     @classmethod
     def _normalise_base_path(cls, value: str) -> str:
         return "/" + value.strip("/") if value.strip("/") else ""
+
+    def resource_root(self) -> str:
+        """Where hrefs point when no request is at hand (workers): public_url, else host:port."""
+        return self.public_url or f"http://{self.host}:{self.port}"
 
     @field_validator("public_url")
     @classmethod

@@ -1,44 +1,58 @@
-"""The `ihub` command line."""
+"""The `ihub` command line: serve the API, run the workers, load data, rebuild the index."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
 app = typer.Typer(help="Interaction Hub: TMF683 Party Interaction Management.", no_args_is_help=True)
 
+Store = Annotated[Optional[str], typer.Option(help="embedded (SQLite) or search (Kafka + engine) [IHUB_STORE]")]
+DataDir = Annotated[Optional[Path], typer.Option(help="Embedded store directory [IHUB_DATA_DIR, ./data]")]
+
+
+def _settings(**flags: Any):
+    from pydantic import ValidationError
+
+    from settings import Settings
+
+    try:
+        return Settings(**{k: v for k, v in flags.items() if v is not None})
+    except ValidationError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
 
 @app.callback()
 def main() -> None:
     """Interaction Hub: TMF683 Party Interaction Management."""
+    import logging
+
+    logging.getLogger("elastic_transport").setLevel(logging.WARNING)  # one INFO line per request
 
 
 @app.command()
 def serve(
     host: Annotated[Optional[str], typer.Option(help="Interface to bind [IHUB_HOST, 127.0.0.1]")] = None,
     port: Annotated[Optional[int], typer.Option(help="Port [IHUB_PORT, 8683]")] = None,
-    data_dir: Annotated[Optional[Path], typer.Option(help="Embedded store directory [IHUB_DATA_DIR, ./data]")] = None,
+    data_dir: DataDir = None,
+    store: Store = None,
     base_path: Annotated[Optional[str], typer.Option(help="TMF683 route prefix [IHUB_BASE_PATH]")] = None,
     access_log: Annotated[Optional[bool], typer.Option("--access-log/--no-access-log", help="[IHUB_ACCESS_LOG, off]")] = None,
 ) -> None:
-    """Serve the TMF683 API (embedded store)."""
+    """Serve the TMF683 API."""
     import uvicorn
-    from pydantic import ValidationError
 
     from query_api.app import create_app
-    from settings import Settings
     from storage.sqlite.store import StoreLocked
 
-    flags = {"host": host, "port": port, "data_dir": data_dir, "base_path": base_path, "access_log": access_log}
-    try:
-        settings = Settings(**{k: v for k, v in flags.items() if v is not None})
-    except ValidationError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    settings = _settings(host=host, port=port, data_dir=data_dir, store=store, base_path=base_path, access_log=access_log)
+    where = settings.data_dir.resolve() if settings.store == "embedded" else f"{settings.search_url}, {settings.kafka_bootstrap}"
     typer.echo(
         f"ihub: TMF683 on http://{settings.host}:{settings.port}{settings.base_path}/partyInteraction"
-        f" (store: {settings.store}, data: {settings.data_dir.resolve()}); docs at /docs"
+        f" (store: {settings.store}, {where}); docs at /docs"
     )
     try:
         uvicorn.run(
@@ -53,3 +67,61 @@ def serve(
     except StoreLocked as exc:
         typer.echo(f"ihub: {exc}", err=True)
         raise typer.Exit(1) from None
+
+
+@app.command()
+def init() -> None:
+    """Create the Kafka topics and the search indices (full mode); safe to run again."""
+    from stream_workers.setup import prepare
+
+    settings = _settings()
+    asyncio.run(prepare(settings))
+    typer.echo(f"ihub: topics on {settings.kafka_bootstrap} and index '{settings.index_alias}' on {settings.search_url} ready")
+
+
+@app.command()
+def worker() -> None:
+    """Run the stream workers (full mode): index channel events, dead-letter bad ones, notify."""
+    import faust
+
+    from stream_workers.app import create_worker
+    from stream_workers.setup import prepare
+
+    settings = _settings()
+    asyncio.run(prepare(settings))
+    faust.Worker(create_worker(settings), loglevel="info").execute_from_commandline()
+
+
+@app.command()
+def demo(
+    events: Annotated[int, typer.Option(min=1, help="How many interactions to generate")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same data")] = 1,
+    parties: Annotated[int, typer.Option(min=1, help="How many customers they belong to")] = 2000,
+    store: Store = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Generate realistic interactions across all channels (into the store, or onto Kafka)."""
+    from cli.loading import demo as run_demo
+
+    settings = _settings(store=store, data_dir=data_dir)
+    asyncio.run(run_demo(settings, events, seed, parties))
+
+
+@app.command("import")
+def import_events(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Channel events, one JSON per line")],
+) -> None:
+    """Publish channel events from a JSON Lines file to Kafka (each is validated first)."""
+    from cli.loading import import_file
+
+    rejected = asyncio.run(import_file(_settings(), file))
+    if rejected:
+        raise typer.Exit(1)
+
+
+@app.command()
+def reindex() -> None:
+    """Rebuild the index from the Kafka log into a new index, then switch the alias (no downtime)."""
+    from stream_workers.reindex import reindex as run_reindex
+
+    typer.echo(asyncio.run(run_reindex(_settings())))

@@ -21,8 +21,26 @@ from storage.sqlite.store import SqliteStore
 REQUEST_MODELS = (PartyInteractionCreate, PartyInteractionUpdate, EventSubscriptionInput)
 
 
-def open_store(settings: Settings) -> SqliteStore:
-    return SqliteStore(settings.data_dir, synchronous=settings.sqlite_synchronous)
+async def open_stores(settings: Settings) -> tuple[Any, Any, bool]:
+    """(interaction store, subscription store, whether this process dispatches notifications)."""
+    if settings.store == "embedded":
+        store = SqliteStore(settings.data_dir, synchronous=settings.sqlite_synchronous)
+        return store, store, True
+    # full mode: reads from the index, writes through Kafka, notifications by the workers
+    from query_api.full_mode import LogBackedStore
+    from storage.search import create_client
+    from storage.search.store import SearchStore
+    from storage.search.subscriptions import SubscriptionIndex
+
+    from stream_workers.setup import prepare
+
+    await prepare(settings)  # topics and indices (idempotent)
+    client = create_client(settings.search_url, engine=settings.search_engine)
+    search = SearchStore(client, settings.index_alias)
+    subscriptions = SubscriptionIndex(client)
+    store = LogBackedStore(search, settings.kafka_bootstrap, timeout_s=settings.write_timeout_s)
+    await store.start()
+    return store, subscriptions, False
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -30,12 +48,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = open_store(settings)
+        store, subscriptions, dispatch = await open_stores(settings)
         event_hub = Hub(
-            store,
+            subscriptions,
             max_attempts=settings.notify_max_attempts,
             timeout_s=settings.notify_timeout_s,
             backoff_s=settings.notify_backoff_s,
+            dispatch=dispatch,
         )
         app.state.ihub = State(settings, store, event_hub)
         await event_hub.start()

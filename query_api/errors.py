@@ -12,6 +12,8 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from storage.query import UnsupportedQuery
+
 log = logging.getLogger(__name__)
 
 
@@ -47,6 +49,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(TmfError)
     async def _tmf(_: Request, exc: TmfError) -> Response:
         return error_response(exc.status, exc.message, exc.headers)
+
+    @app.exception_handler(UnsupportedQuery)
+    async def _unsupported(_: Request, exc: UnsupportedQuery) -> Response:
+        return error_response(400, str(exc))
 
     @app.exception_handler(ValidationError)
     async def _invalid_model(_: Request, exc: ValidationError) -> Response:

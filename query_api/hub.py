@@ -26,23 +26,65 @@ from storage.query import Query, matches
 log = logging.getLogger(__name__)
 
 
+async def post_event(client: httpx.AsyncClient, callback: str, body: bytes) -> str | None:
+    """POST one notification; None when the listener took it (2xx), else why not."""
+    try:
+        response = await client.post(callback, content=body, headers={"content-type": "application/json"})
+    except httpx.HTTPError as exc:
+        return repr(exc)
+    return None if response.is_success else f"HTTP {response.status_code}"
+
+
+Subscriber = tuple[str, str, Query | None]  # (subscription id, callback, parsed query)
+
+
+def subscriber(subscription: dict[str, Any]) -> Subscriber:
+    query = subscription.get("query")
+    return subscription["id"], subscription["callback"], parse_filter(query) if query else None
+
+
+def fan_out(subscribers: tuple[Subscriber, ...], old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[Delivery]:
+    """The notifications a change causes, one per subscriber whose query the event matches."""
+    if not subscribers:
+        return []
+    deliveries = []
+    for event in change_events(old, new, utc_now()):
+        body = orjson.dumps(event)
+        for sub_id, callback, query in subscribers:
+            if query is None or matches(query, event):
+                deliveries.append(Delivery(sub_id, callback, body))
+    return deliveries
+
+
+def retry_delay(backoff_s: float, attempts: int) -> float:
+    """Exponential backoff with jitter, capped at five minutes."""
+    return min(300.0, backoff_s * 2 ** (attempts - 1)) * random.uniform(0.8, 1.2)
+
+
 class Hub:
-    def __init__(self, store: SubscriptionStore, *, max_attempts: int, timeout_s: float, backoff_s: float):
+    """Subscriptions, and (embedded mode) the dispatcher that drains the store's outbox.
+
+    In full mode `dispatch=False`: notifications come from the change topic
+    (stream_workers/notifier.py) and `notify` has nothing to queue.
+    """
+
+    def __init__(
+        self, store: SubscriptionStore, *, max_attempts: int, timeout_s: float, backoff_s: float, dispatch: bool = True
+    ):
         self._store = store
+        self._dispatch = dispatch
         self._max_attempts = max_attempts
         self._timeout_s = timeout_s
         self._backoff_s = backoff_s
         # read by notify() on the store's writer thread; replaced, never mutated in place
-        self._subscriptions: tuple[tuple[str, str, Query | None], ...] = ()
+        self._subscriptions: tuple[Subscriber, ...] = ()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._subscriptions = tuple(
-            (s["id"], s["callback"], parse_filter(s["query"]) if s.get("query") else None)
-            for s in await self._store.subscriptions()
-        )
-        self._task = asyncio.create_task(self._dispatch_forever(), name="hub-dispatcher")
+        self._subscriptions = tuple(subscriber(s) for s in await self._store.subscriptions())
+        if self._dispatch:
+            self._task = asyncio.create_task(self._dispatch_forever(), name="hub-dispatcher")
 
     async def stop(self) -> None:
         if self._task:
@@ -62,16 +104,7 @@ class Hub:
 
     def notify(self, old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[Delivery]:
         """The store's Notify: deliveries for every subscriber whose query the event matches."""
-        subscriptions = self._subscriptions
-        if not subscriptions:
-            return []
-        deliveries = []
-        for event in change_events(old, new, utc_now()):
-            body = orjson.dumps(event)
-            for sub_id, callback, query in subscriptions:
-                if query is None or matches(query, event):
-                    deliveries.append(Delivery(sub_id, callback, body))
-        return deliveries
+        return fan_out(self._subscriptions, old, new) if self._dispatch else []
 
     def wake(self) -> None:
         self._wake.set()
@@ -95,15 +128,8 @@ class Hub:
                     pass
 
     async def _deliver(self, client: httpx.AsyncClient, delivery_id: int, delivery: Delivery, attempts: int) -> None:
-        try:
-            response = await client.post(
-                delivery.callback, content=delivery.body, headers={"content-type": "application/json"}
-            )
-            ok = response.is_success
-            reason = f"HTTP {response.status_code}"
-        except httpx.HTTPError as exc:
-            ok, reason = False, repr(exc)
-        if ok:
+        reason = await post_event(client, delivery.callback, delivery.body)
+        if reason is None:
             await self._store.delivery_done(delivery_id)
             return
         attempts += 1
@@ -111,6 +137,6 @@ class Hub:
             log.warning("giving up on %s after %d attempts (%s)", delivery.callback, attempts, reason)
             await self._store.delivery_failed(delivery_id, None)
             return
-        delay = min(300.0, self._backoff_s * 2 ** (attempts - 1)) * random.uniform(0.8, 1.2)
+        delay = retry_delay(self._backoff_s, attempts)
         log.info("notification to %s failed (%s); retry in %.1fs", delivery.callback, reason, delay)
         await self._store.delivery_failed(delivery_id, time.time() + delay)

@@ -56,3 +56,17 @@ def apply_patch(kind: str, document: dict[str, Any], patch: Any) -> dict[str, An
     if not isinstance(result, dict):
         raise TmfError(400, "JSON Patch must leave an object")
     return result
+
+
+def merge_diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """The merge patch that turns `old` into `new` (documents without nulls): merge_patch(old, d) == new."""
+    diff: dict[str, Any] = {key: None for key in old if key not in new}
+    for key, value in new.items():
+        before = old.get(key)
+        if isinstance(value, dict) and isinstance(before, dict):
+            inner = merge_diff(before, value)
+            if inner:
+                diff[key] = inner
+        elif value != before:
+            diff[key] = value
+    return diff

@@ -135,3 +135,20 @@ class PartyInteraction(PartyInteractionCreate):
 
 # Attributes the server owns or that never change after creation (PATCH refuses them).
 NOT_PATCHABLE = ("id", "href", "direction")
+
+
+def validated_resource(doc: dict) -> dict:
+    """A stored resource validated and in wire form, `id` and `href` first."""
+    model = PartyInteraction.model_validate(doc).to_json_dict()
+    return {"id": model.pop("id"), "href": model.pop("href"), **model}
+
+
+def stored_resource(body: dict, *, interaction_id: str, href: str, now: str, previous: dict | None = None) -> dict:
+    """The resource for a create body: server attributes set (the API, the workers and demo data
+    all create resources through here). `previous`: the stored version it replaces, if any."""
+    doc = {**body, "id": interaction_id, "href": href}
+    doc["creationDate"] = previous["creationDate"] if previous else now
+    if "status" in body and "statusChangeDate" not in body:
+        unchanged = previous is not None and previous.get("status") == body["status"]
+        doc["statusChangeDate"] = previous.get("statusChangeDate", now) if unchanged else now
+    return validated_resource(doc)

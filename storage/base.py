@@ -31,7 +31,8 @@ class NotFound(Exception):
 class InteractionStore(Protocol):
     """Where PartyInteractions live. Writes are atomic: document and its notifications, or nothing."""
 
-    async def create(self, doc: Document, notify: Notify) -> None: ...
+    async def create(self, doc: Document, notify: Notify) -> Document:
+        """Store a new resource; returns it as stored."""
 
     async def get(self, interaction_id: str) -> bytes | None:
         """The stored JSON document, or None."""

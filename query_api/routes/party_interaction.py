@@ -16,6 +16,7 @@ from query_api.errors import TmfError
 from query_api.patch import JSON_PATCH, MERGE_PATCH, PATCH_TYPES, apply_patch, check_patchable
 from query_api.tmf630 import QueryError, parse_query
 from schemas import Error, PartyInteraction, PartyInteractionCreate, PartyInteractionUpdate
+from schemas.party_interaction import stored_resource, validated_resource
 from schemas.common import utc_now
 from storage.base import NotFound
 from storage.query import Query, project
@@ -50,12 +51,6 @@ def _href(request: Request, state: AppState, interaction_id: str) -> str:
     return f"{root}{state.settings.base_path}/partyInteraction/{interaction_id}"
 
 
-def _resource(model: PartyInteraction) -> dict[str, Any]:
-    """Wire form with id and href first (readable, and what clients look for)."""
-    doc = model.to_json_dict()
-    return {"id": doc.pop("id"), "href": doc.pop("href"), **doc}
-
-
 @router.post(
     "/partyInteraction",
     status_code=201,
@@ -71,15 +66,12 @@ async def create_party_interaction(request: Request, state: AppState) -> Respons
     if owned:
         raise TmfError(400, f"set by the server, not by clients: {', '.join(owned)}")
     created = PartyInteractionCreate.model_validate(body).to_json_dict()
+    created.pop("creationDate", None)  # the server's clock, whatever a client sent
     interaction_id = uuid4().hex
-    now = utc_now()
-    created["creationDate"] = now  # the server's clock, whatever a client sent
-    if "status" in created:
-        created.setdefault("statusChangeDate", now)
-    doc = _resource(PartyInteraction.model_validate(
-        {**created, "id": interaction_id, "href": _href(request, state, interaction_id)}
-    ))
-    await state.store.create(doc, state.hub.notify)
+    doc = stored_resource(
+        created, interaction_id=interaction_id, href=_href(request, state, interaction_id), now=utc_now()
+    )
+    doc = await state.store.create(doc, state.hub.notify)
     state.hub.wake()
     return _json(orjson.dumps(doc), 201, {"Location": doc["href"]})
 
@@ -168,7 +160,7 @@ async def patch_party_interaction(id: str, request: Request, state: AppState) ->
                 raise TmfError(400, f"not patchable: {key}")
         if new.get("status") != old.get("status") and new.get("statusChangeDate") == old.get("statusChangeDate"):
             new["statusChangeDate"] = utc_now()
-        return _resource(PartyInteraction.model_validate(new))
+        return validated_resource(new)
 
     try:
         doc = await state.store.update(id, change, state.hub.notify)

@@ -191,3 +191,11 @@ async def search(client: Any, index: str, body: Mapping[str, Any]) -> Mapping[st
 async def delete_index(client: Any, index: str) -> None:
     """Delete ``index`` if it exists."""
     await client.indices.delete(index=index, ignore_unavailable=True)
+
+
+def refused_request(exc: BaseException) -> str | None:
+    """The engine's reason when it answered 400 to a request (a query it cannot run), else None."""
+    status = getattr(getattr(exc, "meta", None), "status", None) or getattr(exc, "status_code", None)
+    if status != 400:
+        return None
+    return str(getattr(exc, "message", None) or exc)

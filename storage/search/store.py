@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import orjson
 
-from storage.query import Page, Query
+from storage.query import Page, Query, UnsupportedQuery
 from storage.search import engine
 from storage.search.compiler import search_body
 from storage.search.documents import MAPPINGS, SETTINGS, search_document
@@ -77,6 +77,15 @@ class SearchStore:
         return orjson.dumps(body["_source"]) if body.get("found") else None
 
     async def list(self, query: Query) -> Page:
+        try:
+            return await self._list(query)
+        except Exception as exc:
+            reason = engine.refused_request(exc)
+            if reason is None:
+                raise
+            raise UnsupportedQuery(f"the search engine cannot run this query: {reason}") from None
+
+    async def _list(self, query: Query) -> Page:
         body = search_body(query)
         if query.limit is not None and query.offset + query.limit <= RESULT_WINDOW:
             hits = (await engine.search(self.client, self.alias, body))["hits"]

@@ -187,7 +187,7 @@ class SqliteStore:
 
     # -- InteractionStore -------------------------------------------------------------------
 
-    async def create(self, doc: Document, notify: Notify) -> None:
+    async def create(self, doc: Document, notify: Notify) -> Document:
         body = orjson.dumps(doc)
 
         def insert(conn: sqlite3.Connection) -> None:
@@ -200,6 +200,7 @@ class SqliteStore:
             self._enqueue(conn, notify(None, doc))
 
         await self._write(insert)
+        return doc
 
     async def get(self, interaction_id: str) -> bytes | None:
         def fetch(conn: sqlite3.Connection) -> bytes | None:

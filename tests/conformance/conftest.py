@@ -24,20 +24,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+IHUB = str(Path(sys.executable).with_name("ihub"))
+
+
 class Server:
     """One `ihub serve` process; restartable on the same data directory."""
 
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None):
         self.data_dir = data_dir
         self.port = free_port()
-        self.env = {**os.environ, **(env or {})}
+        self.root = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "IHUB_PUBLIC_URL": self.root, **(env or {})}
         self.process: subprocess.Popen | None = None
-        self.url = f"http://127.0.0.1:{self.port}{BASE_PATH}/"
+        self.url = f"{self.root}{BASE_PATH}/"
 
     def start(self) -> "Server":
-        ihub = Path(sys.executable).with_name("ihub")
         self.process = subprocess.Popen(
-            [str(ihub), "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)],
+            [IHUB, "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)],
             env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
         deadline = time.monotonic() + 20
@@ -58,11 +61,24 @@ class Server:
             self.process.wait(10)
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("conformance-store"), {"IHUB_NOTIFY_BACKOFF_S": "0.2"}).start()
+@pytest.fixture(scope="session", params=["embedded", "search"])
+def server(request, tmp_path_factory):
+    """The same conformance suite against each store: embedded, and full mode (Kafka + engine + worker)."""
+    env = {"IHUB_NOTIFY_BACKOFF_S": "0.2", "IHUB_STORE": request.param}
+    worker = None
+    if request.param == "search":
+        env["IHUB_KAFKA_BOOTSTRAP"] = request.getfixturevalue("kafka_bootstrap")
+        env["IHUB_SEARCH_URL"] = request.getfixturevalue("search_url")
+    srv = Server(tmp_path_factory.mktemp("conformance-store"), env)
+    if request.param == "search":
+        log = open(tmp_path_factory.mktemp("worker") / "worker.log", "w")
+        worker = subprocess.Popen([IHUB, "worker"], env=srv.env, stdout=log, stderr=subprocess.STDOUT)
+    srv.start()
     yield srv
     srv.stop()
+    if worker:
+        worker.terminate()
+        worker.wait(30)
 
 
 @pytest.fixture(scope="session")

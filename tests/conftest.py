@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 SERVICES = ROOT / "scripts" / "services"
 UP_TIMEOUT_S = 900  # a cold `up` downloads ~150 MB from Maven Central
 

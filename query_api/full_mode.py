@@ -1,0 +1,151 @@
+"""The API's store in full mode: reads from the search index, writes through Kafka.
+
+The log is the source of truth: a POST, PATCH or DELETE becomes a `tmf683.partyInteraction.*`
+event on the raw topic, and the API answers only when the worker has applied it (its change
+record, matched by event id, arrives on the change topic). The worker refreshes the index for
+batches that hold API events, so the answer means: visible to GET by id and to list queries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+from uuid import uuid4
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from query_api.errors import TmfError
+from query_api.patch import merge_diff
+from schemas.channel_event import CHANGES_TOPIC, RAW_TOPIC, ChannelEvent
+from schemas.common import utc_now
+from storage.base import Document, NotFound, Notify
+from storage.query import Page, Query
+from storage.search.store import SearchStore
+from stream_workers.pipeline import API_SOURCE
+
+log = logging.getLogger(__name__)
+
+
+async def partitions_of(bootstrap: str, topic: str) -> list[int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (description,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    partitions = sorted(p["partition"] for p in description.get("partitions", []))
+    if not partitions:
+        raise RuntimeError(f"topic {topic} has no partitions (error {description.get('error_code')})")
+    return partitions
+
+
+class ChangeFeed:
+    """Tails the change topic from its end and resolves the writes this process waits for."""
+
+    def __init__(self, bootstrap: str):
+        self._bootstrap = bootstrap
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+        self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        assigned = [TopicPartition(CHANGES_TOPIC, p) for p in await partitions_of(self._bootstrap, CHANGES_TOPIC)]
+        self._consumer.assign(assigned)
+        await self._consumer.seek_to_end(*assigned)
+        for tp in assigned:  # pin the positions now: nothing published after start is missed
+            await self._consumer.position(tp)
+        self._task = asyncio.create_task(self._run(), name="change-feed")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self._consumer.stop()
+
+    def expect(self, event_id: str) -> asyncio.Future[dict[str, Any]]:
+        future = asyncio.get_running_loop().create_future()
+        self._waiting[event_id] = future
+        return future
+
+    def forget(self, event_id: str) -> None:
+        self._waiting.pop(event_id, None)
+
+    async def _run(self) -> None:
+        async for message in self._consumer:
+            if not self._waiting:
+                continue
+            record = orjson.loads(message.value)
+            future = self._waiting.pop(record.get("eventId"), None)
+            if future is not None and not future.done():
+                future.set_result(record)
+
+
+class LogBackedStore:
+    """InteractionStore for full mode (notifications come from the change topic, not `notify`)."""
+
+    def __init__(self, search: SearchStore, bootstrap: str, *, timeout_s: float):
+        self.search = search
+        self.feed = ChangeFeed(bootstrap)
+        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+        self._timeout_s = timeout_s
+
+    async def start(self) -> None:
+        await self._producer.start()
+        await self.feed.start()
+
+    async def close(self) -> None:
+        await self.feed.stop()
+        await self._producer.stop()
+        await self.search.close()
+
+    # reads
+    async def get(self, interaction_id: str) -> bytes | None:
+        return await self.search.get(interaction_id)
+
+    async def list(self, query: Query) -> Page:
+        return await self.search.list(query)
+
+    # writes
+    async def create(self, doc: Document, notify: Notify) -> Document:
+        record = await self._write("create", doc["id"], doc, time=doc["creationDate"])
+        return record["new"]
+
+    async def update(self, interaction_id: str, change: Callable[[Document], Document], notify: Notify) -> Document:
+        old = await self._current(interaction_id)
+        patch = merge_diff(old, change(old))
+        if not patch:
+            return old
+        record = await self._write("patch", interaction_id, {"id": interaction_id, "patch": patch})
+        return record["new"]
+
+    async def delete(self, interaction_id: str, notify: Notify) -> Document:
+        old = await self._current(interaction_id)
+        await self._write("delete", interaction_id, {"id": interaction_id})
+        return old
+
+    async def _current(self, interaction_id: str) -> Document:
+        body = await self.search.get(interaction_id)
+        if body is None:
+            raise NotFound(interaction_id)
+        return orjson.loads(body)
+
+    async def _write(self, action: str, interaction_id: str, data: Document, time: str | None = None) -> dict[str, Any]:
+        event = ChannelEvent(
+            id=uuid4().hex, source=API_SOURCE, type=f"tmf683.partyInteraction.{action}", time=time or utc_now(), data=data
+        )
+        applied = self.feed.expect(event.id)  # before publishing: the answer cannot be missed
+        try:
+            await self._producer.send_and_wait(RAW_TOPIC, value=event.to_bytes(), key=interaction_id.encode())
+            record = await asyncio.wait_for(applied, self._timeout_s)
+        except TimeoutError:
+            raise TmfError(504, f"the {action} is in the log but not yet applied; it will be") from None
+        finally:
+            self.feed.forget(event.id)
+        if record["kind"] == "rejected":
+            raise TmfError(409, f"the {action} was rejected when applied: {record.get('error')}")
+        return record

@@ -1,0 +1,37 @@
+"""Hub subscriptions in full mode: a small index of their own, shared by API and workers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from storage.search import engine
+
+MAPPINGS = {"dynamic": False, "properties": {"id": {"type": "keyword"}, "callback": {"type": "keyword"},
+                                             "query": {"type": "keyword"}}}
+
+
+class SubscriptionIndex:
+    def __init__(self, client: Any, index: str = "ihub-subscriptions"):
+        self.client = client
+        self.index = index
+
+    async def ensure(self) -> None:
+        if not await self.client.indices.exists(index=self.index):
+            try:
+                await engine.create_index(self.client, self.index, mappings=MAPPINGS)
+            except Exception as exc:  # another process may have created it meanwhile
+                if "resource_already_exists" not in str(exc):
+                    raise
+
+    async def add_subscription(self, subscription: dict[str, Any]) -> None:
+        await self.client.index(index=self.index, id=subscription["id"], document=subscription, refresh="wait_for")
+
+    async def remove_subscription(self, subscription_id: str) -> bool:
+        response = await self.client.options(ignore_status=404).delete(
+            index=self.index, id=subscription_id, refresh="wait_for"
+        )
+        return response.get("result") == "deleted"
+
+    async def subscriptions(self) -> list[dict[str, Any]]:
+        response = await self.client.search(index=self.index, size=10000, query={"match_all": {}})
+        return [hit["_source"] for hit in response["hits"]["hits"]]

@@ -1,0 +1,106 @@
+"""The faust-streaming worker: raw channel events -> search index, dead letters, change records.
+
+Thin on purpose: decode a batch, `Projector.process` it, publish its dead letters and change
+records (acks=all), and only then let faust ack the batch, so offsets are committed after the
+engine acknowledged the writes (at-least-once; the versioned writes make replays idempotent).
+
+Agent concurrency stays 1: faust-streaming's at-least-once acking is unsafe with concurrency > 1
+(its issue #606). Scale out with more worker processes, up to the number of partitions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+
+import faust
+from aiokafka import AIOKafkaProducer
+
+from schemas.channel_event import CHANGES_TOPIC, DLQ_TOPIC, RAW_TOPIC
+from settings import Settings
+from storage.search import create_client
+from storage.search.store import SearchStore
+from storage.search.subscriptions import SubscriptionIndex
+from stream_workers.notifier import Notifier
+from stream_workers.pipeline import BatchResult, Message, Projector
+
+log = logging.getLogger(__name__)
+
+
+def create_worker(settings: Settings) -> faust.App:
+    app = faust.App(
+        "ihub-worker",
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        key_serializer="raw",
+        value_serializer="raw",
+        web_enabled=False,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=1.0,
+        stream_buffer_maxsize=2 * settings.worker_batch_size,
+        producer_acks=-1,
+        topic_partitions=settings.topic_partitions,
+    )
+    raw = app.topic(RAW_TOPIC, key_type=bytes, value_type=bytes, internal=False)
+
+    @app.agent(raw, concurrency=1)
+    async def project(stream: faust.StreamT) -> None:
+        store = SearchStore(create_client(settings.search_url, engine=settings.search_engine), settings.index_alias)
+        projector = Projector(store, settings.resource_root() + settings.base_path)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True, linger_ms=5
+        )
+        await producer.start()
+        try:
+            async for events in stream.take_events(settings.worker_batch_size, within=settings.worker_batch_seconds):
+                batch = [
+                    Message(e.message.topic, e.message.partition, e.message.offset, e.message.key, e.message.value)
+                    for e in events
+                ]
+                await publish(producer, await projector.process(batch))
+        finally:
+            await producer.stop()
+            await store.close()
+
+    changes = app.topic(CHANGES_TOPIC, key_type=bytes, value_type=bytes, internal=False)
+
+    @app.agent(changes, concurrency=1)
+    async def notify(stream: faust.StreamT) -> None:
+        client = create_client(settings.search_url, engine=settings.search_engine)
+        notifier = Notifier(
+            SubscriptionIndex(client),
+            max_attempts=settings.notify_max_attempts,
+            timeout_s=settings.notify_timeout_s,
+            backoff_s=settings.notify_backoff_s,
+        )
+        try:
+            async for values in stream.take(500, within=0.05):
+                await notifier.handle(list(values))
+        finally:
+            await notifier.close()
+            await client.close()
+
+    return app
+
+
+async def publish(producer: AIOKafkaProducer, result: BatchResult) -> None:
+    """Dead letters and change records, all acknowledged by the brokers before returning.
+
+    Retried until the brokers take them: faust acks a batch even when its body raises, and a
+    dead letter is the only copy of a bad event's verdict.
+    """
+    attempt = 0
+    while True:
+        try:
+            futures = [await producer.send(DLQ_TOPIC, value=record, key=key) for key, record in result.dead_letters]
+            futures += [await producer.send(CHANGES_TOPIC, value=record, key=key) for key, record in result.changes]
+            for future in futures:
+                await future
+            break
+        except Exception as exc:  # noqa: BLE001
+            attempt += 1
+            delay = min(30.0, 0.2 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+            log.warning("publishing batch results failed (%r); retry %d in %.1fs", exc, attempt, delay)
+            await asyncio.sleep(delay)
+    if result.dead_letters:
+        log.warning("%d events dead-lettered to %s", len(result.dead_letters), DLQ_TOPIC)

@@ -1,0 +1,234 @@
+"""One batch of raw channel events -> index writes, dead letters and change records.
+
+The worker loop (stream_workers/app.py) only decodes, calls `Projector.process`, publishes what it
+returns and lets the batch be committed. Everything that decides what the index holds is here:
+
+1. decode and adapt each message (bad ones become dead letters, the rest keep flowing);
+2. read the current state of the batch's interactions (one realtime multi-get);
+3. fold each interaction's changes in partition order onto that state: versions never go
+   backwards (an older change is "superseded"), patches apply to the latest state, results are
+   validated as PartyInteraction resources;
+4. write the final state of each interaction in one bulk request, versioned (idempotent on
+   replay), retrying 429/5xx/timeouts with exponential backoff and jitter until the engine takes
+   them (which is the backpressure: no new batch is read meanwhile);
+5. return dead letters and change records, which the loop publishes before the offsets commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from ingest.adapters import AdapterError, adapt
+from query_api.patch import merge_patch
+from schemas import NOT_PATCHABLE
+from schemas.party_interaction import stored_resource, validated_resource
+from schemas.channel_event import ChannelEvent, InteractionChange
+from storage.search.store import IndexOp, SearchStore
+
+log = logging.getLogger(__name__)
+
+API_SOURCE = "urn:ihub:api"  # events the TMF683 API publishes for its own writes
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+@dataclass(slots=True)
+class BatchResult:
+    dead_letters: list[tuple[bytes | None, bytes]] = field(default_factory=list)  # (key, record)
+    changes: list[tuple[bytes, bytes]] = field(default_factory=list)  # (interaction id, record)
+
+
+@dataclass(slots=True)
+class _Pending:
+    message: Message
+    event: ChannelEvent
+    change: InteractionChange
+    kind: str = ""  # create | update | delete | superseded | unchanged
+    old: dict[str, Any] | None = None
+    new: dict[str, Any] | None = None
+    version: int = 0
+
+
+class Rejected(Exception):
+    """A well-formed event whose change cannot apply (e.g. a patch to an unknown interaction)."""
+
+
+def dead_letter(message: Message, reason: str) -> tuple[bytes | None, bytes]:
+    record = {
+        "error": reason,
+        "topic": message.topic,
+        "partition": message.partition,
+        "offset": message.offset,
+        "key": message.key.decode(errors="replace") if message.key else None,
+        "payload": message.value.decode(errors="replace"),
+    }
+    return message.key, orjson.dumps(record)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        from query_api.errors import describe
+
+        return describe(exc.errors(include_url=False))
+    return str(exc) or type(exc).__name__
+
+
+class Projector:
+    def __init__(self, store: SearchStore, resource_base: str, *, max_backoff_s: float = 30.0):
+        self.store = store
+        self.resource_base = resource_base.rstrip("/") + "/partyInteraction/"
+        self.max_backoff_s = max_backoff_s
+
+    async def process(self, messages: Sequence[Message]) -> BatchResult:
+        result = BatchResult()
+        pending: list[_Pending] = []
+        for message in messages:
+            try:
+                event = ChannelEvent.from_bytes(message.value)
+                pending.append(_Pending(message, event, adapt(event)))
+            except (ValidationError, ValueError, AdapterError) as exc:
+                result.dead_letters.append(dead_letter(message, _reason(exc)))
+        if not pending:
+            return result
+
+        state = await self._retrying("read current state", self._current, {p.change.interaction_id for p in pending})
+        applied: list[_Pending] = []
+        for item in pending:
+            try:
+                self._fold(item, state)
+                applied.append(item)
+            except (Rejected, ValidationError, ValueError) as exc:
+                self._reject(result, item, _reason(exc))
+
+        dirty = {p.change.interaction_id for p in applied if p.kind in ("create", "update", "delete")}
+        ops = [
+            IndexOp("index" if state[i][1] is not None else "delete", i, state[i][0], state[i][1])
+            for i in sorted(dirty)
+        ]
+        refresh = any(p.event.source == API_SOURCE for p in applied)  # read-your-writes for the API
+        failed = await self._write(ops, refresh=refresh)
+        for item in applied:
+            error = failed.get(item.change.interaction_id)
+            if error:
+                self._reject(result, item, f"index rejected the document: {error}")
+            else:
+                result.changes.append((item.change.interaction_id.encode(), self._change_record(item)))
+        return result
+
+    @staticmethod
+    def _reject(result: BatchResult, item: _Pending, reason: str) -> None:
+        result.dead_letters.append(dead_letter(item.message, reason))
+        if item.event.source == API_SOURCE:  # the API waits for an answer about its own writes
+            record = {"eventId": item.event.id, "interactionId": item.change.interaction_id, "kind": "rejected", "error": reason}
+            result.changes.append((item.change.interaction_id.encode(), orjson.dumps(record)))
+
+    # -- folding ----------------------------------------------------------------------------
+
+    async def _current(self, ids: set[str]) -> dict[str, tuple[int, dict[str, Any] | None]]:
+        response = await self.store.client.mget(index=self.store.alias, ids=sorted(ids))
+        body = response.body if hasattr(response, "body") else response
+        state: dict[str, tuple[int, dict[str, Any] | None]] = {i: (0, None) for i in ids}
+        for doc in body["docs"]:
+            if doc.get("found"):
+                state[doc["_id"]] = (doc["_version"], doc["_source"])
+        return state
+
+    def _fold(self, item: _Pending, state: dict[str, tuple[int, dict[str, Any] | None]]) -> None:
+        change, interaction_id = item.change, item.change.interaction_id
+        version, current = state[interaction_id]
+        item.old = current
+        if change.kind == "upsert":
+            if change.version < version:
+                item.kind, item.new, item.version = "superseded", current, version
+                return
+            new = stored_resource(
+                change.document or {}, interaction_id=interaction_id, href=self.resource_base + interaction_id,
+                now=change.event_time, previous=current,
+            )
+            new_version = change.version
+        elif change.kind == "patch":
+            if current is None:
+                raise Rejected(f"no interaction '{interaction_id}' to patch")
+            touched = sorted(set(change.document or {}).intersection(NOT_PATCHABLE))
+            if touched:
+                raise Rejected(f"not patchable: {', '.join(touched)}")
+            new = merge_patch(current, change.document or {})
+            if new.get("status") != current.get("status") and new.get("statusChangeDate") == current.get("statusChangeDate"):
+                new["statusChangeDate"] = change.event_time
+            new = validated_resource(new)
+            new_version = max(change.version, version + 1)
+        else:  # delete
+            if current is None:
+                item.kind, item.version = "unchanged", version
+                return
+            new, new_version = None, max(change.version, version + 1)
+        if new == current:
+            item.kind, item.new, item.version = "unchanged", current, version
+            return
+        item.kind = "create" if current is None else ("delete" if new is None else "update")
+        item.new, item.version = new, new_version
+        state[interaction_id] = (new_version, new)
+
+    # -- writing ----------------------------------------------------------------------------
+
+    async def _write(self, ops: list[IndexOp], *, refresh: bool) -> dict[str, str]:
+        """Bulk-write until every op is applied or permanently rejected: {id: error} of the rejected."""
+        rejected: dict[str, str] = {}
+        attempt = 0
+        while ops:
+            results = await self._retrying("bulk write", self.store.apply, ops, refresh=refresh)
+            retry = []
+            for op, outcome in zip(ops, results):
+                if outcome.retryable:
+                    retry.append(op)
+                elif not outcome.ok:
+                    rejected[op.interaction_id] = outcome.error or "rejected"
+            ops = retry
+            if ops:
+                attempt += 1
+                await self._backoff(attempt, f"{len(ops)} writes refused for now (429/5xx)")
+        return rejected
+
+    async def _retrying(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Call until the engine answers (connection refused, timeouts, 5xx): never give up."""
+        attempt = 0
+        while True:
+            try:
+                return await fn(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - every failure of the engine is retried
+                attempt += 1
+                await self._backoff(attempt, f"{what} failed: {exc!r}")
+
+    async def _backoff(self, attempt: int, reason: str) -> None:
+        delay = min(self.max_backoff_s, 0.2 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+        log.warning("%s; retry %d in %.1fs", reason, attempt, delay)
+        await asyncio.sleep(delay)
+
+    @staticmethod
+    def _change_record(item: _Pending) -> bytes:
+        return orjson.dumps({
+            "eventId": item.event.id,
+            "source": item.event.source,
+            "type": item.event.type,
+            "time": item.event.time,
+            "interactionId": item.change.interaction_id,
+            "version": item.version,
+            "kind": item.kind,
+            "old": item.old,
+            "new": item.new,
+        })

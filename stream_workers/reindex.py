@@ -1,0 +1,77 @@
+"""`ihub reindex`: rebuild the index from the Kafka log into a new index and switch the alias.
+
+1. create `<alias>-v(N+1)` with the current mapping;
+2. replay the raw topic from the beginning up to the end offsets seen at the start;
+3. point the alias (reads and writes) at the new index in one atomic alias update;
+4. replay again from those offsets to the new end, so that what live workers wrote to the old
+   index meanwhile is in the new one too (writes are versioned, so replaying is harmless).
+Queries keep working throughout: the alias only ever points at a complete index.
+"""
+
+from __future__ import annotations
+
+import re
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from rich.console import Console
+from rich.progress import Progress
+
+from schemas.channel_event import RAW_TOPIC
+from settings import Settings
+from storage.search import create_client, engine
+from storage.search.documents import MAPPINGS, SETTINGS
+from storage.search.store import SearchStore
+from stream_workers.pipeline import Message, Projector
+from stream_workers.setup import prepare
+
+console = Console(stderr=True)
+
+
+async def reindex(settings: Settings) -> str:
+    await prepare(settings)
+    client = create_client(settings.search_url, engine=settings.search_engine)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    try:
+        alias = SearchStore(client, settings.index_alias)
+        old = await alias.current_index()
+        match = re.search(r"-v(\d+)$", old)
+        new = f"{settings.index_alias}-v{int(match.group(1)) + 1 if match else 2}"
+        await engine.create_index(client, new, mappings=MAPPINGS, settings=SETTINGS)
+        projector = Projector(SearchStore(client, new), settings.resource_root() + settings.base_path)
+
+        partitions = [TopicPartition(RAW_TOPIC, p) for p in sorted(consumer.partitions_for_topic(RAW_TOPIC) or ())]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        first = await _replay(consumer, projector, await consumer.end_offsets(partitions), "replaying the log")
+        await client.indices.update_aliases(actions=[
+            {"remove": {"index": old, "alias": settings.index_alias}},
+            {"add": {"index": new, "alias": settings.index_alias, "is_write_index": True}},
+        ])
+        second = await _replay(consumer, projector, await consumer.end_offsets(partitions), "catching up")
+        await client.indices.refresh(index=new)
+        return f"reindexed {first + second} events from {RAW_TOPIC} into {new}; {settings.index_alias} -> {new} (was {old})"
+    finally:
+        await consumer.stop()
+        await client.close()
+
+
+async def _replay(consumer: AIOKafkaConsumer, projector: Projector, ends: dict, label: str) -> int:
+    remaining = {tp: end for tp, end in ends.items() if await consumer.position(tp) < end}
+    total = sum(end - await consumer.position(tp) for tp, end in remaining.items())
+    done = 0
+    with Progress(console=console) as progress:
+        task = progress.add_task(label, total=total)
+        while remaining:
+            batches = await consumer.getmany(*remaining, timeout_ms=1000, max_records=2000)
+            messages = [
+                Message(tp.topic, tp.partition, r.offset, r.key, r.value)
+                for tp, records in batches.items() for r in records if r.offset < remaining[tp]
+            ]
+            await projector.process(messages)  # dead letters and change records were published the first time
+            done += len(messages)
+            progress.advance(task, len(messages))
+            for tp in list(remaining):
+                if await consumer.position(tp) >= remaining[tp]:
+                    del remaining[tp]
+    return done

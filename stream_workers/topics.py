@@ -1,0 +1,32 @@
+"""The project's Kafka topics, created explicitly (brokers run with auto-creation off)."""
+
+from __future__ import annotations
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from schemas.channel_event import CHANGES_TOPIC, DLQ_TOPIC, RAW_TOPIC
+
+
+def topic_specs(partitions: int, replication: int = 1) -> list[NewTopic]:
+    # the raw topic is the log of record (the index is rebuilt from it): kept forever
+    return [
+        NewTopic(RAW_TOPIC, partitions, replication, topic_configs={"retention.ms": "-1"}),
+        NewTopic(DLQ_TOPIC, 1, replication, topic_configs={"retention.ms": str(30 * 24 * 3600 * 1000)}),
+        NewTopic(CHANGES_TOPIC, partitions, replication, topic_configs={"retention.ms": str(7 * 24 * 3600 * 1000)}),
+    ]
+
+
+async def ensure_topics(bootstrap: str, partitions: int, replication: int = 1) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [spec for spec in topic_specs(partitions, replication) if spec.name not in existing]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass  # another process created them first
+    finally:
+        await admin.close()
