@@ -40,9 +40,10 @@ class Settings(BaseSettings):
     search_url: str = "http://127.0.0.1:9200"
     search_engine: Literal["elasticsearch", "opensearch"] = "elasticsearch"
     index_alias: str = "ihub-interactions"
+    worker_group: str = Field(default="ihub-worker", description="Consumer group (faust app id) of the workers")
     topic_partitions: int = Field(default=6, ge=1, description="Partitions of the topics ihub creates")
     worker_batch_size: int = Field(default=2000, ge=1)
-    worker_batch_seconds: float = Field(default=0.2, gt=0, description="Longest wait to fill a batch")
+    worker_batch_seconds: float = Field(default=0.05, gt=0, description="Longest wait to fill a batch")
     write_timeout_s: float = Field(default=10.0, gt=0, description="API wait for its write to be indexed")
 
     @field_validator("base_path")

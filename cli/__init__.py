@@ -82,13 +82,16 @@ def init() -> None:
 @app.command()
 def worker() -> None:
     """Run the stream workers (full mode): index channel events, dead-letter bad ones, notify."""
+    import logging
+
     import faust
 
     from stream_workers.app import create_worker
     from stream_workers.setup import prepare
 
     settings = _settings()
-    asyncio.run(prepare(settings))
+    logging.basicConfig(level=logging.INFO)
+    asyncio.run(prepare(settings, wait=True))  # a worker waits for its services; it does not crash-loop
     faust.Worker(create_worker(settings), loglevel="info").execute_from_commandline()
 
 

@@ -30,13 +30,14 @@ log = logging.getLogger(__name__)
 
 def create_worker(settings: Settings) -> faust.App:
     app = faust.App(
-        "ihub-worker",
+        settings.worker_group,
         broker=f"kafka://{settings.kafka_bootstrap}",
         key_serializer="raw",
         value_serializer="raw",
         web_enabled=False,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,
+        broker_session_timeout=10.0,  # a killed worker's partitions move on within seconds
         stream_buffer_maxsize=2 * settings.worker_batch_size,
         producer_acks=-1,
         topic_partitions=settings.topic_partitions,

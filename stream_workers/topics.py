@@ -30,3 +30,26 @@ async def ensure_topics(bootstrap: str, partitions: int, replication: int = 1) -
                 pass  # another process created them first
     finally:
         await admin.close()
+
+
+async def start_group_at_end(bootstrap: str, group: str, topic: str = RAW_TOPIC) -> None:
+    """Commit a topic's end offsets for a new consumer group, so its workers see only what comes next
+    (a new group otherwise starts from the beginning of the log)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.structs import OffsetAndMetadata
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (description,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    partitions = [TopicPartition(topic, p["partition"]) for p in description["partitions"]]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        await consumer.commit({tp: OffsetAndMetadata(end, "") for tp, end in ends.items()})
+    finally:
+        await consumer.stop()

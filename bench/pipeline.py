@@ -1,0 +1,262 @@
+"""Full-mode benchmark: ingest rate against the engine's own ceiling, freshness, API latencies.
+
+Needs real services: `scripts/services up && eval "$(scripts/services env)"`, then
+    .venv/bin/python bench/pipeline.py --events 50000
+
+All figures come from one run on the same machine, so the ratios compare like with like:
+1. ceiling: a plain `_bulk` of the very documents the workers index (same mapping, same batch
+   size), into a fresh index;
+2. ingest: N channel events already on Kafka, one `ihub worker` (fresh consumer group and index):
+   events per second from the first to the last document searchable;
+3. freshness: events produced at half the measured ingest rate; produce-to-searchable latency of
+   probe events (searched for by id, i.e. after a refresh made them visible);
+4. API (full mode): GET by id against the engine's own GET of the same documents; POST latency
+   including read-your-writes.
+Timings are printed, not asserted. A JSON summary goes to artifacts/bench-pipeline.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from uuid import uuid4
+
+import httpx
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ingest.adapters import adapt, sample_events  # noqa: E402
+from ingest.publisher import Publisher  # noqa: E402
+from schemas.channel_event import ChannelEvent  # noqa: E402
+from schemas.party_interaction import stored_resource  # noqa: E402
+from storage.search.documents import MAPPINGS, SETTINGS, search_document  # noqa: E402
+from stream_workers.topics import start_group_at_end  # noqa: E402
+
+IHUB = str(Path(sys.executable).with_name("ihub"))
+TEMPLATES = [e for e in sample_events() if not e.type.startswith("tmf683.")]
+ID_KEYS = ("callId", "sessionId", "visitId", "messageId", "conversationId")
+
+
+def channel_event(n: int, tag: str, time_: str | None = None) -> ChannelEvent:
+    template = TEMPLATES[n % len(TEMPLATES)]
+    data = {k: (f"{v}-{tag}-{n}" if k in ID_KEYS else v) for k, v in template.data.items()}
+    update = {"id": f"{template.id}-{tag}-{n}", "data": data}
+    if time_:
+        update["time"] = time_
+    return template.model_copy(update=update)
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def count(search: str, index: str) -> int:
+    response = httpx.get(f"{search}/{index}/_count")
+    return response.json()["count"] if response.status_code == 200 else 0
+
+
+def ceiling(search: str, events: list[ChannelEvent], batch: int) -> float:
+    index = f"bench-ceiling-{uuid4().hex[:8]}"
+    httpx.put(f"{search}/{index}", json={"settings": SETTINGS, "mappings": MAPPINGS}).raise_for_status()
+    bodies = []
+    for event in events:
+        change = adapt(event)
+        doc = stored_resource(change.document, interaction_id=change.interaction_id,
+                              href=f"http://h/partyInteraction/{change.interaction_id}", now=event.time)
+        bodies.append((change.interaction_id, orjson.dumps(search_document(doc))))
+    with httpx.Client(timeout=120) as client:
+        start = time.perf_counter()
+        for i in range(0, len(bodies), batch):
+            lines = []
+            for doc_id, body in bodies[i:i + batch]:
+                lines += [orjson.dumps({"index": {"_index": index, "_id": doc_id}}), body]
+            response = client.post(f"{search}/_bulk", content=b"\n".join(lines) + b"\n",
+                                   headers={"content-type": "application/x-ndjson"})
+            assert not response.json()["errors"], response.text[:500]
+        client.post(f"{search}/{index}/_refresh")
+        elapsed = time.perf_counter() - start
+    distinct = count(search, index)
+    httpx.delete(f"{search}/{index}")
+    return distinct / elapsed
+
+
+async def publish_all(bootstrap: str, events: list[ChannelEvent]) -> None:
+    async with Publisher(bootstrap) as publisher:
+        for i in range(0, len(events), 2000):
+            await publisher.publish_many(events[i:i + 2000])
+
+
+def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
+    return subprocess.Popen([IHUB, "worker"], env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+
+
+def ingest(search: str, env: dict[str, str], expected: int) -> tuple[float, float]:
+    """Events/s from the first to the last document searchable, and the total time."""
+    alias = env["IHUB_INDEX_ALIAS"]
+    first = first_count = None
+    started = time.perf_counter()
+    while True:
+        seen = count(search, alias)
+        now = time.perf_counter()
+        if first is None and seen > 0:
+            first, first_count = now, seen
+        if seen >= expected:
+            return (seen - first_count) / max(now - first, 1e-9), now - started
+        if now - started > 900:
+            raise SystemExit(f"ingest stalled at {seen}/{expected}")
+        time.sleep(0.1)
+
+
+async def freshness(bootstrap: str, search: str, alias: str, rate: float, seconds: float, tag: str) -> list[float]:
+    """Produce at `rate`/s; every 10th event is a probe whose searchable time is measured."""
+    from aiokafka import AIOKafkaProducer
+
+    from schemas.channel_event import RAW_TOPIC
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=2)
+    await producer.start()
+    sent: dict[str, float] = {}
+    latencies: list[float] = []
+    done = asyncio.Event()
+
+    async def poll() -> None:
+        async with httpx.AsyncClient(timeout=10) as client:
+            while not (done.is_set() and not sent):
+                pending = list(sent)
+                if pending:
+                    response = await client.post(f"{search}/{alias}/_search", json={
+                        "query": {"ids": {"values": pending}}, "size": len(pending), "_source": False})
+                    now = time.perf_counter()
+                    for hit in response.json()["hits"]["hits"]:
+                        latencies.append(now - sent.pop(hit["_id"]))
+                await asyncio.sleep(0.02)
+
+    poller = asyncio.create_task(poll())
+    interval, n, start = 1.0 / rate, 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        event = channel_event(n, tag)
+        key = adapt(event).interaction_id
+        await producer.send(RAW_TOPIC, value=event.to_bytes(), key=key.encode())
+        if n % 10 == 0:
+            sent[key] = time.perf_counter()
+        n += 1
+        delay = start + n * interval - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+    await producer.flush()
+    done.set()
+    await asyncio.wait_for(poller, 60)
+    await producer.stop()
+    return latencies
+
+
+def api_latencies(search: str, api: str, alias: str, ids: list[str], posts: int) -> dict[str, float]:
+    with httpx.Client(timeout=30) as client:
+        def timed(url: str) -> float:
+            start = time.perf_counter()
+            response = client.get(url)
+            assert response.status_code == 200, response.text
+            return time.perf_counter() - start
+
+        for doc_id in ids[:50]:  # warm both paths
+            timed(f"{api}partyInteraction/{doc_id}")
+            timed(f"{search}/{alias}/_doc/{doc_id}")
+        api_get = [timed(f"{api}partyInteraction/{doc_id}") for doc_id in ids]
+        engine_get = [timed(f"{search}/{alias}/_doc/{doc_id}") for doc_id in ids]
+        post = []
+        body = {"reason": "Bench", "direction": "inbound", "status": "open", "channel": [{"id": "web"}],
+                "relatedParty": [{"id": "cust-1", "@referredType": "Individual"}]}
+        for _ in range(posts):
+            start = time.perf_counter()
+            response = client.post(f"{api}partyInteraction", json=body)
+            assert response.status_code == 201, response.text
+            post.append(time.perf_counter() - start)
+    ms = lambda values, p: round(percentile(values, p) * 1000, 2)  # noqa: E731
+    return {
+        "api_get_p50_ms": ms(api_get, 50), "engine_get_p50_ms": ms(engine_get, 50),
+        "api_get_p99_ms": ms(api_get, 99), "engine_get_p99_ms": ms(engine_get, 99),
+        "get_ratio_p50": round(percentile(api_get, 50) / percentile(engine_get, 50), 2),
+        "post_p50_ms": ms(post, 50), "post_p99_ms": ms(post, 99),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--batch", type=int, default=2000)
+    parser.add_argument("--fresh-seconds", type=float, default=20)
+    parser.add_argument("--gets", type=int, default=1000)
+    parser.add_argument("--posts", type=int, default=200)
+    args = parser.parse_args()
+    bootstrap, search = os.environ.get("IHUB_KAFKA_BOOTSTRAP"), os.environ.get("IHUB_SEARCH_URL")
+    if not bootstrap or not search:
+        raise SystemExit('run `scripts/services up && eval "$(scripts/services env)"` first')
+    tag = uuid4().hex[:8]
+    env = {**os.environ, "IHUB_STORE": "search", "IHUB_WORKER_GROUP": f"bench-{tag}", "IHUB_INDEX_ALIAS": f"bench-{tag}",
+           "IHUB_WORKER_BATCH_SIZE": str(args.batch)}
+    out = ROOT / "artifacts"
+    out.mkdir(exist_ok=True)
+    events = [channel_event(n, tag) for n in range(args.events)]
+    results: dict[str, object] = {"events": args.events, "batch": args.batch}
+
+    results["ceiling_docs_per_s"] = round(ceiling(search, events, args.batch))
+    print(f"ceiling (plain _bulk of the same documents): {results['ceiling_docs_per_s']} docs/s")
+
+    subprocess.run([IHUB, "init"], env=env, check=True, capture_output=True)
+    asyncio.run(start_group_at_end(bootstrap, env["IHUB_WORKER_GROUP"]))
+    asyncio.run(publish_all(bootstrap, events))
+    worker = start_worker(env, out / "bench-pipeline-worker.log")
+    try:
+        rate, elapsed = ingest(search, env, len(events))
+        results["ingest_events_per_s"] = round(rate)
+        results["ingest_ratio_to_ceiling"] = round(rate / results["ceiling_docs_per_s"], 2)
+        print(f"ingest: {results['ingest_events_per_s']} events/s (ratio {results['ingest_ratio_to_ceiling']} of the"
+              f" ceiling; target >= 0.7 and >= 5000/s); {len(events)} events in {elapsed:.1f}s incl. start-up")
+
+        fresh_rate = max(1.0, rate / 2)
+        latencies = asyncio.run(freshness(bootstrap, search, env["IHUB_INDEX_ALIAS"], fresh_rate, args.fresh_seconds, tag + "f"))
+        results["freshness_rate_per_s"] = round(fresh_rate)
+        results["freshness_p50_s"] = round(statistics.median(latencies), 3)
+        results["freshness_p99_s"] = round(percentile(latencies, 99), 3)
+        print(f"freshness at {results['freshness_rate_per_s']} events/s: p50 {results['freshness_p50_s']} s"
+              f" (target <= 1.2), p99 {results['freshness_p99_s']} s (target <= 2.5), {len(latencies)} probes")
+
+        port = 18684
+        server = subprocess.Popen([IHUB, "serve", "--port", str(port)], env={**env, "IHUB_PUBLIC_URL": f"http://127.0.0.1:{port}"},
+                                  stdout=open(out / "bench-pipeline-api.log", "w"), stderr=subprocess.STDOUT)
+        api = f"http://127.0.0.1:{port}/tmf-api/partyInteraction/v4/"
+        try:
+            for _ in range(200):
+                try:
+                    httpx.get(api + "partyInteraction?limit=0")
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            ids = [adapt(e).interaction_id for e in events[: args.gets]]
+            results.update(api_latencies(search, api, env["IHUB_INDEX_ALIAS"], ids, args.posts))
+        finally:
+            server.terminate()
+            server.wait()
+        print(f"GET by id: API p50 {results['api_get_p50_ms']} ms vs engine p50 {results['engine_get_p50_ms']} ms"
+              f" = {results['get_ratio_p50']}x (target <= 1.5x); POST with read-your-writes p50 {results['post_p50_ms']} ms,"
+              f" p99 {results['post_p99_ms']} ms (target <= 150)")
+    finally:
+        worker.terminate()
+        worker.wait(30)
+        httpx.delete(f"{search}/{env['IHUB_INDEX_ALIAS']}-v1")
+    (out / "bench-pipeline.json").write_text(json.dumps(results, indent=2))
+    print(f"summary: {out / 'bench-pipeline.json'}")
+
+
+if __name__ == "__main__":
+    main()

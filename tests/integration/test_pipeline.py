@@ -1,0 +1,284 @@
+"""The whole pipeline on real Kafka and the real engine: channel event -> worker -> index -> TMF683.
+
+Each test runs its own `ihub worker` processes with their own consumer group and index alias, so
+what it counts is only what its workers wrote.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from uuid import uuid4
+
+import httpx
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from ingest.adapters import adapt, sample_events
+from ingest.publisher import Publisher
+from schemas.channel_event import DLQ_TOPIC, RAW_TOPIC, ChannelEvent
+from stream_workers.topics import ensure_topics, start_group_at_end
+from tests.conformance.conftest import Server
+
+pytestmark = pytest.mark.integration
+IHUB = str(Path(sys.executable).with_name("ihub"))
+
+
+class Worker:
+    def __init__(self, env: dict[str, str], log: Path):
+        self.env, self.log = env, log
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "Worker":
+        self.process = subprocess.Popen([IHUB, "worker"], env=self.env, stdout=open(self.log, "a"), stderr=subprocess.STDOUT)
+        return self
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def isolated(kafka_bootstrap, search_url, tmp_path):
+    """Environment for workers and servers of one test: own consumer group and index alias."""
+    tag = uuid4().hex[:8]
+    env = {**os.environ, "IHUB_KAFKA_BOOTSTRAP": kafka_bootstrap, "IHUB_SEARCH_URL": search_url,
+           "IHUB_STORE": "search", "IHUB_WORKER_GROUP": f"test-{tag}", "IHUB_INDEX_ALIAS": f"test-{tag}"}
+    asyncio.run(ensure_topics(kafka_bootstrap, 6))
+    asyncio.run(start_group_at_end(kafka_bootstrap, env["IHUB_WORKER_GROUP"]))  # only this test's events
+    started: list[Worker] = []
+
+    def worker() -> Worker:
+        started.append(Worker(env, tmp_path / "worker.log").start())
+        return started[-1]
+
+    yield env, worker
+    for item in started:
+        item.stop()
+    httpx.delete(f"{search_url}/test-{tag}-v1")
+
+
+def count(search_url: str, alias: str, query: dict | None = None) -> int:
+    response = httpx.post(f"{search_url}/{alias}/_count", json={"query": query or {"match_all": {}}})
+    return response.json().get("count", 0) if response.status_code == 200 else 0
+
+
+def wait_until(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    pytest.fail(f"timed out after {timeout}s waiting for {what}")
+
+
+def publish(bootstrap: str, events: list[ChannelEvent]) -> None:
+    async def go():
+        async with Publisher(bootstrap) as publisher:
+            await publisher.publish_many(events)
+
+    asyncio.run(go())
+
+
+def publish_raw(bootstrap: str, records: list[tuple[bytes, bytes]]) -> None:
+    async def go():
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        await producer.start()
+        try:
+            for key, value in records:
+                await producer.send_and_wait(RAW_TOPIC, value=value, key=key)
+        finally:
+            await producer.stop()
+
+    asyncio.run(go())
+
+
+def marked(event: ChannelEvent, marker: str) -> ChannelEvent:
+    """The same kind of event about a new interaction (ids made unique by `marker`)."""
+    data = dict(event.data)
+    for key in ("callId", "sessionId", "visitId", "messageId", "conversationId"):
+        if key in data:
+            data[key] = f"{data[key]}-{marker}"
+    return event.model_copy(update={"id": f"{event.id}-{marker}", "data": data})
+
+
+def test_every_channel_end_to_end_through_the_tmf683_api(isolated, search_url, kafka_bootstrap, tmp_path):
+    env, worker = isolated
+    server = Server(tmp_path / "unused", env)
+    env["IHUB_PUBLIC_URL"] = server.root  # hrefs are built by the worker
+    worker()
+    server.start()
+    try:
+        channel_events = [e for e in sample_events() if not e.type.startswith("tmf683.")]
+        by_type = {e.type: e for e in sample_events()}
+        events = [*channel_events, by_type["tmf683.partyInteraction.create"], by_type["tmf683.partyInteraction.patch"]]
+        publish(kafka_bootstrap, events)
+        expected_ids = {adapt(e).interaction_id for e in events}
+        ours = {"ids": {"values": sorted(expected_ids)}}
+        wait_until(lambda: count(search_url, env["IHUB_INDEX_ALIAS"], ours) == len(expected_ids), 90, "indexing")
+        api = httpx.Client(base_url=server.url)
+        passthrough_url = f"partyInteraction/{by_type['tmf683.partyInteraction.create'].data['id']}"
+        wait_until(lambda: api.get(passthrough_url).json().get("status") == "completed", 30, "the patch")
+        for event in channel_events:
+            change = adapt(event)
+            doc = api.get(f"partyInteraction/{change.interaction_id}").json()
+            assert doc["href"] == server.url + f"partyInteraction/{change.interaction_id}"
+            for key, value in change.document.items() if event.type != "ihub.voice.call.started" else ():
+                assert doc[key] == value, (event.type, key)
+            channel = change.document["channel"][0]["id"]
+            found = api.get("partyInteraction", params={"relatedParty.id": event.subject, "channel.id": channel}).json()
+            assert change.interaction_id in [item["id"] for item in found], event.type
+        call = api.get(f"partyInteraction/{adapt(by_type['ihub.voice.call.ended']).interaction_id}").json()
+        assert call["status"] == "completed"  # started (older version) never overwrote ended
+        assert call["creationDate"] == by_type["ihub.voice.call.ended"].time or call["creationDate"] == by_type["ihub.voice.call.started"].time
+        passthrough = api.get(passthrough_url).json()
+        assert "description" not in passthrough  # the patch removed it
+        publish(kafka_bootstrap, [by_type["tmf683.partyInteraction.delete"]])
+        wait_until(lambda: api.get(f"partyInteraction/{passthrough['id']}").status_code == 404, 30, "the delete")
+    finally:
+        server.stop()
+
+
+def read_dead_letters(bootstrap: str, marker: str, expected: int, timeout: float = 60) -> list[dict]:
+    async def go():
+        consumer = AIOKafkaConsumer(DLQ_TOPIC, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest")
+        await consumer.start()
+        found = []
+        try:
+            deadline = time.monotonic() + timeout
+            while len(found) < expected and time.monotonic() < deadline:
+                batches = await consumer.getmany(timeout_ms=1000)
+                for records in batches.values():
+                    found += [orjson.loads(r.value) for r in records if marker.encode() in r.value]
+        finally:
+            await consumer.stop()
+        return found
+
+    return asyncio.run(go())
+
+
+def test_poison_events_go_to_the_dead_letter_topic_and_good_ones_keep_flowing(isolated, search_url, kafka_bootstrap):
+    env, worker = isolated
+    marker = uuid4().hex
+    good = [marked(e, f"{marker}-{n}") for n in range(20) for e in sample_events()[:3]]
+    poison = [
+        (b"k1", f"not json {marker}".encode()),
+        (b"k2", orjson.dumps({"id": marker, "source": "x", "type": "ihub.web.session", "time": "never", "data": {}})),
+        (b"k3", orjson.dumps({"id": marker, "source": "x", "type": "ihub.fax.received", "time": "2026-01-01T00:00:00Z", "data": {}})),
+        (b"k4", orjson.dumps({"id": marker, "source": "urn:x", "type": "ihub.voice.call.ended", "time": "2026-01-01T00:00:00Z",
+                              "data": {"callId": 42}})),
+        (b"k5", orjson.dumps({"id": marker, "source": "urn:x", "type": "tmf683.partyInteraction.patch", "time": "2026-01-01T00:00:00Z",
+                              "data": {"id": f"missing-{marker}", "patch": {"status": "x"}}})),
+    ]
+    half = len(good) // 2
+    publish(kafka_bootstrap, good[:half])
+    publish_raw(kafka_bootstrap, poison)
+    publish(kafka_bootstrap, good[half:])
+    worker()
+    ids = {adapt(e).interaction_id for e in good}
+    wait_until(lambda: count(search_url, env["IHUB_INDEX_ALIAS"], {"ids": {"values": sorted(ids)}}) == len(ids), 90, "good events")
+    letters = read_dead_letters(kafka_bootstrap, marker, len(poison))
+    assert len(letters) == len(poison)
+    reasons = " | ".join(letter["error"] for letter in letters)
+    for fragment in ("JSON", "time", "unknown event type", "callId", "no interaction"):
+        assert fragment in reasons, reasons
+    for letter in letters:
+        assert letter["topic"] == RAW_TOPIC and letter["offset"] >= 0 and marker in letter["payload"]
+
+
+def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(isolated, search_url, kafka_bootstrap):
+    env, worker = isolated
+    env["IHUB_WORKER_BATCH_SIZE"] = "500"
+    marker = uuid4().hex
+    templates = [e for e in sample_events() if not e.type.startswith("tmf683.")]
+    events = [marked(templates[n % len(templates)], f"{marker}-{n}") for n in range(6000)]
+    ids = sorted({adapt(e).interaction_id for e in events})
+    publish(kafka_bootstrap, events)
+    alias = env["IHUB_INDEX_ALIAS"]
+    query = {"ids": {"values": ids}}
+    first = worker()
+    wait_until(lambda: count(search_url, alias, query) > 500, 120, "the first batches")
+    first.kill()
+    partial = count(search_url, alias, query)
+    assert partial < len(ids), "the kill came too late to test anything"
+    worker()
+    wait_until(lambda: count(search_url, alias, query) == len(ids), 180, "all events after the restart")
+    time.sleep(2)
+    assert count(search_url, alias, query) == len(ids)  # and not more: one document per interaction
+
+
+class FlakyProxy:
+    """A TCP proxy to the engine that can refuse connections (the engine "down")."""
+
+    def __init__(self, target_host: str, target_port: int):
+        self.target = (target_host, target_port)
+        self.up = True
+        self.loop = asyncio.new_event_loop()
+        self.port = 0
+        self._ready = __import__("threading").Event()
+        __import__("threading").Thread(target=self._run, daemon=True).start()
+        self._ready.wait(10)
+
+    def _run(self):
+        asyncio.set_event_loop(self.loop)
+        server = self.loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0))
+        self.port = server.sockets[0].getsockname()[1]
+        self._ready.set()
+        self.loop.run_forever()
+
+    async def _handle(self, reader, writer):
+        if not self.up:
+            writer.close()
+            return
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.close()
+            return
+
+        async def pipe(src, dst):
+            try:
+                while self.up and (data := await src.read(65536)):
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+
+def test_nothing_is_lost_while_the_engine_is_unavailable(isolated, search_url, kafka_bootstrap):
+    env, worker = isolated
+    host, port = search_url.split("//")[1].split(":")
+    proxy = FlakyProxy(host, int(port))
+    env["IHUB_SEARCH_URL"] = f"http://127.0.0.1:{proxy.port}"
+    proxy.up = False  # down from the start: the worker must wait for it, not crash
+    marker = uuid4().hex
+    templates = [e for e in sample_events() if not e.type.startswith("tmf683.")]
+    events = [marked(templates[n % len(templates)], f"{marker}-{n}") for n in range(300)]
+    ids = sorted({adapt(e).interaction_id for e in events})
+    running = worker()
+    publish(kafka_bootstrap, events)
+    time.sleep(8)  # the worker is retrying against a dead engine
+    assert running.process.poll() is None, "the worker must not crash while the engine is down"
+    assert count(search_url, env["IHUB_INDEX_ALIAS"], {"ids": {"values": ids}}) == 0
+    proxy.up = True
+    wait_until(lambda: count(search_url, env["IHUB_INDEX_ALIAS"], {"ids": {"values": ids}}) == len(ids), 120,
+               "ingestion to resume by itself")
