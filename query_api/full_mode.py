@@ -16,7 +16,6 @@ from uuid import uuid4
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from query_api.errors import TmfError
 from query_api.patch import merge_diff
@@ -26,21 +25,9 @@ from storage.base import Document, NotFound, Notify
 from storage.query import Page, Query
 from storage.search.store import SearchStore
 from stream_workers.pipeline import API_SOURCE
+from stream_workers.topics import partitions_of
 
 log = logging.getLogger(__name__)
-
-
-async def partitions_of(bootstrap: str, topic: str) -> list[int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        (description,) = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    partitions = sorted(p["partition"] for p in description.get("partitions", []))
-    if not partitions:
-        raise RuntimeError(f"topic {topic} has no partitions (error {description.get('error_code')})")
-    return partitions
 
 
 class ChangeFeed:

@@ -142,7 +142,8 @@ def classify(value: Any) -> Scalar | None:
     if isinstance(value, (int, float)):
         return Scalar(Kind.NUMBER, number_text(value), float(value))
     if isinstance(value, str):
-        when = parse_date_time(value)
+        # cheap test first: most strings are not dates, and the regex is the costly part
+        when = parse_date_time(value) if value[4:5] == "-" and value[:4].isdigit() else None
         if when is not None:
             return Scalar(Kind.DATE, value, when.timestamp())
         return Scalar(Kind.TEXT, value, None)
@@ -165,18 +166,22 @@ def _walk(node: Any, parts: list[str], depth: int) -> Iterator[Any]:
         yield from _walk(node[parts[depth]], parts, depth + 1)
 
 
-def leaves(doc: Any, prefix: str = "") -> Iterator[tuple[str, Scalar]]:
-    """Every (path, scalar) of a document, for stores that index all paths."""
-    if isinstance(doc, dict):
-        for key, value in doc.items():
-            yield from leaves(value, f"{prefix}.{key}" if prefix else key)
-    elif isinstance(doc, list):
-        for element in doc:
-            yield from leaves(element, prefix)
-    else:
-        scalar = classify(doc)
-        if scalar is not None:
-            yield prefix, scalar
+def leaves(doc: Any) -> list[tuple[str, Scalar]]:
+    """Every (path, scalar) of a document, for stores that index all paths (on the write path of
+    every store, hence a loop rather than recursive generators)."""
+    found: list[tuple[str, Scalar]] = []
+    stack: list[tuple[str, Any]] = [("", doc)]
+    while stack:
+        prefix, node = stack.pop()
+        if isinstance(node, dict):  # pushed in reverse: popped in document order
+            stack.extend((f"{prefix}.{key}" if prefix else key, value) for key, value in reversed(node.items()))
+        elif isinstance(node, list):
+            stack.extend((prefix, element) for element in reversed(node))
+        elif node is not None:
+            scalar = classify(node)
+            if scalar is not None:
+                found.append((prefix, scalar))
+    return found
 
 
 def compare(op: Op, scalar: Scalar, operand: Operand) -> bool:

@@ -32,19 +32,26 @@ async def ensure_topics(bootstrap: str, partitions: int, replication: int = 1) -
         await admin.close()
 
 
-async def start_group_at_end(bootstrap: str, group: str, topic: str = RAW_TOPIC) -> None:
-    """Commit a topic's end offsets for a new consumer group, so its workers see only what comes next
-    (a new group otherwise starts from the beginning of the log)."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-    from aiokafka.structs import OffsetAndMetadata
-
+async def partitions_of(bootstrap: str, topic: str) -> list[int]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         (description,) = await admin.describe_topics([topic])
     finally:
         await admin.close()
-    partitions = [TopicPartition(topic, p["partition"]) for p in description["partitions"]]
+    partitions = sorted(p["partition"] for p in description.get("partitions", []))
+    if not partitions:
+        raise RuntimeError(f"topic {topic} has no partitions (error {description.get('error_code')})")
+    return partitions
+
+
+async def start_group_at_end(bootstrap: str, group: str, topic: str = RAW_TOPIC) -> None:
+    """Commit a topic's end offsets for a new consumer group, so its workers see only what comes next
+    (a new group otherwise starts from the beginning of the log)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.structs import OffsetAndMetadata
+
+    partitions = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:

@@ -13,7 +13,6 @@ Two views of one interaction live in each index document:
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 from storage.query import Kind, leaves
@@ -36,20 +35,27 @@ def field(family: str, path: str) -> str:
 
 
 def query_fields(doc: dict[str, Any]) -> dict[str, dict[str, list[Any]]]:
-    families: dict[str, dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))
+    text: dict[str, list[Any]] = {}
+    number: dict[str, list[Any]] = {}
+    number_text: dict[str, list[Any]] = {}
+    date: dict[str, list[Any]] = {}
+    date_text: dict[str, list[Any]] = {}
+    order: dict[str, list[Any]] = {}
     for path, scalar in leaves(doc):
         name = path.replace(".", "/")
-        if scalar.kind is Kind.NUMBER:
-            families[NUMBER][name].append(scalar.number)
-            families[NUMBER_TEXT][name].append(scalar.text)
-            families[ORDER][name].append(scalar.number)
-        elif scalar.kind is Kind.DATE:
-            families[DATE][name].append(scalar.number)
-            families[DATE_TEXT][name].append(scalar.text)
-            families[ORDER][name].append(scalar.number)
+        kind = scalar.kind
+        if kind is Kind.NUMBER:
+            number.setdefault(name, []).append(scalar.number)
+            number_text.setdefault(name, []).append(scalar.text)
+            order.setdefault(name, []).append(scalar.number)
+        elif kind is Kind.DATE:
+            date.setdefault(name, []).append(scalar.number)
+            date_text.setdefault(name, []).append(scalar.text)
+            order.setdefault(name, []).append(scalar.number)
         else:
-            families[TEXT][name].append(scalar.text)
-    return {family: dict(paths) for family, paths in families.items()}
+            text.setdefault(name, []).append(scalar.text)
+    families = {TEXT: text, NUMBER: number, NUMBER_TEXT: number_text, DATE: date, DATE_TEXT: date_text, ORDER: order}
+    return {family: values for family, values in families.items() if values}
 
 
 def search_document(doc: dict[str, Any], **extra: Any) -> dict[str, Any]:

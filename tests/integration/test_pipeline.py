@@ -155,19 +155,23 @@ def test_every_channel_end_to_end_through_the_tmf683_api(isolated, search_url, k
 
 
 def read_dead_letters(bootstrap: str, marker: str, expected: int, timeout: float = 60) -> list[dict]:
+    """Dead letters of `expected` distinct raw records (other consumer groups reading the same raw
+    topic, like the conformance suite's worker, dead-letter them too)."""
+
     async def go():
         consumer = AIOKafkaConsumer(DLQ_TOPIC, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest")
         await consumer.start()
-        found = []
+        found: dict[tuple[int, int], dict] = {}
         try:
             deadline = time.monotonic() + timeout
             while len(found) < expected and time.monotonic() < deadline:
                 batches = await consumer.getmany(timeout_ms=1000)
                 for records in batches.values():
-                    found += [orjson.loads(r.value) for r in records if marker.encode() in r.value]
+                    for letter in (orjson.loads(r.value) for r in records if marker.encode() in r.value):
+                        found[(letter["partition"], letter["offset"])] = letter
         finally:
             await consumer.stop()
-        return found
+        return list(found.values())
 
     return asyncio.run(go())
 
