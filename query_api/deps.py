@@ -19,7 +19,7 @@ class State:
     hub: Hub
 
 
-def _state(request: Request) -> State:
+async def _state(request: Request) -> State:  # async: no thread-pool hop per request
     return request.app.state.ihub
 
 
