@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 
 import faust
 from aiokafka import AIOKafkaProducer
@@ -28,7 +29,26 @@ from stream_workers.pipeline import BatchResult, Message, Projector
 log = logging.getLogger(__name__)
 
 
+def _short_fetch_wait() -> None:
+    """faust-streaming builds its consumers with fetch_max_wait_ms=1500 and no setting to change
+    it; at low rates a worker then sees new events in bursts up to 1.5 s apart. Cap it at 50 ms."""
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    original = AIOKafkaConsumerThread._create_worker_consumer
+    if getattr(original, "ihub_patched", False):
+        return
+
+    def create(self, transport):  # type: ignore[no-untyped-def]
+        consumer = original(self, transport)
+        consumer._fetch_max_wait_ms = 50  # read when the consumer starts its fetcher
+        return consumer
+
+    create.ihub_patched = True  # type: ignore[attr-defined]
+    AIOKafkaConsumerThread._create_worker_consumer = create
+
+
 def create_worker(settings: Settings) -> faust.App:
+    _short_fetch_wait()
     app = faust.App(
         settings.worker_group,
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -58,7 +78,12 @@ def create_worker(settings: Settings) -> faust.App:
                     Message(e.message.topic, e.message.partition, e.message.offset, e.message.key, e.message.value)
                     for e in events
                 ]
-                await publish(producer, await projector.process(batch))
+                started = time.perf_counter()
+                result = await projector.process(batch)
+                processed = time.perf_counter()
+                await publish(producer, result)
+                log.debug("batch %d: process %.1f ms, publish %.1f ms", len(batch), (processed - started) * 1000,
+                          (time.perf_counter() - processed) * 1000)
         finally:
             await producer.stop()
             await store.close()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,6 +96,13 @@ class Projector:
         self.max_backoff_s = max_backoff_s
 
     async def process(self, messages: Sequence[Message]) -> BatchResult:
+        started = time.perf_counter()
+        result = await self._process(messages)
+        log.debug("batch of %d in %.1f ms: %d changes, %d dead letters", len(messages),
+                  (time.perf_counter() - started) * 1000, len(result.changes), len(result.dead_letters))
+        return result
+
+    async def _process(self, messages: Sequence[Message]) -> BatchResult:
         result = BatchResult()
         pending: list[_Pending] = []
         for message in messages:
