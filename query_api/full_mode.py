@@ -24,6 +24,7 @@ from schemas.common import utc_now
 from storage.base import Document, NotFound, Notify
 from storage.query import Page, Query
 from storage.search.store import SearchStore
+from storage.timeline import TimelinePage, TimelineQuery
 from stream_workers.pipeline import API_SOURCE
 from stream_workers.topics import partitions_of
 
@@ -96,6 +97,9 @@ class LogBackedStore:
 
     async def list(self, query: Query) -> Page:
         return await self.search.list(query)
+
+    async def timeline(self, query: TimelineQuery) -> TimelinePage:
+        return await self.search.timeline(query)
 
     # writes
     async def create(self, doc: Document, notify: Notify) -> Document:

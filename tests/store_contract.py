@@ -98,3 +98,38 @@ def random_queries(docs, count=60, seed=3):
         start = doc["interactionDate"]["startDateTime"]
         op = rng.choice(["gt", "gte", "lt", "lte", "eq", "ne"])
         yield f"relatedParty.id={party}&interactionDate.startDateTime.{op}={start}&sort=-interactionDate.startDateTime"
+
+
+def timeline_queries(docs):
+    """Timeline queries over the contract documents: busy parties, each filter, text search."""
+    from collections import Counter
+
+    from storage.timeline import TimelineQuery
+
+    parties = Counter(p["id"] for d in docs for p in d.get("relatedParty", []))
+    busiest = [party for party, _ in parties.most_common(3)]
+    agent = next(p for p in parties if p.startswith("agent-"))
+    yield TimelineQuery(busiest[0], limit=4)
+    yield TimelineQuery(busiest[1], limit=50)
+    yield TimelineQuery(busiest[2], statuses=frozenset({"completed", "open"}), limit=3)
+    yield TimelineQuery(busiest[0], channels=frozenset({"voice", "chat"}), limit=2)
+    yield TimelineQuery(busiest[1], reasons=frozenset({"Billing question", "SIM replacement"}), limit=5)
+    yield TimelineQuery(busiest[0], start=1767225600.0 + 90 * 86400, end=1767225600.0 + 250 * 86400, limit=3)
+    yield TimelineQuery(busiest[2], text=("customer", "informed"), limit=2)
+    yield TimelineQuery(agent, limit=7)
+    yield TimelineQuery("nobody", limit=5)
+
+
+def walk_timeline(fetch, query):
+    """All pages of a timeline through its cursors: [(ids, cursor, facets)] (fetch: query -> same)."""
+    from dataclasses import replace
+
+    from storage.timeline import decode_cursor
+
+    pages, after = [], None
+    while True:
+        ids, cursor, facets = fetch(replace(query, after=after))
+        pages.append((ids, cursor, facets))
+        if cursor is None:
+            return pages
+        after = decode_cursor(cursor)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from storage.query import Kind, leaves
+from storage.timeline import document_words, timeline_time
 
 QUERY_FIELD = "ihub_q"
 # ihub_q.<family>.<path with '/' for '.'>; families by scalar kind (storage.query.Kind)
@@ -25,6 +26,10 @@ NUMBER_TEXT = "ns"  # canonical text of numbers (keyword)
 DATE = "d"  # date-time strings as epoch seconds (double)
 DATE_TEXT = "ds"  # date-time strings as written (keyword)
 ORDER = "o"  # numbers and date-times together, for sorting (double)
+
+# the customer-360 timeline (storage/timeline.py): its time and its searchable words
+TIMELINE_AT = "ihub_at"
+TIMELINE_WORDS = "ihub_words"
 
 # Lucene refuses terms over 32766 bytes; longer text is kept in _source but not matched by equality.
 MAX_KEYWORD_CHARS = 8191
@@ -58,9 +63,9 @@ def query_fields(doc: dict[str, Any]) -> dict[str, dict[str, list[Any]]]:
     return {family: values for family, values in families.items() if values}
 
 
-def search_document(doc: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    """The index document for a stored resource (`extra`: bookkeeping fields such as versions)."""
-    return {**doc, **extra, QUERY_FIELD: query_fields(doc)}
+def search_document(doc: dict[str, Any]) -> dict[str, Any]:
+    """The index document for a stored resource: the resource, its query fields, its timeline fields."""
+    return {**doc, QUERY_FIELD: query_fields(doc), TIMELINE_AT: timeline_time(doc), TIMELINE_WORDS: sorted(document_words(doc))}
 
 
 _KEYWORD = {"type": "keyword", "ignore_above": MAX_KEYWORD_CHARS}
@@ -79,7 +84,7 @@ def _template(name: str, family: str, mapping: dict[str, Any]) -> dict[str, Any]
 
 MAPPINGS: dict[str, Any] = {
     "dynamic": False,
-    "_source": {"excludes": [QUERY_FIELD]},
+    "_source": {"excludes": [QUERY_FIELD, TIMELINE_AT, TIMELINE_WORDS]},
     "dynamic_templates": [
         _template("q_text", TEXT, _KEYWORD),
         _template("q_number", NUMBER, {"type": "double"}),
@@ -108,6 +113,8 @@ MAPPINGS: dict[str, Any] = {
                                            "channel": _REF, "relatedParty": _REF, "note": _NOTE}},
         "interactionRelationship": {"properties": {"id": _KEYWORD, "relationshipType": _KEYWORD}},
         QUERY_FIELD: {"type": "object", "dynamic": True},
+        TIMELINE_AT: {"type": "double"},
+        TIMELINE_WORDS: {"type": "keyword"},
     },
 }
 

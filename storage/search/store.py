@@ -18,7 +18,8 @@ import orjson
 from storage.query import Page, Query, UnsupportedQuery
 from storage.search import engine
 from storage.search.compiler import search_body
-from storage.search.documents import MAPPINGS, SETTINGS, search_document
+from storage.search.documents import MAPPINGS, SETTINGS, TIMELINE_AT, TIMELINE_WORDS, search_document
+from storage.timeline import TimelinePage, TimelineQuery, encode_cursor
 
 
 RESULT_WINDOW = 10_000  # the engine's default index.max_result_window (from + size)
@@ -52,7 +53,10 @@ class SearchStore:
     async def ensure_index(self) -> str:
         """Create `<alias>-v1` with the mapping and the alias if no index is behind the alias."""
         if await self.client.indices.exists_alias(name=self.alias):
-            return await self.current_index()
+            index = await self.current_index()
+            # fields added since the index was made (documents indexed before need `ihub reindex`)
+            await self.client.indices.put_mapping(index=index, properties=MAPPINGS["properties"])
+            return index
         index = f"{self.alias}-v1"
         try:
             await engine.create_index(self.client, index, mappings=MAPPINGS, settings=SETTINGS)
@@ -107,6 +111,33 @@ class SearchStore:
             if len(hits["hits"]) < SCROLL_PAGE or (wanted is not None and len(page.items) >= wanted):
                 return page
             body["search_after"] = hits["hits"][-1]["sort"]
+
+    async def timeline(self, query: TimelineQuery) -> TimelinePage:
+        filters: list[dict[str, Any]] = [{"term": {"relatedParty.id": query.party_id}}]
+        for name, values in (("channel.id", query.channels), ("status", query.statuses), ("reason", query.reasons)):
+            if values:
+                filters.append({"terms": {name: sorted(values)}})
+        if query.start is not None or query.end is not None:
+            bounds = {"gte": query.start, "lte": query.end}
+            filters.append({"range": {TIMELINE_AT: {k: v for k, v in bounds.items() if v is not None}}})
+        filters += [{"term": {TIMELINE_WORDS: word}} for word in query.text]
+        body: dict[str, Any] = {
+            "query": {"bool": {"filter": filters}},
+            "sort": [{TIMELINE_AT: "desc"}, {"id": "desc"}],
+            "size": query.limit + 1,
+            "track_total_hits": False,
+            "aggs": {name: {"terms": {"field": field, "size": 1000}}
+                     for name, field in (("channel", "channel.id"), ("status", "status"), ("reason", "reason"))},
+        }
+        if query.after is not None:
+            body["search_after"] = list(query.after)
+        response = await engine.search(self.client, self.alias, body)
+        hits = response["hits"]["hits"]
+        page = hits[: query.limit]
+        cursor = encode_cursor(*page[-1]["sort"]) if len(hits) > query.limit else None
+        facets = {name: [{"value": b["key"], "count": b["doc_count"]} for b in agg["buckets"]]
+                  for name, agg in response["aggregations"].items()}
+        return TimelinePage([orjson.dumps(hit["_source"]) for hit in page], cursor, facets)
 
     async def close(self) -> None:
         await self.client.close()

@@ -23,6 +23,15 @@ import orjson
 from storage.base import Delivery, Document, NotFound, Notify
 from storage.query import Page, Query, SortKey, leaves, sort_value
 from storage.sqlite import compiler
+from storage.timeline import (
+    TimelinePage,
+    TimelineQuery,
+    TimelineRow,
+    encode_cursor,
+    facet_counts,
+    row_matches,
+    timeline_rows,
+)
 
 T = TypeVar("T")
 
@@ -47,6 +56,18 @@ CREATE TABLE IF NOT EXISTS leaf (
     PRIMARY KEY (pid, v, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS leaf_num ON leaf (pid, num) WHERE num IS NOT NULL;
+-- the customer-360 timeline: one row per (party, interaction), see storage/timeline.py
+CREATE TABLE IF NOT EXISTS timeline (
+    party    TEXT NOT NULL,
+    at       REAL NOT NULL,
+    id       TEXT NOT NULL,
+    seq      INTEGER NOT NULL,
+    channels TEXT NOT NULL,               -- JSON array of channel ids
+    status   TEXT,
+    reason   TEXT,
+    words    TEXT NOT NULL,               -- the searchable words, space-separated
+    PRIMARY KEY (party, at, id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS subscription (id TEXT PRIMARY KEY, doc BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS delivery (
     id              INTEGER PRIMARY KEY,
@@ -58,6 +79,37 @@ CREATE TABLE IF NOT EXISTS delivery (
 );
 CREATE INDEX IF NOT EXISTS delivery_queue ON delivery (subscription_id, id);
 """
+
+
+SCHEMA_VERSION = 2  # 2: timeline table
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a store written by an older version up to date (new tables start empty: fill them)."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version >= SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    if version < 2:
+        for seq, doc in conn.execute("SELECT seq, doc FROM interaction").fetchall():
+            _add_timeline(conn, seq, orjson.loads(doc))
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    conn.execute("COMMIT")
+
+
+def _add_timeline(conn: sqlite3.Connection, seq: int, doc: Document) -> None:
+    conn.executemany(
+        "INSERT OR REPLACE INTO timeline VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [(r.party_id, r.at, r.interaction_id, seq, orjson.dumps(list(r.channels)).decode(), r.status, r.reason,
+          " ".join(sorted(r.words))) for r in timeline_rows(doc)],
+    )
+
+
+def _remove_timeline(conn: sqlite3.Connection, doc: Document) -> None:
+    conn.executemany(
+        "DELETE FROM timeline WHERE party = ? AND at = ? AND id = ?",
+        [(r.party_id, r.at, r.interaction_id) for r in timeline_rows(doc)],
+    )
 
 
 class StoreLocked(RuntimeError):
@@ -126,6 +178,7 @@ class SqliteStore:
         self._pids: dict[str, int] = {}
         conn = self._conn()
         conn.executescript(SCHEMA)
+        _migrate(conn)
         self._pids = dict(conn.execute("SELECT path, pid FROM path"))
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -197,6 +250,7 @@ class SqliteStore:
                 (doc["id"], body, created, started),
             ).fetchone()[0]
             conn.executemany("INSERT OR IGNORE INTO leaf VALUES (?, ?, ?, ?, ?)", self._leaf_rows(conn, seq, doc))
+            _add_timeline(conn, seq, doc)
             self._enqueue(conn, notify(None, doc))
 
         await self._write(insert)
@@ -236,6 +290,8 @@ class SqliteStore:
             gone = {row[:3] for row in old_rows} - {row[:3] for row in new_rows}
             conn.executemany("DELETE FROM leaf WHERE pid = ? AND v = ? AND seq = ?", list(gone))
             conn.executemany("INSERT OR IGNORE INTO leaf VALUES (?, ?, ?, ?, ?)", new_rows)
+            _remove_timeline(conn, old)
+            _add_timeline(conn, seq, new)
             self._enqueue(conn, notify(old, new))
             return new
 
@@ -247,6 +303,7 @@ class SqliteStore:
             conn.execute("DELETE FROM interaction WHERE seq = ?", (seq,))
             rows = {row[:3] for row in self._leaf_rows(conn, seq, old)}
             conn.executemany("DELETE FROM leaf WHERE pid = ? AND v = ? AND seq = ?", list(rows))
+            _remove_timeline(conn, old)
             self._enqueue(conn, notify(old, None))
             return old
 
@@ -259,6 +316,33 @@ class SqliteStore:
             conn.close()
         self._connections.clear()
         self._lock_file.close()
+
+    # -- TimelineStore ----------------------------------------------------------------------
+
+    async def timeline(self, query: TimelineQuery) -> TimelinePage:
+        def read(conn: sqlite3.Connection) -> TimelinePage:
+            conn.execute("BEGIN")
+            try:
+                rows = [
+                    (seq, TimelineRow(party, at, id_, tuple(orjson.loads(channels)), status, reason,
+                                      frozenset(found.split())))
+                    for party, at, id_, seq, channels, status, reason, found in conn.execute(
+                        "SELECT * FROM timeline WHERE party = ? ORDER BY at DESC, id DESC", (query.party_id,)
+                    )
+                ]
+                # the filters, facets and cursor are the reference functions themselves
+                matching = [(seq, row) for seq, row in rows if row_matches(query, row)]
+                after = [(s, r) for s, r in matching if query.after is None or (r.at, r.interaction_id) < query.after]
+                page = after[: query.limit]
+                docs = {seq: doc for seq, doc in conn.execute(
+                    f"SELECT seq, doc FROM interaction WHERE seq IN ({','.join('?' * len(page))})", [s for s, _ in page]
+                )} if page else {}
+            finally:
+                conn.execute("COMMIT")
+            cursor = encode_cursor(page[-1][1].at, page[-1][1].interaction_id) if len(after) > query.limit else None
+            return TimelinePage([docs[s] for s, _ in page], cursor, facet_counts([r for _, r in matching]))
+
+        return await self._read(read)
 
     # -- SubscriptionStore ------------------------------------------------------------------
 

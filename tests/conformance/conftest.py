@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -14,6 +15,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from uuid import uuid4
+
+from stream_workers.topics import ensure_topics, start_group_at_end
 
 BASE_PATH = "/tmf-api/partyInteraction/v4"
 
@@ -67,8 +71,13 @@ def server(request, tmp_path_factory):
     env = {"IHUB_NOTIFY_BACKOFF_S": "0.2", "IHUB_STORE": request.param}
     worker = None
     if request.param == "search":
-        env["IHUB_KAFKA_BOOTSTRAP"] = request.getfixturevalue("kafka_bootstrap")
+        bootstrap = env["IHUB_KAFKA_BOOTSTRAP"] = request.getfixturevalue("kafka_bootstrap")
         env["IHUB_SEARCH_URL"] = request.getfixturevalue("search_url")
+        # a store of its own: a fresh index, and a consumer group that starts at the log's end
+        tag = uuid4().hex[:8]
+        env["IHUB_INDEX_ALIAS"] = env["IHUB_WORKER_GROUP"] = f"conformance-{tag}"
+        asyncio.run(ensure_topics(bootstrap, 6))
+        asyncio.run(start_group_at_end(bootstrap, env["IHUB_WORKER_GROUP"]))
     srv = Server(tmp_path_factory.mktemp("conformance-store"), env)
     if request.param == "search":
         log = open(tmp_path_factory.mktemp("worker") / "worker.log", "w")

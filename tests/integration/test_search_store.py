@@ -85,3 +85,17 @@ def test_versions_never_go_backwards_and_replays_are_idempotent(search_url, loop
         await store.close()
 
     loop.run_until_complete(scenario())
+
+
+def test_timeline_agrees_with_the_reference_on_every_page(loaded, loop):
+    from storage.timeline import reference_timeline
+    from tests.store_contract import timeline_queries, walk_timeline
+
+    store, docs = loaded
+
+    def indexed(query):
+        page = loop.run_until_complete(store.timeline(query))
+        return [orjson.loads(item)["id"] for item in page.items], page.next_cursor, page.facets
+
+    for query in timeline_queries(docs):
+        assert walk_timeline(indexed, query) == walk_timeline(lambda q: reference_timeline(docs, q), query), query

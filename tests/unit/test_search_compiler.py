@@ -76,12 +76,14 @@ def test_regexes_the_engine_cannot_match_exactly_are_refused(pattern):
 
 
 def test_the_index_document_holds_every_scalar_by_kind():
-    doc = {"id": "a", "score": 42, "vip": True, "when": "2026-01-01T00:00:00Z",
+    doc = {"id": "a", "score": 42, "vip": True, "when": "2026-01-01T00:00:00Z", "creationDate": "2026-01-02T00:00:00Z",
            "relatedParty": [{"id": "c1"}, {"id": "c2"}], "nothing": None}
     fields = query_fields(doc)
     assert fields == {
         "s": {"id": ["a"], "vip": ["true"], "relatedParty/id": ["c1", "c2"]},
-        "n": {"score": [42.0]}, "ns": {"score": ["42"]}, "o": {"score": [42.0], "when": [1767225600.0]},
-        "d": {"when": [1767225600.0]}, "ds": {"when": ["2026-01-01T00:00:00Z"]},
+        "n": {"score": [42.0]}, "ns": {"score": ["42"]},
+        "o": {"score": [42.0], "when": [1767225600.0], "creationDate": [1767312000.0]},
+        "d": {"when": [1767225600.0], "creationDate": [1767312000.0]},
+        "ds": {"when": ["2026-01-01T00:00:00Z"], "creationDate": ["2026-01-02T00:00:00Z"]},
     }
     assert search_document(doc)["ihub_q"] == fields and search_document(doc)["score"] == 42

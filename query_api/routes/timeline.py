@@ -1,0 +1,72 @@
+"""Customer 360: a party's interactions across every channel, newest first (outside the TMF API)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Query
+from starlette.responses import Response
+
+from query_api.deps import AppState
+from query_api.errors import TmfError
+from schemas import Error
+from schemas.common import parse_date_time
+from storage.timeline import TimelineQuery, decode_cursor, words
+
+router = APIRouter(prefix="/ihub/v1", tags=["customer 360"])
+
+Csv = Annotated[str | None, Query(description="Comma-separated values; any of them matches")]
+
+
+def _set(value: str | None) -> frozenset[str]:
+    return frozenset(v.strip() for v in value.split(",") if v.strip()) if value else frozenset()
+
+
+def _instant(name: str, value: str | None) -> float | None:
+    if value is None:
+        return None
+    moment = parse_date_time(value)
+    if moment is None:
+        raise TmfError(400, f"'{name}' must be an ISO 8601 date-time, got '{value}'")
+    return moment.timestamp()
+
+
+@router.get(
+    "/parties/{partyId}/timeline",
+    summary="All interactions of a party, newest first, with filters, search and facet counts",
+    responses={
+        200: {
+            "description": '{"items": [PartyInteraction...], "nextCursor": str|null, "facets": {"channel": '
+                           '[{"value", "count"}], "status": [...], "reason": [...]}}',
+        },
+        400: {"model": Error},
+    },
+)
+async def party_timeline(
+    partyId: str,
+    state: AppState,
+    channel: Csv = None,
+    status: Csv = None,
+    reason: Csv = None,
+    from_: Annotated[str | None, Query(alias="from", description="Earliest interaction time (ISO 8601)")] = None,
+    to: Annotated[str | None, Query(description="Latest interaction time (ISO 8601)")] = None,
+    q: Annotated[str | None, Query(description="Words that must all appear in reason, description or notes")] = None,
+    cursor: Annotated[str | None, Query(description="nextCursor of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+) -> Response:
+    store_timeline = getattr(state.store, "timeline", None)
+    if store_timeline is None:
+        raise TmfError(501, "this store has no timeline")
+    try:
+        after = decode_cursor(cursor) if cursor else None
+    except ValueError as exc:
+        raise TmfError(400, f"cursor: {exc}") from None
+    query = TimelineQuery(
+        party_id=partyId, channels=_set(channel), statuses=_set(status), reasons=_set(reason),
+        start=_instant("from", from_), end=_instant("to", to), text=tuple(words(q or "")), after=after, limit=limit,
+    )
+    page = await store_timeline(query)
+    rest = orjson.dumps({"nextCursor": page.next_cursor, "facets": page.facets})
+    body = b'{"items":[' + b",".join(page.items) + b"]," + rest[1:]
+    return Response(body, media_type="application/json")
