@@ -12,7 +12,7 @@ from fastapi.openapi.utils import get_openapi
 from query_api import errors
 from query_api.deps import State
 from query_api.hub import Hub
-from query_api.routes import hub, party_interaction, timeline
+from query_api.routes import analytics, hub, party_interaction, timeline
 from schemas import EventSubscriptionInput, PartyInteractionCreate, PartyInteractionUpdate
 from settings import Settings
 from storage.sqlite.store import SqliteStore
@@ -74,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(party_interaction.router, prefix=settings.base_path)
     app.include_router(hub.router, prefix=settings.base_path)
     app.include_router(timeline.router)
+    app.include_router(analytics.router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

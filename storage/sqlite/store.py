@@ -15,6 +15,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import astuple
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,6 +23,7 @@ import orjson
 
 from storage.base import Delivery, Document, NotFound, Notify
 from storage.query import Page, Query, SortKey, leaves, sort_value
+from storage.kpis import Fact, fact
 from storage.sqlite import compiler
 from storage.timeline import (
     TimelinePage,
@@ -68,6 +70,9 @@ CREATE TABLE IF NOT EXISTS timeline (
     words    TEXT NOT NULL,               -- the searchable words, space-separated
     PRIMARY KEY (party, at, id)
 ) WITHOUT ROWID;
+-- what the KPIs need of each interaction (storage/kpis.py), by timeline time
+CREATE TABLE IF NOT EXISTS fact (seq INTEGER PRIMARY KEY, at REAL NOT NULL, fact BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS fact_at ON fact (at);
 CREATE TABLE IF NOT EXISTS subscription (id TEXT PRIMARY KEY, doc BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS delivery (
     id              INTEGER PRIMARY KEY,
@@ -81,7 +86,7 @@ CREATE INDEX IF NOT EXISTS delivery_queue ON delivery (subscription_id, id);
 """
 
 
-SCHEMA_VERSION = 2  # 2: timeline table
+SCHEMA_VERSION = 3  # 2: timeline table, 3: fact table
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
@@ -90,9 +95,10 @@ def _migrate(conn: sqlite3.Connection) -> None:
     if version >= SCHEMA_VERSION:
         return
     conn.execute("BEGIN IMMEDIATE")
-    if version < 2:
-        for seq, doc in conn.execute("SELECT seq, doc FROM interaction").fetchall():
+    for seq, doc in conn.execute("SELECT seq, doc FROM interaction").fetchall() if version < 3 else ():
+        if version < 2:
             _add_timeline(conn, seq, orjson.loads(doc))
+        _put_fact(conn, seq, orjson.loads(doc))
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     conn.execute("COMMIT")
 
@@ -105,11 +111,22 @@ def _add_timeline(conn: sqlite3.Connection, seq: int, doc: Document) -> None:
     )
 
 
+def _put_fact(conn: sqlite3.Connection, seq: int, doc: Document) -> None:
+    item = fact(doc)
+    conn.execute("INSERT OR REPLACE INTO fact VALUES (?, ?, ?)", (seq, item.at, orjson.dumps(astuple(item))))
+
+
 def _remove_timeline(conn: sqlite3.Connection, doc: Document) -> None:
     conn.executemany(
         "DELETE FROM timeline WHERE party = ? AND at = ? AND id = ?",
         [(r.party_id, r.at, r.interaction_id) for r in timeline_rows(doc)],
     )
+
+
+def _fact_from_row(values: list[Any]) -> Fact:
+    interaction_id, at, handling, status, direction, channels, agents, stores, customer, reason = values
+    return Fact(interaction_id, at, handling, status, direction, tuple(channels), tuple(agents), tuple(stores),
+                customer, reason)
 
 
 class StoreLocked(RuntimeError):
@@ -251,6 +268,7 @@ class SqliteStore:
             ).fetchone()[0]
             conn.executemany("INSERT OR IGNORE INTO leaf VALUES (?, ?, ?, ?, ?)", self._leaf_rows(conn, seq, doc))
             _add_timeline(conn, seq, doc)
+            _put_fact(conn, seq, doc)
             self._enqueue(conn, notify(None, doc))
 
         await self._write(insert)
@@ -292,6 +310,7 @@ class SqliteStore:
             conn.executemany("INSERT OR IGNORE INTO leaf VALUES (?, ?, ?, ?, ?)", new_rows)
             _remove_timeline(conn, old)
             _add_timeline(conn, seq, new)
+            _put_fact(conn, seq, new)
             self._enqueue(conn, notify(old, new))
             return new
 
@@ -304,6 +323,7 @@ class SqliteStore:
             rows = {row[:3] for row in self._leaf_rows(conn, seq, old)}
             conn.executemany("DELETE FROM leaf WHERE pid = ? AND v = ? AND seq = ?", list(rows))
             _remove_timeline(conn, old)
+            conn.execute("DELETE FROM fact WHERE seq = ?", (seq,))
             self._enqueue(conn, notify(old, None))
             return old
 
@@ -341,6 +361,16 @@ class SqliteStore:
                 conn.execute("COMMIT")
             cursor = encode_cursor(page[-1][1].at, page[-1][1].interaction_id) if len(after) > query.limit else None
             return TimelinePage([docs[s] for s, _ in page], cursor, facet_counts([r for _, r in matching]))
+
+        return await self._read(read)
+
+    # -- KPI facts --------------------------------------------------------------------------
+
+    async def kpi_facts(self, start: float, end: float) -> list[Fact]:
+        """Facts of the interactions whose timeline time is in [start, end)."""
+        def read(conn: sqlite3.Connection) -> list[Fact]:
+            rows = conn.execute("SELECT fact FROM fact WHERE at >= ? AND at < ?", (start, end))
+            return [_fact_from_row(orjson.loads(row[0])) for row in rows]
 
         return await self._read(read)
 

@@ -99,3 +99,12 @@ def test_timeline_agrees_with_the_reference_on_every_page(loaded, loop):
 
     for query in timeline_queries(docs):
         assert walk_timeline(indexed, query) == walk_timeline(lambda q: reference_timeline(docs, q), query), query
+
+
+def test_kpi_facts_are_the_reference_facts(loaded, loop):
+    from storage.kpis import fact
+
+    store, docs = loaded
+    start, end = 1767225600.0 + 60 * 86400, 1767225600.0 + 200 * 86400
+    expected_facts = sorted((fact(d) for d in docs if start <= fact(d).at < end), key=lambda f: f.interaction_id)
+    assert sorted(loop.run_until_complete(store.kpi_facts(start, end)), key=lambda f: f.interaction_id) == expected_facts

@@ -139,3 +139,13 @@ def test_timeline_agrees_with_the_reference_on_every_page(loaded):
         assert pages == walk_timeline(lambda q: reference_timeline(docs, q), query), query
         paged += len(pages) > 1
     assert paged >= 4  # the cursors were exercised, not just first pages
+
+
+def test_kpi_facts_are_the_reference_facts(loaded):
+    from storage.kpis import fact
+
+    store, docs = loaded
+    start, end = 1767225600.0 + 60 * 86400, 1767225600.0 + 200 * 86400
+    expected_facts = sorted((fact(d) for d in docs if start <= fact(d).at < end), key=lambda f: f.interaction_id)
+    assert len(expected_facts) > 50
+    assert sorted(run(store.kpi_facts(start, end)), key=lambda f: f.interaction_id) == expected_facts

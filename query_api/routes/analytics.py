@@ -1,0 +1,62 @@
+"""CSR and store KPIs over a period (outside the TMF API); semantics in storage/kpis.py."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Query
+from starlette.responses import Response
+
+from query_api.deps import AppState
+from query_api.errors import TmfError
+from schemas import Error
+from schemas.common import parse_date_time
+from storage.kpis import GROUP_BY, INTERVALS, KpiQuery, kpis
+
+router = APIRouter(prefix="/ihub/v1", tags=["analytics"])
+
+
+def _instant(name: str, value: str) -> float:
+    moment = parse_date_time(value)
+    if moment is None:
+        raise TmfError(400, f"'{name}' must be an ISO 8601 date-time, got '{value}'")
+    return moment.timestamp()
+
+
+def _iso(at: float) -> str:
+    return datetime.fromtimestamp(at, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+@router.get(
+    "/analytics/kpis",
+    summary="Volume, handling time, resolution and first-contact resolution, grouped and over time",
+    responses={
+        200: {"description": '{"from", "to", "interval", "groupBy", "fcrDays", "groups": [{"key", "volume", '
+                             '"avgHandlingSeconds", "resolutionRate", "firstContactResolutionRate", "series": [...]}]}'},
+        400: {"model": Error},
+    },
+)
+async def kpi_report(
+    state: AppState,
+    from_: Annotated[str | None, Query(alias="from", description="Start (inclusive); default: 30 days before `to`")] = None,
+    to: Annotated[str | None, Query(description="End (exclusive); default: now")] = None,
+    interval: Annotated[str, Query(description="hour, day, week or month")] = "day",
+    groupBy: Annotated[str, Query(description="channel, direction, status, agent or store")] = "channel",
+    fcrDays: Annotated[float, Query(gt=0, le=365, description="Days within which a repeat contact undoes FCR")] = 7,
+) -> Response:
+    if groupBy not in GROUP_BY:
+        raise TmfError(400, f"groupBy must be one of {', '.join(GROUP_BY)}, got '{groupBy}'")
+    if interval not in INTERVALS:
+        raise TmfError(400, f"interval must be one of {', '.join(INTERVALS)}, got '{interval}'")
+    end = _instant("to", to) if to else datetime.now(timezone.utc).timestamp()
+    start = _instant("from", from_) if from_ else end - timedelta(days=30).total_seconds()
+    if start >= end:
+        raise TmfError(400, "'from' must be before 'to'")
+    query = KpiQuery(start, end, interval, groupBy, fcrDays)
+    later = await state.store.kpi_facts(start, end + fcrDays * 86400)
+    window = [f for f in later if f.at < end]
+    body = {"from": _iso(start), "to": _iso(end), "interval": interval, "groupBy": groupBy, "fcrDays": fcrDays,
+            "groups": kpis(query, window, later)}
+    return Response(orjson.dumps(body), media_type="application/json")
