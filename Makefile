@@ -23,7 +23,9 @@ $(NEWMAN):
 
 install: $(VENV)/.installed $(NEWMAN)
 
+# `make run DEMO=1` first fills an empty store with demo customer histories.
 run: $(VENV)/.installed
+	$(if $(DEMO),$(IHUB) demo --if-empty --events 5000 --data-dir $(DATA))
 	$(IHUB) serve --host $(HOST) --port $(PORT) --data-dir $(DATA)
 
 # Everything: unit, conformance over HTTP (both stores), integration against real Kafka and

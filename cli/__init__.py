@@ -102,12 +102,13 @@ def demo(
     parties: Annotated[int, typer.Option(min=1, help="How many customers they belong to")] = 2000,
     store: Store = None,
     data_dir: DataDir = None,
+    if_empty: Annotated[bool, typer.Option("--if-empty", help="Only into an empty embedded store")] = False,
 ) -> None:
-    """Generate realistic interactions across all channels (into the store, or onto Kafka)."""
+    """Generate customer histories across all channels (into the store, or onto Kafka)."""
     from cli.loading import demo as run_demo
 
     settings = _settings(store=store, data_dir=data_dir)
-    asyncio.run(run_demo(settings, events, seed, parties))
+    asyncio.run(run_demo(settings, events, seed, parties, if_empty))
 
 
 @app.command("import")

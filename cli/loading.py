@@ -8,7 +8,7 @@ from uuid import uuid4
 from rich.console import Console
 from rich.progress import Progress
 
-from ingest.demo import interactions
+from ingest.demo import stories
 from schemas.channel_event import ChannelEvent
 from schemas.party_interaction import stored_resource
 from settings import Settings
@@ -17,22 +17,27 @@ console = Console(stderr=True)
 DEMO_SOURCE = "urn:ihub:demo"
 
 
-async def demo(settings: Settings, count: int, seed: int, parties: int) -> None:
+async def demo(settings: Settings, count: int, seed: int, parties: int, if_empty: bool = False) -> None:
     if settings.store == "embedded":
-        await _demo_embedded(settings, count, seed, parties)
+        await _demo_embedded(settings, count, seed, parties, if_empty)
     else:
         await _demo_kafka(settings, count, seed, parties)
 
 
-async def _demo_embedded(settings: Settings, count: int, seed: int, parties: int) -> None:
+async def _demo_embedded(settings: Settings, count: int, seed: int, parties: int, if_empty: bool) -> None:
+    from storage.query import Query
     from storage.sqlite.store import SqliteStore
 
     store = SqliteStore(settings.data_dir, synchronous=settings.sqlite_synchronous)
     base = f"{settings.resource_root()}{settings.base_path}/partyInteraction/"
     try:
+        existing = (await store.list(Query(limit=0))).total
+        if if_empty and existing:
+            console.print(f"{settings.data_dir} already holds {existing} interactions; no demo data added")
+            return
         with Progress(console=console) as progress:
             task = progress.add_task(f"storing {count} interactions in {settings.data_dir}", total=count)
-            for body in interactions(count, seed, parties):
+            for body in stories(count, seed, parties):
                 interaction_id = uuid4().hex
                 doc = stored_resource(body, interaction_id=interaction_id, href=base + interaction_id,
                                       now=body["interactionDate"]["endDateTime"])
@@ -44,7 +49,7 @@ async def _demo_embedded(settings: Settings, count: int, seed: int, parties: int
 
 def demo_events(count: int, seed: int, parties: int):
     """Demo interactions as the TMF683 events a channel system already speaking TMF683 publishes."""
-    for body in interactions(count, seed, parties):
+    for body in stories(count, seed, parties):
         yield ChannelEvent(
             id=uuid4().hex, source=DEMO_SOURCE, type="tmf683.partyInteraction.create",
             time=body["interactionDate"]["endDateTime"], subject=body["relatedParty"][0]["id"],

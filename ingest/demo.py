@@ -94,3 +94,80 @@ def interactions(count: int, seed: int = 1, parties: int = 10_000) -> Iterator[d
     rng = random.Random(seed)
     for _ in range(count):
         yield interaction(rng, parties=parties)
+
+
+# -- stories: what `ihub demo` shows on first run -------------------------------------------
+# Customers with histories (repeat contacts, chat escalated to a call, a store visit after browsing
+# the web shop), agents with their own handling times, stores with very different footfall, all in
+# the weeks before `anchor` so the default KPI window (the last 30 days) has something to show.
+
+AGENT_MINUTES = {agent: 3 + (n * 7919 % 13) for n, agent in enumerate(AGENTS)}  # each agent's typical call
+STORE_WEIGHTS = [1 / (rank + 1) for rank in range(len(STORES))]  # a few flagship stores, a long tail
+
+
+def _body(rng: random.Random, customer: dict[str, Any], channel: str, reason: str, status: str,
+          began: datetime, minutes: float, note: str | None = None, direction: str = "inbound") -> dict[str, Any]:
+    name = dict(CHANNELS)[channel]
+    body: dict[str, Any] = {
+        "reason": reason, "direction": direction, "status": status, "description": f"{name} contact",
+        "interactionDate": {"startDateTime": _iso(began), "endDateTime": _iso(began + timedelta(minutes=minutes))},
+        "channel": [{"id": channel, "name": name, "role": "primary", "@referredType": "Channel"}],
+        "relatedParty": [customer],
+    }
+    if channel in ("voice", "chat", "email", "social"):
+        agent = rng.choice(AGENTS)
+        body["relatedParty"].append({"id": agent, "name": agent, "role": "agent", "@referredType": "PartyRole"})
+        if channel == "voice":
+            minutes = max(1.0, rng.gauss(AGENT_MINUTES[agent], 1.5))
+            body["interactionDate"]["endDateTime"] = _iso(began + timedelta(minutes=minutes))
+    if channel == "store":
+        store = rng.choices(STORES, STORE_WEIGHTS)[0]
+        body["relatedParty"].append({"id": store, "name": store, "role": "store", "@referredType": "Organization"})
+    if note:
+        body["note"] = [{"author": "system", "date": body["interactionDate"]["endDateTime"], "text": note}]
+    return body
+
+
+def _story(rng: random.Random, customer: dict[str, Any], began: datetime) -> list[dict[str, Any]]:
+    kind = rng.choices(["single", "escalation", "browse-then-store", "repeat"], [0.45, 0.2, 0.15, 0.2])[0]
+    reason = rng.choice(REASONS)
+    if kind == "escalation":  # the chat bot cannot help; the customer calls a few minutes later
+        return [
+            _body(rng, customer, "chat", reason, "cancelled", began, rng.uniform(3, 9), "Bot could not resolve; customer left"),
+            _body(rng, customer, "voice", reason, "completed", began + timedelta(minutes=rng.uniform(10, 40)), 8,
+                  "Resolved by an agent after the chat"),
+        ]
+    if kind == "browse-then-store":  # looks at offers online, buys in a store a few days later
+        offer = rng.choice(["Upgrade mobile plan", "Buy TV and internet bundle", "Device repair"])
+        return [
+            _body(rng, customer, "web", offer, "completed", began, rng.uniform(4, 20), "Compared offers online"),
+            _body(rng, customer, "store", offer, "completed", began + timedelta(days=rng.uniform(1, 5)),
+                  rng.uniform(10, 40), "Signed in store"),
+        ]
+    if kind == "repeat":  # not solved the first time: the same reason again within days
+        first = rng.choice(["voice", "ivr", "app"])
+        return [
+            _body(rng, customer, first, reason, "completed", began, rng.uniform(2, 12), "Customer told it was fixed"),
+            _body(rng, customer, "voice", reason, "completed", began + timedelta(days=rng.uniform(0.5, 4)), 10,
+                  "Called again: problem persisted"),
+        ]
+    channel = rng.choices([c for c, _ in CHANNELS], [3, 3, 4, 2, 2, 1, 3, 1])[0]
+    status = rng.choices(["completed", "inProgress", "open", "cancelled"], [8, 1, 1, 1])[0]
+    direction = "outbound" if rng.random() < 0.1 else "inbound"
+    return [_body(rng, customer, channel, reason, status, began, rng.uniform(2, 25), direction=direction)]
+
+
+def stories(count: int, seed: int = 1, parties: int = 2000, anchor: datetime | None = None) -> Iterator[dict[str, Any]]:
+    """`count` create bodies from customer journeys over the 90 days before `anchor` (default: now)."""
+    rng = random.Random(seed)
+    anchor = (anchor or datetime.now(timezone.utc)).replace(microsecond=0)
+    produced = 0
+    while produced < count:
+        began = anchor - timedelta(days=90) + timedelta(seconds=rng.randrange(89 * 24 * 3600))
+        for body in _story(rng, party(rng, parties), began):
+            if produced == count:
+                return
+            if datetime.fromisoformat(body["interactionDate"]["endDateTime"].replace("Z", "+00:00")) > anchor:
+                continue  # the future has not happened yet
+            produced += 1
+            yield body
