@@ -16,7 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from storage.query import Kind, leaves
-from storage.timeline import document_words, timeline_time
+from storage.kpis import fact
+from storage.timeline import document_words
 
 QUERY_FIELD = "ihub_q"
 # ihub_q.<family>.<path with '/' for '.'>; families by scalar kind (storage.query.Kind)
@@ -30,6 +31,13 @@ ORDER = "o"  # numbers and date-times together, for sorting (double)
 # the customer-360 timeline (storage/timeline.py): its time and its searchable words
 TIMELINE_AT = "ihub_at"
 TIMELINE_WORDS = "ihub_words"
+
+# KPI facts (storage/kpis.py) as plain fields, for Kibana
+KPI_AGENT = "ihub_agent"
+KPI_STORE = "ihub_store"
+KPI_CUSTOMER = "ihub_customer"
+KPI_HANDLING = "ihub_handling_seconds"
+DERIVED = (QUERY_FIELD, TIMELINE_AT, TIMELINE_WORDS, KPI_AGENT, KPI_STORE, KPI_CUSTOMER, KPI_HANDLING)
 
 # Lucene refuses terms over 32766 bytes; longer text is kept in _source but not matched by equality.
 MAX_KEYWORD_CHARS = 8191
@@ -64,8 +72,14 @@ def query_fields(doc: dict[str, Any]) -> dict[str, dict[str, list[Any]]]:
 
 
 def search_document(doc: dict[str, Any]) -> dict[str, Any]:
-    """The index document for a stored resource: the resource, its query fields, its timeline fields."""
-    return {**doc, QUERY_FIELD: query_fields(doc), TIMELINE_AT: timeline_time(doc), TIMELINE_WORDS: sorted(document_words(doc))}
+    """The index document for a stored resource: the resource, its query fields, its timeline
+    fields, and the KPI facts dashboards group by (Kibana cannot pair a party's id with its role)."""
+    facts = fact(doc)
+    return {
+        **doc, QUERY_FIELD: query_fields(doc), TIMELINE_AT: facts.at, TIMELINE_WORDS: sorted(document_words(doc)),
+        KPI_AGENT: list(facts.agents), KPI_STORE: list(facts.stores), KPI_CUSTOMER: facts.customer,
+        KPI_HANDLING: facts.handling,
+    }
 
 
 _KEYWORD = {"type": "keyword", "ignore_above": MAX_KEYWORD_CHARS}
@@ -84,7 +98,7 @@ def _template(name: str, family: str, mapping: dict[str, Any]) -> dict[str, Any]
 
 MAPPINGS: dict[str, Any] = {
     "dynamic": False,
-    "_source": {"excludes": [QUERY_FIELD, TIMELINE_AT, TIMELINE_WORDS]},
+    "_source": {"excludes": list(DERIVED)},
     "dynamic_templates": [
         _template("q_text", TEXT, _KEYWORD),
         _template("q_number", NUMBER, {"type": "double"}),
@@ -115,6 +129,10 @@ MAPPINGS: dict[str, Any] = {
         QUERY_FIELD: {"type": "object", "dynamic": True},
         TIMELINE_AT: {"type": "double"},
         TIMELINE_WORDS: {"type": "keyword"},
+        KPI_AGENT: _KEYWORD,
+        KPI_STORE: _KEYWORD,
+        KPI_CUSTOMER: _KEYWORD,
+        KPI_HANDLING: {"type": "double"},
     },
 }
 
