@@ -201,19 +201,15 @@ def run_wrk(wrk: str, workdir: Path, name: str, base: str, paths: list[str], *, 
 
 
 def build_document(body: dict[str, Any], root: str, base_path: str) -> dict[str, Any]:
-    """The resource exactly as POST /partyInteraction builds it (query_api/routes/party_interaction)."""
-    from schemas import PartyInteraction, PartyInteractionCreate
+    """The resource exactly as POST /partyInteraction builds it (schemas.party_interaction.stored_resource)."""
+    from schemas import PartyInteractionCreate
     from schemas.common import utc_now
+    from schemas.party_interaction import stored_resource
 
     created = PartyInteractionCreate.model_validate(body).to_json_dict()
     interaction_id = uuid4().hex
-    now = utc_now()
-    created["creationDate"] = now
-    if "status" in created:
-        created.setdefault("statusChangeDate", now)
-    href = f"{root}{base_path}/partyInteraction/{interaction_id}"
-    doc = PartyInteraction.model_validate({**created, "id": interaction_id, "href": href}).to_json_dict()
-    return {"id": doc.pop("id"), "href": doc.pop("href"), **doc}
+    return stored_resource(created, interaction_id=interaction_id,
+                           href=f"{root}{base_path}/partyInteraction/{interaction_id}", now=utc_now())
 
 
 async def load_store(data_dir: Path, count: int, seed: int, parties: int, root: str, base_path: str) -> dict[str, Any]:
