@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -83,7 +84,12 @@ def fact(doc: dict[str, Any]) -> Fact:
 
 
 def bucket(at: float, interval: str) -> str:
-    moment = datetime.fromtimestamp(at, timezone.utc)
+    return _bucket_of_hour(int(at // 3600), interval)  # every bucket is made of whole hours
+
+
+@lru_cache(maxsize=65536)
+def _bucket_of_hour(hour: int, interval: str) -> str:
+    moment = datetime.fromtimestamp(hour * 3600, timezone.utc)
     if interval == "hour":
         moment = moment.replace(minute=0, second=0, microsecond=0)
     else:
