@@ -222,6 +222,7 @@ async def load_store(data_dir: Path, count: int, seed: int, parties: int, root: 
     agents: Counter[str] = Counter()
     started = time.perf_counter()
     pending: set[asyncio.Future[None]] = set()
+    batch: list[dict[str, Any]] = []
 
     def no_notifications(old: Any, new: Any) -> list[Any]:
         return []
@@ -232,16 +233,21 @@ async def load_store(data_dir: Path, count: int, seed: int, parties: int, root: 
             ids.append(doc["id"])
             for party in body["relatedParty"]:
                 (customers if party["role"] == "customer" else agents)[party["id"]] += 1
-            # The store's single writer thread runs creates in order, one transaction each; a
-            # window of pending creates keeps it busy while this thread validates the next ones.
-            pending.add(asyncio.ensure_future(store.create(doc, no_notifications)))
-            if len(pending) >= 64:
+            # The store's single writer thread runs the batches in order, one transaction each; a
+            # window of pending batches keeps it busy while this thread validates the next ones.
+            batch.append(doc)
+            if len(batch) < 500:
+                continue
+            pending.add(asyncio.ensure_future(store.create_many(batch, no_notifications)))
+            batch = []
+            if len(pending) >= 4:
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
                     task.result()
             if n % 10_000 == 0:
                 elapsed = time.perf_counter() - started
                 say(f"  loaded {n:,}/{count:,} ({n / elapsed:,.0f}/s)")
+        pending.add(asyncio.ensure_future(store.create_many(batch, no_notifications)))
         for task in await asyncio.gather(*pending, return_exceptions=True):
             if isinstance(task, BaseException):
                 raise task

@@ -37,12 +37,17 @@ async def _demo_embedded(settings: Settings, count: int, seed: int, parties: int
             return
         with Progress(console=console) as progress:
             task = progress.add_task(f"storing {count} interactions in {settings.data_dir}", total=count)
+            batch = []
             for body in stories(count, seed, parties):
                 interaction_id = uuid4().hex
-                doc = stored_resource(body, interaction_id=interaction_id, href=base + interaction_id,
-                                      now=body["interactionDate"]["endDateTime"])
-                await store.create(doc, lambda old, new: [])
-                progress.advance(task)
+                batch.append(stored_resource(body, interaction_id=interaction_id, href=base + interaction_id,
+                                             now=body["interactionDate"]["endDateTime"]))
+                if len(batch) == 500:
+                    await store.create_many(batch, lambda old, new: [])
+                    progress.advance(task, len(batch))
+                    batch = []
+            await store.create_many(batch, lambda old, new: [])
+            progress.advance(task, len(batch))
     finally:
         await store.close()
 

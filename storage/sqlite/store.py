@@ -258,21 +258,27 @@ class SqliteStore:
     # -- InteractionStore -------------------------------------------------------------------
 
     async def create(self, doc: Document, notify: Notify) -> Document:
-        body = orjson.dumps(doc)
-
-        def insert(conn: sqlite3.Connection) -> None:
-            created, started = _sort_columns(doc)
-            seq = conn.execute(
-                "INSERT INTO interaction (id, doc, created, started) VALUES (?, ?, ?, ?) RETURNING seq",
-                (doc["id"], body, created, started),
-            ).fetchone()[0]
-            conn.executemany("INSERT OR IGNORE INTO leaf VALUES (?, ?, ?, ?, ?)", self._leaf_rows(conn, seq, doc))
-            _add_timeline(conn, seq, doc)
-            _put_fact(conn, seq, doc)
-            self._enqueue(conn, notify(None, doc))
-
-        await self._write(insert)
+        await self._write(lambda conn: self._insert(conn, doc, notify))
         return doc
+
+    async def create_many(self, docs: Sequence[Document], notify: Notify) -> None:
+        """Several creates in one transaction (bulk loads: one commit, not one per document)."""
+        def insert_all(conn: sqlite3.Connection) -> None:
+            for doc in docs:
+                self._insert(conn, doc, notify)
+
+        await self._write(insert_all)
+
+    def _insert(self, conn: sqlite3.Connection, doc: Document, notify: Notify) -> None:
+        created, started = _sort_columns(doc)
+        seq = conn.execute(
+            "INSERT INTO interaction (id, doc, created, started) VALUES (?, ?, ?, ?) RETURNING seq",
+            (doc["id"], orjson.dumps(doc), created, started),
+        ).fetchone()[0]
+        conn.executemany("INSERT OR IGNORE INTO leaf VALUES (?, ?, ?, ?, ?)", self._leaf_rows(conn, seq, doc))
+        _add_timeline(conn, seq, doc)
+        _put_fact(conn, seq, doc)
+        self._enqueue(conn, notify(None, doc))
 
     async def get(self, interaction_id: str) -> bytes | None:
         def fetch(conn: sqlite3.Connection) -> bytes | None:
