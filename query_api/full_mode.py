@@ -24,7 +24,7 @@ from schemas.common import utc_now
 from storage.base import Document, NotFound, Notify
 from storage.query import Page, Query
 from storage.search.store import SearchStore
-from storage.kpis import Fact
+from storage.kpis import KpiQuery
 from storage.timeline import TimelinePage, TimelineQuery
 from stream_workers.pipeline import API_SOURCE
 from stream_workers.topics import partitions_of
@@ -102,8 +102,8 @@ class LogBackedStore:
     async def timeline(self, query: TimelineQuery) -> TimelinePage:
         return await self.search.timeline(query)
 
-    async def kpi_facts(self, start: float, end: float) -> list[Fact]:
-        return await self.search.kpi_facts(start, end)
+    async def kpis(self, query: KpiQuery) -> list[dict[str, Any]]:
+        return await self.search.kpis(query)
 
     # writes
     async def create(self, doc: Document, notify: Notify) -> Document:

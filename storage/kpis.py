@@ -101,17 +101,48 @@ def _bucket_of_hour(hour: int, interval: str) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def _figures(facts: list[Fact], repeated: set[str]) -> dict[str, Any]:
-    handled = [f.handling for f in facts if f.handling is not None]
-    with_customer = [f for f in facts if f.customer is not None]
-    return {
-        "volume": len(facts),
-        "avgHandlingSeconds": round(sum(handled) / len(handled), 2) if handled else None,
-        "resolutionRate": round(sum(f.status == "completed" for f in facts) / len(facts), 4),
-        "firstContactResolutionRate": round(
-            sum(f.interaction_id not in repeated for f in with_customer) / len(with_customer), 4
-        ) if with_customer else None,
-    }
+@dataclass(slots=True)
+class Partial:
+    """Sums for one (group key, bucket): what a store's GROUP BY returns."""
+
+    volume: int = 0
+    handling_sum: float = 0.0
+    handled: int = 0
+    completed: int = 0
+    with_customer: int = 0
+    repeated: int = 0
+
+    def add(self, other: "Partial") -> None:
+        self.volume += other.volume
+        self.handling_sum += other.handling_sum
+        self.handled += other.handled
+        self.completed += other.completed
+        self.with_customer += other.with_customer
+        self.repeated += other.repeated
+
+    def figures(self) -> dict[str, Any]:
+        return {
+            "volume": self.volume,
+            "avgHandlingSeconds": round(self.handling_sum / self.handled, 2) if self.handled else None,
+            "resolutionRate": round(self.completed / self.volume, 4),
+            "firstContactResolutionRate": round((self.with_customer - self.repeated) / self.with_customer, 4)
+            if self.with_customer else None,
+        }
+
+
+def assemble(partials: dict[tuple[str, str], Partial]) -> list[dict[str, Any]]:
+    """Groups (largest first, ties by key) with their totals and series, from (key, bucket) sums."""
+    by_key: dict[str, dict[str, Partial]] = defaultdict(dict)
+    for (key, t), partial in partials.items():
+        by_key[key][t] = partial
+    groups = []
+    for key, series in by_key.items():
+        total = Partial()
+        for partial in series.values():
+            total.add(partial)
+        groups.append({"key": key, **total.figures(),
+                       "series": [{"t": t, **series[t].figures()} for t in sorted(series)]})
+    return sorted(groups, key=lambda g: (-g["volume"], g["key"]))
 
 
 def repeated_contacts(window: list[Fact], later: list[Fact], fcr_days: float) -> set[str]:
@@ -128,18 +159,20 @@ def repeated_contacts(window: list[Fact], later: list[Fact], fcr_days: float) ->
 
 
 def kpis(query: KpiQuery, window: list[Fact], later: list[Fact]) -> list[dict[str, Any]]:
-    """Groups with their figures and series. `window`: facts in [start, end); `later`: facts in
+    """The reference: groups from facts. `window`: facts in [start, end); `later`: facts in
     [start, end + fcr_days) (the contacts that can make a window fact a repeat)."""
     repeated = repeated_contacts(window, later, query.fcr_days)
-    groups: dict[str, list[Fact]] = defaultdict(list)
+    partials: dict[tuple[str, str], Partial] = defaultdict(Partial)
     for item in window:
+        t = bucket(item.at, query.interval)
         for key in item.keys(query.group_by):
-            groups[key].append(item)
-    result = []
-    for key, members in groups.items():
-        series: dict[str, list[Fact]] = defaultdict(list)
-        for item in members:
-            series[bucket(item.at, query.interval)].append(item)
-        result.append({"key": key, **_figures(members, repeated),
-                       "series": [{"t": t, **_figures(series[t], repeated)} for t in sorted(series)]})
-    return sorted(result, key=lambda g: (-g["volume"], g["key"]))
+            partial = partials[(key, t)]
+            partial.volume += 1
+            if item.handling is not None:
+                partial.handling_sum += item.handling
+                partial.handled += 1
+            partial.completed += item.status == "completed"
+            if item.customer is not None:
+                partial.with_customer += 1
+                partial.repeated += item.interaction_id in repeated
+    return assemble(partials)

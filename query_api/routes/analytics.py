@@ -13,7 +13,7 @@ from query_api.deps import AppState
 from query_api.errors import TmfError
 from schemas import Error
 from schemas.common import parse_date_time
-from storage.kpis import GROUP_BY, INTERVALS, KpiQuery, kpis
+from storage.kpis import GROUP_BY, INTERVALS, KpiQuery
 
 router = APIRouter(prefix="/ihub/v1", tags=["analytics"])
 
@@ -54,9 +54,7 @@ async def kpi_report(
     start = _instant("from", from_) if from_ else end - timedelta(days=30).total_seconds()
     if start >= end:
         raise TmfError(400, "'from' must be before 'to'")
-    query = KpiQuery(start, end, interval, groupBy, fcrDays)
-    later = await state.store.kpi_facts(start, end + fcrDays * 86400)
-    window = [f for f in later if f.at < end]
+    groups = await state.store.kpis(KpiQuery(start, end, interval, groupBy, fcrDays))
     body = {"from": _iso(start), "to": _iso(end), "interval": interval, "groupBy": groupBy, "fcrDays": fcrDays,
-            "groups": kpis(query, window, later)}
+            "groups": groups}
     return Response(orjson.dumps(body), media_type="application/json")

@@ -19,7 +19,7 @@ from storage.query import Page, Query, UnsupportedQuery
 from storage.search import engine
 from storage.search.compiler import search_body
 from storage.search.documents import MAPPINGS, SETTINGS, TIMELINE_AT, TIMELINE_WORDS, search_document
-from storage.kpis import Fact, fact
+from storage.kpis import Fact, KpiQuery, fact, kpis
 from storage.timeline import TimelinePage, TimelineQuery, encode_cursor
 
 # the attributes storage.kpis.fact reads
@@ -160,6 +160,11 @@ class SearchStore:
             if len(hits) < SCROLL_PAGE:
                 return facts
             body["search_after"] = hits[-1]["sort"]
+
+    async def kpis(self, query: KpiQuery) -> list[dict[str, Any]]:
+        """The KPI groups from the facts the engine returns (engine-side aggregations: not yet)."""
+        later = await self.kpi_facts(query.start, query.end + query.fcr_days * 86400)
+        return kpis(query, [f for f in later if f.at < query.end], later)
 
     async def close(self) -> None:
         await self.client.close()

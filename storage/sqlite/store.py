@@ -23,7 +23,7 @@ import orjson
 
 from storage.base import Delivery, Document, NotFound, Notify
 from storage.query import Page, Query, SortKey, leaves, sort_value
-from storage.kpis import Fact, fact
+from storage.kpis import GROUP_BY, Fact, KpiQuery, Partial, assemble, fact
 from storage.sqlite import compiler
 from storage.timeline import (
     TimelinePage,
@@ -70,9 +70,23 @@ CREATE TABLE IF NOT EXISTS timeline (
     words    TEXT NOT NULL,               -- the searchable words, space-separated
     PRIMARY KEY (party, at, id)
 ) WITHOUT ROWID;
--- what the KPIs need of each interaction (storage/kpis.py), by timeline time
-CREATE TABLE IF NOT EXISTS fact (seq INTEGER PRIMARY KEY, at REAL NOT NULL, fact BLOB NOT NULL);
-CREATE INDEX IF NOT EXISTS fact_at ON fact (at);
+-- what the KPIs need of each interaction (storage/kpis.py): one row, and one kpi_key row per
+-- value of each grouping dimension (an interaction on two channels is in both channel groups)
+CREATE TABLE IF NOT EXISTS kpi_fact (
+    seq      INTEGER PRIMARY KEY,
+    at       REAL NOT NULL,
+    handling REAL,
+    status   TEXT,
+    customer TEXT,
+    reason   TEXT,
+    fact     BLOB NOT NULL                -- the whole storage.kpis.Fact
+);
+CREATE INDEX IF NOT EXISTS kpi_fact_at ON kpi_fact (at);
+CREATE INDEX IF NOT EXISTS kpi_fact_repeat ON kpi_fact (customer, reason, at) WHERE customer IS NOT NULL;
+CREATE TABLE IF NOT EXISTS kpi_key (
+    dim TEXT NOT NULL, at REAL NOT NULL, seq INTEGER NOT NULL, key TEXT NOT NULL,
+    PRIMARY KEY (dim, at, seq, key)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS subscription (id TEXT PRIMARY KEY, doc BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS delivery (
     id              INTEGER PRIMARY KEY,
@@ -86,7 +100,7 @@ CREATE INDEX IF NOT EXISTS delivery_queue ON delivery (subscription_id, id);
 """
 
 
-SCHEMA_VERSION = 3  # 2: timeline table, 3: fact table
+SCHEMA_VERSION = 4  # 2: timeline table, 4: kpi_fact and kpi_key tables
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
@@ -95,7 +109,8 @@ def _migrate(conn: sqlite3.Connection) -> None:
     if version >= SCHEMA_VERSION:
         return
     conn.execute("BEGIN IMMEDIATE")
-    for seq, doc in conn.execute("SELECT seq, doc FROM interaction").fetchall() if version < 3 else ():
+    conn.execute("DROP TABLE IF EXISTS fact")  # version 3's fact table, replaced by kpi_fact
+    for seq, doc in conn.execute("SELECT seq, doc FROM interaction").fetchall():
         if version < 2:
             _add_timeline(conn, seq, orjson.loads(doc))
         _put_fact(conn, seq, orjson.loads(doc))
@@ -112,8 +127,33 @@ def _add_timeline(conn: sqlite3.Connection, seq: int, doc: Document) -> None:
 
 
 def _put_fact(conn: sqlite3.Connection, seq: int, doc: Document) -> None:
+    _remove_fact(conn, seq)
     item = fact(doc)
-    conn.execute("INSERT OR REPLACE INTO fact VALUES (?, ?, ?)", (seq, item.at, orjson.dumps(astuple(item))))
+    conn.execute(
+        "INSERT INTO kpi_fact VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (seq, item.at, item.handling, item.status, item.customer, item.reason, orjson.dumps(astuple(item))),
+    )
+    conn.executemany(
+        "INSERT OR IGNORE INTO kpi_key VALUES (?, ?, ?, ?)",
+        [(dim, item.at, seq, key) for dim in GROUP_BY for key in item.keys(dim)],
+    )
+
+
+def _remove_fact(conn: sqlite3.Connection, seq: int) -> None:
+    row = conn.execute("SELECT at FROM kpi_fact WHERE seq = ?", (seq,)).fetchone()
+    if row is not None:
+        conn.execute("DELETE FROM kpi_key WHERE dim IN ({}) AND at = ? AND seq = ?".format(",".join("?" * len(GROUP_BY))),
+                     (*GROUP_BY, row[0], seq))
+        conn.execute("DELETE FROM kpi_fact WHERE seq = ?", (seq,))
+
+
+# bucket start of a timeline time (epoch seconds), as storage.kpis.bucket computes it
+_BUCKET_SQL = {
+    "hour": "strftime('%Y-%m-%dT%H:00:00Z', k.at, 'unixepoch')",
+    "day": "strftime('%Y-%m-%dT00:00:00Z', k.at, 'unixepoch')",
+    "week": "strftime('%Y-%m-%dT00:00:00Z', k.at, 'unixepoch', 'weekday 0', '-6 days')",
+    "month": "strftime('%Y-%m-01T00:00:00Z', k.at, 'unixepoch')",
+}
 
 
 def _remove_timeline(conn: sqlite3.Connection, doc: Document) -> None:
@@ -329,7 +369,7 @@ class SqliteStore:
             rows = {row[:3] for row in self._leaf_rows(conn, seq, old)}
             conn.executemany("DELETE FROM leaf WHERE pid = ? AND v = ? AND seq = ?", list(rows))
             _remove_timeline(conn, old)
-            conn.execute("DELETE FROM fact WHERE seq = ?", (seq,))
+            _remove_fact(conn, seq)
             self._enqueue(conn, notify(old, None))
             return old
 
@@ -375,8 +415,27 @@ class SqliteStore:
     async def kpi_facts(self, start: float, end: float) -> list[Fact]:
         """Facts of the interactions whose timeline time is in [start, end)."""
         def read(conn: sqlite3.Connection) -> list[Fact]:
-            rows = conn.execute("SELECT fact FROM fact WHERE at >= ? AND at < ?", (start, end))
+            rows = conn.execute("SELECT fact FROM kpi_fact WHERE at >= ? AND at < ?", (start, end))
             return [_fact_from_row(orjson.loads(row[0])) for row in rows]
+
+        return await self._read(read)
+
+    async def kpis(self, query: KpiQuery) -> list[dict[str, Any]]:
+        """The KPI groups, summed by SQL (same figures as storage.kpis.kpis on the same facts)."""
+        sql = f"""
+            SELECT k.key, {_BUCKET_SQL[query.interval]} AS t, count(*), total(f.handling), count(f.handling),
+                   sum(f.status IS 'completed'), count(f.customer),
+                   sum(f.customer IS NOT NULL AND EXISTS (
+                       SELECT 1 FROM kpi_fact r WHERE r.customer = f.customer AND r.reason IS f.reason
+                       AND r.at > f.at AND r.at <= f.at + ?))
+            FROM kpi_key k JOIN kpi_fact f ON f.seq = k.seq
+            WHERE k.dim = ? AND k.at >= ? AND k.at < ?
+            GROUP BY k.key, t"""
+        params = (query.fcr_days * 86400, query.group_by, query.start, query.end)
+
+        def read(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            partials = {(key, t): Partial(*sums) for key, t, *sums in conn.execute(sql, params)}
+            return assemble(partials)
 
         return await self._read(read)
 

@@ -149,3 +149,16 @@ def test_kpi_facts_are_the_reference_facts(loaded):
     expected_facts = sorted((fact(d) for d in docs if start <= fact(d).at < end), key=lambda f: f.interaction_id)
     assert len(expected_facts) > 50
     assert sorted(run(store.kpi_facts(start, end)), key=lambda f: f.interaction_id) == expected_facts
+
+
+@pytest.mark.parametrize("group_by", ["channel", "direction", "status", "agent", "store"])
+@pytest.mark.parametrize("interval", ["hour", "day", "week", "month"])
+def test_kpis_in_sql_agree_with_the_reference(loaded, group_by, interval):
+    from storage.kpis import KpiQuery, fact, kpis
+
+    store, docs = loaded
+    start, end, days = 1767225600.0 + 30 * 86400, 1767225600.0 + 250 * 86400, 20
+    facts = [fact(d) for d in docs]
+    query = KpiQuery(start, end, interval, group_by, days)
+    expected = kpis(query, [f for f in facts if start <= f.at < end], [f for f in facts if start <= f.at < end + days * 86400])
+    assert expected and run(store.kpis(query)) == expected
