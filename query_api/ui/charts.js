@@ -1,0 +1,202 @@
+// Small shared helpers: channel colours and icons, formatting, and two SVG charts (line, bars).
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+export const CHANNELS = {
+  web: { label: "Web", color: "#3b5bdb" },
+  app: { label: "Mobile app", color: "#7048e8" },
+  voice: { label: "Voice", color: "#e8590c" },
+  ivr: { label: "IVR", color: "#868e96" },
+  store: { label: "Store", color: "#2f9e44" },
+  email: { label: "Email", color: "#1098ad" },
+  chat: { label: "Chat", color: "#d6336c" },
+  social: { label: "Social", color: "#f08c00" },
+};
+const EXTRA_COLORS = ["#5c7cfa", "#20c997", "#fab005", "#ae3ec9", "#495057", "#ff6b6b"];
+
+export function channelColor(key, index = 0) {
+  return (CHANNELS[key] && CHANNELS[key].color) || EXTRA_COLORS[index % EXTRA_COLORS.length];
+}
+export function channelLabel(key) {
+  return (CHANNELS[key] && CHANNELS[key].label) || key;
+}
+
+// 24x24 stroke icons, drawn for this project.
+const ICON_PATHS = {
+  web: '<circle cx="12" cy="12" r="9"/><ellipse cx="12" cy="12" rx="4" ry="9"/><path d="M3 12h18M5 7h14M5 17h14"/>',
+  app: '<rect x="7" y="2.5" width="10" height="19" rx="2"/><path d="M10.5 5h3"/><circle cx="12" cy="18" r="1"/>',
+  voice: '<path d="M4 14v-2a8 8 0 0 1 16 0v2"/><rect x="3" y="13" width="4" height="6" rx="1.5"/><rect x="17" y="13" width="4" height="6" rx="1.5"/><path d="M19 19c0 1.5-2 2.5-5 2.5"/>',
+  ivr: '<circle cx="7" cy="6" r="1.3"/><circle cx="12" cy="6" r="1.3"/><circle cx="17" cy="6" r="1.3"/><circle cx="7" cy="11" r="1.3"/><circle cx="12" cy="11" r="1.3"/><circle cx="17" cy="11" r="1.3"/><circle cx="7" cy="16" r="1.3"/><circle cx="12" cy="16" r="1.3"/><circle cx="17" cy="16" r="1.3"/><circle cx="12" cy="21" r="1.3"/>',
+  store: '<path d="M3 9l2-5h14l2 5"/><path d="M3 9c0 1.7 1.3 3 3 3s3-1.3 3-3c0 1.7 1.3 3 3 3s3-1.3 3-3c0 1.7 1.3 3 3 3s3-1.3 3-3"/><path d="M5 12v9h14v-9"/><path d="M10 21v-5h4v5"/>',
+  email: '<rect x="3" y="5" width="18" height="14" rx="2"/><path d="M3.5 6l8.5 7 8.5-7"/>',
+  chat: '<path d="M4 5h16v11H9l-5 4z"/><path d="M8 9h8M8 12h5"/>',
+  social: '<circle cx="6" cy="12" r="2.5"/><circle cx="18" cy="6" r="2.5"/><circle cx="18" cy="18" r="2.5"/><path d="M8.2 10.8l7.6-3.6M8.2 13.2l7.6 3.6"/>',
+  other: '<circle cx="12" cy="12" r="8"/><path d="M12 8v5M12 16v.5"/>',
+};
+
+export function channelIcon(key, className = "ch-icon") {
+  const body = ICON_PATHS[key] || ICON_PATHS.other;
+  return `<svg class="${className}" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="1.7" ` +
+    `stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">${body}</svg>`;
+}
+
+export function escapeHtml(value) {
+  return String(value ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+}
+
+export function formatSeconds(seconds) {
+  if (seconds === null || seconds === undefined || Number.isNaN(seconds)) return "–";
+  const total = Math.round(seconds);
+  const h = Math.floor(total / 3600), m = Math.floor((total % 3600) / 60), s = total % 60;
+  if (h) return `${h}h ${String(m).padStart(2, "0")}m`;
+  if (m) return `${m}m ${String(s).padStart(2, "0")}s`;
+  return `${s}s`;
+}
+
+export function formatPercent(rate) {
+  if (rate === null || rate === undefined || Number.isNaN(rate)) return "–";
+  return `${(rate * 100).toFixed(1)}%`;
+}
+
+export function formatDateTime(iso) {
+  if (!iso) return "–";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return d.toLocaleString(undefined, { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZone: "UTC" }) + " UTC";
+}
+
+function el(name, attrs = {}, parent = null) {
+  const node = document.createElementNS(SVG_NS, name);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (parent) parent.appendChild(node);
+  return node;
+}
+
+function niceMax(value) {
+  if (value <= 0) return 1;
+  const exp = Math.pow(10, Math.floor(Math.log10(value)));
+  for (const step of [1, 2, 2.5, 5, 10]) if (step * exp >= value) return step * exp;
+  return 10 * exp;
+}
+
+// a step for four gridlines: 1, 2, 2.5 (from 25 up) or 5 times a power of ten, never below 1 (counts)
+function niceStep(value) {
+  if (value <= 1) return 1;
+  const exp = Math.pow(10, Math.floor(Math.log10(value)));
+  for (const step of exp >= 10 ? [1, 2, 2.5, 5, 10] : [1, 2, 5, 10]) if (step * exp >= value) return step * exp;
+  return 10 * exp;
+}
+
+function bucketLabel(iso, interval) {
+  const d = new Date(iso);
+  const opts = { timeZone: "UTC" };
+  if (interval === "hour") Object.assign(opts, { month: "short", day: "numeric", hour: "2-digit" });
+  else if (interval === "month") Object.assign(opts, { year: "numeric", month: "short" });
+  else Object.assign(opts, { month: "short", day: "numeric" });
+  return d.toLocaleString(undefined, opts);
+}
+
+/**
+ * Multi-series line chart.
+ * series: [{key, label, color, points: Map(t -> value)}]; buckets: sorted list of t (ISO strings).
+ */
+export function lineChart(container, { buckets, series, interval, valueLabel = "volume" }) {
+  container.innerHTML = "";
+  container.classList.add("chart");
+  const W = Math.max(360, container.clientWidth || 760), H = 300, M = { top: 12, right: 16, bottom: 28, left: 40 };
+  const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": `${valueLabel} over time` }, container);
+  if (!buckets.length || !series.length) {
+    el("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "bar-value" }, svg).textContent = "No data in this period";
+    return;
+  }
+  const hidden = new Set();
+  let max = 0;
+  for (const s of series) for (const t of buckets) max = Math.max(max, s.points.get(t) || 0);
+  const yMax = 4 * niceStep(max / 4);
+  const iw = W - M.left - M.right, ih = H - M.top - M.bottom;
+  const x = (i) => M.left + (buckets.length === 1 ? iw / 2 : (i * iw) / (buckets.length - 1));
+  const y = (v) => M.top + ih - (v / yMax) * ih;
+
+  const grid = el("g", { class: "grid" }, svg);
+  const axis = el("g", { class: "axis" }, svg);
+  for (let k = 0; k <= 4; k++) {
+    const v = (yMax * k) / 4;
+    el("line", { x1: M.left, x2: W - M.right, y1: y(v), y2: y(v) }, grid);
+    el("text", { x: M.left - 6, y: y(v) + 4, "text-anchor": "end" }, axis).textContent = Number.isInteger(v) ? v : v.toFixed(1);
+  }
+  const labelEvery = Math.max(1, Math.ceil(buckets.length / 8));
+  buckets.forEach((t, i) => {
+    if (i % labelEvery === 0) el("text", { x: x(i), y: H - 8, "text-anchor": "middle" }, axis).textContent = bucketLabel(t, interval);
+  });
+
+  const lines = el("g", { class: "lines" }, svg);
+  const paths = new Map();
+  for (const s of series) {
+    const d = buckets.map((t, i) => `${i ? "L" : "M"}${x(i).toFixed(1)},${y(s.points.get(t) || 0).toFixed(1)}`).join("");
+    const path = el("path", { d, class: "series", stroke: s.color, "data-key": s.key }, lines);
+    const title = el("title", {}, path);
+    title.textContent = s.label;
+    paths.set(s.key, path);
+  }
+
+  const guide = el("line", { class: "guide hidden", y1: M.top, y2: M.top + ih }, svg);
+  const tip = document.createElement("div");
+  tip.className = "tooltip hidden";
+  container.appendChild(tip);
+  const overlay = el("rect", { x: M.left, y: M.top, width: iw, height: ih, fill: "transparent" }, svg);
+  overlay.addEventListener("mousemove", (ev) => {
+    const box = svg.getBoundingClientRect();
+    const px = ((ev.clientX - box.left) / box.width) * W;
+    const i = Math.max(0, Math.min(buckets.length - 1, Math.round(((px - M.left) / iw) * (buckets.length - 1))));
+    guide.setAttribute("x1", x(i)); guide.setAttribute("x2", x(i));
+    guide.classList.remove("hidden");
+    const rows = series.filter((s) => !hidden.has(s.key))
+      .map((s) => `<tr><td><span class="swatch" style="display:inline-block;width:8px;height:8px;border-radius:50%;background:${s.color}"></span> ${escapeHtml(s.label)}</td><td>${s.points.get(buckets[i]) || 0}</td></tr>`)
+      .join("");
+    tip.innerHTML = `<b>${escapeHtml(bucketLabel(buckets[i], interval))}</b><table>${rows}</table>`;
+    tip.classList.remove("hidden");
+    const left = (x(i) / W) * box.width;
+    tip.style.left = `${left + 12 + tip.offsetWidth > box.width ? left - tip.offsetWidth - 12 : left + 12}px`;
+    tip.style.top = "8px";
+  });
+  overlay.addEventListener("mouseleave", () => { guide.classList.add("hidden"); tip.classList.add("hidden"); });
+
+  const legend = document.createElement("div");
+  legend.className = "legend";
+  for (const s of series) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.dataset.key = s.key;
+    b.innerHTML = `<span class="swatch" style="background:${s.color}"></span>${escapeHtml(s.label)}`;
+    b.addEventListener("click", () => {
+      if (hidden.has(s.key)) hidden.delete(s.key); else hidden.add(s.key);
+      b.classList.toggle("off", hidden.has(s.key));
+      paths.get(s.key).classList.toggle("hidden", hidden.has(s.key));
+    });
+    legend.appendChild(b);
+  }
+  container.appendChild(legend);
+}
+
+/** Horizontal bars: rows [{key, label, color, value, text}], value scaled against max (or opts.max). */
+export function barChart(container, rows, { max = null, name = "" } = {}) {
+  container.innerHTML = "";
+  container.classList.add("chart");
+  const rowH = 28, W = Math.max(300, container.clientWidth || 460), labelW = 90, valueW = 70;
+  const H = Math.max(rowH, rows.length * rowH) + 4;
+  const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": name }, container);
+  if (!rows.length) {
+    el("text", { x: W / 2, y: H / 2 + 4, "text-anchor": "middle", class: "bar-value" }, svg).textContent = "No data";
+    return;
+  }
+  const top = max ?? niceMax(Math.max(...rows.map((r) => r.value || 0)));
+  const bw = W - labelW - valueW;
+  rows.forEach((r, i) => {
+    const yy = i * rowH + 4;
+    const g = el("g", { class: "bar", "data-key": r.key, "data-value": String(r.value) }, svg);
+    el("text", { x: labelW - 8, y: yy + 15, "text-anchor": "end", class: "bar-label" }, g).textContent = r.label;
+    el("rect", { x: labelW, y: yy + 3, width: bw, height: 16, rx: 4, fill: "#f1f3f7" }, g);
+    el("rect", { x: labelW, y: yy + 3, width: Math.max(0, (bw * (r.value || 0)) / top), height: 16, rx: 4, fill: r.color }, g);
+    el("text", { x: W - valueW + 8, y: yy + 15, class: "bar-value" }, g).textContent = r.text;
+  });
+}

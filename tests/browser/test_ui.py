@@ -1,0 +1,257 @@
+"""The customer-360 and KPI pages in a real browser (Debian's chromium through Playwright).
+
+A fresh `ihub serve` on demo data; every number the pages show is checked against the public API.
+Screenshots go to artifacts/ui-customer360.png and artifacts/ui-kpis.png.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from tests.conformance.conftest import IHUB, Server
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+LIST = "/tmf-api/partyInteraction/v4/partyInteraction"
+PAGE_SIZE = 5
+
+
+@pytest.fixture(scope="module")
+def ui_server(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("ui-store")
+    subprocess.run([IHUB, "demo", "--events", "3000", "--seed", "7", "--data-dir", str(data_dir)],
+                   check=True, capture_output=True, text=True, timeout=300)
+    server = Server(data_dir).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def api(ui_server):
+    with httpx.Client(base_url=ui_server.root, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"{CHROMIUM} is missing: the browser tests need Debian's chromium "
+                    "(apt-get update && apt-get install -y chromium); no browser is ever downloaded")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("the Python package 'playwright' is missing: pip install -e '.[test]'")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, ui_server):
+    """A page that records JS errors and refuses (and records) any request that leaves the server."""
+    context = browser.new_context(viewport={"width": 1360, "height": 900}, locale="en-GB", timezone_id="UTC")
+    page = context.new_page()
+    errors: list[str] = []
+    outside: list[str] = []
+    page.on("console", lambda msg: errors.append(f"console.{msg.type}: {msg.text}") if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+
+    own = urlsplit(ui_server.root).netloc
+
+    def guard(route):
+        parts = urlsplit(route.request.url)
+        if parts.scheme in ("data", "blob") or parts.netloc == own:
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", guard)
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors: {errors}"
+    assert not outside, f"the page tried to load from outside the server: {outside}"
+
+
+def wait_ready(page) -> None:
+    page.wait_for_selector("body[data-state=ready]", timeout=15_000)
+
+
+def shown_facets(page, facet: str) -> dict[str, int]:
+    return page.eval_on_selector_all(
+        f"#facet-{facet} li[data-value]",
+        "lis => Object.fromEntries(lis.map(li => [li.dataset.value, Number(li.querySelector('.count').textContent)]))",
+    )
+
+
+def assert_facets_match(page, facets: dict) -> None:
+    for facet in ("channel", "status", "reason"):
+        expected = {f["value"]: f["count"] for f in facets[facet]}
+        shown = shown_facets(page, facet)
+        assert {v: c for v, c in shown.items() if c} == expected, facet  # values not in the API's facets show 0
+
+
+def shown_ids(page) -> list[str]:
+    return page.eval_on_selector_all("#timeline .tl-item", "lis => lis.map(li => li.dataset.id)")
+
+
+def busiest_party(api) -> tuple[str, int]:
+    everything = api.get(LIST, params={"fields": "relatedParty"}).json()
+    counts = Counter(p["id"] for item in everything for p in item.get("relatedParty", [])
+                     if p.get("role") not in ("agent", "store"))
+    return counts.most_common(1)[0]
+
+
+def test_customer_360(page, api, ui_server):
+    party, count = busiest_party(api)
+    assert count > PAGE_SIZE, "the demo data should give some party a history longer than one page"
+    timeline = f"/ihub/v1/parties/{party}/timeline"
+
+    page.goto(f"{ui_server.root}/ui/?party={party}&limit={PAGE_SIZE}")
+    wait_ready(page)
+
+    # suggestions: the customers of the most recent interactions
+    recent = api.get(LIST, params={"sort": "-interactionDate.startDateTime", "limit": 60, "fields": "relatedParty"}).json()
+    recent_ids = [p["id"] for item in recent for p in item["relatedParty"] if p.get("role") not in ("agent", "store")]
+    chips = page.eval_on_selector_all("#suggestions .chip", "cs => cs.map(c => c.dataset.party)")
+    assert chips and chips[0] == recent_ids[0] and set(chips) <= set(recent_ids)
+
+    # first page: the same items in the same order, the same facet counts, the same total
+    first = api.get(timeline, params={"limit": PAGE_SIZE}).json()
+    assert shown_ids(page) == [item["id"] for item in first["items"]]
+    assert_facets_match(page, first["facets"])
+    total = sum(f["count"] for f in first["facets"]["status"])
+    assert total == count
+    assert page.text_content("#total") == str(total)
+    name = next(p["name"] for p in first["items"][0]["relatedParty"] if p["id"] == party)
+    assert page.text_content("#party-name") == name
+    icons = page.eval_on_selector_all("#timeline .tl-item .tl-icon svg", "s => s.length")
+    assert icons == len(first["items"])
+
+    # load more follows nextCursor
+    assert first["nextCursor"]
+    second = api.get(timeline, params={"limit": PAGE_SIZE, "cursor": first["nextCursor"]}).json()
+    page.click("#more")
+    wait_ready(page)
+    assert shown_ids(page) == [item["id"] for item in first["items"] + second["items"]]
+    assert page.is_visible("#more") == bool(second["nextCursor"])
+
+    # details of the newest item
+    newest = first["items"][0]
+    page.click("#timeline .tl-item:first-child .tl-summary")
+    details = page.text_content("#timeline .tl-item:first-child .tl-details")
+    assert newest["reason"] in details and newest["status"] in details and newest["id"] in details
+    for note in newest.get("note", []):
+        assert note["text"] in details
+
+    # a channel filter: only that channel is listed, and the counts follow the API's
+    channel = first["facets"]["channel"][-1]["value"]  # the least used channel of this party
+    page.check(f"#facet-channel li[data-value='{channel}'] input")
+    wait_ready(page)
+    filtered = api.get(timeline, params={"limit": PAGE_SIZE, "channel": channel}).json()
+    assert shown_ids(page) == [item["id"] for item in filtered["items"]]
+    channels = page.eval_on_selector_all("#timeline .tl-item", "lis => lis.map(li => li.dataset.channel)")
+    assert channels and all(channel in c.split(",") for c in channels)
+    assert_facets_match(page, filtered["facets"])
+    assert page.text_content("#total") == str(sum(f["count"] for f in filtered["facets"]["status"]))
+
+    # full text on top of it
+    word = filtered["items"][0]["reason"].split()[0]
+    page.fill("#q", word)
+    page.press("#q", "Enter")
+    wait_ready(page)
+    searched = api.get(timeline, params={"limit": PAGE_SIZE, "channel": channel, "q": word}).json()
+    assert shown_ids(page) == [item["id"] for item in searched["items"]]
+    assert_facets_match(page, searched["facets"])
+
+    # clear, then open the first item again for the screenshot
+    page.click("#clear")
+    wait_ready(page)
+    assert shown_ids(page) == [item["id"] for item in first["items"]]
+    page.click("#timeline .tl-item:first-child .tl-summary")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "ui-customer360.png"), full_page=True)
+
+    # navigation to the dashboard
+    page.click("nav a[href='kpis.html']")
+    page.wait_for_url("**/ui/kpis.html*")
+    wait_ready(page)
+
+
+def board(page, kind: str) -> list[tuple[str, int]]:
+    return [tuple(row) for row in page.eval_on_selector_all(
+        f"#board-{kind} tbody tr[data-key]",
+        "rows => rows.map(r => [r.dataset.key, Number(r.querySelector('.volume').dataset.value)])",
+    )]
+
+
+def test_kpis(page, api, ui_server):
+    today = datetime.now(timezone.utc).date()
+    start = today - timedelta(days=29)
+    page.goto(f"{ui_server.root}/ui/kpis.html?from={start}&to={today}&interval=day&fcrDays=7")
+    wait_ready(page)
+
+    def report(group_by: str, interval: str = "day") -> dict:
+        params = {"from": f"{start}T00:00:00Z", "to": f"{today + timedelta(days=1)}T00:00:00Z",
+                  "interval": interval, "groupBy": group_by, "fcrDays": 7}
+        response = api.get("/ihub/v1/analytics/kpis", params=params)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    channel, agent, store = report("channel"), report("agent"), report("store")
+    assert channel["groups"] and agent["groups"] and store["groups"], "the demo data fills the last 30 days"
+
+    # leaderboards: the top agent and store and their volumes, and the order of the first ten rows
+    assert board(page, "agent")[0] == (agent["groups"][0]["key"], agent["groups"][0]["volume"])
+    assert board(page, "agent") == [(g["key"], g["volume"]) for g in agent["groups"][:10]]
+    assert board(page, "store") == [(g["key"], g["volume"]) for g in store["groups"][:10]]
+    top = page.locator(f"#board-agent tr[data-key='{agent['groups'][0]['key']}']")
+    assert float(top.locator(".aht").get_attribute("data-value")) == agent["groups"][0]["avgHandlingSeconds"]
+    assert float(top.locator(".fcr").get_attribute("data-value")) == agent["groups"][0]["firstContactResolutionRate"]
+    assert page.text_content("#card-agent .value") == agent["groups"][0]["key"]
+    assert page.text_content("#card-store .value") == store["groups"][0]["key"]
+    if len(agent["groups"]) > 10:
+        page.click("[data-toggle=agent]")
+        assert board(page, "agent") == [(g["key"], g["volume"]) for g in agent["groups"]]
+        page.click("[data-toggle=agent]")  # back to the top ten
+        assert len(board(page, "agent")) == 10
+
+    # the volume chart: one line per channel, over the buckets the API returned
+    keys = page.eval_on_selector_all("#volume-chart path.series", "ps => ps.map(p => p.dataset.key)")
+    assert sorted(keys) == sorted(g["key"] for g in channel["groups"])
+    buckets = {s["t"] for g in channel["groups"] for s in g["series"]}
+    points = page.eval_on_selector_all("#volume-chart path.series", "ps => ps.map(p => p.getAttribute('d').split(/[ML]/).length - 1)")
+    assert set(points) == {len(buckets)}
+
+    # handling time and FCR bars per channel, straight from the response
+    for chart, field in (("aht-chart", "avgHandlingSeconds"), ("fcr-chart", "firstContactResolutionRate")):
+        bars = page.eval_on_selector_all(f"#{chart} g.bar", "gs => gs.map(g => [g.dataset.key, Number(g.dataset.value)])")
+        assert dict(bars) == {g["key"]: g[field] for g in channel["groups"]}, chart
+
+    # another interval: the chart follows
+    page.click("#interval button[data-interval=week]")
+    wait_ready(page)
+    weekly = report("channel", "week")
+    buckets = {s["t"] for g in weekly["groups"] for s in g["series"]}
+    points = page.eval_on_selector_all("#volume-chart path.series", "ps => ps.map(p => p.getAttribute('d').split(/[ML]/).length - 1)")
+    assert len(points) == len(weekly["groups"]) and set(points) == {len(buckets)}
+    page.click("#interval button[data-interval=day]")
+    wait_ready(page)
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "ui-kpis.png"), full_page=True)
+
+    page.click("nav a[href='./']")
+    page.wait_for_url("**/ui/")
+    wait_ready(page)
