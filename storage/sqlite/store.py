@@ -79,7 +79,8 @@ CREATE TABLE IF NOT EXISTS kpi_fact (
     status   TEXT,
     customer TEXT,
     reason   TEXT,
-    fact     BLOB NOT NULL                -- the whole storage.kpis.Fact
+    fact     BLOB NOT NULL,               -- the whole storage.kpis.Fact
+    gap      REAL                         -- seconds to the customer's next contact with the same reason
 );
 CREATE INDEX IF NOT EXISTS kpi_fact_at ON kpi_fact (at);
 CREATE INDEX IF NOT EXISTS kpi_fact_repeat ON kpi_fact (customer, reason, at) WHERE customer IS NOT NULL;
@@ -100,7 +101,7 @@ CREATE INDEX IF NOT EXISTS delivery_queue ON delivery (subscription_id, id);
 """
 
 
-SCHEMA_VERSION = 4  # 2: timeline table, 4: kpi_fact and kpi_key tables
+SCHEMA_VERSION = 5  # 2: timeline table, 4: kpi_fact and kpi_key tables, 5: kpi_fact.gap
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
@@ -109,11 +110,15 @@ def _migrate(conn: sqlite3.Connection) -> None:
     if version >= SCHEMA_VERSION:
         return
     conn.execute("BEGIN IMMEDIATE")
-    conn.execute("DROP TABLE IF EXISTS fact")  # version 3's fact table, replaced by kpi_fact
-    for seq, doc in conn.execute("SELECT seq, doc FROM interaction").fetchall():
-        if version < 2:
-            _add_timeline(conn, seq, orjson.loads(doc))
-        _put_fact(conn, seq, orjson.loads(doc))
+    if version == 4:  # kpi_fact made before it had gaps
+        conn.execute("ALTER TABLE kpi_fact ADD COLUMN gap REAL")
+        conn.execute(f"UPDATE kpi_fact SET gap = {_NEXT_SAME_CONTACT} WHERE customer IS NOT NULL")
+    else:
+        conn.execute("DROP TABLE IF EXISTS fact")  # version 3's fact table, replaced by kpi_fact
+        for seq, doc in conn.execute("SELECT seq, doc FROM interaction").fetchall():
+            if version < 2:
+                _add_timeline(conn, seq, orjson.loads(doc))
+            _put_fact(conn, seq, orjson.loads(doc))
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     conn.execute("COMMIT")
 
@@ -126,25 +131,47 @@ def _add_timeline(conn: sqlite3.Connection, seq: int, doc: Document) -> None:
     )
 
 
+# a fact's gap: time to the same customer's next contact with the same reason (FCR is gap > N days)
+_NEXT_SAME_CONTACT = (
+    "(SELECT min(n.at) FROM kpi_fact n WHERE n.customer = kpi_fact.customer AND n.reason IS kpi_fact.reason"
+    " AND n.at > kpi_fact.at) - at"
+)
+
+
 def _put_fact(conn: sqlite3.Connection, seq: int, doc: Document) -> None:
     _remove_fact(conn, seq)
     item = fact(doc)
     conn.execute(
-        "INSERT INTO kpi_fact VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO kpi_fact VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
         (seq, item.at, item.handling, item.status, item.customer, item.reason, orjson.dumps(astuple(item))),
     )
     conn.executemany(
         "INSERT OR IGNORE INTO kpi_key VALUES (?, ?, ?, ?)",
         [(dim, item.at, seq, key) for dim in GROUP_BY for key in item.keys(dim)],
     )
+    _refresh_gaps(conn, item.customer, item.reason, item.at)
 
 
 def _remove_fact(conn: sqlite3.Connection, seq: int) -> None:
-    row = conn.execute("SELECT at FROM kpi_fact WHERE seq = ?", (seq,)).fetchone()
+    row = conn.execute("SELECT at, customer, reason FROM kpi_fact WHERE seq = ?", (seq,)).fetchone()
     if row is not None:
+        at, customer, reason = row
         conn.execute("DELETE FROM kpi_key WHERE dim IN ({}) AND at = ? AND seq = ?".format(",".join("?" * len(GROUP_BY))),
-                     (*GROUP_BY, row[0], seq))
+                     (*GROUP_BY, at, seq))
         conn.execute("DELETE FROM kpi_fact WHERE seq = ?", (seq,))
+        _refresh_gaps(conn, customer, reason, at)
+
+
+def _refresh_gaps(conn: sqlite3.Connection, customer: str | None, reason: str | None, at: float) -> None:
+    """A contact at `at` came or went: only the contacts at `at` and the latest one before it can
+    have a different next contact now."""
+    if customer is None:
+        return
+    conn.execute(
+        f"UPDATE kpi_fact SET gap = {_NEXT_SAME_CONTACT} WHERE customer = ? AND reason IS ? AND (at = ? OR at ="
+        " (SELECT max(p.at) FROM kpi_fact p WHERE p.customer = ? AND p.reason IS ? AND p.at < ?))",
+        (customer, reason, at, customer, reason, at),
+    )
 
 
 # bucket start of a timeline time (epoch seconds), as storage.kpis.bucket computes it
@@ -424,10 +451,7 @@ class SqliteStore:
         """The KPI groups, summed by SQL (same figures as storage.kpis.kpis on the same facts)."""
         sql = f"""
             SELECT k.key, {_BUCKET_SQL[query.interval]} AS t, count(*), total(f.handling), count(f.handling),
-                   sum(f.status IS 'completed'), count(f.customer),
-                   sum(f.customer IS NOT NULL AND EXISTS (
-                       SELECT 1 FROM kpi_fact r WHERE r.customer = f.customer AND r.reason IS f.reason
-                       AND r.at > f.at AND r.at <= f.at + ?))
+                   sum(f.status IS 'completed'), count(f.customer), count(CASE WHEN f.gap <= ? THEN 1 END)
             FROM kpi_key k JOIN kpi_fact f ON f.seq = k.seq
             WHERE k.dim = ? AND k.at >= ? AND k.at < ?
             GROUP BY k.key, t"""

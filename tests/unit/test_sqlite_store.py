@@ -162,3 +162,26 @@ def test_kpis_in_sql_agree_with_the_reference(loaded, group_by, interval):
     query = KpiQuery(start, end, interval, group_by, days)
     expected = kpis(query, [f for f in facts if start <= f.at < end], [f for f in facts if start <= f.at < end + days * 86400])
     assert expected and run(store.kpis(query)) == expected
+
+
+def test_kpis_stay_right_when_interactions_change_or_go(tmp_path):
+    from storage.kpis import KpiQuery, fact, kpis
+    from tests.store_contract import contract_documents
+
+    store = SqliteStore(tmp_path, synchronous="NORMAL")
+    docs = {d["id"]: d for d in contract_documents()[:150]}
+    run(store.create_many(list(docs.values()), no_notifications))
+    ids = sorted(docs)
+    for doc_id in ids[::7]:  # some go
+        run(store.delete(doc_id, no_notifications))
+        del docs[doc_id]
+    for doc_id in ids[1::5]:  # some change reason: repeats appear and disappear
+        if doc_id in docs:
+            docs[doc_id] = run(store.update(doc_id, lambda old: {**old, "reason": "Billing question"}, no_notifications))
+    facts = [fact(d) for d in docs.values()]
+    start, end, days = 1767225600.0, 1767225600.0 + 330 * 86400, 30
+    query = KpiQuery(start, end, "month", "channel", days)
+    expected = kpis(query, [f for f in facts if f.at < end], facts)
+    assert run(store.kpis(query)) == expected
+    assert any(g["firstContactResolutionRate"] not in (None, 1.0) for g in expected)  # repeats were counted
+    run(store.close())
