@@ -87,11 +87,11 @@ def worker() -> None:
     import faust
 
     from stream_workers.app import create_worker
-    from stream_workers.setup import prepare
+    from stream_workers.setup import prepare_worker
 
     settings = _settings()
     logging.basicConfig(level=logging.INFO)
-    asyncio.run(prepare(settings, wait=True))  # a worker waits for its services; it does not crash-loop
+    asyncio.run(prepare_worker(settings))  # a worker waits for its services; it does not crash-loop
     faust.Worker(create_worker(settings), loglevel="info").execute_from_commandline()
 
 

@@ -39,7 +39,7 @@ async def open_stores(settings: Settings) -> tuple[Any, Any, bool]:
     await prepare(settings)  # topics and indices (idempotent)
     client = create_client(settings.search_url, engine=settings.search_engine)
     search = SearchStore(client, settings.index_alias)
-    subscriptions = SubscriptionIndex(client)
+    subscriptions = SubscriptionIndex(client, f"{settings.index_alias}-subscriptions")
     store = LogBackedStore(search, settings.kafka_bootstrap, timeout_s=settings.write_timeout_s)
     await store.start()
     return store, subscriptions, False

@@ -94,7 +94,7 @@ def create_worker(settings: Settings) -> faust.App:
     async def notify(stream: faust.StreamT) -> None:
         client = create_client(settings.search_url, engine=settings.search_engine)
         notifier = Notifier(
-            SubscriptionIndex(client),
+            SubscriptionIndex(client, f"{settings.index_alias}-subscriptions"),
             max_attempts=settings.notify_max_attempts,
             timeout_s=settings.notify_timeout_s,
             backoff_s=settings.notify_backoff_s,

@@ -57,10 +57,17 @@ class Notifier:
             record: dict[str, Any] = orjson.loads(raw)
             if record.get("kind") not in NOTIFYING_KINDS:
                 continue
-            deliveries = fan_out(subscribers, record.get("old"), record.get("new"))
-            results = await asyncio.gather(*(self._deliver(d) for d in deliveries))
+            # subscribers in parallel; each one's events (e.g. AttributeValueChange, then
+            # StatusChange) one after the other, in order
+            per_subscriber: dict[str, list[Delivery]] = {}
+            for delivery in fan_out(subscribers, record.get("old"), record.get("new")):
+                per_subscriber.setdefault(delivery.subscription_id, []).append(delivery)
+            results = await asyncio.gather(*(self._deliver_in_order(d) for d in per_subscriber.values()))
             delivered += sum(results)
         return delivered
+
+    async def _deliver_in_order(self, deliveries: list[Delivery]) -> int:
+        return sum([await self._deliver(delivery) for delivery in deliveries])
 
     async def _deliver(self, delivery: Delivery) -> bool:
         for attempt in range(1, self.max_attempts + 1):

@@ -9,7 +9,8 @@ from settings import Settings
 from storage.search import create_client
 from storage.search.store import SearchStore
 from storage.search.subscriptions import SubscriptionIndex
-from stream_workers.topics import ensure_topics
+from schemas.channel_event import CHANGES_TOPIC
+from stream_workers.topics import ensure_topics, start_group_at_end
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,17 @@ async def _prepare(settings: Settings) -> None:
     client = create_client(settings.search_url, engine=settings.search_engine)
     try:
         await SearchStore(client, settings.index_alias).ensure_index()
-        await SubscriptionIndex(client).ensure()
+        await SubscriptionIndex(client, f"{settings.index_alias}-subscriptions").ensure()
     finally:
         await client.close()
+
+
+async def prepare_worker(settings: Settings) -> None:
+    """`prepare`, waiting for the services; then, for a worker group that never ran: notifications
+    are about what happens from now on, so it does not replay the change log to subscribers (the
+    raw topic, the log of record, it does read from the start)."""
+    await prepare(settings, wait=True)
+    try:
+        await start_group_at_end(settings.kafka_bootstrap, settings.worker_group, CHANGES_TOPIC, if_new=True)
+    except Exception as exc:  # noqa: BLE001 - the group is already running: it has its offsets
+        log.warning("could not set the change topic's start for %s: %r", settings.worker_group, exc)

@@ -45,9 +45,10 @@ async def partitions_of(bootstrap: str, topic: str) -> list[int]:
     return partitions
 
 
-async def start_group_at_end(bootstrap: str, group: str, topic: str = RAW_TOPIC) -> None:
-    """Commit a topic's end offsets for a new consumer group, so its workers see only what comes next
-    (a new group otherwise starts from the beginning of the log)."""
+async def start_group_at_end(bootstrap: str, group: str, topic: str = RAW_TOPIC, *, if_new: bool = False) -> None:
+    """Commit a topic's end offsets for a consumer group, so its workers see only what comes next
+    (a new group otherwise starts from the beginning of the log). `if_new`: only partitions the
+    group has never committed."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
     from aiokafka.structs import OffsetAndMetadata
 
@@ -56,7 +57,10 @@ async def start_group_at_end(bootstrap: str, group: str, topic: str = RAW_TOPIC)
     await consumer.start()
     try:
         consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
-        await consumer.commit({tp: OffsetAndMetadata(end, "") for tp, end in ends.items()})
+        if if_new:
+            partitions = [tp for tp in partitions if await consumer.committed(tp) is None]
+        if partitions:
+            ends = await consumer.end_offsets(partitions)
+            await consumer.commit({tp: OffsetAndMetadata(end, "") for tp, end in ends.items()})
     finally:
         await consumer.stop()

@@ -1,5 +1,5 @@
 // Customer 360: a party's interactions, newest first, from GET /ihub/v1/parties/{id}/timeline.
-import { channelColor, channelIcon, channelLabel, escapeHtml, formatDateTime, formatSeconds } from "./charts.js";
+import { channelColor, channelIcon, channelLabel, escapeHtml, formatDateTime, formatSeconds, getJson, showError } from "./charts.js";
 
 const TIMELINE = (party) => `/ihub/v1/parties/${encodeURIComponent(party)}/timeline`;
 const LIST = "/tmf-api/partyInteraction/v4/partyInteraction";
@@ -24,18 +24,6 @@ const state = {
 function setBusy(busy) {
   document.body.dataset.state = busy ? "loading" : "ready";
   $("workspace").classList.toggle("loading", busy);
-}
-
-function showError(message) {
-  $("error").textContent = message;
-  $("error").classList.toggle("hidden", !message);
-}
-
-async function getJson(url) {
-  const response = await fetch(url, { headers: { Accept: "application/json" } });
-  const body = await response.json().catch(() => null);
-  if (!response.ok) throw new Error((body && body.message) || `${response.status} ${response.statusText}`);
-  return body;
 }
 
 function params(cursor) {

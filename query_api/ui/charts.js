@@ -200,3 +200,18 @@ export function barChart(container, rows, { max = null, name = "" } = {}) {
     el("text", { x: W - valueW + 8, y: yy + 15, class: "bar-value" }, g).textContent = r.text;
   });
 }
+
+/** GET a JSON resource of the API; the TMF Error's message on failure. */
+export async function getJson(url) {
+  const response = await fetch(url, { headers: { Accept: "application/json" } });
+  const body = await response.json().catch(() => null);
+  if (!response.ok) throw new Error((body && body.message) || `${response.status} ${response.statusText}`);
+  return body;
+}
+
+/** Show (or, with an empty message, hide) the page's error banner. */
+export function showError(message) {
+  const banner = document.getElementById("error");
+  banner.textContent = message;
+  banner.classList.toggle("hidden", !message);
+}

@@ -1,5 +1,5 @@
 // KPI dashboard: GET /ihub/v1/analytics/kpis grouped by channel, agent and store.
-import { barChart, channelColor, channelLabel, escapeHtml, formatPercent, formatSeconds, lineChart } from "./charts.js";
+import { barChart, channelColor, channelLabel, escapeHtml, formatPercent, formatSeconds, lineChart, getJson, showError } from "./charts.js";
 
 const KPIS = "/ihub/v1/analytics/kpis";
 const TOP = 10;
@@ -12,18 +12,6 @@ function addDays(dateString, days) {
   const d = new Date(`${dateString}T00:00:00Z`);
   d.setUTCDate(d.getUTCDate() + days);
   return isoDate(d);
-}
-
-function showError(message) {
-  $("error").textContent = message;
-  $("error").classList.toggle("hidden", !message);
-}
-
-async function getJson(url) {
-  const response = await fetch(url, { headers: { Accept: "application/json" } });
-  const body = await response.json().catch(() => null);
-  if (!response.ok) throw new Error((body && body.message) || `${response.status} ${response.statusText}`);
-  return body;
 }
 
 function query(groupBy) {

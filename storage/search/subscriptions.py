@@ -11,7 +11,9 @@ MAPPINGS = {"dynamic": False, "properties": {"id": {"type": "keyword"}, "callbac
 
 
 class SubscriptionIndex:
-    def __init__(self, client: Any, index: str = "ihub-subscriptions"):
+    """One per deployment (named after its interaction alias: `<alias>-subscriptions`)."""
+
+    def __init__(self, client: Any, index: str):
         self.client = client
         self.index = index
 

@@ -82,12 +82,22 @@ def server(request, tmp_path_factory):
     if request.param == "search":
         log = open(tmp_path_factory.mktemp("worker") / "worker.log", "w")
         worker = subprocess.Popen([IHUB, "worker"], env=srv.env, stdout=log, stderr=subprocess.STDOUT)
-    srv.start()
-    yield srv
-    srv.stop()
+    try:
+        srv.start()
+        yield srv
+    finally:
+        srv.stop()
+        _stop(worker)
+
+
+def _stop(worker: subprocess.Popen | None) -> None:
     if worker:
         worker.terminate()
-        worker.wait(30)
+        try:
+            worker.wait(30)
+        except subprocess.TimeoutExpired:
+            worker.kill()  # never leave a worker behind for the next run
+            worker.wait()
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import httpx
+import pytest
 
 from tests.conformance.conftest import Server
 from tests.conformance.test_party_interaction import CTK_BODY, MERGE, assert_tmf_error
@@ -18,9 +19,19 @@ def subscribe(api, callback: str, query: str | None = None) -> dict:
     return subscription
 
 
-def test_lifecycle_notifications(api, listener):
+@pytest.fixture
+def subscriptions(api):
+    """Subscriptions made by a test are removed even when it fails (a dead callback slows the hub)."""
+    made = []
+    yield made
+    for subscription in made:
+        api.delete(f"hub/{subscription['id']}")
+
+
+def test_lifecycle_notifications(api, listener, subscriptions):
     sink = listener()
     subscription = subscribe(api, sink.url)
+    subscriptions.append(subscription)
     created = api.post("partyInteraction", json={**CTK_BODY, "status": "open"}).json()
     api.patch(f"partyInteraction/{created['id']}", json={"description": "noted"}, headers=MERGE)
     api.patch(f"partyInteraction/{created['id']}", json={"status": "completed"}, headers=MERGE)
@@ -47,11 +58,12 @@ def test_lifecycle_notifications(api, listener):
     assert_tmf_error(api.delete(f"hub/{subscription['id']}"), 404)
 
 
-def test_subscription_query_selects_events(api, listener):
+def test_subscription_query_selects_events(api, listener, subscriptions):
     sink = listener()
     subscription = subscribe(
         api, sink.url, "eventType=PartyInteractionStatusChangeEvent&event.partyInteraction.status=completed"
     )
+    subscriptions.append(subscription)
     created = api.post("partyInteraction", json={**CTK_BODY, "status": "open"}).json()
     api.patch(f"partyInteraction/{created['id']}", json={"status": "inProgress"}, headers=MERGE)
     api.patch(f"partyInteraction/{created['id']}", json={"status": "completed"}, headers=MERGE)
@@ -63,9 +75,10 @@ def test_subscription_query_selects_events(api, listener):
     api.delete(f"hub/{subscription['id']}")
 
 
-def test_failed_deliveries_are_retried(api, listener):
+def test_failed_deliveries_are_retried(api, listener, subscriptions):
     sink = listener(fail_first=2)
     subscription = subscribe(api, sink.url, "eventType=PartyInteractionCreateEvent")
+    subscriptions.append(subscription)
     created = api.post("partyInteraction", json=CTK_BODY).json()
     events = sink.wait_for(1)
     assert sink.attempts == 3
