@@ -561,7 +561,7 @@ def bench_list(args, wrk, workdir, base, collection, parties, client, server) ->
 def bench_post(args, collection, client, server) -> dict[str, Any]:
     from ingest.demo import interactions
 
-    say(f"\n3. POST /partyInteraction  (sequential, realistic bodies; deleted afterwards)")
+    say("\n3. POST /partyInteraction  (sequential, realistic bodies; deleted afterwards)")
     bodies = list(interactions(args.posts + 50, seed=args.seed + 1000, parties=args.parties))
     created: list[str] = []
     try:

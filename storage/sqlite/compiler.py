@@ -32,7 +32,7 @@ def _operand_sql(op: Op, operand: Operand) -> Sql:
     if op in (Op.EQ, Op.NE):
         # Text equality also decides numbers and dates whose text is the query text; the typed
         # branches catch 42.0 == 42 and the same instant written differently. All use indexes.
-        parts, params = [f"v = ?"], [operand.text]
+        parts, params = ["v = ?"], [operand.text]
         if operand.number is not None:
             parts.append(f"(kind = '{Kind.NUMBER}' AND v = ?)")
             params.append(operand.number_text)
