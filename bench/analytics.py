@@ -5,10 +5,13 @@ adds one customer with --party-size interactions (once), starts one server and m
 - the timeline of that customer, every page (limit 20) from the first to the last, several times:
   p50/p99 overall and per depth (first, middle, last page);
 - the KPI report over 30 days grouped by day and channel.
+With --store search the same documents are first copied (once) into a search-engine index through
+the workers' write path (versioned bulk), and `ihub serve --store search` answers instead.
 Figures are printed next to their targets (timeline p99 <= 50 ms at any depth; KPI p99 <= 300 ms;
-both stated for 1,000,000 interactions), never asserted. Summary: artifacts/bench-analytics.json.
+both stated for 1,000,000 interactions), never asserted. Summary: artifacts/bench-analytics-<store>.json.
 
     .venv/bin/python bench/analytics.py [--data-dir .bench-data/embedded-100k] [--party-size 500]
+        [--store search --search-url http://127.0.0.1:9200]
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import subprocess
 import sys
@@ -23,6 +27,7 @@ import time
 from pathlib import Path
 
 import httpx
+import orjson
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -53,6 +58,50 @@ async def add_history(data_dir: Path, size: int) -> int:
     return round(opened, 1)
 
 
+async def copy_to_search(data_dir: Path, search_url: str, alias: str, count: int) -> float | None:
+    """Index every document of the embedded store under `alias` (skipped if already complete).
+    Returns the seconds it took, None if the index was already there."""
+    import sqlite3
+
+    from storage.search import create_client
+    from storage.search.store import IndexOp, SearchStore
+
+    store = SearchStore(create_client(search_url), alias=alias)
+    try:
+        if await store.client.indices.exists_alias(name=alias):
+            indexed = (await store.client.count(index=alias))["count"]
+            if indexed == count:
+                return None
+            await store.client.indices.delete(index=f"{alias}-v1")
+        await store.ensure_index()
+        await store.client.indices.put_settings(index=alias, settings={"refresh_interval": "-1"})
+        started = time.perf_counter()
+        conn = sqlite3.connect(data_dir / "interactions.sqlite3")
+        rows = conn.execute("SELECT doc FROM interaction")
+        pending: set[asyncio.Task] = set()
+        done_count = 0
+        while batch := rows.fetchmany(1000):
+            ops = [IndexOp("index", doc["id"], 1, doc) for doc in map(orjson.loads, (r[0] for r in batch))]
+            pending.add(asyncio.ensure_future(store.apply(ops)))
+            if len(pending) >= 3:
+                finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in finished:
+                    assert all(r.ok for r in task.result()), "bulk refused documents"
+            done_count += len(batch)
+            if done_count % 50_000 == 0:
+                print(f"  indexed {done_count:,}/{count:,} ({done_count / (time.perf_counter() - started):,.0f}/s)")
+        for result in await asyncio.gather(*pending):
+            assert all(r.ok for r in result), "bulk refused documents"
+        await store.client.indices.put_settings(index=alias, settings={"refresh_interval": "1s"})
+        await store.client.indices.refresh(index=alias)
+        await store.client.indices.forcemerge(index=alias, max_num_segments=8, request_timeout=3600)
+        indexed = (await store.client.count(index=alias))["count"]
+        assert indexed == count, f"{indexed} indexed, {count} expected"
+        return round(time.perf_counter() - started, 1)
+    finally:
+        await store.close()
+
+
 def timed(client: httpx.Client, url: str, params: dict | None = None) -> tuple[float, dict]:
     start = time.perf_counter()
     response = client.get(url, params=params)
@@ -67,6 +116,8 @@ def main() -> None:
     parser.add_argument("--party-size", type=int, default=500)
     parser.add_argument("--walks", type=int, default=10)
     parser.add_argument("--kpi-runs", type=int, default=30)
+    parser.add_argument("--store", choices=["embedded", "search"], default="embedded")
+    parser.add_argument("--search-url", default="http://127.0.0.1:9200")
     args = parser.parse_args()
     meta_file = args.data_dir / "bench-meta.json"
     if not meta_file.exists():
@@ -74,10 +125,18 @@ def main() -> None:
     count = json.loads(meta_file.read_text())["count"]
     migration_s = asyncio.run(add_history(args.data_dir, args.party_size))
     port = free_port()
-    server = subprocess.Popen([str(Path(sys.executable).with_name("ihub")), "serve", "--port", str(port),
-                               "--data-dir", str(args.data_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    command = [str(Path(sys.executable).with_name("ihub")), "serve", "--port", str(port), "--data-dir", str(args.data_dir)]
+    env = dict(os.environ)
+    if args.store == "search":
+        alias = f"bench-analytics-{count + args.party_size}"
+        print(f"copying the store into the search index {alias} (once) ...")
+        took = asyncio.run(copy_to_search(args.data_dir, args.search_url, alias, count + args.party_size))
+        print(f"  {'already there' if took is None else f'indexed in {took} s'}")
+        command += ["--store", "search"]
+        env.update(IHUB_SEARCH_URL=args.search_url, IHUB_INDEX_ALIAS=alias)
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}/ihub/v1/"
-    result: dict[str, object] = {"interactions": count + args.party_size, "party_size": args.party_size,
+    result: dict[str, object] = {"store": args.store, "interactions": count + args.party_size, "party_size": args.party_size,
                                  "open_and_migrate_s": migration_s}
     try:
         with httpx.Client(base_url=base, timeout=30) as client:
@@ -114,13 +173,13 @@ def main() -> None:
         server.terminate()
         server.wait()
     t, k = result["timeline"], result["kpi"]
-    print(f"store: {result['interactions']:,} interactions (opened and migrated in {migration_s} s)")
+    print(f"store: {args.store}, {result['interactions']:,} interactions (opened and migrated in {migration_s} s)")
     print(f"timeline of a party with {args.party_size} interactions, {t['pages']} pages of 20, {t['requests']} requests:"
           f" p50 {t['p50_ms']} ms, p99 {t['p99_ms']} ms (first page p99 {t['first_page_p99_ms']}, middle"
           f" {t['middle_page_p99_ms']}, last {t['last_page_p99_ms']}); target p99 <= 50 ms")
     print(f"KPIs, 30 days by day and channel ({k['interactions_in_window']:,} channel-interactions in the window):"
           f" p50 {k['p50_ms']} ms, p99 {k['p99_ms']} ms; target p99 <= 300 ms")
-    out = ROOT / "artifacts" / "bench-analytics.json"
+    out = ROOT / "artifacts" / f"bench-analytics-{args.store}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     print(f"summary: {out}")

@@ -19,13 +19,9 @@ from storage.query import Page, Query, UnsupportedQuery
 from storage.search import engine
 from storage.search.compiler import search_body
 from storage.search.documents import MAPPINGS, SETTINGS, TIMELINE_AT, TIMELINE_WORDS, search_document
-from storage.kpis import Fact, KpiQuery, fact, kpis
+from storage.kpis import KpiQuery, assemble
+from storage.search.kpis import kpi_partials
 from storage.timeline import TimelinePage, TimelineQuery, encode_cursor
-
-# the attributes storage.kpis.fact reads
-FACT_SOURCE = ("id", "creationDate", "interactionDate", "status", "direction", "channel.id", "relatedParty.id",
-               "relatedParty.role", "reason")
-
 
 RESULT_WINDOW = 10_000  # the engine's default index.max_result_window (from + size)
 SCROLL_PAGE = 5_000
@@ -144,27 +140,9 @@ class SearchStore:
                   for name, agg in response["aggregations"].items()}
         return TimelinePage([orjson.dumps(hit["_source"]) for hit in page], cursor, facets)
 
-    async def kpi_facts(self, start: float, end: float) -> list[Fact]:
-        """Facts of the interactions whose timeline time is in [start, end), walked with search_after."""
-        body: dict[str, Any] = {
-            "query": {"range": {TIMELINE_AT: {"gte": start, "lt": end}}},
-            "sort": [{TIMELINE_AT: "asc"}, {"id": "asc"}],
-            "size": SCROLL_PAGE,
-            "track_total_hits": False,
-            "_source": {"includes": list(FACT_SOURCE)},
-        }
-        facts: list[Fact] = []
-        while True:
-            hits = (await engine.search(self.client, self.alias, body))["hits"]["hits"]
-            facts += [fact(hit["_source"]) for hit in hits]
-            if len(hits) < SCROLL_PAGE:
-                return facts
-            body["search_after"] = hits[-1]["sort"]
-
     async def kpis(self, query: KpiQuery) -> list[dict[str, Any]]:
-        """The KPI groups from the facts the engine returns (engine-side aggregations: not yet)."""
-        later = await self.kpi_facts(query.start, query.end + query.fcr_days * 86400)
-        return kpis(query, [f for f in later if f.at < query.end], later)
+        """The KPI groups, from the engine's aggregations (storage/search/kpis.py)."""
+        return assemble(await kpi_partials(lambda body: engine.search(self.client, self.alias, body), query))
 
     async def close(self) -> None:
         await self.client.close()
