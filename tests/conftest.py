@@ -18,6 +18,7 @@ import shlex
 import socket
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,13 @@ def pytest_configure(config: pytest.Config) -> None:
         "integration: needs real Apache Kafka and a real search engine (scripts/services up, or "
         "IHUB_KAFKA_BOOTSTRAP / IHUB_SEARCH_URL)",
     )
+
+
+def run_async(awaitable):
+    """`asyncio.run` in a thread of its own: works while another event loop runs in this thread
+    (Playwright's sync API keeps one running for as long as a browser is open)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, awaitable).result()
 
 
 def _run_services(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -131,7 +139,7 @@ def kafka_bootstrap(_local_services: _LocalServices) -> str:
             await admin.close()
 
     try:
-        asyncio.run(asyncio.wait_for(check(), 30))
+        run_async(asyncio.wait_for(check(), 30))
     except Exception as exc:  # noqa: BLE001 - any failure means "not usable"
         pytest.fail(f"Kafka at {bootstrap} does not answer: {exc!r}", pytrace=False)
     return bootstrap
@@ -155,7 +163,7 @@ def search_url(_local_services: _LocalServices) -> str:
             await client.close()
 
     try:
-        asyncio.run(asyncio.wait_for(check(), 30))
+        run_async(asyncio.wait_for(check(), 30))
     except Exception as exc:  # noqa: BLE001
         pytest.fail(f"the search engine at {url} does not answer: {exc!r}", pytrace=False)
     return url
