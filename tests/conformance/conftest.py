@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import socket
@@ -10,6 +9,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pytest
 from uuid import uuid4
 
 from stream_workers.topics import ensure_topics, start_group_at_end
+from tests.conftest import run_async
 
 BASE_PATH = "/tmf-api/partyInteraction/v4"
 
@@ -65,29 +67,55 @@ class Server:
             self.process.wait(10)
 
 
+@contextmanager
+def full_mode_store(request: pytest.FixtureRequest, name: str) -> Iterator[dict[str, str]]:
+    """Settings for a full-mode store of its own, on the session's Kafka and search engine: a fresh
+    index alias and a consumer group that starts at the log's end (so it sees only what comes next).
+    The index is deleted afterwards."""
+    bootstrap = request.getfixturevalue("kafka_bootstrap")
+    search_url = request.getfixturevalue("search_url")
+    tag = f"{name}-{uuid4().hex[:8]}"
+    env = {"IHUB_STORE": "search", "IHUB_KAFKA_BOOTSTRAP": bootstrap, "IHUB_SEARCH_URL": search_url,
+           "IHUB_INDEX_ALIAS": tag, "IHUB_WORKER_GROUP": tag}
+    run_async(ensure_topics(bootstrap, 6))  # a browser test may have an event loop running
+    run_async(start_group_at_end(bootstrap, tag))
+    try:
+        yield env
+    finally:
+        # only this store's indices, by name (the engine refuses wildcard deletes): the versioned
+        # index behind the alias, and the subscriptions
+        behind = httpx.get(f"{search_url}/_alias/{tag}")
+        indices = [*(behind.json() if behind.status_code == 200 else {}), f"{tag}-subscriptions"]
+        httpx.delete(f"{search_url}/{','.join(indices)}", params={"ignore_unavailable": "true"})
+
+
+@contextmanager
+def running(server: "Server", workdir: Path) -> Iterator["Server"]:
+    """Start `server`, and an `ihub worker` with the same settings when its store is search (full
+    mode); stop both afterwards. The worker runs in `workdir` (faust keeps its data there) and logs
+    to workdir/worker.log."""
+    worker = None
+    if server.env.get("IHUB_STORE") == "search":
+        log = open(workdir / "worker.log", "w")
+        worker = subprocess.Popen([IHUB, "worker"], env=server.env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
+        log.close()  # the worker has its own copy
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        _stop(worker)
+
+
 @pytest.fixture(scope="session", params=["embedded", "search"])
 def server(request, tmp_path_factory):
     """The same conformance suite against each store: embedded, and full mode (Kafka + engine + worker)."""
     env = {"IHUB_NOTIFY_BACKOFF_S": "0.2", "IHUB_STORE": request.param}
-    worker = None
-    if request.param == "search":
-        bootstrap = env["IHUB_KAFKA_BOOTSTRAP"] = request.getfixturevalue("kafka_bootstrap")
-        env["IHUB_SEARCH_URL"] = request.getfixturevalue("search_url")
-        # a store of its own: a fresh index, and a consumer group that starts at the log's end
-        tag = uuid4().hex[:8]
-        env["IHUB_INDEX_ALIAS"] = env["IHUB_WORKER_GROUP"] = f"conformance-{tag}"
-        asyncio.run(ensure_topics(bootstrap, 6))
-        asyncio.run(start_group_at_end(bootstrap, env["IHUB_WORKER_GROUP"]))
-    srv = Server(tmp_path_factory.mktemp("conformance-store"), env)
-    if request.param == "search":
-        log = open(tmp_path_factory.mktemp("worker") / "worker.log", "w")
-        worker = subprocess.Popen([IHUB, "worker"], env=srv.env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        srv.start()
-        yield srv
-    finally:
-        srv.stop()
-        _stop(worker)
+    with ExitStack() as stack:
+        if request.param == "search":
+            env.update(stack.enter_context(full_mode_store(request, "conformance")))
+        srv = Server(tmp_path_factory.mktemp("conformance-store"), env)
+        yield stack.enter_context(running(srv, tmp_path_factory.mktemp("worker")))
 
 
 def _stop(worker: subprocess.Popen | None) -> None:
