@@ -1,13 +1,17 @@
 """The customer-360 and KPI pages in a real browser (Debian's chromium through Playwright).
 
-A fresh `ihub serve` on demo data; every number the pages show is checked against the public API.
-Screenshots go to artifacts/ui-customer360.png and artifacts/ui-kpis.png.
+A fresh `ihub serve` on demo data, once per store: embedded, and full mode (the demo events go
+through Kafka and an `ihub worker` into the search engine); every number the pages show is checked
+against the public API. Screenshots go to artifacts/ui-customer360.png and artifacts/ui-kpis.png
+(embedded), and artifacts/ui-customer360-search.png and artifacts/ui-kpis-search.png (full mode).
 """
 
 from __future__ import annotations
 
 import subprocess
+import time
 from collections import Counter
+from contextlib import ExitStack
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -15,7 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.conformance.conftest import IHUB, Server
+from tests.conformance.conftest import IHUB, Server, full_mode_store, running
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
@@ -24,16 +28,47 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 LIST = "/tmf-api/partyInteraction/v4/partyInteraction"
 PAGE_SIZE = 5
+DEMO_EVENTS = 3000
+INDEX_TIMEOUT_S = 180  # full mode: for the worker to index the demo events
+
+
+@pytest.fixture(scope="module", params=["embedded", "search"])
+def mode(request) -> str:
+    """embedded: a SQLite store; search: full mode (demo events through Kafka, a worker, the engine)."""
+    return request.param
 
 
 @pytest.fixture(scope="module")
-def ui_server(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("ui-store")
-    subprocess.run([IHUB, "demo", "--events", "3000", "--seed", "7", "--data-dir", str(data_dir)],
-                   check=True, capture_output=True, text=True, timeout=300)
-    server = Server(data_dir).start()
-    yield server
-    server.stop()
+def ui_server(mode, request, tmp_path_factory):
+    with ExitStack() as stack:
+        env = {"IHUB_STORE": mode}
+        if mode == "search":
+            env.update(stack.enter_context(full_mode_store(request, "browser")))
+        server = Server(tmp_path_factory.mktemp("ui-store"), env)
+        # embedded: straight into the store; full mode: onto Kafka, for the worker to index
+        subprocess.run([IHUB, "demo", "--events", str(DEMO_EVENTS), "--seed", "7", "--data-dir", str(server.data_dir)],
+                       env=server.env, check=True, capture_output=True, text=True, timeout=300)
+        stack.enter_context(running(server, tmp_path_factory.mktemp("ui-worker")))
+        wait_for_all(server)
+        yield server
+
+
+def wait_for_all(server: Server) -> None:
+    """Until the API lists every demo interaction (in full mode, once the worker indexed them all)."""
+    deadline = time.monotonic() + INDEX_TIMEOUT_S
+    total = None
+    while time.monotonic() < deadline:
+        total = int(httpx.get(server.root + LIST, params={"limit": 0}, timeout=10).headers["X-Total-Count"])
+        if total == DEMO_EVENTS:
+            return
+        time.sleep(0.5)
+    pytest.fail(f"the API lists {total} of the {DEMO_EVENTS} demo interactions after {INDEX_TIMEOUT_S} s", pytrace=False)
+
+
+def screenshot(page, name: str, mode: str) -> None:
+    """artifacts/<name>.png for the embedded store, artifacts/<name>-<mode>.png for the others."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}{'' if mode == 'embedded' else '-' + mode}.png"), full_page=True)
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +148,7 @@ def busiest_party(api) -> tuple[str, int]:
     return counts.most_common(1)[0]
 
 
-def test_customer_360(page, api, ui_server):
+def test_customer_360(page, api, ui_server, mode):
     party, count = busiest_party(api)
     assert count > PAGE_SIZE, "the demo data should give some party a history longer than one page"
     timeline = f"/ihub/v1/parties/{party}/timeline"
@@ -180,8 +215,7 @@ def test_customer_360(page, api, ui_server):
     wait_ready(page)
     assert shown_ids(page) == [item["id"] for item in first["items"]]
     page.click("#timeline .tl-item:first-child .tl-summary")
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "ui-customer360.png"), full_page=True)
+    screenshot(page, "ui-customer360", mode)
 
     # navigation to the dashboard
     page.click("nav a[href='kpis.html']")
@@ -196,7 +230,7 @@ def board(page, kind: str) -> list[tuple[str, int]]:
     )]
 
 
-def test_kpis(page, api, ui_server):
+def test_kpis(page, api, ui_server, mode):
     today = datetime.now(timezone.utc).date()
     start = today - timedelta(days=29)
     page.goto(f"{ui_server.root}/ui/kpis.html?from={start}&to={today}&interval=day&fcrDays=7")
@@ -249,8 +283,7 @@ def test_kpis(page, api, ui_server):
     page.click("#interval button[data-interval=day]")
     wait_ready(page)
 
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "ui-kpis.png"), full_page=True)
+    screenshot(page, "ui-kpis", mode)
 
     page.click("nav a[href='./']")
     page.wait_for_url("**/ui/")
