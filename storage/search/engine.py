@@ -25,6 +25,7 @@ between client majors) stay in this file.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from dataclasses import dataclass
@@ -133,6 +134,23 @@ async def wait_until_ready(client: Any, *, timeout_s: float = 30) -> None:
         await client.options(request_timeout=timeout_s + 5).cluster.health(
             wait_for_status="yellow", timeout=server_timeout
         )
+
+
+async def wait_for_primaries(client: Any, index: str, *, timeout_s: float = 30) -> None:
+    """Block until every primary shard of ``index`` has started (raises ``TimeoutError``).
+
+    An index exists (and its health is already yellow) before its shards are allocated; until
+    then searches get 503. Whoever creates an index waits for its primaries, but a process that
+    finds the index another one has just created does not, so it waits here.
+    """
+    settings = await client.indices.get_settings(index=index, name="index.number_of_shards")
+    primaries = sum(int(entry["settings"]["index"]["number_of_shards"]) for entry in settings.values())
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while (await client.cluster.health(index=index))["active_primary_shards"] < primaries:
+        if loop.time() > deadline:
+            raise TimeoutError(f"the primary shards of {index} did not start within {timeout_s:g} s")
+        await asyncio.sleep(0.05)
 
 
 async def create_index(

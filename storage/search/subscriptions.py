@@ -24,6 +24,7 @@ class SubscriptionIndex:
             except Exception as exc:  # another process may have created it meanwhile
                 if "resource_already_exists" not in str(exc):
                     raise
+        await engine.wait_for_primaries(self.client, self.index)  # it may be another process's, still starting
 
     async def add_subscription(self, subscription: dict[str, Any]) -> None:
         await self.client.index(index=self.index, id=subscription["id"], document=subscription, refresh="wait_for")
