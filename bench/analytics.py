@@ -70,11 +70,13 @@ async def copy_to_search(data_dir: Path, search_url: str, alias: str, count: int
     try:
         if await store.client.indices.exists_alias(name=alias):
             indexed = (await store.client.count(index=alias))["count"]
-            if indexed == count:
+            if indexed == count and await store.client.indices.exists(index=store.contacts.index):
                 return None
             await store.client.indices.delete(index=f"{alias}-v1")
+        await store.client.indices.delete(index=store.contacts.index, ignore_unavailable=True)
         await store.ensure_index()
-        await store.client.indices.put_settings(index=alias, settings={"refresh_interval": "-1"})
+        for index in (alias, store.contacts.index):
+            await store.client.indices.put_settings(index=index, settings={"refresh_interval": "-1"})
         started = time.perf_counter()
         conn = sqlite3.connect(data_dir / "interactions.sqlite3")
         rows = conn.execute("SELECT doc FROM interaction")
@@ -92,9 +94,10 @@ async def copy_to_search(data_dir: Path, search_url: str, alias: str, count: int
                 print(f"  indexed {done_count:,}/{count:,} ({done_count / (time.perf_counter() - started):,.0f}/s)")
         for result in await asyncio.gather(*pending):
             assert all(r.ok for r in result), "bulk refused documents"
-        await store.client.indices.put_settings(index=alias, settings={"refresh_interval": "1s"})
-        await store.client.indices.refresh(index=alias)
-        await store.client.indices.forcemerge(index=alias, max_num_segments=8, request_timeout=3600)
+        for index in (alias, store.contacts.index):
+            await store.client.indices.put_settings(index=index, settings={"refresh_interval": "1s"})
+            await store.client.indices.refresh(index=index)
+            await store.client.indices.forcemerge(index=index, max_num_segments=8, request_timeout=3600)
         indexed = (await store.client.count(index=alias))["count"]
         assert indexed == count, f"{indexed} indexed, {count} expected"
         return round(time.perf_counter() - started, 1)

@@ -10,7 +10,8 @@ returns and lets the batch be committed. Everything that decides what the index 
    validated as PartyInteraction resources;
 4. write the final state of each interaction in one bulk request, versioned (idempotent on
    replay), retrying 429/5xx/timeouts with exponential backoff and jitter until the engine takes
-   them (which is the backpressure: no new batch is read meanwhile);
+   them (which is the backpressure: no new batch is read meanwhile), and with them each touched
+   interaction's place among its customer's contacts (first-contact resolution, storage/search/contacts.py);
 5. return dead letters and change records, which the loop publishes before the offsets commit.
 """
 
@@ -130,6 +131,12 @@ class Projector:
         ]
         refresh = any(p.event.source == API_SOURCE for p in applied)  # read-your-writes for the API
         failed = await self._write(ops, refresh=refresh)
+        # the writes above also updated the FCR contacts (SearchStore.apply); an interaction this batch
+        # left as it was may still miss there if a worker died between the two, so sync it too
+        clean = {p.change.interaction_id for p in applied} - dirty
+        if clean:
+            await self._retrying("update contacts", self.store.contacts.update,
+                                 [(i, *state[i]) for i in sorted(clean)], refresh=refresh)
         for item in applied:
             error = failed.get(item.change.interaction_id)
             if error:

@@ -38,7 +38,9 @@ async def reindex(settings: Settings) -> str:
         match = re.search(r"-v(\d+)$", old)
         new = f"{settings.index_alias}-v{int(match.group(1)) + 1 if match else 2}"
         await engine.create_index(client, new, mappings=MAPPINGS, settings=SETTINGS)
-        projector = Projector(SearchStore(client, new), settings.resource_root() + settings.base_path)
+        # the contacts (FCR) index is shared: replayed states are older than its own and change nothing
+        store = SearchStore(client, new, contacts=f"{settings.index_alias}-contacts")
+        projector = Projector(store, settings.resource_root() + settings.base_path)
 
         partitions = [TopicPartition(RAW_TOPIC, p) for p in sorted(consumer.partitions_for_topic(RAW_TOPIC) or ())]
         consumer.assign(partitions)

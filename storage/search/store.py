@@ -18,6 +18,7 @@ import orjson
 from storage.query import Page, Query, UnsupportedQuery
 from storage.search import engine
 from storage.search.compiler import search_body
+from storage.search.contacts import ContactIndex
 from storage.search.documents import MAPPINGS, SETTINGS, TIMELINE_AT, TIMELINE_WORDS, search_document
 from storage.kpis import KpiQuery, assemble
 from storage.search.kpis import kpi_partials
@@ -45,9 +46,12 @@ class OpResult:
 
 
 class SearchStore:
-    def __init__(self, client: Any, alias: str = "ihub-interactions"):
+    """`alias`: the interactions; `contacts`: FCR's contact index (default `<alias>-contacts`)."""
+
+    def __init__(self, client: Any, alias: str = "ihub-interactions", contacts: str | None = None):
         self.client = client
         self.alias = alias
+        self.contacts = ContactIndex(client, contacts or f"{alias}-contacts")
 
     # -- index management -------------------------------------------------------------------
 
@@ -67,6 +71,7 @@ class SearchStore:
             await self.client.indices.put_alias(index=index, name=self.alias, body={"is_write_index": True})
         # the index may be another process's, just created: searches get 503 until its shard starts
         await engine.wait_for_primaries(self.client, index)
+        await self.contacts.ensure()
         return index
 
     async def current_index(self) -> str:
@@ -144,7 +149,8 @@ class SearchStore:
 
     async def kpis(self, query: KpiQuery) -> list[dict[str, Any]]:
         """The KPI groups, from the engine's aggregations (storage/search/kpis.py)."""
-        return assemble(await kpi_partials(lambda body: engine.search(self.client, self.alias, body), query))
+        return assemble(await kpi_partials(lambda body: engine.search(self.client, self.alias, body),
+                                           lambda body: engine.search(self.client, self.contacts.index, body), query))
 
     async def close(self) -> None:
         await self.client.close()
@@ -166,7 +172,10 @@ class SearchStore:
             body=b"\n".join(lines) + b"\n", refresh="true" if refresh else "false"
         )
         body = response.body if hasattr(response, "body") else response
-        return [_result(next(iter(item.values()))) for item in body["items"]]
+        results = [_result(next(iter(item.values()))) for item in body["items"]]
+        await self.contacts.update([(op.interaction_id, op.version, op.doc) for op, result in zip(ops, results)
+                                    if result.ok], refresh=refresh)
+        return results
 
 
 def _result(item: dict[str, Any]) -> OpResult:

@@ -54,15 +54,28 @@ def ui_server(mode, request, tmp_path_factory):
 
 
 def wait_for_all(server: Server) -> None:
-    """Until the API lists every demo interaction (in full mode, once the worker indexed them all)."""
+    """Until the API lists every demo interaction (in full mode, once the worker indexed them all)
+    and its KPIs have settled."""
     deadline = time.monotonic() + INDEX_TIMEOUT_S
     total = None
     while time.monotonic() < deadline:
         total = int(httpx.get(server.root + LIST, params={"limit": 0}, timeout=10).headers["X-Total-Count"])
         if total == DEMO_EVENTS:
-            return
+            break
         time.sleep(0.5)
-    pytest.fail(f"the API lists {total} of the {DEMO_EVENTS} demo interactions after {INDEX_TIMEOUT_S} s", pytrace=False)
+    else:
+        pytest.fail(f"the API lists {total} of the {DEMO_EVENTS} demo interactions after {INDEX_TIMEOUT_S} s",
+                    pytrace=False)
+    # full mode: the contacts behind first-contact resolution are written just after the documents
+    # and become searchable with the next refresh; wait until two reports a refresh apart agree
+    report = None
+    while time.monotonic() < deadline:
+        again = httpx.get(server.root + "/ihub/v1/analytics/kpis", params={"groupBy": "agent"}, timeout=10).json()
+        if again == report:
+            return
+        report = again
+        time.sleep(1.2)
+    pytest.fail(f"the KPIs kept changing for {INDEX_TIMEOUT_S} s after every interaction was listed", pytrace=False)
 
 
 def screenshot(page, name: str, mode: str) -> None:

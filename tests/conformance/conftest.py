@@ -83,9 +83,9 @@ def full_mode_store(request: pytest.FixtureRequest, name: str) -> Iterator[dict[
         yield env
     finally:
         # only this store's indices, by name (the engine refuses wildcard deletes): the versioned
-        # index behind the alias, and the subscriptions
+        # index behind the alias, the subscriptions and the contacts
         behind = httpx.get(f"{search_url}/_alias/{tag}")
-        indices = [*(behind.json() if behind.status_code == 200 else {}), f"{tag}-subscriptions"]
+        indices = [*(behind.json() if behind.status_code == 200 else {}), f"{tag}-subscriptions", f"{tag}-contacts"]
         httpx.delete(f"{search_url}/{','.join(indices)}", params={"ignore_unavailable": "true"})
 
 

@@ -69,7 +69,7 @@ def isolated(kafka_bootstrap, search_url, tmp_path):
     yield env, worker
     for item in started:
         item.stop()
-    httpx.delete(f"{search_url}/test-{tag}-v1")
+    httpx.delete(f"{search_url}/test-{tag}-v1,test-{tag}-contacts,test-{tag}-subscriptions", params={"ignore_unavailable": "true"})
 
 
 def count(search_url: str, alias: str, query: dict | None = None) -> int:
@@ -224,6 +224,37 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(isolated, search
     wait_until(lambda: count(search_url, alias, query) == len(ids), 180, "all events after the restart")
     time.sleep(2)
     assert count(search_url, alias, query) == len(ids)  # and not more: one document per interaction
+    # the contacts behind first-contact resolution came through the kill too
+    assert_contacts_match_the_documents(search_url, alias)
+
+
+def assert_contacts_match_the_documents(search_url: str, alias: str) -> None:
+    """Every indexed interaction with a customer is a member of exactly one contact, its own, and
+    the engine's KPIs are the reference's on the indexed documents."""
+    from storage.kpis import KpiQuery, fact, kpis
+    from storage.search import create_client
+    from storage.search.contacts import contact_id
+    from storage.search.store import SearchStore
+
+    httpx.post(f"{search_url}/{alias},{alias}-contacts/_refresh")
+    hits = httpx.post(f"{search_url}/{alias}/_search", json={"size": 10_000, "query": {"match_all": {}}}).json()
+    facts = [fact(hit["_source"]) for hit in hits["hits"]["hits"]]
+    expected = sorted((contact_id(f.customer, f.reason), f.interaction_id) for f in facts if f.customer)
+    assert expected
+    contacts = httpx.post(f"{search_url}/{alias}-contacts/_search",
+                          json={"size": 10_000, "query": {"exists": {"field": "customer"}}}).json()
+    members = sorted((hit["_id"], m["id"]) for hit in contacts["hits"]["hits"] for m in hit["_source"]["members"])
+    assert members == expected
+    query = KpiQuery(min(f.at for f in facts), max(f.at for f in facts) + 1, "month", "channel", 30)
+
+    async def engine_kpis():
+        store = SearchStore(create_client(search_url), alias)
+        try:
+            return await store.kpis(query)
+        finally:
+            await store.close()
+
+    assert asyncio.run(engine_kpis()) == kpis(query, facts, facts)
 
 
 class FlakyProxy:

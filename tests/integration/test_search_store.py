@@ -36,6 +36,7 @@ def loaded(search_url, loop):
     loop.run_until_complete(load())
     yield store, docs
     loop.run_until_complete(store.client.indices.delete(index=f"{store.alias}-v1"))
+    loop.run_until_complete(store.client.indices.delete(index=store.contacts.index))
     loop.run_until_complete(store.close())
 
 
@@ -82,6 +83,7 @@ def test_versions_never_go_backwards_and_replays_are_idempotent(search_url, loop
         assert all(r.ok for r in await store.apply([IndexOp("index", base["id"], 2, v2)], refresh=True))
         assert await store.get(base["id"]) is None
         await store.client.indices.delete(index=f"{store.alias}-v1")
+        await store.client.indices.delete(index=store.contacts.index)
         await store.close()
 
     loop.run_until_complete(scenario())
@@ -114,3 +116,46 @@ def test_kpis_on_the_engine_agree_with_the_reference(loaded, loop, group_by, int
     assert expected and any(g["firstContactResolutionRate"] not in (None, 1.0) for g in expected)
     assert loop.run_until_complete(store.kpis(query)) == expected
 
+
+
+def test_first_contact_resolution_stays_right_when_interactions_change_move_or_go(search_url, loop):
+    """Deletes, reason changes (an interaction moves to another contact), late older versions,
+    replays, and two writers touching the same contacts at once: the engine's KPIs still equal the
+    reference on the final documents."""
+    from storage.kpis import KpiQuery, fact, kpis
+
+    store = SearchStore(create_client(search_url), alias=f"test-fcr-{uuid4().hex[:8]}")
+    docs = {d["id"]: d for d in contract_documents()[:160]}
+    ids = sorted(docs)
+    first = [IndexOp("index", i, 1, d) for i, d in docs.items()]
+
+    async def scenario():
+        await store.ensure_index()
+        # two writers at once over interleaved halves: the same contacts get written concurrently
+        await asyncio.gather(store.apply(first[0::2]), store.apply(first[1::2]))
+        later = []
+        for i in ids[::7]:
+            later.append(IndexOp("delete", i, 2))
+            del docs[i]
+        for i in ids[1::5]:
+            if i in docs:
+                docs[i] = {**docs[i], "reason": "Billing question"}
+                later.append(IndexOp("index", i, 3, docs[i]))
+        await asyncio.gather(store.apply(later[0::2]), store.apply(later[1::2]))
+        # a late, older version and a replay change nothing
+        stale = [IndexOp("index", i, 1, first_doc.doc) for i, first_doc in zip(ids, first) if i in docs][:20]
+        await store.apply(stale + later[:10], refresh=True)
+        await store.client.indices.refresh(index=store.contacts.index)
+        facts = [fact(d) for d in docs.values()]
+        for group_by in ("channel", "agent", "status"):
+            query = KpiQuery(1767225600.0, 1767225600.0 + 330 * 86400, "month", group_by, 30)
+            expected = kpis(query, [f for f in facts if f.at < query.end], facts)
+            assert any(g["firstContactResolutionRate"] not in (None, 1.0) for g in expected)
+            assert await store.kpis(query) == expected, group_by
+
+    try:
+        loop.run_until_complete(scenario())
+    finally:
+        loop.run_until_complete(store.client.indices.delete(index=f"{store.alias}-v1"))
+        loop.run_until_complete(store.client.indices.delete(index=store.contacts.index))
+        loop.run_until_complete(store.close())
