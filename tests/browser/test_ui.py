@@ -68,9 +68,12 @@ def wait_for_all(server: Server) -> None:
                     pytrace=False)
     # full mode: the contacts behind first-contact resolution are written just after the documents
     # and become searchable with the next refresh; wait until two reports a refresh apart agree
+    now = datetime.now(timezone.utc)
+    window = {"groupBy": "agent", "from": (now - timedelta(days=120)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+              "to": (now + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")}
     report = None
     while time.monotonic() < deadline:
-        again = httpx.get(server.root + "/ihub/v1/analytics/kpis", params={"groupBy": "agent"}, timeout=10).json()
+        again = httpx.get(server.root + "/ihub/v1/analytics/kpis", params=window, timeout=10).json()
         if again == report:
             return
         report = again
