@@ -43,7 +43,9 @@ MAPPINGS: dict[str, Any] = {
         "customer": _KEYWORD,
         "reason": _KEYWORD,
         "members": {"type": "nested", "properties": {
-            "id": _KEYWORD, "version": {"type": "long"}, "at": {"type": "double"}, "gap": {"type": "double"},
+            "id": _KEYWORD, "version": {"type": "long"}, "gap": {"type": "double"},
+            # seconds since the epoch; also as a date, for Kibana's time filter (its FCR panel)
+            "at": {"type": "double", "fields": {"date": {"type": "date", "format": "epoch_second"}}},
             **{dim: _KEYWORD for dim in GROUP_BY},
         }},
     },

@@ -159,3 +159,29 @@ def test_first_contact_resolution_stays_right_when_interactions_change_move_or_g
         loop.run_until_complete(store.client.indices.delete(index=f"{store.alias}-v1"))
         loop.run_until_complete(store.client.indices.delete(index=store.contacts.index))
         loop.run_until_complete(store.close())
+
+
+def test_the_kibana_fcr_panel_query_gives_the_apis_figures(loaded, loop):
+    """The Vega panel's engine query (services/kibana), with Kibana's time filter filled in as Kibana
+    does, on the real contacts index: its first-contact resolution per channel is the KPI API's."""
+    import json
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    from storage.kpis import KpiQuery
+
+    store, docs = loaded
+    objects = Path(__file__).resolve().parents[2] / "services" / "kibana" / "dashboards.ndjson"
+    panel = next(o for o in map(json.loads, objects.read_text().splitlines()) if o["id"] == "ihub-fcr-by-channel")
+    spec = json.loads(json.loads(panel["attributes"]["visState"])["params"]["spec"])
+    start, end = 1767225600.0 + 20 * 86400, 1767225600.0 + 300 * 86400
+    iso = lambda t: datetime.fromtimestamp(t, timezone.utc).isoformat()  # noqa: E731
+    time_filter = {"gte": iso(start), "lte": iso(end - 0.001), "format": "strict_date_optional_time"}
+    body = json.loads(json.dumps(spec["data"]["url"]["body"]).replace('{"%timefilter%": true}', json.dumps(time_filter)))
+    assert time_filter["gte"] in json.dumps(body)
+    response = loop.run_until_complete(store.client.search(index=store.contacts.index, body=body))
+    buckets = response["aggregations"]["members"]["window"]["channels"]["buckets"]
+    panel_fcr = {b["key"]: round(1 - b["repeated"]["doc_count"] / b["doc_count"], 4) for b in buckets}
+    api = loop.run_until_complete(store.kpis(KpiQuery(start, end, "month", "channel", 7)))
+    api_fcr = {g["key"]: g["firstContactResolutionRate"] for g in api if g["firstContactResolutionRate"] is not None}
+    assert panel_fcr == api_fcr and any(v < 1 for v in api_fcr.values())
