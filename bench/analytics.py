@@ -75,6 +75,11 @@ async def copy_to_search(data_dir: Path, search_url: str, alias: str, count: int
             await store.client.indices.delete(index=f"{alias}-v1")
         await store.client.indices.delete(index=store.contacts.index, ignore_unavailable=True)
         await store.ensure_index()
+
+        async def write(ops: list[IndexOp]) -> None:  # as the projector and then the contacts agent do
+            assert all(r.ok for r in await store.apply(ops)), "bulk refused documents"
+            await store.contacts.update([(op.interaction_id, op.version, op.doc) for op in ops])
+
         for index in (alias, store.contacts.index):
             await store.client.indices.put_settings(index=index, settings={"refresh_interval": "-1"})
         started = time.perf_counter()
@@ -84,16 +89,15 @@ async def copy_to_search(data_dir: Path, search_url: str, alias: str, count: int
         done_count = 0
         while batch := rows.fetchmany(1000):
             ops = [IndexOp("index", doc["id"], 1, doc) for doc in map(orjson.loads, (r[0] for r in batch))]
-            pending.add(asyncio.ensure_future(store.apply(ops)))
+            pending.add(asyncio.ensure_future(write(ops)))
             if len(pending) >= 3:
                 finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 for task in finished:
-                    assert all(r.ok for r in task.result()), "bulk refused documents"
+                    task.result()
             done_count += len(batch)
             if done_count % 50_000 == 0:
                 print(f"  indexed {done_count:,}/{count:,} ({done_count / (time.perf_counter() - started):,.0f}/s)")
-        for result in await asyncio.gather(*pending):
-            assert all(r.ok for r in result), "bulk refused documents"
+        await asyncio.gather(*pending)
         for index in (alias, store.contacts.index):
             await store.client.indices.put_settings(index=index, settings={"refresh_interval": "1s"})
             await store.client.indices.refresh(index=index)

@@ -4,15 +4,16 @@ Thin on purpose: decode a batch, `Projector.process` it, publish its dead letter
 records (acks=all), and only then let faust ack the batch, so offsets are committed after the
 engine acknowledged the writes (at-least-once; the versioned writes make replays idempotent).
 
+Two more agents read the change records: `notify` (hub subscribers) and `keep_contacts` (the
+contacts behind first-contact resolution, stream_workers/contacts.py).
+
 Agent concurrency stays 1: faust-streaming's at-least-once acking is unsafe with concurrency > 1
 (its issue #606). Scale out with more worker processes, up to the number of partitions.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
 import time
 
 import faust
@@ -21,10 +22,13 @@ from aiokafka import AIOKafkaProducer
 from schemas.channel_event import CHANGES_TOPIC, DLQ_TOPIC, RAW_TOPIC
 from settings import Settings
 from storage.search import create_client
+from storage.search.contacts import ContactIndex
 from storage.search.store import SearchStore
 from storage.search.subscriptions import SubscriptionIndex
+from stream_workers import contacts
 from stream_workers.notifier import Notifier
 from stream_workers.pipeline import BatchResult, Message, Projector
+from stream_workers.retry import until_done
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +110,18 @@ def create_worker(settings: Settings) -> faust.App:
             await notifier.close()
             await client.close()
 
+    @app.agent(changes, concurrency=1)
+    async def keep_contacts(stream: faust.StreamT) -> None:
+        client = create_client(settings.search_url, engine=settings.search_engine)
+        index = ContactIndex(client, f"{settings.index_alias}-contacts")
+        try:
+            async for values in stream.take(settings.worker_batch_size, within=settings.worker_batch_seconds):
+                records = list(values)
+                found, refresh = list(contacts.states(records)), contacts.from_api(records)
+                await until_done("updating contacts", lambda: index.update(found, refresh=refresh))
+        finally:
+            await client.close()
+
     return app
 
 
@@ -115,18 +131,12 @@ async def publish(producer: AIOKafkaProducer, result: BatchResult) -> None:
     Retried until the brokers take them: faust acks a batch even when its body raises, and a
     dead letter is the only copy of a bad event's verdict.
     """
-    attempt = 0
-    while True:
-        try:
-            futures = [await producer.send(DLQ_TOPIC, value=record, key=key) for key, record in result.dead_letters]
-            futures += [await producer.send(CHANGES_TOPIC, value=record, key=key) for key, record in result.changes]
-            for future in futures:
-                await future
-            break
-        except Exception as exc:  # noqa: BLE001
-            attempt += 1
-            delay = min(30.0, 0.2 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
-            log.warning("publishing batch results failed (%r); retry %d in %.1fs", exc, attempt, delay)
-            await asyncio.sleep(delay)
+    async def send_all() -> None:
+        futures = [await producer.send(DLQ_TOPIC, value=record, key=key) for key, record in result.dead_letters]
+        futures += [await producer.send(CHANGES_TOPIC, value=record, key=key) for key, record in result.changes]
+        for future in futures:
+            await future
+
+    await until_done("publishing batch results", send_all)
     if result.dead_letters:
         log.warning("%d events dead-lettered to %s", len(result.dead_letters), DLQ_TOPIC)

@@ -10,16 +10,16 @@ returns and lets the batch be committed. Everything that decides what the index 
    validated as PartyInteraction resources;
 4. write the final state of each interaction in one bulk request, versioned (idempotent on
    replay), retrying 429/5xx/timeouts with exponential backoff and jitter until the engine takes
-   them (which is the backpressure: no new batch is read meanwhile), and with them each touched
-   interaction's place among its customer's contacts (first-contact resolution, storage/search/contacts.py);
+   them (which is the backpressure: no new batch is read meanwhile);
 5. return dead letters and change records, which the loop publishes before the offsets commit.
+   Every touched interaction gets a change record, also an unchanged one (a replay after a crash
+   between 4 and 5): the contacts agent (stream_workers/contacts.py) keeps FCR's contacts from them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,6 +34,7 @@ from schemas import NOT_PATCHABLE
 from schemas.party_interaction import stored_resource, validated_resource
 from schemas.channel_event import ChannelEvent, InteractionChange
 from storage.search.store import IndexOp, SearchStore
+from stream_workers.retry import backoff_delay, until_done
 
 log = logging.getLogger(__name__)
 
@@ -131,12 +132,6 @@ class Projector:
         ]
         refresh = any(p.event.source == API_SOURCE for p in applied)  # read-your-writes for the API
         failed = await self._write(ops, refresh=refresh)
-        # the writes above also updated the FCR contacts (SearchStore.apply); an interaction this batch
-        # left as it was may still miss there if a worker died between the two, so sync it too
-        clean = {p.change.interaction_id for p in applied} - dirty
-        if clean:
-            await self._retrying("update contacts", self.store.contacts.update,
-                                 [(i, *state[i]) for i in sorted(clean)], refresh=refresh)
         for item in applied:
             error = failed.get(item.change.interaction_id)
             if error:
@@ -221,16 +216,10 @@ class Projector:
 
     async def _retrying(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Call until the engine answers (connection refused, timeouts, 5xx): never give up."""
-        attempt = 0
-        while True:
-            try:
-                return await fn(*args, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - every failure of the engine is retried
-                attempt += 1
-                await self._backoff(attempt, f"{what} failed: {exc!r}")
+        return await until_done(what, lambda: fn(*args, **kwargs), max_backoff_s=self.max_backoff_s)
 
     async def _backoff(self, attempt: int, reason: str) -> None:
-        delay = min(self.max_backoff_s, 0.2 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+        delay = backoff_delay(attempt, self.max_backoff_s)
         log.warning("%s; retry %d in %.1fs", reason, attempt, delay)
         await asyncio.sleep(delay)
 

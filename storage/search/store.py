@@ -172,10 +172,7 @@ class SearchStore:
             body=b"\n".join(lines) + b"\n", refresh="true" if refresh else "false"
         )
         body = response.body if hasattr(response, "body") else response
-        results = [_result(next(iter(item.values()))) for item in body["items"]]
-        await self.contacts.update([(op.interaction_id, op.version, op.doc) for op, result in zip(ops, results)
-                                    if result.ok], refresh=refresh)
-        return results
+        return [_result(next(iter(item.values()))) for item in body["items"]]
 
 
 def _result(item: dict[str, Any]) -> OpResult:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from uuid import uuid4
 
 import httpx
@@ -28,7 +29,20 @@ def kpi(api, server):
         assert api.post("partyInteraction", json=body).status_code == 201
     root = server.url.split("/tmf-api/")[0]
     with httpx.Client(base_url=f"{root}/ihub/v1/analytics/") as client:
+        wait_for_the_repeat(client, tag)
         yield client, tag
+
+
+def wait_for_the_repeat(client: httpx.Client, tag: str, timeout: float = 15) -> None:
+    """Full mode keeps first-contact resolution's contacts a moment after the documents (the
+    contacts agent): wait until agent a's repeat counts; the tests then check every figure."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = client.get("kpis", params={"from": "2019-05-01T00:00:00Z", "to": "2019-05-08T00:00:00Z",
+                                          "groupBy": "agent", "fcrDays": 7}).json()
+        if any(g["key"] == f"agent-a-{tag}" and g["firstContactResolutionRate"] != 1.0 for g in body["groups"]):
+            return
+        time.sleep(0.1)
 
 
 def test_agent_leaderboard(kpi):

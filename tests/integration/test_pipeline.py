@@ -236,15 +236,22 @@ def assert_contacts_match_the_documents(search_url: str, alias: str) -> None:
     from storage.search.contacts import contact_id
     from storage.search.store import SearchStore
 
-    httpx.post(f"{search_url}/{alias},{alias}-contacts/_refresh")
     hits = httpx.post(f"{search_url}/{alias}/_search", json={"size": 10_000, "query": {"match_all": {}}}).json()
     facts = [fact(hit["_source"]) for hit in hits["hits"]["hits"]]
     expected = sorted((contact_id(f.customer, f.reason), f.interaction_id) for f in facts if f.customer)
     assert expected
-    contacts = httpx.post(f"{search_url}/{alias}-contacts/_search",
-                          json={"size": 10_000, "query": {"exists": {"field": "customer"}}}).json()
-    members = sorted((hit["_id"], m["id"]) for hit in contacts["hits"]["hits"] for m in hit["_source"]["members"])
-    assert members == expected
+
+    def members():
+        httpx.post(f"{search_url}/{alias}-contacts/_refresh")
+        contacts = httpx.post(f"{search_url}/{alias}-contacts/_search",
+                              json={"size": 10_000, "query": {"exists": {"field": "customer"}}}).json()
+        return sorted((hit["_id"], m["id"]) for hit in contacts["hits"]["hits"] for m in hit["_source"]["members"])
+
+    # the contacts agent follows the documents by a moment: wait for it, then compare exactly
+    deadline = time.monotonic() + 60
+    while members() != expected and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert members() == expected
     query = KpiQuery(min(f.at for f in facts), max(f.at for f in facts) + 1, "month", "channel", 30)
 
     async def engine_kpis():

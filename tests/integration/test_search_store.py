@@ -32,6 +32,7 @@ def loaded(search_url, loop):
         await store.ensure_index()
         results = await store.apply([IndexOp("index", d["id"], 1, d) for d in docs], refresh=True)
         assert all(r.ok for r in results), [r.error for r in results if not r.ok][:3]
+        await store.contacts.update([(d["id"], 1, d) for d in docs], refresh=True)
 
     loop.run_until_complete(load())
     yield store, docs
@@ -129,10 +130,14 @@ def test_first_contact_resolution_stays_right_when_interactions_change_move_or_g
     ids = sorted(docs)
     first = [IndexOp("index", i, 1, d) for i, d in docs.items()]
 
+    async def write(ops):  # as the projector and then the contacts agent do
+        await store.apply(ops)
+        await store.contacts.update([(op.interaction_id, op.version, op.doc) for op in ops])
+
     async def scenario():
         await store.ensure_index()
         # two writers at once over interleaved halves: the same contacts get written concurrently
-        await asyncio.gather(store.apply(first[0::2]), store.apply(first[1::2]))
+        await asyncio.gather(write(first[0::2]), write(first[1::2]))
         later = []
         for i in ids[::7]:
             later.append(IndexOp("delete", i, 2))
@@ -141,11 +146,11 @@ def test_first_contact_resolution_stays_right_when_interactions_change_move_or_g
             if i in docs:
                 docs[i] = {**docs[i], "reason": "Billing question"}
                 later.append(IndexOp("index", i, 3, docs[i]))
-        await asyncio.gather(store.apply(later[0::2]), store.apply(later[1::2]))
+        await asyncio.gather(write(later[0::2]), write(later[1::2]))
         # a late, older version and a replay change nothing
         stale = [IndexOp("index", i, 1, first_doc.doc) for i, first_doc in zip(ids, first) if i in docs][:20]
-        await store.apply(stale + later[:10], refresh=True)
-        await store.client.indices.refresh(index=store.contacts.index)
+        await write(stale + later[:10])
+        await store.client.indices.refresh(index=f"{store.alias},{store.contacts.index}")
         facts = [fact(d) for d in docs.values()]
         for group_by in ("channel", "agent", "status"):
             query = KpiQuery(1767225600.0, 1767225600.0 + 330 * 86400, "month", group_by, 30)

@@ -1,0 +1,30 @@
+"""Retrying what the workers cannot give up on (the engine or the brokers being away)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def backoff_delay(attempt: int, max_s: float = 30.0) -> float:
+    """Exponential backoff from 0.2 s with jitter (half to full), capped at max_s."""
+    return min(max_s, 0.2 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+
+
+async def until_done(what: str, attempt_once: Callable[[], Awaitable[T]], *, max_backoff_s: float = 30.0) -> T:
+    """Call until it returns; every failure is logged and retried after a backoff."""
+    attempt = 0
+    while True:
+        try:
+            return await attempt_once()
+        except Exception as exc:  # noqa: BLE001 - every failure of a service is retried
+            attempt += 1
+            delay = backoff_delay(attempt, max_backoff_s)
+            log.warning("%s failed (%r); retry %d in %.1fs", what, exc, attempt, delay)
+            await asyncio.sleep(delay)
