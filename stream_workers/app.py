@@ -64,6 +64,11 @@ def create_worker(settings: Settings) -> faust.App:
         broker_session_timeout=10.0,  # a killed worker's partitions move on within seconds
         stream_buffer_maxsize=2 * settings.worker_batch_size,
         producer_acks=-1,
+        # Do not wait at shutdown/rebalance for events already taken into an agent's batch: with
+        # two agents on the change topic, an event one of them buffered but never got to is never
+        # acked and the wait never ends (a SIGTERM-ed worker hung). Every agent here is idempotent
+        # and offsets are only committed for acked events, so those events simply come again.
+        stream_wait_empty=False,
         topic_partitions=settings.topic_partitions,
     )
     raw = app.topic(RAW_TOPIC, key_type=bytes, value_type=bytes, internal=False)

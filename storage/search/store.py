@@ -51,6 +51,7 @@ class SearchStore:
     def __init__(self, client: Any, alias: str = "ihub-interactions", contacts: str | None = None):
         self.client = client
         self.alias = alias
+        self._lookup = client.options(ignore_status=404)  # made once: options() costs ~0.2 ms a call
         self.contacts = ContactIndex(client, contacts or f"{alias}-contacts")
 
     # -- index management -------------------------------------------------------------------
@@ -84,7 +85,7 @@ class SearchStore:
     # -- reads ------------------------------------------------------------------------------
 
     async def get(self, interaction_id: str) -> bytes | None:
-        response = await self.client.options(ignore_status=404).get(index=self.alias, id=interaction_id)
+        response = await self._lookup.get(index=self.alias, id=interaction_id)
         body = response.body if hasattr(response, "body") else response
         return orjson.dumps(body["_source"]) if body.get("found") else None
 
