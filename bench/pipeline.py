@@ -50,6 +50,8 @@ def channel_event(n: int, tag: str, time_: str | None = None) -> ChannelEvent:
     template = TEMPLATES[n % len(TEMPLATES)]
     data = {k: (f"{v}-{tag}-{n}" if k in ID_KEYS else v) for k, v in template.data.items()}
     update = {"id": f"{template.id}-{tag}-{n}", "data": data}
+    if template.subject:  # 10,000 customers, as in the demo data (one customer for all would be one contact)
+        update["subject"] = f"{template.subject}-{n % 10_000}"
     if time_:
         update["time"] = time_
     return template.model_copy(update=update)
