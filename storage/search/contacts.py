@@ -92,13 +92,7 @@ class ContactIndex:
         self.index = index
 
     async def ensure(self) -> None:
-        if not await self.client.indices.exists(index=self.index):
-            try:
-                await engine.create_index(self.client, self.index, mappings=MAPPINGS, settings=SETTINGS)
-            except Exception as exc:  # another process may have created it meanwhile
-                if "resource_already_exists" not in str(exc):
-                    raise
-        await engine.wait_for_primaries(self.client, self.index)
+        await engine.ensure_index(self.client, self.index, mappings=MAPPINGS, settings=SETTINGS)
 
     async def update(self, states: Iterable[tuple[str, int, Document | None]], *, refresh: bool = False) -> None:
         """Make the contacts reflect these interaction states (id, version, stored resource or None

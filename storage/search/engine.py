@@ -167,6 +167,24 @@ async def create_index(
     await client.indices.create(index=index, body=body)
 
 
+async def ensure_index(
+    client: Any,
+    index: str,
+    *,
+    mappings: Mapping[str, Any],
+    settings: Mapping[str, Any] | None = None,
+) -> None:
+    """Create ``index`` unless it exists (another process may create it at the same moment), then
+    wait until its primaries have started."""
+    if not await client.indices.exists(index=index):
+        try:
+            await create_index(client, index, mappings=mappings, settings=settings)
+        except Exception as exc:  # another process may have created it meanwhile
+            if "resource_already_exists" not in str(exc):
+                raise
+    await wait_for_primaries(client, index)
+
+
 async def put_index_template(client: Any, name: str, template: Mapping[str, Any]) -> None:
     """Create or replace a composable index template (``_index_template``)."""
     await client.indices.put_index_template(name=name, body=dict(template))

@@ -18,13 +18,7 @@ class SubscriptionIndex:
         self.index = index
 
     async def ensure(self) -> None:
-        if not await self.client.indices.exists(index=self.index):
-            try:
-                await engine.create_index(self.client, self.index, mappings=MAPPINGS)
-            except Exception as exc:  # another process may have created it meanwhile
-                if "resource_already_exists" not in str(exc):
-                    raise
-        await engine.wait_for_primaries(self.client, self.index)  # it may be another process's, still starting
+        await engine.ensure_index(self.client, self.index, mappings=MAPPINGS)
 
     async def add_subscription(self, subscription: dict[str, Any]) -> None:
         await self.client.index(index=self.index, id=subscription["id"], document=subscription, refresh="wait_for")
