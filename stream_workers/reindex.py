@@ -23,6 +23,7 @@ from storage.search.documents import MAPPINGS, SETTINGS
 from storage.search.store import SearchStore
 from stream_workers.pipeline import Message, Projector
 from stream_workers.setup import prepare
+from stream_workers.topics import partitions_of
 
 console = Console(stderr=True)
 
@@ -38,11 +39,11 @@ async def reindex(settings: Settings) -> str:
         match = re.search(r"-v(\d+)$", old)
         new = f"{settings.index_alias}-v{int(match.group(1)) + 1 if match else 2}"
         await engine.create_index(client, new, mappings=MAPPINGS, settings=SETTINGS)
-        # the contacts (FCR) index is shared: replayed states are older than its own and change nothing
-        store = SearchStore(client, new, contacts=f"{settings.index_alias}-contacts")
-        projector = Projector(store, settings.resource_root() + settings.base_path)
+        # only the interaction index is rebuilt: the contacts (FCR) are kept from the change topic
+        projector = Projector(SearchStore(client, new), settings.resource_root() + settings.base_path)
 
-        partitions = [TopicPartition(RAW_TOPIC, p) for p in sorted(consumer.partitions_for_topic(RAW_TOPIC) or ())]
+        # from the brokers' metadata: a consumer that has not fetched yet knows no partitions
+        partitions = [TopicPartition(RAW_TOPIC, p) for p in await partitions_of(settings.kafka_bootstrap, RAW_TOPIC)]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         first = await _replay(consumer, projector, await consumer.end_offsets(partitions), "replaying the log")
@@ -59,8 +60,13 @@ async def reindex(settings: Settings) -> str:
 
 
 async def _replay(consumer: AIOKafkaConsumer, projector: Projector, ends: dict, label: str) -> int:
-    remaining = {tp: end for tp, end in ends.items() if await consumer.position(tp) < end}
-    total = sum(end - await consumer.position(tp) for tp, end in remaining.items())
+    remaining: dict = {}
+    total = 0
+    for tp, end in ends.items():
+        position = await consumer.position(tp)
+        if position < end:
+            remaining[tp] = end
+            total += end - position
     done = 0
     with Progress(console=console) as progress:
         task = progress.add_task(label, total=total)

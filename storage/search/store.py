@@ -46,13 +46,13 @@ class OpResult:
 
 
 class SearchStore:
-    """`alias`: the interactions; `contacts`: FCR's contact index (default `<alias>-contacts`)."""
+    """The interactions behind `alias`, and FCR's contacts in `<alias>-contacts` (storage/search/contacts.py)."""
 
-    def __init__(self, client: Any, alias: str = "ihub-interactions", contacts: str | None = None):
+    def __init__(self, client: Any, alias: str = "ihub-interactions"):
         self.client = client
         self.alias = alias
         self._lookup = client.options(ignore_status=404)  # made once: options() costs ~0.2 ms a call
-        self.contacts = ContactIndex(client, contacts or f"{alias}-contacts")
+        self.contacts = ContactIndex(client, f"{alias}-contacts")
 
     # -- index management -------------------------------------------------------------------
 
