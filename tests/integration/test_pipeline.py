@@ -368,3 +368,24 @@ def test_reindex_rebuilds_from_the_log_and_switches_the_alias_without_downtime(i
     publish(kafka_bootstrap, [late])
     wait_until(lambda: count(search_url, f"{alias}-v2", {"ids": {"values": [adapt(late).interaction_id]}}) == 1, 60,
                "a new event in the new index")
+
+
+def test_import_publishes_the_valid_lines_of_a_file_and_names_the_bad_ones(isolated, search_url, kafka_bootstrap,
+                                                                           tmp_path):
+    env, worker = isolated
+    marker = uuid4().hex
+    templates = [e for e in sample_events() if not e.type.startswith("tmf683.")]
+    events = [marked(templates[n % len(templates)], f"{marker}-{n}") for n in range(40)]
+    lines = [e.to_bytes() for e in events]
+    lines.insert(7, b'{"specversion": "1.0", "id": "x"}')  # no source, type, time ...
+    lines.insert(20, b"not json")
+    file = tmp_path / "events.jsonl"
+    file.write_bytes(b"\n".join(lines) + b"\n")
+    worker()
+    done = subprocess.run([IHUB, "import", str(file)], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1  # some lines were rejected
+    assert "line 8 rejected" in done.stderr and "line 21 rejected" in done.stderr
+    assert "published 40 events, rejected 2" in done.stderr
+    ids = sorted({adapt(e).interaction_id for e in events})
+    wait_until(lambda: count(search_url, env["IHUB_INDEX_ALIAS"], {"ids": {"values": ids}}) == len(ids), 90,
+               "the imported events")
