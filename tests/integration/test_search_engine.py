@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from storage.search.engine import get_source
 from storage.search import (
     ELASTICSEARCH,
     bulk_index,
@@ -145,3 +146,27 @@ def test_index_refresh_and_search(search_url: str) -> None:
 
 def test_index_template_applies_to_new_indices(search_url: str) -> None:
     asyncio.run(asyncio.wait_for(_index_template_applies(search_url), 120))
+
+
+def test_get_source_returns_stored_bytes_for_any_id_and_none_when_absent(search_url):
+    """The API's GET by id path (engine.get_source) with ids that need escaping in a URL."""
+    import orjson
+
+    async def scenario():
+        client = create_client(search_url)
+        index = f"test-raw-{uuid.uuid4().hex[:8]}"
+        try:
+            await client.indices.create(index=index)
+            ids = ["a/b", "a b", "ü-ß", "a%2Fb", "a?b=c", "a#b", "x+y", "a/../b", "..."]
+            for doc_id in ids:
+                await client.index(index=index, id=doc_id, document={"id": doc_id}, refresh=True)
+            for doc_id in ids:
+                assert orjson.loads(await get_source(client, index, doc_id)) == {"id": doc_id}
+            for absent in ("..", ".", "nope"):
+                assert await get_source(client, index, absent) is None
+            assert await get_source(client, f"{index}-missing", "a b") is None
+        finally:
+            await delete_index(client, index)
+            await client.close()
+
+    asyncio.run(scenario())
