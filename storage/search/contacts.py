@@ -23,6 +23,7 @@ are written last: a write killed half-way is redone in full on replay, and every
 from __future__ import annotations
 
 import hashlib
+import logging
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
@@ -34,6 +35,7 @@ import orjson
 from storage.kpis import GROUP_BY, KpiQuery, fact
 from storage.search import engine
 
+log = logging.getLogger(__name__)
 Document = dict[str, Any]
 _KEYWORD = {"type": "keyword", "ignore_above": 8191}
 
@@ -50,7 +52,12 @@ MAPPINGS: dict[str, Any] = {
         }},
     },
 }
-SETTINGS: dict[str, Any] = {"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "1s"}
+SETTINGS: dict[str, Any] = {
+    "number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "1s",
+    # members per contact document (the engine's default, 10,000, is a busy business customer's
+    # years of one reason); past this the contact is refused and logged, the rest keeps flowing
+    "mapping.nested_objects.limit": 100_000,
+}
 
 
 def contact_id(customer: str, reason: str | None) -> str:
@@ -163,14 +170,18 @@ class ContactIndex:
                 return
             result = await self.client.bulk(body=b"\n".join(lines) + b"\n", refresh="true" if refresh else "false")
             result = result.body if hasattr(result, "body") else result
-            conflicts = {}
+            again = {}
             for cid, item in zip(order, result["items"]):
                 outcome = next(iter(item.values()))
-                if outcome.get("status") == 409:
-                    conflicts[cid] = pending[cid]
-                elif outcome.get("status", 500) >= 300 and outcome.get("status") != 404:
-                    raise RuntimeError(f"contact {cid} not written: {outcome.get('error')}")
-            pending = conflicts
+                status = outcome.get("status", 500)
+                if status == 409:  # another writer changed it since we read it: read it again
+                    again[cid] = pending[cid]
+                elif status == 429 or status >= 500:
+                    raise RuntimeError(f"contact {cid} not written for now: {outcome.get('error')}")
+                elif status >= 300 and status != 404:  # refused for good: retrying would stall the stream
+                    log.error("contact %s (%s) refused, its first-contact figures are stale: %s", cid,
+                              pending[cid].customer, outcome.get("error"))
+            pending = again
 
     async def _write_pointers(self, pointers: dict[str, tuple[str | None, int]], refresh: bool) -> None:
         lines: list[bytes] = []

@@ -190,3 +190,27 @@ def test_the_kibana_fcr_panel_query_gives_the_apis_figures(loaded, loop):
     api = loop.run_until_complete(store.kpis(KpiQuery(start, end, "month", "channel", 7)))
     api_fcr = {g["key"]: g["firstContactResolutionRate"] for g in api if g["firstContactResolutionRate"] is not None}
     assert panel_fcr == api_fcr and any(v < 1 for v in api_fcr.values())
+
+
+def test_a_contact_the_engine_refuses_is_logged_and_the_others_are_written(search_url, loop, caplog):
+    """A permanent refusal (here: more members than the index allows) must not stall the agent."""
+    from storage.search import contacts
+
+    store = SearchStore(create_client(search_url), alias=f"test-refused-{uuid4().hex[:8]}")
+    docs = [d for d in contract_documents() if any(p.get("role") == "customer" for p in d.get("relatedParty", []))]
+    crowd = [{**d, "relatedParty": [{"id": "cust-crowd", "role": "customer"}], "reason": "Same"} for d in docs[:3]]
+    alone = {**docs[3], "relatedParty": [{"id": "cust-alone", "role": "customer"}], "reason": "Other"}
+
+    async def scenario():
+        await store.client.indices.create(index=store.contacts.index, mappings=contacts.MAPPINGS,
+                                          settings={**contacts.SETTINGS, "mapping.nested_objects.limit": 2})
+        await store.contacts.update([(d["id"], 1, d) for d in [*crowd, alone]], refresh=True)
+        found = await store.client.search(index=store.contacts.index, query={"exists": {"field": "customer"}})
+        return [hit["_source"]["customer"] for hit in found["hits"]["hits"]]
+
+    try:
+        assert loop.run_until_complete(scenario()) == ["cust-alone"]
+        assert "cust-crowd" in caplog.text and "refused" in caplog.text
+    finally:
+        loop.run_until_complete(store.client.indices.delete(index=store.contacts.index))
+        loop.run_until_complete(store.close())
