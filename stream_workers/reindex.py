@@ -1,11 +1,13 @@
 """`ihub reindex`: rebuild the index from the Kafka log into a new index and switch the alias.
 
 1. create `<alias>-v(N+1)` with the current mapping;
-2. replay the raw topic from the beginning up to the end offsets seen at the start;
+2. replay the raw topic from the beginning up to the end offsets seen at the start, then again
+   up to the new end (what live workers indexed meanwhile), and refresh: the new index is
+   complete and searchable;
 3. point the alias (reads and writes) at the new index in one atomic alias update;
-4. replay again from those offsets to the new end, so that what live workers wrote to the old
-   index meanwhile is in the new one too (writes are versioned, so replaying is harmless).
-Queries keep working throughout: the alias only ever points at a complete index.
+4. replay what came in the moment before the switch, and refresh (writes are versioned, so
+   replaying is harmless).
+Queries keep working throughout: the alias only ever points at a complete, searchable index.
 """
 
 from __future__ import annotations
@@ -46,14 +48,17 @@ async def reindex(settings: Settings) -> str:
         partitions = [TopicPartition(RAW_TOPIC, p) for p in await partitions_of(settings.kafka_bootstrap, RAW_TOPIC)]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
-        first = await _replay(consumer, projector, await consumer.end_offsets(partitions), "replaying the log")
+        replayed = await _replay(consumer, projector, await consumer.end_offsets(partitions), "replaying the log")
+        replayed += await _replay(consumer, projector, await consumer.end_offsets(partitions), "catching up")
+        # searchable before readers get it: an unrefreshed index shows only part of its documents
+        await client.indices.refresh(index=new)
         await client.indices.update_aliases(actions=[
             {"remove": {"index": old, "alias": settings.index_alias}},
             {"add": {"index": new, "alias": settings.index_alias, "is_write_index": True}},
         ])
-        second = await _replay(consumer, projector, await consumer.end_offsets(partitions), "catching up")
+        replayed += await _replay(consumer, projector, await consumer.end_offsets(partitions), "the last events")
         await client.indices.refresh(index=new)
-        return f"reindexed {first + second} events from {RAW_TOPIC} into {new}; {settings.index_alias} -> {new} (was {old})"
+        return f"reindexed {replayed} events from {RAW_TOPIC} into {new}; {settings.index_alias} -> {new} (was {old})"
     finally:
         await consumer.stop()
         await client.close()
