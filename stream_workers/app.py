@@ -121,8 +121,7 @@ def create_worker(settings: Settings) -> faust.App:
         index = ContactIndex(client, f"{settings.index_alias}-contacts")
         try:
             async for values in stream.take(settings.worker_batch_size, within=settings.worker_batch_seconds):
-                records = list(values)
-                found, refresh = list(contacts.states(records)), contacts.from_api(records)
+                found, refresh = contacts.states(values)
                 await until_done("updating contacts", lambda: index.update(found, refresh=refresh))
         finally:
             await client.close()

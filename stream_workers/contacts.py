@@ -9,7 +9,7 @@ from several workers at once. Offsets are committed after the update (at-least-o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -19,13 +19,14 @@ from stream_workers.pipeline import API_SOURCE
 State = tuple[str, int, dict[str, Any] | None]
 
 
-def states(records: Iterable[bytes]) -> Iterator[State]:
-    """(interaction id, version, stored resource or None) of each change record that carries a state."""
+def states(records: Iterable[bytes]) -> tuple[list[State], bool]:
+    """(interaction id, version, stored resource or None) of each change record that carries a
+    state, and whether any came from the API (whose writers expect to read them back soon)."""
+    found: list[State] = []
+    from_api = False
     for raw in records:
         record = orjson.loads(raw)
+        from_api = from_api or record.get("source") == API_SOURCE
         if "version" in record:  # "rejected" answers to the API carry none
-            yield record["interactionId"], record["version"], record["new"]
-
-
-def from_api(records: Iterable[bytes]) -> bool:
-    return any(orjson.loads(raw).get("source") == API_SOURCE for raw in records)
+            found.append((record["interactionId"], record["version"], record["new"]))
+    return found, from_api

@@ -56,16 +56,9 @@ async def composite_buckets(search: Search, body: dict[str, Any], path: tuple[st
         for name in path:
             result = result[name]
         found += result["buckets"]
-        if len(result["buckets"]) < _composite(body, path)["size"]:
+        if len(result["buckets"]) < PAGE:  # every composite here asks for PAGE buckets a request
             return found
         body = _after(body, path, result["after_key"])
-
-
-def _composite(body: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
-    node = body
-    for name in path:
-        node = node["aggs"][name]
-    return node["composite"]
 
 
 def _after(body: dict[str, Any], path: tuple[str, ...], after: dict[str, Any]) -> dict[str, Any]:

@@ -61,16 +61,12 @@ class SearchStore:
             index = await self.current_index()
             # fields added since the index was made (documents indexed before need `ihub reindex`)
             await self.client.indices.put_mapping(index=index, properties=MAPPINGS["properties"])
+            # the index may be another process's, just created: searches get 503 until its shard starts
+            await engine.wait_for_primaries(self.client, index)
         else:
             index = f"{self.alias}-v1"
-            try:
-                await engine.create_index(self.client, index, mappings=MAPPINGS, settings=SETTINGS)
-            except Exception as exc:  # another process may have won the race
-                if "resource_already_exists" not in str(exc):
-                    raise
+            await engine.ensure_index(self.client, index, mappings=MAPPINGS, settings=SETTINGS)
             await self.client.indices.put_alias(index=index, name=self.alias, body={"is_write_index": True})
-        # the index may be another process's, just created: searches get 503 until its shard starts
-        await engine.wait_for_primaries(self.client, index)
         await self.contacts.ensure()
         return index
 
