@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from schemas.common import parse_date_time
 
@@ -52,8 +52,7 @@ class Kind(StrEnum):
     BOOL = "b"
 
 
-@dataclass(frozen=True, slots=True)
-class Scalar:
+class Scalar(NamedTuple):  # a tuple: every store builds dozens per written document
     """A stored scalar, classified once: its text form and, for numbers and dates, a number."""
 
     kind: Kind
@@ -137,16 +136,16 @@ def _as_number(text: str) -> float | None:
 
 def classify(value: Any) -> Scalar | None:
     """Classify a JSON scalar; None for null (and for objects/arrays, which are not scalars)."""
-    if isinstance(value, bool):
-        return Scalar(Kind.BOOL, "true" if value else "false", None)
-    if isinstance(value, (int, float)):
-        return Scalar(Kind.NUMBER, number_text(value), float(value))
-    if isinstance(value, str):
+    if isinstance(value, str):  # the common case first
         # cheap test first: most strings are not dates, and the regex is the costly part
         when = parse_date_time(value) if value[4:5] == "-" and value[:4].isdigit() else None
         if when is not None:
             return Scalar(Kind.DATE, value, when.timestamp())
         return Scalar(Kind.TEXT, value, None)
+    if isinstance(value, bool):
+        return Scalar(Kind.BOOL, "true" if value else "false", None)
+    if isinstance(value, (int, float)):
+        return Scalar(Kind.NUMBER, number_text(value), float(value))
     return None
 
 

@@ -166,9 +166,9 @@ class Projector:
             if change.version < version:
                 item.kind, item.new, item.version = "superseded", current, version
                 return
-            new = stored_resource(
+            new = stored_resource(  # adapters validated the body already (ingest.adapters.common.validated)
                 change.document or {}, interaction_id=interaction_id, href=self.resource_base + interaction_id,
-                now=change.event_time, previous=current,
+                now=change.event_time, previous=current, validate=False,
             )
             new_version = change.version
         elif change.kind == "patch":

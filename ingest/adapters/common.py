@@ -238,12 +238,12 @@ def describe(error: ValidationError) -> str:
 
 
 def validated(document: dict[str, Any]) -> dict[str, Any]:
-    """`document` if it is a valid PartyInteraction create body; AdapterError naming what is not."""
+    """`document` in wire form if it is a valid PartyInteraction create body; AdapterError naming
+    what is not. Workers store this form without validating it again."""
     try:
-        PartyInteractionCreate.model_validate(document)
+        return PartyInteractionCreate.model_validate(document).to_json_dict()
     except ValidationError as error:
         raise AdapterError(f"not a valid PartyInteraction: {describe(error)}") from None
-    return document
 
 
 def upsert(event: ChannelEvent, native_id: str, document: dict[str, Any]) -> InteractionChange:

@@ -333,3 +333,30 @@ def test_a_change_document_matches_its_kind():
         InteractionChange("x", 1, "delete", {"status": "open"}, "2026-01-01T00:00:00Z")
     with pytest.raises(ValueError):
         InteractionChange("x", 1, "upsert", None, "2026-01-01T00:00:00Z")
+
+
+def _demo_changes(count: int) -> list[InteractionChange]:
+    from cli.loading import demo_events
+
+    return [adapt(event) for event in demo_events(count, seed=7, parties=50)]
+
+
+@pytest.mark.parametrize("previous", [False, True], ids=["first", "replacing"])
+def test_workers_store_adapter_output_without_validating_again_and_get_the_same_resource(previous):
+    """Workers call stored_resource(validate=False) on adapter output; that must be exactly what
+    validating it again gives, attribute order included (GET returns the stored bytes)."""
+    from schemas.party_interaction import stored_resource
+
+    changes = [change(t) for t in SAMPLES if adapt(SAMPLES[t]).kind == "upsert"] + _demo_changes(300)
+    assert len(changes) > 300
+    for item in changes:
+        before = None
+        if previous:  # an older version of it, with another status, already stored
+            before = stored_resource({**item.document, "status": "x-older"}, interaction_id=item.interaction_id,
+                                     href="http://h/pi/" + item.interaction_id, now="2020-01-01T00:00:00Z")
+        both = [
+            stored_resource(item.document, interaction_id=item.interaction_id, href="http://h/pi/" + item.interaction_id,
+                            now=item.event_time, previous=before, validate=validate)
+            for validate in (True, False)
+        ]
+        assert list(both[1].items()) == list(both[0].items()), item.interaction_id
