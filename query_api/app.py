@@ -74,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     app.include_router(party_interaction.router, prefix=settings.base_path)
+    app.add_middleware(party_interaction.RetrieveFastPath, prefix=settings.base_path)
     app.include_router(hub.router, prefix=settings.base_path)
     app.include_router(timeline.router)
     app.include_router(analytics.router)

@@ -134,6 +134,31 @@ async def get_party_interaction(id: str, request: Request, state: AppState) -> R
     return _json(body)
 
 
+class RetrieveFastPath:
+    """Pure ASGI middleware for the API's hottest call, a plain `GET /partyInteraction/{id}`: when
+    the store has the document its bytes go straight out, without FastAPI's routing, dependency
+    and middleware layers (measured: about 0.3 ms of a ~1.4 ms GET in full mode). Anything else,
+    a query string, a missing id, another method, goes on to `get_party_interaction` and the rest
+    of the app, which own every answer that is not a plain 200."""
+
+    def __init__(self, app: Any, prefix: str) -> None:
+        self.app = app
+        self.prefix = prefix.rstrip("/") + "/partyInteraction/"
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and not scope["query_string"]:
+            path: str = scope["path"]
+            interaction_id = path[len(self.prefix):] if path.startswith(self.prefix) else ""
+            if interaction_id and "/" not in interaction_id:
+                body = await scope["app"].state.ihub.store.get(interaction_id)
+                if body is not None:
+                    await send({"type": "http.response.start", "status": 200, "headers": [
+                        (b"content-length", str(len(body)).encode()), (b"content-type", JSON.encode())]})
+                    await send({"type": "http.response.body", "body": body})
+                    return
+        await self.app(scope, receive, send)
+
+
 @router.patch(
     "/partyInteraction/{id}",
     summary="Updates partially a PartyInteraction (merge patch, or JSON Patch)",
