@@ -28,30 +28,31 @@ from ingest.adapters import adapt  # noqa: E402
 def run_agent(bootstrap: str, topic: str, group: str, expected: int, batch: int) -> None:
     """The child process: a faust worker with one no-op agent; exits after `expected` events."""
     import faust
-    import mode.loop
 
-    from cli import _quiet_gc
+    from stream_workers.app import run_worker
 
-    mode.loop.use("uvloop")
-    app = faust.App(group, broker=f"kafka://{bootstrap}", key_serializer="raw", value_serializer="raw",
-                    web_enabled=False, consumer_auto_offset_reset="earliest", stream_buffer_maxsize=2 * batch,
-                    stream_wait_empty=False)
     seen = {"n": 0, "first_cpu": None, "first": None}
 
-    @app.agent(app.topic(topic, key_type=bytes, value_type=bytes), concurrency=1)
-    async def noop(stream):  # type: ignore[no-untyped-def]
-        async for events in stream.take_events(batch, within=0.05):
-            if seen["first"] is None:
-                seen["first"], seen["first_cpu"] = time.perf_counter(), time.process_time()
-            seen["n"] += len(events)
-            if seen["n"] >= expected:
-                elapsed = time.perf_counter() - seen["first"]
-                cpu = time.process_time() - seen["first_cpu"]
-                print(f"FLOOR {expected / elapsed:.0f} {cpu / expected * 1e6:.0f}", flush=True)
-                os._exit(0)
+    def make_app() -> faust.App:
+        app = faust.App(group, broker=f"kafka://{bootstrap}", key_serializer="raw", value_serializer="raw",
+                        web_enabled=False, consumer_auto_offset_reset="earliest", stream_buffer_maxsize=2 * batch,
+                        stream_wait_empty=False)
 
-    _quiet_gc()
-    faust.Worker(app, loglevel="warning").execute_from_commandline()
+        @app.agent(app.topic(topic, key_type=bytes, value_type=bytes), concurrency=1)
+        async def noop(stream):  # type: ignore[no-untyped-def]
+            async for events in stream.take_events(batch, within=0.05):
+                if seen["first"] is None:
+                    seen["first"], seen["first_cpu"] = time.perf_counter(), time.process_time()
+                seen["n"] += len(events)
+                if seen["n"] >= expected:
+                    elapsed = time.perf_counter() - seen["first"]
+                    cpu = time.process_time() - seen["first_cpu"]
+                    print(f"FLOOR {expected / elapsed:.0f} {cpu / expected * 1e6:.0f}", flush=True)
+                    os._exit(0)
+
+        return app
+
+    run_worker(make_app, loglevel="warning")  # the same runtime tuning as `ihub worker`
 
 
 async def publish(bootstrap: str, topic: str, count: int) -> None:

@@ -139,10 +139,8 @@ def wait_for_agents(bootstrap: str, group: str, timeout: float = 600) -> float:
     return time.perf_counter() - started
 
 
-def cpu_seconds(pid: int | None, *, group: bool = False) -> float:
+def cpu_seconds(pid: int, *, group: bool = False) -> float:
     """User + system CPU seconds a process (or, with `group`, its whole process group) has used so far."""
-    if pid is None:
-        return 0.0
     total = 0
     for stat in Path("/proc").glob("[0-9]*/stat") if group else [Path(f"/proc/{pid}/stat")]:
         try:

@@ -84,31 +84,13 @@ def worker() -> None:
     """Run the stream workers (full mode): index channel events, dead-letter bad ones, notify."""
     import logging
 
-    import faust
-    import mode.loop
-
-    from stream_workers.app import create_worker
+    from stream_workers.app import create_worker, run_worker
     from stream_workers.setup import prepare_worker
 
     settings = _settings()
     logging.basicConfig(level=logging.INFO)
     asyncio.run(prepare_worker(settings))  # a worker waits for its services; it does not crash-loop
-    mode.loop.use("uvloop")  # faust's loops (its own and the consumer thread's) on uvloop
-    app = create_worker(settings)
-    _quiet_gc()
-    faust.Worker(app, loglevel="info").execute_from_commandline()
-
-
-def _quiet_gc() -> None:
-    """Per event a worker allocates hundreds of short-lived objects; with the default thresholds the
-    collector keeps re-scanning what faust, aiokafka and pydantic built at start-up. Freeze those
-    into the permanent generation and collect the young generation less often; cycles are still
-    collected. (With uvloop: 561 -> ~460 us of worker CPU per event in bench/pipeline.py.)"""
-    import gc
-
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
+    run_worker(lambda: create_worker(settings))
 
 
 @app.command()

@@ -158,8 +158,7 @@ def stored_resource(
         unchanged = previous is not None and previous.get("status") == body["status"]
         doc["statusChangeDate"] = previous.get("statusChangeDate", now) if unchanged else now
     if not validate:
-        known = {name: doc[name] for name in _WIRE_ORDER if name in doc}
-        return {**known, **{name: value for name, value in doc.items() if name not in known}}
+        return {**{name: doc[name] for name in _WIRE_ORDER if name in doc}, **doc}  # extensions last
     return validated_resource(doc)
 
 
