@@ -1,13 +1,13 @@
 # Image for the Interaction Hub API and stream workers (one image, two commands).
 #   API:     ihub serve --store search --host 0.0.0.0 --port 8683   (the default CMD)
 #   workers: ihub worker
-# Configuration comes from IHUB_* environment variables (see settings.py,
+# Configuration comes from IHUB_* environment variables (see interaction_hub/settings.py,
 # compose.yaml and helm/interaction-hub/values.yaml).
 FROM python:3.11-slim AS build
 WORKDIR /src
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-COPY pyproject.toml README.md settings.py ./
-COPY cli ./cli
+COPY pyproject.toml README.md ./
+COPY interaction_hub ./interaction_hub
 COPY schemas ./schemas
 COPY ingest ./ingest
 COPY stream_workers ./stream_workers

@@ -397,7 +397,7 @@ def main() -> int:
 
     import httpx
 
-    from settings import Settings
+    from interaction_hub.settings import Settings
 
     base_path = Settings().base_path
     base = f"http://127.0.0.1:{args.port}"

@@ -16,7 +16,7 @@ from query_api.deps import State
 from query_api.hub import Hub
 from query_api.routes import analytics, hub, party_interaction, timeline
 from schemas import EventSubscriptionInput, PartyInteractionCreate, PartyInteractionUpdate
-from settings import Settings
+from interaction_hub.settings import Settings
 from storage.sqlite.store import SqliteStore
 
 # Request bodies are read by hand (for 413/415 and TMF errors), so their schemas are added here.

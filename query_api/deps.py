@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from query_api.hub import Hub
-from settings import Settings
+from interaction_hub.settings import Settings
 from storage.base import InteractionStore
 
 

@@ -22,7 +22,7 @@ import faust
 from aiokafka import AIOKafkaProducer
 
 from schemas.channel_event import CHANGES_TOPIC, DLQ_TOPIC, RAW_TOPIC
-from settings import Settings
+from interaction_hub.settings import Settings
 from storage.search import create_client
 from storage.search.contacts import ContactIndex
 from storage.search.store import SearchStore

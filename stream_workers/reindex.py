@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from schemas.channel_event import RAW_TOPIC
-from settings import Settings
+from interaction_hub.settings import Settings
 from storage.search import create_client, engine
 from storage.search.documents import MAPPINGS, SETTINGS
 from storage.search.store import SearchStore

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from settings import Settings
+from interaction_hub.settings import Settings
 from storage.search import create_client
 from storage.search.store import SearchStore
 from storage.search.subscriptions import SubscriptionIndex

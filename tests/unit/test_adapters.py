@@ -336,7 +336,7 @@ def test_a_change_document_matches_its_kind():
 
 
 def _demo_changes(count: int) -> list[InteractionChange]:
-    from cli.loading import demo_events
+    from interaction_hub.cli.loading import demo_events
 
     return [adapt(event) for event in demo_events(count, seed=7, parties=50)]
 

@@ -11,7 +11,7 @@ from rich.progress import Progress
 from ingest.demo import stories
 from schemas.channel_event import ChannelEvent
 from schemas.party_interaction import stored_resource
-from settings import Settings
+from interaction_hub.settings import Settings
 
 console = Console(stderr=True)
 DEMO_SOURCE = "urn:ihub:demo"

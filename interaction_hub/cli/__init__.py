@@ -17,7 +17,7 @@ DataDir = Annotated[Optional[Path], typer.Option(help="Embedded store directory 
 def _settings(**flags: Any):
     from pydantic import ValidationError
 
-    from settings import Settings
+    from interaction_hub.settings import Settings
 
     try:
         return Settings(**{k: v for k, v in flags.items() if v is not None})
@@ -103,7 +103,7 @@ def demo(
     if_empty: Annotated[bool, typer.Option("--if-empty", help="Only into an empty embedded store")] = False,
 ) -> None:
     """Generate customer histories across all channels (into the store, or onto Kafka)."""
-    from cli.loading import demo as run_demo
+    from interaction_hub.cli.loading import demo as run_demo
 
     settings = _settings(store=store, data_dir=data_dir)
     asyncio.run(run_demo(settings, events, seed, parties, if_empty))
@@ -114,7 +114,7 @@ def import_events(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Channel events, one JSON per line")],
 ) -> None:
     """Publish channel events from a JSON Lines file to Kafka (each is validated first)."""
-    from cli.loading import import_file
+    from interaction_hub.cli.loading import import_file
 
     rejected = asyncio.run(import_file(_settings(), file))
     if rejected:
