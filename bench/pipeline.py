@@ -39,7 +39,7 @@ from ingest.publisher import Publisher  # noqa: E402
 from schemas.channel_event import ChannelEvent  # noqa: E402
 from schemas.party_interaction import stored_resource  # noqa: E402
 from storage.search.documents import MAPPINGS, SETTINGS, search_document  # noqa: E402
-from stream_workers.topics import start_group_at_end  # noqa: E402
+from interaction_hub.topics import start_group_at_end  # noqa: E402
 
 IHUB = str(Path(sys.executable).with_name("ihub"))
 TEMPLATES = [e for e in sample_events() if not e.type.startswith("tmf683.")]
@@ -115,7 +115,7 @@ async def changes_lag(bootstrap: str, group: str) -> int:
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     from schemas.channel_event import CHANGES_TOPIC
-    from stream_workers.topics import partitions_of
+    from interaction_hub.topics import partitions_of
 
     partitions = [TopicPartition(CHANGES_TOPIC, p) for p in await partitions_of(bootstrap, CHANGES_TOPIC)]
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)

@@ -34,7 +34,7 @@ async def open_stores(settings: Settings) -> tuple[Any, Any, bool]:
     from storage.search.store import SearchStore
     from storage.search.subscriptions import SubscriptionIndex
 
-    from stream_workers.setup import prepare
+    from interaction_hub.setup import prepare
 
     await prepare(settings)  # topics and indices (idempotent)
     client = create_client(settings.search_url, engine=settings.search_engine)

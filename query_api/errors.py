@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from schemas.common import describe
 from storage.query import UnsupportedQuery
 
 log = logging.getLogger(__name__)
@@ -34,15 +35,6 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
         "@type": "Error",
     }
     return Response(orjson.dumps(body), status, headers=headers, media_type="application/json")
-
-
-def describe(errors: list[dict]) -> str:
-    """pydantic errors as one readable line: `channel.0.id: Field required; reason: ...`."""
-    parts = []
-    for error in errors:
-        location = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body",))
-        parts.append(f"{location}: {error['msg']}" if location else error["msg"])
-    return "; ".join(parts)
 
 
 def install(app: FastAPI) -> None:

@@ -27,7 +27,7 @@ from storage.search.store import SearchStore
 from storage.kpis import KpiQuery
 from storage.timeline import TimelinePage, TimelineQuery
 from stream_workers.pipeline import API_SOURCE
-from stream_workers.topics import partitions_of
+from interaction_hub.topics import partitions_of
 
 log = logging.getLogger(__name__)
 

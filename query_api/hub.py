@@ -9,56 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from typing import Any
 from uuid import uuid4
 
 import httpx
-import orjson
 
-from query_api.tmf630 import parse_filter
-from schemas.common import utc_now
-from schemas.events import EventSubscription, EventSubscriptionInput, change_events
+from interaction_hub.backoff import backoff_delay
+from interaction_hub.notifications import MAX_RETRY_DELAY_S, Subscriber, fan_out, post_event, subscriber
+from schemas.events import EventSubscription, EventSubscriptionInput
 from storage.base import Delivery, SubscriptionStore
-from storage.query import Query, matches
+from storage.tmf630 import parse_filter
 
 log = logging.getLogger(__name__)
-
-
-async def post_event(client: httpx.AsyncClient, callback: str, body: bytes) -> str | None:
-    """POST one notification; None when the listener took it (2xx), else why not."""
-    try:
-        response = await client.post(callback, content=body, headers={"content-type": "application/json"})
-    except httpx.HTTPError as exc:
-        return repr(exc)
-    return None if response.is_success else f"HTTP {response.status_code}"
-
-
-Subscriber = tuple[str, str, Query | None]  # (subscription id, callback, parsed query)
-
-
-def subscriber(subscription: dict[str, Any]) -> Subscriber:
-    query = subscription.get("query")
-    return subscription["id"], subscription["callback"], parse_filter(query) if query else None
-
-
-def fan_out(subscribers: tuple[Subscriber, ...], old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[Delivery]:
-    """The notifications a change causes, one per subscriber whose query the event matches."""
-    if not subscribers:
-        return []
-    deliveries = []
-    for event in change_events(old, new, utc_now()):
-        body = orjson.dumps(event)
-        for sub_id, callback, query in subscribers:
-            if query is None or matches(query, event):
-                deliveries.append(Delivery(sub_id, callback, body))
-    return deliveries
-
-
-def retry_delay(backoff_s: float, attempts: int) -> float:
-    """Exponential backoff with jitter, capped at five minutes."""
-    return min(300.0, backoff_s * 2 ** (attempts - 1)) * random.uniform(0.8, 1.2)
 
 
 class Hub:
@@ -137,6 +100,6 @@ class Hub:
             log.warning("giving up on %s after %d attempts (%s)", delivery.callback, attempts, reason)
             await self._store.delivery_failed(delivery_id, None)
             return
-        delay = retry_delay(self._backoff_s, attempts)
+        delay = backoff_delay(attempts, first_s=self._backoff_s, max_s=MAX_RETRY_DELAY_S)
         log.info("notification to %s failed (%s); retry in %.1fs", delivery.callback, reason, delay)
         await self._store.delivery_failed(delivery_id, time.time() + delay)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -41,6 +42,15 @@ DateTime = Annotated[str, AfterValidator(_check_date_time)]
 def utc_now() -> str:
     """Server timestamps: UTC, millisecond precision, 'Z'."""
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def describe(errors: Iterable[Mapping[str, Any]]) -> str:
+    """pydantic errors as one readable line: `channel.0.id: Field required; reason: ...`."""
+    parts = []
+    for error in errors:
+        location = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
+        parts.append(f"{location}: {error['msg']}" if location else str(error["msg"]))
+    return "; ".join(parts)
 
 
 class TmfModel(BaseModel):

@@ -1,6 +1,6 @@
 """The store-neutral TMF630 query, its value semantics, and the reference evaluator.
 
-A list request is parsed once (query_api/tmf630.py) into a `Query`. Each store compiles it
+A list request is parsed once (storage/tmf630.py) into a `Query`. Each store compiles it
 (storage/sqlite/compiler.py, later the search-DSL compiler); `matches` and `sort_key` below state
 the semantics in plain code and are the oracle every store's results are tested against.
 

@@ -30,7 +30,7 @@ from storage.search.subscriptions import SubscriptionIndex
 from stream_workers import contacts
 from stream_workers.notifier import Notifier
 from stream_workers.pipeline import BatchResult, Message, Projector
-from stream_workers.retry import until_done
+from interaction_hub.backoff import until_done
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 import orjson
 
-from query_api.hub import Subscriber, fan_out, post_event, retry_delay, subscriber
+from interaction_hub.backoff import backoff_delay
+from interaction_hub.notifications import MAX_RETRY_DELAY_S, Subscriber, fan_out, post_event, subscriber
 from storage.base import Delivery
 from storage.search.subscriptions import SubscriptionIndex
 
@@ -75,6 +76,6 @@ class Notifier:
             if reason is None:
                 return True
             if attempt < self.max_attempts:
-                await asyncio.sleep(retry_delay(self.backoff_s, attempt))
+                await asyncio.sleep(backoff_delay(attempt, first_s=self.backoff_s, max_s=MAX_RETRY_DELAY_S))
         log.warning("giving up on %s after %d attempts (%s)", delivery.callback, self.max_attempts, reason)
         return False

@@ -31,10 +31,11 @@ from pydantic import ValidationError
 from ingest.adapters import AdapterError, adapt
 from query_api.patch import merge_patch
 from schemas import NOT_PATCHABLE
+from schemas.common import describe
 from schemas.party_interaction import stored_resource, validated_resource
 from schemas.channel_event import ChannelEvent, InteractionChange
 from storage.search.store import IndexOp, SearchStore
-from stream_workers.retry import backoff_delay, until_done
+from interaction_hub.backoff import backoff_delay, until_done
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +86,6 @@ def dead_letter(message: Message, reason: str) -> tuple[bytes | None, bytes]:
 
 def _reason(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
-        from query_api.errors import describe
-
         return describe(exc.errors(include_url=False))
     return str(exc) or type(exc).__name__
 
@@ -219,7 +218,7 @@ class Projector:
         return await until_done(what, lambda: fn(*args, **kwargs), max_backoff_s=self.max_backoff_s)
 
     async def _backoff(self, attempt: int, reason: str) -> None:
-        delay = backoff_delay(attempt, self.max_backoff_s)
+        delay = backoff_delay(attempt, max_s=self.max_backoff_s)
         log.warning("%s; retry %d in %.1fs", reason, attempt, delay)
         await asyncio.sleep(delay)
 

@@ -24,8 +24,8 @@ from storage.search import create_client, engine
 from storage.search.documents import MAPPINGS, SETTINGS
 from storage.search.store import SearchStore
 from stream_workers.pipeline import Message, Projector
-from stream_workers.setup import prepare
-from stream_workers.topics import partitions_of
+from interaction_hub.setup import prepare
+from interaction_hub.topics import partitions_of
 
 console = Console(stderr=True)
 

@@ -7,7 +7,7 @@
 from uuid import uuid4
 
 from ingest.demo import interactions
-from query_api.tmf630 import parse_query
+from storage.tmf630 import parse_query
 from schemas import PartyInteraction
 from storage.query import matches, sort_documents
 

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from schemas.channel_event import ChannelEvent, InteractionChange, interaction_id
-from schemas.common import parse_date_time
+from schemas.common import describe, parse_date_time
 from schemas.party_interaction import PartyInteractionCreate
 
 
@@ -228,22 +228,13 @@ def event_version(event: ChannelEvent) -> int:
 
 
 
-def describe(error: ValidationError) -> str:
-    """pydantic errors as one readable line: `channel.0.id: Field required; reason: ...`."""
-    parts = []
-    for item in error.errors(include_url=False):
-        location = ".".join(str(p) for p in item["loc"])
-        parts.append(f"{location}: {item['msg']}" if location else item["msg"])
-    return "; ".join(parts)
-
-
 def validated(document: dict[str, Any]) -> dict[str, Any]:
     """`document` in wire form if it is a valid PartyInteraction create body; AdapterError naming
     what is not. Workers store this form without validating it again."""
     try:
         return PartyInteractionCreate.model_validate(document).to_json_dict()
     except ValidationError as error:
-        raise AdapterError(f"not a valid PartyInteraction: {describe(error)}") from None
+        raise AdapterError(f"not a valid PartyInteraction: {describe(error.errors(include_url=False))}") from None
 
 
 def upsert(event: ChannelEvent, native_id: str, document: dict[str, Any]) -> InteractionChange:

@@ -72,7 +72,7 @@ def serve(
 @app.command()
 def init() -> None:
     """Create the Kafka topics and the search indices (full mode); safe to run again."""
-    from stream_workers.setup import prepare
+    from interaction_hub.setup import prepare
 
     settings = _settings()
     asyncio.run(prepare(settings))
@@ -85,7 +85,7 @@ def worker() -> None:
     import logging
 
     from stream_workers.app import create_worker, run_worker
-    from stream_workers.setup import prepare_worker
+    from interaction_hub.setup import prepare_worker
 
     settings = _settings()
     logging.basicConfig(level=logging.INFO)

@@ -9,7 +9,7 @@ from starlette.responses import Response
 from query_api.body import read_json
 from query_api.deps import AppState
 from query_api.errors import TmfError
-from query_api.tmf630 import QueryError
+from storage.tmf630 import QueryError
 from schemas import Error, EventSubscription, EventSubscriptionInput
 
 router = APIRouter(tags=["events subscription"])

@@ -14,7 +14,7 @@ from query_api.body import read_json
 from query_api.deps import AppState
 from query_api.errors import TmfError, error_response
 from query_api.patch import JSON_PATCH, MERGE_PATCH, PATCH_TYPES, apply_patch, check_patchable
-from query_api.tmf630 import QueryError, parse_query
+from storage.tmf630 import QueryError, parse_query
 from schemas import Error, PartyInteraction, PartyInteractionCreate, PartyInteractionUpdate
 from schemas.party_interaction import stored_resource, validated_resource
 from schemas.common import utc_now

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from uuid import uuid4
 
-from stream_workers.topics import ensure_topics, start_group_at_end
+from interaction_hub.topics import ensure_topics, start_group_at_end
 from tests.conftest import run_async
 
 BASE_PATH = "/tmf-api/partyInteraction/v4"

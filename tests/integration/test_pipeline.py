@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from ingest.adapters import adapt, sample_events
 from ingest.publisher import Publisher
 from schemas.channel_event import DLQ_TOPIC, RAW_TOPIC, ChannelEvent
-from stream_workers.topics import ensure_topics, start_group_at_end
+from interaction_hub.topics import ensure_topics, start_group_at_end
 from tests.conformance.conftest import Server
 
 pytestmark = pytest.mark.integration

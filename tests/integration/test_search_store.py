@@ -8,7 +8,7 @@ from uuid import uuid4
 import orjson
 import pytest
 
-from query_api.tmf630 import parse_query
+from storage.tmf630 import parse_query
 from storage.search import create_client
 from storage.search.store import IndexOp, SearchStore
 from tests.store_contract import QUERIES, contract_documents, expected, random_queries

@@ -2,7 +2,7 @@
 
 import pytest
 
-from query_api.tmf630 import parse_query
+from storage.tmf630 import parse_query
 from storage.query import SortKey, matches, project, sort_documents
 
 DOC = {

@@ -2,7 +2,7 @@
 
 import pytest
 
-from query_api.tmf630 import parse_query
+from storage.tmf630 import parse_query
 from storage.query import UnsupportedQuery
 from storage.search.compiler import lucene_regexp, search_body
 from storage.search.documents import query_fields, search_document

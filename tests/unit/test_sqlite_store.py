@@ -5,7 +5,7 @@ import asyncio
 import orjson
 import pytest
 
-from query_api.tmf630 import parse_query
+from storage.tmf630 import parse_query
 from storage.base import Delivery, NotFound
 from storage.sqlite.store import SqliteStore, StoreLocked
 from tests.store_contract import QUERIES, contract_documents, expected, random_queries, resource

@@ -2,7 +2,7 @@
 
 import pytest
 
-from query_api.tmf630 import QueryError, parse_filter, parse_query
+from storage.tmf630 import QueryError, parse_filter, parse_query
 from storage.query import Op, SortKey
 
 

@@ -10,7 +10,8 @@ from storage.search import create_client
 from storage.search.store import SearchStore
 from storage.search.subscriptions import SubscriptionIndex
 from schemas.channel_event import CHANGES_TOPIC
-from stream_workers.topics import ensure_topics, start_group_at_end
+from interaction_hub.backoff import backoff_delay
+from interaction_hub.topics import ensure_topics, start_group_at_end
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +27,8 @@ async def prepare(settings: Settings, *, wait: bool = False) -> None:
             if not wait:
                 raise
             attempt += 1
-            delay = min(30.0, 0.5 * 2 ** (attempt - 1))
-            log.warning("Kafka or the search engine is not ready (%r); retry %d in %.0fs", exc, attempt, delay)
+            delay = backoff_delay(attempt, first_s=0.5)
+            log.warning("Kafka or the search engine is not ready (%r); retry %d in %.1fs", exc, attempt, delay)
             await asyncio.sleep(delay)
 
 

@@ -1,4 +1,4 @@
-"""Retrying what the workers cannot give up on (the engine or the brokers being away)."""
+"""One backoff rule for everything that retries: hub deliveries, the engine, the brokers."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def backoff_delay(attempt: int, max_s: float = 30.0) -> float:
-    """Exponential backoff from 0.2 s with jitter (half to full), capped at max_s."""
-    return min(max_s, 0.2 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+def backoff_delay(attempt: int, *, first_s: float = 0.2, max_s: float = 30.0) -> float:
+    """Seconds before retry `attempt` (1, 2, ...): doubles from `first_s`, capped at `max_s`,
+    with full-to-half jitter so that many clients retrying at once spread out."""
+    return min(max_s, first_s * 2 ** min(attempt - 1, 62)) * random.uniform(0.5, 1.0)
 
 
 async def until_done(what: str, attempt_once: Callable[[], Awaitable[T]], *, max_backoff_s: float = 30.0) -> T:
@@ -25,6 +26,6 @@ async def until_done(what: str, attempt_once: Callable[[], Awaitable[T]], *, max
             return await attempt_once()
         except Exception as exc:  # noqa: BLE001 - every failure of a service is retried
             attempt += 1
-            delay = backoff_delay(attempt, max_backoff_s)
+            delay = backoff_delay(attempt, max_s=max_backoff_s)
             log.warning("%s failed (%r); retry %d in %.1fs", what, exc, attempt, delay)
             await asyncio.sleep(delay)
