@@ -32,7 +32,7 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.embedded import build_document, free_port, percentile  # noqa: E402
+from bench.embedded import create_change, free_port, percentile  # noqa: E402
 from ingest.demo import interaction  # noqa: E402
 
 PARTY = {"id": "cust-bench-history", "name": "Bench Customer", "role": "customer", "@referredType": "Individual"}
@@ -51,8 +51,8 @@ async def add_history(data_dir: Path, size: int) -> int:
         for _ in range(size - present):
             body = interaction(rng)
             body["relatedParty"] = [PARTY, *body["relatedParty"][1:]]
-            await store.create(build_document(body, "http://127.0.0.1", "/tmf-api/partyInteraction/v4"),
-                               lambda old, new: [])
+            await store.write(create_change(body, "http://127.0.0.1", "/tmf-api/partyInteraction/v4"),
+                              lambda old, new: [])
     finally:
         await store.close()
     return round(opened, 1)

@@ -200,16 +200,16 @@ def run_wrk(wrk: str, workdir: Path, name: str, base: str, paths: list[str], *, 
 # -- loading the store --------------------------------------------------------------------------
 
 
-def build_document(body: dict[str, Any], root: str, base_path: str) -> dict[str, Any]:
-    """The resource exactly as POST /partyInteraction builds it (schemas.party_interaction.stored_resource)."""
+def create_change(body: dict[str, Any], root: str, base_path: str) -> Any:
+    """The change POST /partyInteraction makes (storage.changes.Change)."""
     from schemas import PartyInteractionCreate
     from schemas.common import utc_now
-    from schemas.party_interaction import stored_resource
+    from storage.changes import Change
 
     created = PartyInteractionCreate.model_validate(body).to_json_dict()
     interaction_id = uuid4().hex
-    return stored_resource(created, interaction_id=interaction_id,
-                           href=f"{root}{base_path}/partyInteraction/{interaction_id}", now=utc_now())
+    return Change.at("create", interaction_id, utc_now(), created,
+                     href=f"{root}{base_path}/partyInteraction/{interaction_id}")
 
 
 async def load_store(data_dir: Path, count: int, seed: int, parties: int, root: str, base_path: str) -> dict[str, Any]:
@@ -222,23 +222,23 @@ async def load_store(data_dir: Path, count: int, seed: int, parties: int, root: 
     agents: Counter[str] = Counter()
     started = time.perf_counter()
     pending: set[asyncio.Future[None]] = set()
-    batch: list[dict[str, Any]] = []
+    batch: list[Any] = []
 
     def no_notifications(old: Any, new: Any) -> list[Any]:
         return []
 
     try:
         for n, body in enumerate(interactions(count, seed=seed, parties=parties), 1):
-            doc = build_document(body, root, base_path)
-            ids.append(doc["id"])
+            change = create_change(body, root, base_path)
+            ids.append(change.interaction_id)
             for party in body["relatedParty"]:
                 (customers if party["role"] == "customer" else agents)[party["id"]] += 1
             # The store's single writer thread runs the batches in order, one transaction each; a
             # window of pending batches keeps it busy while this thread validates the next ones.
-            batch.append(doc)
+            batch.append(change)
             if len(batch) < 500:
                 continue
-            pending.add(asyncio.ensure_future(store.create_many(batch, no_notifications)))
+            pending.add(asyncio.ensure_future(store.write_many(batch, no_notifications)))
             batch = []
             if len(pending) >= 4:
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
@@ -247,7 +247,7 @@ async def load_store(data_dir: Path, count: int, seed: int, parties: int, root: 
             if n % 10_000 == 0:
                 elapsed = time.perf_counter() - started
                 say(f"  loaded {n:,}/{count:,} ({n / elapsed:,.0f}/s)")
-        pending.add(asyncio.ensure_future(store.create_many(batch, no_notifications)))
+        pending.add(asyncio.ensure_future(store.write_many(batch, no_notifications)))
         for task in await asyncio.gather(*pending, return_exceptions=True):
             if isinstance(task, BaseException):
                 raise task

@@ -1,4 +1,5 @@
-"""TMF Error JSON for every 4xx/5xx, whatever raised it."""
+"""TMF Error JSON for every 4xx/5xx, whatever raised it: the one place where the stores' domain
+errors (refusals, query limits, writes not yet applied) become HTTP statuses."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from schemas.common import describe
+from storage.base import WriteNotYetApplied
+from storage.changes import Invalid, NotFound, PreconditionFailed, Refused
 from storage.query import UnsupportedQuery
 
 log = logging.getLogger(__name__)
@@ -37,10 +40,22 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
     return Response(orjson.dumps(body), status, headers=headers, media_type="application/json")
 
 
+# what the stores' refusals (storage/changes.py) are in HTTP
+REFUSAL_STATUS: dict[type[Refused], int] = {NotFound: 404, PreconditionFailed: 412, Invalid: 400}
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(TmfError)
     async def _tmf(_: Request, exc: TmfError) -> Response:
         return error_response(exc.status, exc.message, exc.headers)
+
+    @app.exception_handler(Refused)
+    async def _refused(_: Request, exc: Refused) -> Response:
+        return error_response(REFUSAL_STATUS.get(type(exc), 400), exc.message)
+
+    @app.exception_handler(WriteNotYetApplied)
+    async def _not_yet(_: Request, exc: WriteNotYetApplied) -> Response:
+        return error_response(504, str(exc))
 
     @app.exception_handler(UnsupportedQuery)
     async def _unsupported(_: Request, exc: UnsupportedQuery) -> Response:

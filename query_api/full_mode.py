@@ -1,33 +1,32 @@
 """The API's store in full mode: reads from the search index, writes through Kafka.
 
-The log is the source of truth: a POST, PATCH or DELETE becomes a `tmf683.partyInteraction.*`
-event on the raw topic, and the API answers only when the worker has applied it (its change
-record, matched by event id, arrives on the change topic). The worker refreshes the index for
-batches that hold API events, so the answer means: visible to GET by id and to list queries.
+The log is the source of truth: a POST, PATCH or DELETE becomes a `Change` (storage/changes.py),
+published as a `tmf683.partyInteraction.*` event on the raw topic: the change itself (the merge
+patch or the JSON Patch operations, and the versions If-Match accepts), never a diff against a read
+that may be stale. A worker applies it to the interaction's latest state in partition order, and
+the API answers only when that happened (its change record, matched by event id, arrives on the
+change topic). The worker refreshes the index for batches that hold API events, so the answer
+means: visible to GET by id and to list queries.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from typing import Any
-from uuid import uuid4
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from query_api.errors import TmfError
-from query_api.patch import merge_diff
-from schemas.channel_event import CHANGES_TOPIC, RAW_TOPIC, ChannelEvent
-from schemas.common import utc_now
-from storage.base import Document, NotFound, Notify
+from ingest.adapters.tmf683 import event_for
+from interaction_hub.topics import partitions_of
+from schemas.channel_event import CHANGES_TOPIC, RAW_TOPIC
+from storage.base import Notify, StoredDocument, WriteNotYetApplied
+from storage.changes import Change, Outcome, Refused, State
+from storage.kpis import KpiQuery
 from storage.query import Page, Query
 from storage.search.store import SearchStore
-from storage.kpis import KpiQuery
 from storage.timeline import TimelinePage, TimelineQuery
-from stream_workers.pipeline import API_SOURCE
-from interaction_hub.topics import partitions_of
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +92,7 @@ class LogBackedStore:
         await self.search.close()
 
     # reads
-    async def get(self, interaction_id: str) -> bytes | None:
+    async def get(self, interaction_id: str) -> StoredDocument | None:
         return await self.search.get(interaction_id)
 
     async def list(self, query: Query) -> Page:
@@ -106,41 +105,18 @@ class LogBackedStore:
         return await self.search.kpis(query)
 
     # writes
-    async def create(self, doc: Document, notify: Notify) -> Document:
-        record = await self._write("create", doc["id"], doc, time=doc["creationDate"])
-        return record["new"]
-
-    async def update(self, interaction_id: str, change: Callable[[Document], Document], notify: Notify) -> Document:
-        old = await self._current(interaction_id)
-        patch = merge_diff(old, change(old))
-        if not patch:
-            return old
-        record = await self._write("patch", interaction_id, {"id": interaction_id, "patch": patch})
-        return record["new"]
-
-    async def delete(self, interaction_id: str, notify: Notify) -> Document:
-        old = await self._current(interaction_id)
-        await self._write("delete", interaction_id, {"id": interaction_id})
-        return old
-
-    async def _current(self, interaction_id: str) -> Document:
-        body = await self.search.get(interaction_id)
-        if body is None:
-            raise NotFound(interaction_id)
-        return orjson.loads(body)
-
-    async def _write(self, action: str, interaction_id: str, data: Document, time: str | None = None) -> dict[str, Any]:
-        event = ChannelEvent(
-            id=uuid4().hex, source=API_SOURCE, type=f"tmf683.partyInteraction.{action}", time=time or utc_now(), data=data
-        )
+    async def write(self, change: Change, notify: Notify) -> Outcome:
+        """Publish the change itself and wait until a worker has applied it to the latest state."""
+        event = event_for(change)
         applied = self.feed.expect(event.id)  # before publishing: the answer cannot be missed
         try:
-            await self._producer.send_and_wait(RAW_TOPIC, value=event.to_bytes(), key=interaction_id.encode())
+            await self._producer.send_and_wait(RAW_TOPIC, value=event.to_bytes(), key=change.interaction_id.encode())
             record = await asyncio.wait_for(applied, self._timeout_s)
         except TimeoutError:
-            raise TmfError(504, f"the {action} is in the log but not yet applied; it will be") from None
+            raise WriteNotYetApplied(f"the {change.kind} is in the log but not yet applied; it will be") from None
         finally:
             self.feed.forget(event.id)
         if record["kind"] == "rejected":
-            raise TmfError(409, f"the {action} was rejected when applied: {record.get('error')}")
-        return record
+            raise Refused.from_code(record.get("refused", ""), record.get("error", "refused"))
+        old = State(0, record["old"])  # the version before is not carried; nothing needs it
+        return Outcome(record["kind"], old, State(record["version"], record["new"]))

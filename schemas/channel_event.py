@@ -2,8 +2,8 @@
 
 Every channel system (web self-care, app, contact centre, IVR, store, email, chat, social) and the
 TMF683 API itself publish their events in one envelope, `ChannelEvent` (CloudEvents 1.0 attributes,
-JSON), to one raw topic. An adapter (`ingest.adapters`) turns each event into an `InteractionChange`,
-which the worker applies to the store and announces on the change topic.
+JSON), to one raw topic. An adapter (`ingest.adapters`) turns each event into a `Change`
+(storage/changes.py), which the worker applies to the store and announces on the change topic.
 
 Topics and keys
 ---------------
@@ -16,14 +16,20 @@ Topics and keys
 - `CHANGES_TOPIC`, `ihub.interaction-changes.v1`: one record per applied change (notifications,
   dashboards), same key.
 
-Ordering does not depend on Kafka offsets: each change carries a `version` taken from the event,
-and the store keeps the change with the highest version, so a replay or a duplicate is harmless.
+Change records (value, JSON): `{"eventId", "source", "type", "time", "interactionId", "version",
+"kind", "old", "new"}` for an applied event (`kind`: create | update | delete | unchanged |
+superseded, `version` the interaction's version after it), or `{"eventId", "interactionId",
+"kind": "rejected", "refused": <storage.changes.Refused code>, "error"}` for a TMF683 API write that
+could not apply (the API that published it is waiting for the answer).
+
+Ordering does not depend on Kafka offsets alone: each change carries a version taken from its time,
+and storage/changes.py never lets an older create replace a newer state, so a replay or a
+duplicate is harmless.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
@@ -39,6 +45,9 @@ DLQ_TOPIC = "ihub.channel-events.dlq.v1"
 
 CHANGES_TOPIC = "ihub.interaction-changes.v1"
 """Applied changes (the source of notifications); key = interaction id."""
+
+API_SOURCE = "urn:ihub:api"
+"""The `source` of the events the TMF683 API publishes for its own writes."""
 
 KEY_RULE = "interaction id"
 """The record key on all three topics: the id of the interaction the record is about."""
@@ -84,27 +93,3 @@ class ChannelEvent(BaseModel):
     def to_bytes(self) -> bytes:
         """The record value a publisher sends (the inverse of `from_bytes`)."""
         return orjson.dumps(self.model_dump(exclude_none=True))
-
-
-@dataclass(frozen=True)
-class InteractionChange:
-    """What one event does to one PartyInteraction.
-
-    - `upsert`: `document` is a complete create body (validates as `PartyInteractionCreate`, no
-      `id`, `href` or `creationDate`) that replaces the stored one;
-    - `patch`: `document` is an RFC 7386 merge patch, never touching `id`, `href` or `direction`;
-    - `delete`: `document` is None.
-
-    `version` orders changes to the same interaction (higher wins) and comes from the event;
-    `event_time` is the envelope time, which the worker uses as `creationDate` on first insert.
-    """
-
-    interaction_id: str
-    version: int
-    kind: Literal["upsert", "patch", "delete"]
-    document: dict[str, Any] | None
-    event_time: str
-
-    def __post_init__(self) -> None:
-        if (self.document is None) != (self.kind == "delete"):
-            raise ValueError(f"a {self.kind} change {'has no' if self.kind == 'delete' else 'needs a'} document")

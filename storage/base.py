@@ -1,12 +1,16 @@
-"""The storage contract: a handful of async methods; notification outbox as a separate capability."""
+"""The storage contract: what the API calls on a store (both stores keep it), and the
+notification outbox as a separate capability."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
+from storage.changes import Change, Outcome
+from storage.kpis import KpiQuery
 from storage.query import Page, Query
+from storage.timeline import TimelinePage, TimelineQuery
 
 Document = dict[str, Any]
 
@@ -24,28 +28,33 @@ class Delivery:
 Notify = Callable[[Document | None, Document | None], Sequence[Delivery]]
 
 
-class NotFound(Exception):
-    """No interaction with that id."""
+class WriteNotYetApplied(Exception):
+    """Full mode: the change is in the log, but no worker applied it within the wait (it will be)."""
+
+
+class StoredDocument(NamedTuple):
+    """An interaction as a reader gets it: its version (the ETag) and its JSON document."""
+
+    version: int
+    body: bytes
 
 
 class InteractionStore(Protocol):
-    """Where PartyInteractions live. Writes are atomic: document and its notifications, or nothing."""
+    """Where PartyInteractions live. Every write is one `Change` (storage/changes.py), applied by
+    `storage.changes.apply` to the latest state: atomically with its notifications, or not at all.
+    Refusals are `storage.changes.Refused` (NotFound, PreconditionFailed, Invalid)."""
 
-    async def create(self, doc: Document, notify: Notify) -> Document:
-        """Store a new resource; returns it as stored."""
-
-    async def get(self, interaction_id: str) -> bytes | None:
-        """The stored JSON document, or None."""
+    async def get(self, interaction_id: str) -> StoredDocument | None: ...
 
     async def list(self, query: Query) -> Page: ...
 
-    async def update(
-        self, interaction_id: str, change: Callable[[Document], Document], notify: Notify
-    ) -> Document:
-        """Read-modify-write under the store's write lock; raises NotFound."""
+    async def timeline(self, query: TimelineQuery) -> TimelinePage: ...
 
-    async def delete(self, interaction_id: str, notify: Notify) -> Document:
-        """Remove and return the document; raises NotFound."""
+    async def kpis(self, query: KpiQuery) -> list[dict[str, Any]]: ...
+
+    async def write(self, change: Change, notify: Notify) -> Outcome:
+        """Apply `change`; what it did (its old and new state), or Refused."""
+        ...
 
     async def close(self) -> None: ...
 

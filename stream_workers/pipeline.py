@@ -5,9 +5,9 @@ returns and lets the batch be committed. Everything that decides what the index 
 
 1. decode and adapt each message (bad ones become dead letters, the rest keep flowing);
 2. read the current state of the batch's interactions (one realtime multi-get);
-3. fold each interaction's changes in partition order onto that state: versions never go
-   backwards (an older change is "superseded"), patches apply to the latest state, results are
-   validated as PartyInteraction resources;
+3. fold each interaction's changes in partition order onto that state with the change model
+   (storage/changes.py, the same function the embedded store calls): versions never go backwards,
+   patches apply to the latest state, a refused change leaves nothing;
 4. write the final state of each interaction in one bulk request, versioned (idempotent on
    replay), retrying 429/5xx/timeouts with exponential backoff and jitter until the engine takes
    them (which is the backpressure: no new batch is read meanwhile);
@@ -29,18 +29,13 @@ import orjson
 from pydantic import ValidationError
 
 from ingest.adapters import AdapterError, adapt
-from query_api.patch import merge_patch
-from schemas import NOT_PATCHABLE
-from schemas.common import describe
-from schemas.party_interaction import stored_resource, validated_resource
-from schemas.channel_event import ChannelEvent, InteractionChange
-from storage.search.store import IndexOp, SearchStore
 from interaction_hub.backoff import backoff_delay, until_done
+from schemas.channel_event import API_SOURCE, ChannelEvent
+from schemas.common import describe
+from storage.changes import Change, Invalid, Outcome, Refused, apply
+from storage.search.store import IndexOp, SearchStore
 
 log = logging.getLogger(__name__)
-
-API_SOURCE = "urn:ihub:api"  # events the TMF683 API publishes for its own writes
-
 
 @dataclass(frozen=True, slots=True)
 class Message:
@@ -61,15 +56,8 @@ class BatchResult:
 class _Pending:
     message: Message
     event: ChannelEvent
-    change: InteractionChange
-    kind: str = ""  # create | update | delete | superseded | unchanged
-    old: dict[str, Any] | None = None
-    new: dict[str, Any] | None = None
-    version: int = 0
-
-
-class Rejected(Exception):
-    """A well-formed event whose change cannot apply (e.g. a patch to an unknown interaction)."""
+    change: Change
+    outcome: Outcome | None = None
 
 
 def dead_letter(message: Message, reason: str) -> tuple[bytes | None, bytes]:
@@ -115,18 +103,21 @@ class Projector:
         if not pending:
             return result
 
-        state = await self._retrying("read current state", self._current, {p.change.interaction_id for p in pending})
+        state = await self._retrying("read current state", self.store.states, {p.change.interaction_id for p in pending})
         applied: list[_Pending] = []
         for item in pending:
+            interaction_id = item.change.interaction_id
             try:
-                self._fold(item, state)
-                applied.append(item)
-            except (Rejected, ValidationError, ValueError) as exc:
-                self._reject(result, item, _reason(exc))
+                item.outcome = apply(state[interaction_id], item.change, href=self.resource_base + interaction_id)
+            except Refused as exc:
+                self._reject(result, item, exc)
+                continue
+            state[interaction_id] = item.outcome.new
+            applied.append(item)
 
-        dirty = {p.change.interaction_id for p in applied if p.kind in ("create", "update", "delete")}
+        dirty = {p.change.interaction_id for p in applied if p.outcome is not None and p.outcome.changed}
         ops = [
-            IndexOp("index" if state[i][1] is not None else "delete", i, state[i][0], state[i][1])
+            IndexOp("index" if state[i].doc is not None else "delete", i, state[i].version, state[i].doc)
             for i in sorted(dirty)
         ]
         refresh = any(p.event.source == API_SOURCE for p in applied)  # read-your-writes for the API
@@ -134,64 +125,20 @@ class Projector:
         for item in applied:
             error = failed.get(item.change.interaction_id)
             if error:
-                self._reject(result, item, f"index rejected the document: {error}")
+                self._reject(result, item, Invalid(f"the index refused the document: {error}"))
             else:
                 result.changes.append((item.change.interaction_id.encode(), self._change_record(item)))
         return result
 
     @staticmethod
-    def _reject(result: BatchResult, item: _Pending, reason: str) -> None:
-        result.dead_letters.append(dead_letter(item.message, reason))
-        if item.event.source == API_SOURCE:  # the API waits for an answer about its own writes
-            record = {"eventId": item.event.id, "interactionId": item.change.interaction_id, "kind": "rejected", "error": reason}
-            result.changes.append((item.change.interaction_id.encode(), orjson.dumps(record)))
-
-    # -- folding ----------------------------------------------------------------------------
-
-    async def _current(self, ids: set[str]) -> dict[str, tuple[int, dict[str, Any] | None]]:
-        response = await self.store.client.mget(index=self.store.alias, ids=sorted(ids))
-        body = response.body if hasattr(response, "body") else response
-        state: dict[str, tuple[int, dict[str, Any] | None]] = {i: (0, None) for i in ids}
-        for doc in body["docs"]:
-            if doc.get("found"):
-                state[doc["_id"]] = (doc["_version"], doc["_source"])
-        return state
-
-    def _fold(self, item: _Pending, state: dict[str, tuple[int, dict[str, Any] | None]]) -> None:
-        change, interaction_id = item.change, item.change.interaction_id
-        version, current = state[interaction_id]
-        item.old = current
-        if change.kind == "upsert":
-            if change.version < version:
-                item.kind, item.new, item.version = "superseded", current, version
-                return
-            new = stored_resource(  # adapters validated the body already (ingest.adapters.common.validated)
-                change.document or {}, interaction_id=interaction_id, href=self.resource_base + interaction_id,
-                now=change.event_time, previous=current, validate=False,
-            )
-            new_version = change.version
-        elif change.kind == "patch":
-            if current is None:
-                raise Rejected(f"no interaction '{interaction_id}' to patch")
-            touched = sorted(set(change.document or {}).intersection(NOT_PATCHABLE))
-            if touched:
-                raise Rejected(f"not patchable: {', '.join(touched)}")
-            new = merge_patch(current, change.document or {})
-            if new.get("status") != current.get("status") and new.get("statusChangeDate") == current.get("statusChangeDate"):
-                new["statusChangeDate"] = change.event_time
-            new = validated_resource(new)
-            new_version = max(change.version, version + 1)
-        else:  # delete
-            if current is None:
-                item.kind, item.version = "unchanged", version
-                return
-            new, new_version = None, max(change.version, version + 1)
-        if new == current:
-            item.kind, item.new, item.version = "unchanged", current, version
+    def _reject(result: BatchResult, item: _Pending, refusal: Refused) -> None:
+        if item.event.source != API_SOURCE:
+            result.dead_letters.append(dead_letter(item.message, refusal.message))
             return
-        item.kind = "create" if current is None else ("delete" if new is None else "update")
-        item.new, item.version = new, new_version
-        state[interaction_id] = (new_version, new)
+        # the API that published it waits for the answer, and tells its client (404, 412, 400)
+        record = {"eventId": item.event.id, "interactionId": item.change.interaction_id, "kind": "rejected",
+                  "refused": refusal.code, "error": refusal.message}
+        result.changes.append((item.change.interaction_id.encode(), orjson.dumps(record)))
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -224,14 +171,16 @@ class Projector:
 
     @staticmethod
     def _change_record(item: _Pending) -> bytes:
+        outcome = item.outcome
+        assert outcome is not None
         return orjson.dumps({
             "eventId": item.event.id,
             "source": item.event.source,
             "type": item.event.type,
             "time": item.event.time,
             "interactionId": item.change.interaction_id,
-            "version": item.version,
-            "kind": item.kind,
-            "old": item.old,
-            "new": item.new,
+            "version": outcome.new.version,
+            "kind": outcome.kind,
+            "old": outcome.old.doc,
+            "new": outcome.new.doc,
         })

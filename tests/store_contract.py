@@ -8,16 +8,24 @@ from uuid import uuid4
 
 from ingest.demo import interactions
 from storage.tmf630 import parse_query
-from schemas import PartyInteraction
+from schemas import PartyInteractionCreate
+from storage.changes import ABSENT, Change, apply
 from storage.query import matches, sort_documents
 
 
 def resource(body, n):
+    """The interaction a create of `body` stores (storage.changes), with a generated id and time."""
     interaction_id = f"{n:05d}-{uuid4().hex[:6]}"
     created = f"2026-02-{1 + n % 28:02d}T{n % 24:02d}:00:00.000Z"
-    return PartyInteraction.model_validate(
-        {**body, "id": interaction_id, "href": f"http://h/pi/{interaction_id}", "creationDate": created}
-    ).to_json_dict()
+    wire = PartyInteractionCreate.model_validate(body).to_json_dict()
+    change = Change.at("create", interaction_id, created, wire, href=f"http://h/pi/{interaction_id}")
+    return apply(ABSENT, change).new.doc
+
+
+def create_change(doc):
+    """The change that stores `doc` (a `resource`) as it is."""
+    body = {k: v for k, v in doc.items() if k not in ("id", "href", "creationDate")}
+    return Change.at("create", doc["id"], doc["creationDate"], body, href=doc["href"])
 
 
 EXTRA = [

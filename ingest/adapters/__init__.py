@@ -1,4 +1,4 @@
-"""Channel adapters: pure functions from a `ChannelEvent` to an `InteractionChange`.
+"""Channel adapters: pure functions from a `ChannelEvent` to an `Change` (storage/changes.py).
 
 One module per channel; `ADAPTERS` maps each event `type` to its adapter and `adapt` dispatches.
 Adapters do no I/O and read no clock or random source: the same event always gives the same change,
@@ -13,11 +13,12 @@ from importlib.resources import files
 
 from ingest.adapters import app, chat, email, ivr, social, store, tmf683, voice, web
 from ingest.adapters.common import AdapterError
-from schemas.channel_event import ChannelEvent, InteractionChange
+from schemas.channel_event import ChannelEvent
+from storage.changes import Change
 
 __all__ = ["ADAPTERS", "AdapterError", "adapt", "sample_events"]
 
-ADAPTERS: dict[str, Callable[[ChannelEvent], InteractionChange]] = {
+ADAPTERS: dict[str, Callable[[ChannelEvent], Change]] = {
     "ihub.web.session": web.session,
     "ihub.app.session": app.session,
     "ihub.voice.call.started": voice.call_started,
@@ -33,7 +34,7 @@ ADAPTERS: dict[str, Callable[[ChannelEvent], InteractionChange]] = {
 }
 
 
-def adapt(event: ChannelEvent) -> InteractionChange:
+def adapt(event: ChannelEvent) -> Change:
     """The change `event` makes; AdapterError for an unknown type or data the adapter cannot use."""
     adapter = ADAPTERS.get(event.type)
     if adapter is None:

@@ -12,13 +12,14 @@ from __future__ import annotations
 from ingest.adapters.common import (
     customer, humanize, interaction, one_of, optional, required, strings, timestamp, upsert,
 )
-from schemas.channel_event import ChannelEvent, InteractionChange
+from schemas.channel_event import ChannelEvent
+from storage.changes import Change
 
 PLATFORMS = {"ios": "iOS", "android": "Android"}
 LAUNCH_DIRECTIONS = {"icon": "inbound", "deeplink": "inbound", "push": "outbound"}
 
 
-def session(event: ChannelEvent) -> InteractionChange:
+def session(event: ChannelEvent) -> Change:
     data = event.data
     session_id = required(data, "sessionId")
     screens = strings(data, "screens")

@@ -12,14 +12,15 @@ from __future__ import annotations
 from ingest.adapters.common import (
     agent, customer, first_id, humanize, interaction, one_of, optional, required, timestamp, upsert,
 )
-from schemas.channel_event import ChannelEvent, InteractionChange
+from schemas.channel_event import ChannelEvent
+from storage.changes import Change
 
 STATES = {"open": "inProgress", "closed": "completed", "abandoned": "cancelled"}
 PLATFORMS = {"webchat": "Web chat", "whatsapp": "WhatsApp", "messenger": "Messenger", "rcs": "RCS",
              "apple-messages": "Apple Messages for Business"}
 
 
-def conversation(event: ChannelEvent) -> InteractionChange:
+def conversation(event: ChannelEvent) -> Change:
     data = event.data
     conversation_id = required(data, "conversationId")
     platform = one_of(data, "platform", PLATFORMS)

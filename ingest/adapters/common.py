@@ -8,12 +8,12 @@ reason naming the field.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from pydantic import ValidationError
 
-from schemas.channel_event import ChannelEvent, InteractionChange, interaction_id
+from schemas.channel_event import ChannelEvent, interaction_id
+from storage.changes import Change
 from schemas.common import describe, parse_date_time
 from schemas.party_interaction import PartyInteractionCreate
 
@@ -214,20 +214,6 @@ def _compact(value: Any) -> Any:
 
 # -- changes ----------------------------------------------------------------------------------
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_MICROSECOND = timedelta(microseconds=1)
-
-
-def event_version(event: ChannelEvent) -> int:
-    """The envelope time in microseconds since the epoch.
-
-    One scale for every producer (channel systems and the TMF683 API alike), so changes to one
-    interaction from different publishers still order by when they happened.
-    """
-    return (parse_date_time(event.time) - _EPOCH) // _MICROSECOND
-
-
-
 def validated(document: dict[str, Any]) -> dict[str, Any]:
     """`document` in wire form if it is a valid PartyInteraction create body; AdapterError naming
     what is not. Workers store this form without validating it again."""
@@ -237,12 +223,7 @@ def validated(document: dict[str, Any]) -> dict[str, Any]:
         raise AdapterError(f"not a valid PartyInteraction: {describe(error.errors(include_url=False))}") from None
 
 
-def upsert(event: ChannelEvent, native_id: str, document: dict[str, Any]) -> InteractionChange:
-    """The change that makes the interaction `native_id` of the event's source equal `document`."""
-    return InteractionChange(
-        interaction_id=interaction_id(event.source, native_id),
-        version=event_version(event),
-        kind="upsert",
-        document=validated(document),
-        event_time=event.time,
-    )
+def upsert(event: ChannelEvent, native_id: str, document: dict[str, Any]) -> Change:
+    """The change that makes the interaction `native_id` of the event's source equal `document`
+    (a create: it replaces an older version of the same interaction, see storage.changes)."""
+    return Change.at("create", interaction_id(event.source, native_id), event.time, validated(document))

@@ -17,10 +17,11 @@ from typing import Any
 from ingest.adapters.common import (
     DIRECTIONS, agent, customer, interaction, note, one_of, optional, required, timestamp, upsert,
 )
-from schemas.channel_event import ChannelEvent, InteractionChange, interaction_id
+from schemas.channel_event import ChannelEvent, interaction_id
+from storage.changes import Change
 
 
-def message(event: ChannelEvent) -> InteractionChange:
+def message(event: ChannelEvent) -> Change:
     data = event.data
     message_id = required(data, "messageId")
     direction = one_of(data, "direction", DIRECTIONS)

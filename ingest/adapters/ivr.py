@@ -12,13 +12,14 @@ from ingest.adapters.common import (
     DIRECTIONS, customer, humanize, interaction, one_of, optional, required, seconds_between, strings,
     timestamp, upsert,
 )
-from schemas.channel_event import ChannelEvent, InteractionChange
+from schemas.channel_event import ChannelEvent
+from storage.changes import Change
 
 # Self-service outcome -> status. `transferred`: the IVR part is done, an agent takes over.
 OUTCOMES = {"contained": "completed", "transferred": "completed", "abandoned": "cancelled", "error": "cancelled"}
 
 
-def session(event: ChannelEvent) -> InteractionChange:
+def session(event: ChannelEvent) -> Change:
     data = event.data
     session_id = required(data, "sessionId")
     start, end = timestamp(data, "startedAt"), timestamp(data, "endedAt")

@@ -16,7 +16,8 @@ from ingest.adapters.common import (
     DIRECTIONS, agent, customer, humanize, interaction, note, one_of, optional, required, timestamp,
     upsert,
 )
-from schemas.channel_event import ChannelEvent, InteractionChange, interaction_id
+from schemas.channel_event import ChannelEvent, interaction_id
+from storage.changes import Change
 
 NETWORKS = {"x": "X", "facebook": "Facebook", "instagram": "Instagram", "linkedin": "LinkedIn", "tiktok": "TikTok"}
 KINDS = {"mention": "mention", "comment": "comment", "dm": "direct message", "reply": "reply"}
@@ -25,7 +26,7 @@ SENTIMENTS = {"positive": "positive", "neutral": "neutral", "negative": "negativ
 STATES = {"new": "open", "assigned": "inProgress", "replied": "completed", "closed": "completed"}
 
 
-def message(event: ChannelEvent) -> InteractionChange:
+def message(event: ChannelEvent) -> Change:
     data = event.data
     network = required(data, "network")
     network_name = one_of(data, "network", NETWORKS)

@@ -13,12 +13,13 @@ from ingest.adapters.common import (
     agent, customer, first_id, humanize, interaction, note, one_of, optional, party, required,
     timestamp, upsert,
 )
-from schemas.channel_event import ChannelEvent, InteractionChange
+from schemas.channel_event import ChannelEvent
+from storage.changes import Change
 
 RESULTS = {"served": "completed", "no-show": "cancelled", "left-queue": "cancelled"}
 
 
-def visit(event: ChannelEvent) -> InteractionChange:
+def visit(event: ChannelEvent) -> Change:
     data = event.data
     visit_id = required(data, "visitId")
     store_code = required(data, "storeCode")

@@ -1,56 +1,89 @@
-"""Native TMF683 writes: `tmf683.partyInteraction.create|patch|delete`.
+"""Native TMF683 writes: `tmf683.partyInteraction.create|patch|delete`, both ways.
 
-Published by the TMF683 API (or any system that already speaks TMF683) with the interaction id
-chosen by the publisher, so the API can answer 201 with that id before the worker has run.
+The TMF683 API publishes its writes as these events (`event_for`), with the interaction id it chose,
+and the workers turn them back into the same `Change` (`create`, `patch`, `delete`) and apply it to
+the latest state, in partition order. Any system that already speaks TMF683 may publish them too.
 
-    create: data = a PartyInteraction create body plus `id` (`href` and `creationDate` are
-            ignored: the worker sets creationDate from the event time, href from its base URL)
-    patch:  data = {"id": ..., "patch": {RFC 7386 merge patch}}; `id`, `href`, `direction` are not
-            patchable. The patched result is validated by the worker, which holds the document.
-    delete: data = {"id": ...}
+    create: data = a PartyInteraction create body plus `id` and, optionally, `href` (absent: the
+            worker's base URL); `creationDate` is ignored (the change's time is used)
+    patch:  data = {"id", "patch": RFC 7386 merge patch} or {"id", "jsonPatch": RFC 6902 operations},
+            optionally "expectedVersions": [versions the writer accepts] (HTTP If-Match)
+    delete: data = {"id"}, optionally "expectedVersions"
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any
+from uuid import uuid4
 
-from ingest.adapters.common import AdapterError, event_version, required, validated
-from schemas.channel_event import ChannelEvent, InteractionChange
-from schemas.party_interaction import NOT_PATCHABLE
+from ingest.adapters.common import AdapterError, required, validated
+from schemas.channel_event import API_SOURCE, ChannelEvent
+from storage.changes import Change, Invalid, check, version_at
 
 # The id becomes a URL path segment (href), so it must be URL-safe as it is.
 _ID = re.compile(r"^[A-Za-z0-9._~-]{1,128}$")
-_SERVER_SET = ("id", "href", "creationDate")
+_NOT_BODY = ("id", "href", "creationDate")
+_ACTIONS = {"create": "create", "merge": "patch", "json-patch": "patch", "delete": "delete"}
 
 
-def create(event: ChannelEvent) -> InteractionChange:
-    body = {k: v for k, v in event.data.items() if k not in _SERVER_SET}
-    return _change(event, "upsert", validated(body))
+def create(event: ChannelEvent) -> Change:
+    body = {k: v for k, v in event.data.items() if k not in _NOT_BODY}
+    href = event.data.get("href")
+    if href is not None and not (isinstance(href, str) and href.startswith(("http://", "https://"))):
+        raise AdapterError("data.href: must be an absolute http(s) URL")
+    return _change(event, "create", validated(body), href=href)
 
 
-def patch(event: ChannelEvent) -> InteractionChange:
-    _only(event.data, "id", "patch")
-    merge_patch = required(event.data, "patch", dict)
-    touched = sorted(set(merge_patch) & set(NOT_PATCHABLE))
-    if touched:
-        raise AdapterError(f"data.patch: {', '.join(touched)} cannot be patched")
-    return _change(event, "patch", merge_patch)
+def patch(event: ChannelEvent) -> Change:
+    _only(event.data, "id", "patch", "jsonPatch", "expectedVersions")
+    if ("patch" in event.data) == ("jsonPatch" in event.data):
+        raise AdapterError("data: exactly one of 'patch' (merge patch) and 'jsonPatch' is needed")
+    if "patch" in event.data:
+        return _change(event, "merge", required(event.data, "patch", dict))
+    return _change(event, "json-patch", required(event.data, "jsonPatch", list))
 
 
-def delete(event: ChannelEvent) -> InteractionChange:
-    _only(event.data, "id")
+def delete(event: ChannelEvent) -> Change:
+    _only(event.data, "id", "expectedVersions")
     return _change(event, "delete", None)
 
 
-Kind = Literal["upsert", "patch", "delete"]
+def event_for(change: Change) -> ChannelEvent:
+    """The event that carries `change` through the log (the inverse of the adapters above)."""
+    data: dict[str, Any] = {"id": change.interaction_id}
+    if change.kind == "create":
+        data.update(change.body)
+        if change.href is not None:
+            data["href"] = change.href
+    elif change.kind == "merge":
+        data["patch"] = change.body
+    elif change.kind == "json-patch":
+        data["jsonPatch"] = change.body
+    if change.expected_versions is not None:
+        data["expectedVersions"] = list(change.expected_versions)
+    return ChannelEvent(
+        id=uuid4().hex, source=API_SOURCE, type=f"tmf683.partyInteraction.{_ACTIONS[change.kind]}",
+        time=change.time, data=data,
+    )
 
 
-def _change(event: ChannelEvent, kind: Kind, document: dict[str, Any] | None) -> InteractionChange:
+def _change(event: ChannelEvent, kind: Any, body: Any, href: str | None = None) -> Change:
     interaction_id = required(event.data, "id")
     if not _ID.match(interaction_id):
         raise AdapterError(f"data.id: not a URL-safe id (letters, digits, '.', '_', '~', '-'): {interaction_id!r}")
-    return InteractionChange(interaction_id, event_version(event), kind, document, event.time)
+    expected = event.data.get("expectedVersions")
+    if expected is not None and not (
+        isinstance(expected, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in expected)
+    ):
+        raise AdapterError("data.expectedVersions: must be an array of integers")
+    change = Change(kind, interaction_id, event.time, version_at(event.time), body, href,
+                    None if expected is None else tuple(expected))
+    try:
+        check(change)
+    except Invalid as exc:
+        raise AdapterError(f"data: {exc.message}") from None
+    return change
 
 
 def _only(data: dict[str, Any], *allowed: str) -> None:

@@ -19,18 +19,19 @@ from ingest.adapters.common import (
     DIRECTIONS, agent, customer, first_id, humanize, interaction, note, one_of, optional, required,
     seconds_between, timestamp, upsert,
 )
-from schemas.channel_event import ChannelEvent, InteractionChange
+from schemas.channel_event import ChannelEvent
+from storage.changes import Change
 
 
-def call_started(event: ChannelEvent) -> InteractionChange:
+def call_started(event: ChannelEvent) -> Change:
     return _call(event, ended=False)
 
 
-def call_ended(event: ChannelEvent) -> InteractionChange:
+def call_ended(event: ChannelEvent) -> Change:
     return _call(event, ended=True)
 
 
-def _call(event: ChannelEvent, *, ended: bool) -> InteractionChange:
+def _call(event: ChannelEvent, *, ended: bool) -> Change:
     data = event.data
     call_id = required(data, "callId")
     queue = required(data, "queue")

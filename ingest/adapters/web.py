@@ -9,10 +9,11 @@ Native `data`:
 from __future__ import annotations
 
 from ingest.adapters.common import customer, humanize, interaction, optional, required, strings, timestamp, upsert
-from schemas.channel_event import ChannelEvent, InteractionChange
+from schemas.channel_event import ChannelEvent
+from storage.changes import Change
 
 
-def session(event: ChannelEvent) -> InteractionChange:
+def session(event: ChannelEvent) -> Change:
     data = event.data
     session_id = required(data, "sessionId")
     pages = strings(data, "pages")

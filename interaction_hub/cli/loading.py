@@ -10,7 +10,8 @@ from rich.progress import Progress
 
 from ingest.demo import stories
 from schemas.channel_event import ChannelEvent
-from schemas.party_interaction import stored_resource
+from schemas.party_interaction import PartyInteractionCreate
+from storage.changes import Change
 from interaction_hub.settings import Settings
 
 console = Console(stderr=True)
@@ -40,13 +41,14 @@ async def _demo_embedded(settings: Settings, count: int, seed: int, parties: int
             batch = []
             for body in stories(count, seed, parties):
                 interaction_id = uuid4().hex
-                batch.append(stored_resource(body, interaction_id=interaction_id, href=base + interaction_id,
-                                             now=body["interactionDate"]["endDateTime"]))
+                created = PartyInteractionCreate.model_validate(body).to_json_dict()
+                batch.append(Change.at("create", interaction_id, body["interactionDate"]["endDateTime"], created,
+                                       href=base + interaction_id))
                 if len(batch) == 500:
-                    await store.create_many(batch, lambda old, new: [])
+                    await store.write_many(batch, lambda old, new: [])
                     progress.advance(task, len(batch))
                     batch = []
-            await store.create_many(batch, lambda old, new: [])
+            await store.write_many(batch, lambda old, new: [])
             progress.advance(task, len(batch))
     finally:
         await store.close()

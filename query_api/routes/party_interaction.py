@@ -1,7 +1,12 @@
-"""TMF683 /partyInteraction routes: create, retrieve, list (TMF630), patch, delete."""
+"""TMF683 /partyInteraction routes: create, retrieve, list (TMF630), patch, delete.
+
+Each write becomes one `Change` (storage/changes.py) that the store applies; the routes only read
+the request (body, If-Match) and write the answer (ETag = the interaction's version, RFC 9110).
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 from uuid import uuid4
@@ -13,18 +18,45 @@ from starlette.responses import Response
 from query_api.body import read_json
 from query_api.deps import AppState
 from query_api.errors import TmfError, error_response
-from query_api.patch import JSON_PATCH, MERGE_PATCH, PATCH_TYPES, apply_patch, check_patchable
-from storage.tmf630 import QueryError, parse_query
 from schemas import Error, PartyInteraction, PartyInteractionCreate, PartyInteractionUpdate
-from schemas.party_interaction import stored_resource, validated_resource
 from schemas.common import utc_now
-from storage.base import NotFound
+from storage.changes import Change, Kind, NotFound, check
 from storage.query import Query, project
+from storage.tmf630 import QueryError, parse_query
 
 router = APIRouter(tags=["partyInteraction"])
 
 JSON = "application/json"
+MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+# plain application/json is taken as a merge patch (the TMF convention)
+PATCH_KINDS: dict[str, Kind] = {MERGE_PATCH: "merge", JSON: "merge", JSON_PATCH: "json-patch"}
 SERVER_OWNED = ("id", "href")
+_STRONG_TAG = re.compile(r'"([0-9]{1,19})"')
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def if_match(request: Request) -> tuple[int, ...] | None:
+    """The versions an If-Match header accepts (None: any). Strong comparison (RFC 9110 13.1.1):
+    a weak or foreign tag matches nothing, so a header of only those refuses every version."""
+    header = request.headers.get("if-match")
+    if header is None:
+        return None
+    tags = [tag.strip() for tag in header.split(",")]
+    if "*" in tags:
+        return None
+    return tuple(int(m.group(1)) for tag in tags if (m := _STRONG_TAG.fullmatch(tag)))
+
+
+def not_modified(if_none_match: str | None, version: int) -> bool:
+    """Whether If-None-Match names the current version (weak comparison, RFC 9110 13.1.2)."""
+    if if_none_match is None:
+        return False
+    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+    return "*" in tags or etag(version) in tags
 
 
 def _ref(model: type) -> dict[str, str]:
@@ -68,12 +100,12 @@ async def create_party_interaction(request: Request, state: AppState) -> Respons
     created = PartyInteractionCreate.model_validate(body).to_json_dict()
     created.pop("creationDate", None)  # the server's clock, whatever a client sent
     interaction_id = uuid4().hex
-    doc = stored_resource(
-        created, interaction_id=interaction_id, href=_href(request, state, interaction_id), now=utc_now()
-    )
-    doc = await state.store.create(doc, state.hub.notify)
+    change = Change.at("create", interaction_id, utc_now(), created, href=_href(request, state, interaction_id))
+    outcome = await state.store.write(change, state.hub.notify)
     state.hub.wake()
-    return _json(orjson.dumps(doc), 201, {"Location": doc["href"]})
+    doc = outcome.new.doc
+    assert doc is not None
+    return _json(orjson.dumps(doc), 201, {"Location": doc["href"], "ETag": etag(outcome.new.version)})
 
 
 @router.get(
@@ -120,18 +152,23 @@ def _links(request: Request, query: Query, total: int) -> str:
 @router.get(
     "/partyInteraction/{id}",
     summary="Retrieves a PartyInteraction by ID",
-    responses={200: {"model": PartyInteraction, "description": "Success"}, **_errors(400, 404)},
+    responses={200: {"model": PartyInteraction, "description": "Success"}, 304: {"description": "Not Modified"},
+               **_errors(400, 404)},
 )
 async def get_party_interaction(id: str, request: Request, state: AppState) -> Response:
     query = _parse(request.url.query, allow=("fields",)) if request.url.query else None
     if query is not None and query.conditions:
         raise TmfError(400, "only 'fields' is accepted when retrieving one PartyInteraction")
-    body = await state.store.get(id)
-    if body is None:
+    stored = await state.store.get(id)
+    if stored is None:
         raise TmfError(404, _not_found(id))
+    headers = {"ETag": etag(stored.version)}
+    if not_modified(request.headers.get("if-none-match"), stored.version):
+        return Response(status_code=304, headers=headers)
+    body = stored.body
     if query is not None and query.fields is not None:
         body = orjson.dumps(project(orjson.loads(body), query.fields))
-    return _json(body)
+    return _json(body, headers=headers)
 
 
 def _not_found(interaction_id: str) -> str:
@@ -154,17 +191,27 @@ class RetrieveFastPath:
             path: str = scope["path"]
             interaction_id = path[len(self.prefix):] if path.startswith(self.prefix) else ""
             if interaction_id and "/" not in interaction_id:
-                body = await scope["app"].state.ihub.store.get(interaction_id)
-                response = error_response(404, _not_found(interaction_id)) if body is None else _json(body)
+                stored = await scope["app"].state.ihub.store.get(interaction_id)
+                response = self._answer(scope, interaction_id, stored)
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+    @staticmethod
+    def _answer(scope: dict[str, Any], interaction_id: str, stored: Any) -> Response:
+        if stored is None:
+            return error_response(404, _not_found(interaction_id))
+        headers = {"ETag": etag(stored.version)}
+        if_none_match = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"if-none-match"), None)
+        if not_modified(if_none_match, stored.version):
+            return Response(status_code=304, headers=headers)
+        return _json(stored.body, headers=headers)
 
 
 @router.patch(
     "/partyInteraction/{id}",
     summary="Updates partially a PartyInteraction (merge patch, or JSON Patch)",
-    responses={200: {"model": PartyInteraction, "description": "Updated"}, **_errors(400, 404, 413, 415)},
+    responses={200: {"model": PartyInteraction, "description": "Updated"}, **_errors(400, 404, 412, 413, 415)},
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -177,36 +224,24 @@ class RetrieveFastPath:
     },
 )
 async def patch_party_interaction(id: str, request: Request, state: AppState) -> Response:
-    kind, patch = await read_json(request, state.settings.max_body_bytes, PATCH_TYPES)
-    check_patchable(kind, patch)
-
-    def change(old: dict[str, Any]) -> dict[str, Any]:
-        new = apply_patch(kind, old, patch)
-        for key in ("id", "href", "direction"):
-            if new.get(key) != old.get(key):
-                raise TmfError(400, f"not patchable: {key}")
-        if new.get("status") != old.get("status") and new.get("statusChangeDate") == old.get("statusChangeDate"):
-            new["statusChangeDate"] = utc_now()
-        return validated_resource(new)
-
-    try:
-        doc = await state.store.update(id, change, state.hub.notify)
-    except NotFound:
-        raise TmfError(404, f"no PartyInteraction with id '{id}'") from None
+    kind, patch = await read_json(request, state.settings.max_body_bytes, tuple(PATCH_KINDS))
+    change = Change.at(PATCH_KINDS[kind], id, utc_now(), patch, expected_versions=if_match(request))
+    check(change)  # a malformed or not-patchable change is refused before it goes anywhere
+    outcome = await state.store.write(change, state.hub.notify)
     state.hub.wake()
-    return _json(orjson.dumps(doc))
+    return _json(orjson.dumps(outcome.new.doc), headers={"ETag": etag(outcome.new.version)})
 
 
 @router.delete(
     "/partyInteraction/{id}",
     status_code=204,
     summary="Deletes a PartyInteraction",
-    responses={204: {"description": "Deleted"}, **_errors(404)},
+    responses={204: {"description": "Deleted"}, **_errors(404, 412)},
 )
-async def delete_party_interaction(id: str, state: AppState) -> Response:
-    try:
-        await state.store.delete(id, state.hub.notify)
-    except NotFound:
-        raise TmfError(404, f"no PartyInteraction with id '{id}'") from None
+async def delete_party_interaction(id: str, request: Request, state: AppState) -> Response:
+    outcome = await state.store.write(Change.at("delete", id, utc_now(), expected_versions=if_match(request)),
+                                      state.hub.notify)
+    if outcome.old.doc is None:
+        raise NotFound(_not_found(id))
     state.hub.wake()
     return Response(status_code=204)

@@ -9,12 +9,14 @@ replaying an event, or an older event arriving late, is a version conflict that 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
 
+from storage.base import StoredDocument
+from storage.changes import ABSENT, State
 from storage.query import Page, Query, UnsupportedQuery
 from storage.search import engine
 from storage.search.compiler import search_body
@@ -79,8 +81,9 @@ class SearchStore:
 
     # -- reads ------------------------------------------------------------------------------
 
-    async def get(self, interaction_id: str) -> bytes | None:
-        return await engine.get_source(self.client, self.alias, interaction_id)
+    async def get(self, interaction_id: str) -> StoredDocument | None:
+        found = await engine.get_document(self.client, self.alias, interaction_id)
+        return None if found is None else StoredDocument(*found)
 
     async def list(self, query: Query) -> Page:
         try:
@@ -150,6 +153,16 @@ class SearchStore:
         await self.client.close()
 
     # -- writes (workers) -------------------------------------------------------------------
+
+    async def states(self, ids: Iterable[str]) -> dict[str, State]:
+        """The latest state of each interaction (a realtime multi-get: what the last bulk wrote)."""
+        response = await self.client.mget(index=self.alias, ids=sorted(ids))
+        body = response.body if hasattr(response, "body") else response
+        state = {doc["_id"]: ABSENT for doc in body["docs"]}
+        for doc in body["docs"]:
+            if doc.get("found"):
+                state[doc["_id"]] = State(doc["_version"], doc["_source"])
+        return state
 
     async def apply(self, ops: Sequence[IndexOp], *, refresh: bool = False) -> list[OpResult]:
         """One bulk request; a result per op, in order. Raises only if the request itself failed."""

@@ -21,7 +21,8 @@ from typing import Any, TypeVar
 
 import orjson
 
-from storage.base import Delivery, Document, NotFound, Notify
+from storage.base import Delivery, Document, Notify, StoredDocument
+from storage.changes import ABSENT, Change, Outcome, State, apply
 from storage.query import Page, Query, SortKey, leaves, sort_value
 from storage.kpis import GROUP_BY, KpiQuery, Partial, assemble, bucket, fact
 from storage.sqlite import compiler
@@ -67,6 +68,7 @@ SCHEMA = KPI_SCHEMA + """
 CREATE TABLE IF NOT EXISTS interaction (
     seq     INTEGER PRIMARY KEY,          -- insertion order; what leaf rows point at
     id      TEXT NOT NULL UNIQUE,
+    version INTEGER NOT NULL,             -- storage/changes.py: only grows; the ETag
     doc     BLOB NOT NULL,                -- the resource as returned (JSON)
     created REAL NOT NULL,                -- creationDate, epoch seconds (sort column)
     started REAL                          -- interactionDate.startDateTime (sort column)
@@ -109,7 +111,7 @@ CREATE INDEX IF NOT EXISTS delivery_queue ON delivery (subscription_id, id);
 """
 
 
-SCHEMA_VERSION = 6  # 2: timeline, 4: kpi_fact and kpi_key, 5: kpi_fact.gap, 6: figures in kpi_key
+SCHEMA_VERSION = 7  # 2: timeline, 4: kpi_fact and kpi_key, 5: kpi_fact.gap, 6: figures in kpi_key, 7: version
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
@@ -118,6 +120,10 @@ def _migrate(conn: sqlite3.Connection) -> None:
     if version >= SCHEMA_VERSION:
         return
     conn.execute("BEGIN IMMEDIATE")
+    if "version" not in {row[1] for row in conn.execute("PRAGMA table_info(interaction)")}:
+        # an interaction written before versions existed: the version its creation time gives it
+        conn.execute("ALTER TABLE interaction ADD COLUMN version INTEGER NOT NULL DEFAULT 0")
+        conn.execute("UPDATE interaction SET version = CAST(created * 1000000 AS INTEGER)")
     if version in (4, 5):  # the facts are there: reshape them in SQL (minutes faster than from documents)
         if version == 4:
             conn.execute("ALTER TABLE kpi_fact ADD COLUMN gap REAL")
@@ -134,7 +140,7 @@ def _migrate(conn: sqlite3.Connection) -> None:
         )
         conn.execute("DROP TABLE old_kpi_key")
         conn.execute("DROP TABLE old_kpi_fact")
-    else:
+    elif version < 4:
         conn.execute("DROP TABLE IF EXISTS fact")  # version 3's fact table, replaced by kpi_fact
         for seq, doc in conn.execute("SELECT seq, doc FROM interaction").fetchall():
             if version < 2:
@@ -324,42 +330,72 @@ class SqliteStore:
                 [(d.subscription_id, d.callback, d.body) for d in deliveries],
             )
 
-    @staticmethod
-    def _load(conn: sqlite3.Connection, interaction_id: str) -> tuple[int, Document]:
-        row = conn.execute("SELECT seq, doc FROM interaction WHERE id = ?", (interaction_id,)).fetchone()
-        if row is None:
-            raise NotFound(interaction_id)
-        return row[0], orjson.loads(row[1])
-
     # -- InteractionStore -------------------------------------------------------------------
 
-    async def create(self, doc: Document, notify: Notify) -> Document:
-        await self._write(lambda conn: self._insert(conn, doc, notify))
-        return doc
+    async def write(self, change: Change, notify: Notify) -> Outcome:
+        return await self._write(lambda conn: self._apply(conn, change, notify))
 
-    async def create_many(self, docs: Sequence[Document], notify: Notify) -> None:
-        """Several creates in one transaction (bulk loads: one commit, not one per document)."""
-        def insert_all(conn: sqlite3.Connection) -> None:
-            for doc in docs:
-                self._insert(conn, doc, notify)
+    async def write_many(self, changes: Sequence[Change], notify: Notify) -> None:
+        """Several changes in one transaction (bulk loads: one commit, not one per change)."""
+        def apply_all(conn: sqlite3.Connection) -> None:
+            for change in changes:
+                self._apply(conn, change, notify)
 
-        await self._write(insert_all)
+        await self._write(apply_all)
 
-    def _insert(self, conn: sqlite3.Connection, doc: Document, notify: Notify) -> None:
+    def _apply(self, conn: sqlite3.Connection, change: Change, notify: Notify) -> Outcome:
+        """The write transaction's one step: the change model decides, this persists what it decided."""
+        row = conn.execute("SELECT seq, version, doc FROM interaction WHERE id = ?", (change.interaction_id,)).fetchone()
+        outcome = apply(ABSENT if row is None else State(row[1], orjson.loads(row[2])), change)
+        old, new = outcome.old.doc, outcome.new.doc
+        if outcome.kind == "create":
+            assert new is not None
+            self._insert(conn, new, outcome.new.version)
+        elif outcome.kind == "update":
+            assert old is not None and new is not None
+            self._replace(conn, row[0], old, new, outcome.new.version)
+        elif outcome.kind == "delete":
+            assert old is not None
+            self._remove(conn, row[0], old)
+        if outcome.changed:
+            self._enqueue(conn, notify(old, new))
+        return outcome
+
+    def _insert(self, conn: sqlite3.Connection, doc: Document, version: int) -> None:
         created, started = _sort_columns(doc)
         seq = conn.execute(
-            "INSERT INTO interaction (id, doc, created, started) VALUES (?, ?, ?, ?) RETURNING seq",
-            (doc["id"], orjson.dumps(doc), created, started),
+            "INSERT INTO interaction (id, version, doc, created, started) VALUES (?, ?, ?, ?, ?) RETURNING seq",
+            (doc["id"], version, orjson.dumps(doc), created, started),
         ).fetchone()[0]
         conn.executemany("INSERT OR IGNORE INTO leaf VALUES (?, ?, ?, ?, ?)", self._leaf_rows(conn, seq, doc))
         _add_timeline(conn, seq, doc)
         _put_fact(conn, seq, doc)
-        self._enqueue(conn, notify(None, doc))
 
-    async def get(self, interaction_id: str) -> bytes | None:
-        def fetch(conn: sqlite3.Connection) -> bytes | None:
-            row = conn.execute("SELECT doc FROM interaction WHERE id = ?", (interaction_id,)).fetchone()
-            return row[0] if row else None
+    def _replace(self, conn: sqlite3.Connection, seq: int, old: Document, new: Document, version: int) -> None:
+        created, started = _sort_columns(new)
+        conn.execute(
+            "UPDATE interaction SET version = ?, doc = ?, created = ?, started = ? WHERE seq = ?",
+            (version, orjson.dumps(new), created, started, seq),
+        )
+        old_rows, new_rows = self._leaf_rows(conn, seq, old), self._leaf_rows(conn, seq, new)
+        gone = {row[:3] for row in old_rows} - {row[:3] for row in new_rows}
+        conn.executemany("DELETE FROM leaf WHERE pid = ? AND v = ? AND seq = ?", list(gone))
+        conn.executemany("INSERT OR IGNORE INTO leaf VALUES (?, ?, ?, ?, ?)", new_rows)
+        _remove_timeline(conn, old)
+        _add_timeline(conn, seq, new)
+        _put_fact(conn, seq, new)
+
+    def _remove(self, conn: sqlite3.Connection, seq: int, old: Document) -> None:
+        conn.execute("DELETE FROM interaction WHERE seq = ?", (seq,))
+        rows = {row[:3] for row in self._leaf_rows(conn, seq, old)}
+        conn.executemany("DELETE FROM leaf WHERE pid = ? AND v = ? AND seq = ?", list(rows))
+        _remove_timeline(conn, old)
+        _remove_fact(conn, seq)
+
+    async def get(self, interaction_id: str) -> StoredDocument | None:
+        def fetch(conn: sqlite3.Connection) -> StoredDocument | None:
+            row = conn.execute("SELECT version, doc FROM interaction WHERE id = ?", (interaction_id,)).fetchone()
+            return StoredDocument(*row) if row else None
 
         return await self._read(fetch)
 
@@ -376,40 +412,6 @@ class SqliteStore:
             return Page(total, items)
 
         return await self._read(run)
-
-    async def update(self, interaction_id: str, change: Callable[[Document], Document], notify: Notify) -> Document:
-        def apply(conn: sqlite3.Connection) -> Document:
-            seq, old = self._load(conn, interaction_id)
-            new = change(old)
-            created, started = _sort_columns(new)
-            conn.execute(
-                "UPDATE interaction SET doc = ?, created = ?, started = ? WHERE seq = ?",
-                (orjson.dumps(new), created, started, seq),
-            )
-            old_rows, new_rows = self._leaf_rows(conn, seq, old), self._leaf_rows(conn, seq, new)
-            gone = {row[:3] for row in old_rows} - {row[:3] for row in new_rows}
-            conn.executemany("DELETE FROM leaf WHERE pid = ? AND v = ? AND seq = ?", list(gone))
-            conn.executemany("INSERT OR IGNORE INTO leaf VALUES (?, ?, ?, ?, ?)", new_rows)
-            _remove_timeline(conn, old)
-            _add_timeline(conn, seq, new)
-            _put_fact(conn, seq, new)
-            self._enqueue(conn, notify(old, new))
-            return new
-
-        return await self._write(apply)
-
-    async def delete(self, interaction_id: str, notify: Notify) -> Document:
-        def remove(conn: sqlite3.Connection) -> Document:
-            seq, old = self._load(conn, interaction_id)
-            conn.execute("DELETE FROM interaction WHERE seq = ?", (seq,))
-            rows = {row[:3] for row in self._leaf_rows(conn, seq, old)}
-            conn.executemany("DELETE FROM leaf WHERE pid = ? AND v = ? AND seq = ?", list(rows))
-            _remove_timeline(conn, old)
-            _remove_fact(conn, seq)
-            self._enqueue(conn, notify(old, None))
-            return old
-
-        return await self._write(remove)
 
     async def close(self) -> None:
         self._writer.shutdown(wait=True)

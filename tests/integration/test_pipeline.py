@@ -139,9 +139,9 @@ def test_every_channel_end_to_end_through_the_tmf683_api(isolated, search_url, k
             change = adapt(event)
             doc = api.get(f"partyInteraction/{change.interaction_id}").json()
             assert doc["href"] == server.url + f"partyInteraction/{change.interaction_id}"
-            for key, value in change.document.items() if event.type != "ihub.voice.call.started" else ():
+            for key, value in change.body.items() if event.type != "ihub.voice.call.started" else ():
                 assert doc[key] == value, (event.type, key)
-            channel = change.document["channel"][0]["id"]
+            channel = change.body["channel"][0]["id"]
             found = api.get("partyInteraction", params={"relatedParty.id": event.subject, "channel.id": channel}).json()
             assert change.interaction_id in [item["id"] for item in found], event.type
         call = api.get(f"partyInteraction/{adapt(by_type['ihub.voice.call.ended']).interaction_id}").json()
@@ -200,7 +200,7 @@ def test_poison_events_go_to_the_dead_letter_topic_and_good_ones_keep_flowing(is
     letters = read_dead_letters(kafka_bootstrap, marker, len(poison))
     assert len(letters) == len(poison)
     reasons = " | ".join(letter["error"] for letter in letters)
-    for fragment in ("JSON", "time", "unknown event type", "callId", "no interaction"):
+    for fragment in ("JSON", "time", "unknown event type", "callId", "no PartyInteraction with id"):
         assert fragment in reasons, reasons
     for letter in letters:
         assert letter["topic"] == RAW_TOPIC and letter["offset"] >= 0 and marker in letter["payload"]

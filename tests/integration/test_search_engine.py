@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from storage.search.engine import get_source
+from storage.search.engine import get_document
 from storage.search import (
     ELASTICSEARCH,
     bulk_index,
@@ -148,8 +148,8 @@ def test_index_template_applies_to_new_indices(search_url: str) -> None:
     asyncio.run(asyncio.wait_for(_index_template_applies(search_url), 120))
 
 
-def test_get_source_returns_stored_bytes_for_any_id_and_none_when_absent(search_url):
-    """The API's GET by id path (engine.get_source) with ids that need escaping in a URL."""
+def test_get_document_returns_version_and_stored_bytes_for_any_id_and_none_when_absent(search_url):
+    """The API's GET by id path (engine.get_document) with ids that need escaping in a URL."""
     import orjson
 
     async def scenario():
@@ -158,13 +158,15 @@ def test_get_source_returns_stored_bytes_for_any_id_and_none_when_absent(search_
         try:
             await client.indices.create(index=index)
             ids = ["a/b", "a b", "ü-ß", "a%2Fb", "a?b=c", "a#b", "x+y", "a/../b", "..."]
-            for doc_id in ids:
-                await client.index(index=index, id=doc_id, document={"id": doc_id}, refresh=True)
-            for doc_id in ids:
-                assert orjson.loads(await get_source(client, index, doc_id)) == {"id": doc_id}
+            for n, doc_id in enumerate(ids, 1):
+                await client.index(index=index, id=doc_id, document={"id": doc_id, "n": '"_source":'},
+                                   version=1000 + n, version_type="external", refresh=True)
+            for n, doc_id in enumerate(ids, 1):
+                version, body = await get_document(client, index, doc_id)
+                assert (version, orjson.loads(body)) == (1000 + n, {"id": doc_id, "n": '"_source":'})
             for absent in ("..", ".", "nope"):
-                assert await get_source(client, index, absent) is None
-            assert await get_source(client, f"{index}-missing", "a b") is None
+                assert await get_document(client, index, absent) is None
+            assert await get_document(client, f"{index}-missing", "a b") is None
         finally:
             await delete_index(client, index)
             await client.close()

@@ -60,7 +60,7 @@ def test_search_store_agrees_on_random_queries(loaded, loop):
 
 def test_get_returns_the_resource_without_index_fields(loaded, loop):
     store, docs = loaded
-    assert orjson.loads(loop.run_until_complete(store.get(docs[5]["id"]))) == docs[5]
+    assert orjson.loads(loop.run_until_complete(store.get(docs[5]["id"])).body) == docs[5]
     assert loop.run_until_complete(store.get("no-such-id")) is None
 
 
@@ -76,7 +76,7 @@ def test_versions_never_go_backwards_and_replays_are_idempotent(search_url, loop
         # an older change arriving late, and a replay of the newer one: both "done", state stays v2
         results = await store.apply([IndexOp("index", base["id"], 1, v1), IndexOp("index", base["id"], 2, v2)], refresh=True)
         assert [r.ok for r in results] == [True, True]
-        assert orjson.loads(await store.get(base["id"]))["status"] == "v2"
+        assert orjson.loads((await store.get(base["id"])).body)["status"] == "v2"
         assert (await store.list(parse_query(f"id={base['id']}"))).total == 1
         assert all(r.ok for r in await store.apply([IndexOp("delete", base["id"], 3)], refresh=True))
         assert await store.get(base["id"]) is None

@@ -6,9 +6,10 @@ import orjson
 import pytest
 
 from storage.tmf630 import parse_query
-from storage.base import Delivery, NotFound
+from storage.base import Delivery
+from storage.changes import Change, Invalid, NotFound
 from storage.sqlite.store import SqliteStore, StoreLocked
-from tests.store_contract import QUERIES, contract_documents, expected, random_queries, resource
+from tests.store_contract import QUERIES, contract_documents, create_change, expected, random_queries, resource
 
 
 def run(coro):
@@ -26,7 +27,7 @@ def loaded(tmp_path_factory):
 
     async def load():
         for doc in docs:
-            await store.create(doc, no_notifications)
+            await store.write(create_change(doc), no_notifications)
 
     run(load())
     yield store, docs
@@ -59,27 +60,28 @@ def test_crud_and_notifications_are_one_transaction(tmp_path):
         seen.append((old and old["status"], new and new["status"]))
         return [Delivery("sub-1", "http://127.0.0.1:9/cb", b"{}")]
 
-    async def scenario():
-        await store.create(doc, notify)
-        assert orjson.loads(await store.get(doc["id"])) == doc
-        # a failing change leaves the document, its index rows and its deliveries untouched
-        def boom(old):
-            raise ValueError("rejected")
+    def change(kind, body=None):
+        return Change.at(kind, doc["id"], "2026-03-01T00:00:00Z", body)
 
-        with pytest.raises(ValueError):
-            await store.update(doc["id"], boom, notify)
+    async def scenario():
+        created = await store.write(create_change(doc), notify)
+        stored = await store.get(doc["id"])
+        assert orjson.loads(stored.body) == doc and stored.version == created.new.version
+        # a refused change leaves the document, its index rows and its deliveries untouched
+        with pytest.raises(Invalid):
+            await store.write(change("merge", {"reason": None}), notify)
+        assert await store.get(doc["id"]) == stored
         assert len(await store.due_deliveries(1e12, 10)) == 1
-        updated = await store.update(doc["id"], lambda old: {**old, "status": "completed"}, notify)
-        assert updated["status"] == "completed"
+        updated = await store.write(change("merge", {"status": "completed"}), notify)
+        assert updated.new.doc["status"] == "completed" and updated.new.version > stored.version
         assert (await store.list(parse_query("status=open"))).total == 0
         assert (await store.list(parse_query("status=completed"))).total == 1
-        await store.delete(doc["id"], notify)
+        await store.write(change("delete"), notify)
         assert await store.get(doc["id"]) is None
         assert (await store.list(parse_query("status=completed"))).total == 0
+        assert (await store.write(change("delete"), notify)).kind == "unchanged"
         with pytest.raises(NotFound):
-            await store.delete(doc["id"], notify)
-        with pytest.raises(NotFound):
-            await store.update(doc["id"], lambda old: old, notify)
+            await store.write(change("merge", {"status": "open"}), notify)
 
     run(scenario())
     assert seen == [(None, "open"), ("open", "completed"), ("completed", None)]
@@ -92,8 +94,9 @@ def test_deliveries_are_queued_in_order_per_subscriber(tmp_path):
     async def scenario():
         doc = resource({"reason": "r", "direction": "in", "channel": [{"id": "web"}]}, 1)
         bodies = iter([b"1", b"2", b"3"])
-        await store.create(doc, lambda o, n: [Delivery("a", "cb", next(bodies)), Delivery("b", "cb", b"x")])
-        await store.update(doc["id"], lambda old: {**old, "reason": "s"}, lambda o, n: [Delivery("a", "cb", next(bodies))])
+        await store.write(create_change(doc), lambda o, n: [Delivery("a", "cb", next(bodies)), Delivery("b", "cb", b"x")])
+        await store.write(Change.at("merge", doc["id"], "2026-03-01T00:00:00Z", {"reason": "s"}),
+                          lambda o, n: [Delivery("a", "cb", next(bodies))])
         heads = await store.due_deliveries(1e12, 10)
         assert [(d.subscription_id, d.body) for _, d, _ in heads] == [("a", b"1"), ("b", b"x")]
         first = heads[0][0]
@@ -113,12 +116,12 @@ def test_deliveries_are_queued_in_order_per_subscriber(tmp_path):
 def test_the_store_survives_a_restart_and_locks_its_directory(tmp_path):
     store = SqliteStore(tmp_path)
     doc = resource({"reason": "r", "direction": "in", "channel": [{"id": "web"}]}, 1)
-    run(store.create(doc, no_notifications))
+    run(store.write(create_change(doc), no_notifications))
     with pytest.raises(StoreLocked):
         SqliteStore(tmp_path)
     run(store.close())
     reopened = SqliteStore(tmp_path)
-    assert orjson.loads(run(reopened.get(doc["id"]))) == doc
+    assert orjson.loads(run(reopened.get(doc["id"])).body) == doc
     assert run(reopened.list(parse_query("channel.id=web"))).total == 1
     run(reopened.close())
 
@@ -160,14 +163,16 @@ def test_kpis_stay_right_when_interactions_change_or_go(tmp_path):
 
     store = SqliteStore(tmp_path, synchronous="NORMAL")
     docs = {d["id"]: d for d in contract_documents()[:150]}
-    run(store.create_many(list(docs.values()), no_notifications))
+    run(store.write_many([create_change(d) for d in docs.values()], no_notifications))
     ids = sorted(docs)
+    later = "2026-12-01T00:00:00Z"
     for doc_id in ids[::7]:  # some go
-        run(store.delete(doc_id, no_notifications))
+        run(store.write(Change.at("delete", doc_id, later), no_notifications))
         del docs[doc_id]
     for doc_id in ids[1::5]:  # some change reason: repeats appear and disappear
         if doc_id in docs:
-            docs[doc_id] = run(store.update(doc_id, lambda old: {**old, "reason": "Billing question"}, no_notifications))
+            change = Change.at("merge", doc_id, later, {"reason": "Billing question"})
+            docs[doc_id] = run(store.write(change, no_notifications)).new.doc
     facts = [fact(d) for d in docs.values()]
     start, end, days = 1767225600.0, 1767225600.0 + 330 * 86400, 30
     query = KpiQuery(start, end, "month", "channel", days)
@@ -185,7 +190,7 @@ def test_a_version_5_store_is_migrated_with_the_same_kpis(tmp_path):
 
     docs = contract_documents()[:200]
     store = SqliteStore(tmp_path, synchronous="NORMAL")
-    run(store.create_many(docs, no_notifications))
+    run(store.write_many([create_change(d) for d in docs], no_notifications))
     run(store.close())
     with sqlite3.connect(tmp_path / "interactions.sqlite3") as conn:  # reshape the tables as version 5 had them
         conn.executescript("""

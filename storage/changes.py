@@ -1,0 +1,252 @@
+"""The change model: what a write does to a PartyInteraction, decided in one place.
+
+A write is a value, `Change`: create, merge patch (RFC 7386), JSON Patch (RFC 6902) or delete, with
+its time and, when the client sent `If-Match`, the versions it expects. `apply` takes the current
+state of the interaction and the change and returns the `Outcome` or raises `Refused`. It is pure
+(no I/O, no clock, no randomness), so the embedded store's write transaction and the workers' fold
+(in partition order) make exactly the same decisions; nothing else decides what a write does.
+
+Versions: every stored interaction has a version, an integer that only grows; the API shows it as
+the `ETag`. A change's own version is its time in microseconds since the epoch; a change that alters
+the interaction gives it max(change's version, current version + 1), so versions stay in time order
+across publishers and still grow when two changes share a microsecond or a clock lags.
+
+- create: a validated create body in wire form. A new interaction gets `creationDate` = the change's
+  time. For one that exists (a channel system re-sends its record as it grows; a replayed event), a
+  change older than the stored version is `superseded` and changes nothing; otherwise the body
+  replaces the stored attributes, keeping `creationDate`.
+- merge / json-patch: applied to the current state; `id`, `href` and `direction` are not patchable,
+  `creationDate` cannot be removed, and the result must be a valid PartyInteraction. A status that
+  changes without a new `statusChangeDate` gets the change's time.
+- delete: removes the interaction; deleting one that is not there is `unchanged` (old state None).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Literal, NamedTuple
+
+import jsonpatch
+from pydantic import ValidationError
+
+from schemas.common import describe, parse_date_time
+from schemas.party_interaction import NOT_PATCHABLE, stored_resource, validated_resource
+
+Document = dict[str, Any]
+Kind = Literal["create", "merge", "json-patch", "delete"]
+OutcomeKind = Literal["create", "update", "delete", "unchanged", "superseded"]
+
+JSON_PATCH_OPS = frozenset({"add", "remove", "replace", "move", "copy", "test"})
+_KEPT = ("creationDate",)  # server-set attributes a patch may change but not remove
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICROSECOND = datetime.resolution
+
+
+def version_at(time: str) -> int:
+    """The version of a change made at `time` (ISO 8601): microseconds since the epoch."""
+    instant = parse_date_time(time)
+    if instant is None:
+        raise ValueError(f"not an ISO 8601 date-time: {time!r}")
+    return (instant - _EPOCH) // _MICROSECOND
+
+
+
+class Refused(Exception):
+    """A change that cannot apply to the current state; nothing was changed."""
+
+    code = "refused"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    @staticmethod
+    def from_code(code: str, message: str) -> "Refused":
+        """The refusal a change record names (full mode carries refusals through Kafka)."""
+        kinds: dict[str, type[Refused]] = {k.code: k for k in (NotFound, PreconditionFailed, Invalid)}
+        return kinds.get(code, Invalid)(message)
+
+
+class NotFound(Refused):
+    """No interaction with that id."""
+
+    code = "not-found"
+
+
+class PreconditionFailed(Refused):
+    """The interaction's version is not the one the client expected (If-Match)."""
+
+    code = "precondition-failed"
+
+
+class Invalid(Refused):
+    """The change is malformed, touches what may not change, or would leave an invalid resource."""
+
+    code = "invalid"
+
+
+class State(NamedTuple):
+    """An interaction as stored: its version and document (None: not there)."""
+
+    version: int
+    doc: Document | None
+
+
+ABSENT = State(0, None)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One write to one interaction.
+
+    `body`: the create body (wire form, already validated), the merge patch object or the JSON
+    Patch operations; None for delete. `time` (ISO 8601) is when the change was made: it becomes
+    `creationDate` or `statusChangeDate` where those are set. `href` is where a created interaction
+    lives (None: the applier's own base, see `apply`). `expected_versions`: the versions the writer
+    accepts to change (HTTP If-Match; None: any, an empty tuple: none).
+    """
+
+    kind: Kind
+    interaction_id: str
+    time: str
+    version: int
+    body: Any = None
+    href: str | None = None
+    expected_versions: tuple[int, ...] | None = None
+
+    @classmethod
+    def at(cls, kind: Kind, interaction_id: str, time: str, body: Any = None, **extra: Any) -> "Change":
+        """A change whose version is its time's."""
+        return cls(kind, interaction_id, time, version_at(time), body, **extra)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    kind: OutcomeKind
+    old: State
+    new: State
+
+    @property
+    def changed(self) -> bool:
+        return self.kind in ("create", "update", "delete")
+
+
+def check(change: Change) -> None:
+    """Refuse what is wrong with a change whatever the state (malformed, not patchable).
+    `apply` calls it too; the API calls it first to answer such a change without a round trip."""
+    if change.kind == "merge":
+        if not isinstance(change.body, dict):
+            raise Invalid("a merge patch is a JSON object")
+        _not_patchable(set(change.body))
+    elif change.kind == "json-patch":
+        _not_patchable({_top_level(path) for path in _json_patch_paths(change.body)})
+    elif change.kind == "create" and not isinstance(change.body, dict):
+        raise Invalid("a create body is a JSON object")
+
+
+def apply(current: State, change: Change, *, href: str | None = None) -> Outcome:
+    """What `change` makes of `current`, or Refused. `href`: where a created interaction lives
+    when the change does not say (the workers' base URL for channel events)."""
+    check(change)
+    doc = current.doc
+    if change.kind == "create":
+        if doc is not None and change.version < current.version:
+            return Outcome("superseded", current, current)
+        where = change.href or href
+        if where is None:
+            raise ValueError("a create change needs an href")
+        new = stored_resource(
+            change.body, interaction_id=change.interaction_id, href=where, now=change.time, previous=doc,
+            validate=False,
+        )
+        return _outcome(current, new, change)
+    if doc is None:
+        if change.kind == "delete":
+            return Outcome("unchanged", current, current)
+        raise NotFound(f"no PartyInteraction with id '{change.interaction_id}'")
+    if change.expected_versions is not None and current.version not in change.expected_versions:
+        raise PreconditionFailed(f"PartyInteraction '{change.interaction_id}' has changed (its ETag is now \"{current.version}\")")
+    if change.kind == "delete":
+        return _outcome(current, None, change)
+    patched = _merge(doc, change.body) if change.kind == "merge" else _json_patch(doc, change.body)
+    return _outcome(current, _validated_patch_result(doc, patched, change.time), change)
+
+
+def _outcome(current: State, new: Document | None, change: Change) -> Outcome:
+    if new == current.doc:
+        return Outcome("unchanged", current, current)
+    kind: OutcomeKind = "create" if current.doc is None else ("delete" if new is None else "update")
+    return Outcome(kind, current, State(max(change.version, current.version + 1), new))
+
+
+def _validated_patch_result(old: Document, new: Document, time: str) -> Document:
+    for key in NOT_PATCHABLE:
+        if new.get(key) != old.get(key):
+            raise Invalid(f"not patchable: {key}")
+    removed = [key for key in _KEPT if key in old and key not in new]
+    if removed:
+        raise Invalid(f"cannot be removed: {', '.join(removed)}")
+    if new.get("status") != old.get("status") and new.get("statusChangeDate") == old.get("statusChangeDate"):
+        new["statusChangeDate"] = time
+    try:
+        return validated_resource(new)
+    except ValidationError as exc:
+        raise Invalid(describe(exc.errors(include_url=False))) from None
+
+
+def _not_patchable(touched: set[str]) -> None:
+    refused = sorted(touched.intersection(NOT_PATCHABLE))
+    if refused:
+        raise Invalid(f"not patchable: {', '.join(refused)}")
+
+
+def _top_level(pointer: str) -> str:
+    return pointer[1:].split("/", 1)[0].replace("~1", "/").replace("~0", "~")
+
+
+def _json_patch_paths(ops: Any) -> list[str]:
+    """The paths and `from`s of well-formed JSON Patch operations, or Invalid naming the bad one."""
+    if not isinstance(ops, list):
+        raise Invalid("a JSON Patch is an array of operations")
+    paths = []
+    for index, op in enumerate(ops):
+        if not isinstance(op, dict):
+            raise Invalid(f"operation {index}: not an object")
+        name = op.get("op")
+        if name not in JSON_PATCH_OPS:
+            raise Invalid(f"operation {index}: 'op' must be one of {', '.join(sorted(JSON_PATCH_OPS))}")
+        keys = ("path", "from") if name in ("move", "copy") else ("path",)
+        for key in keys:
+            pointer = op.get(key)
+            if not isinstance(pointer, str) or (pointer and not pointer.startswith("/")):
+                raise Invalid(f"operation {index}: '{key}' must be a JSON Pointer")
+            paths.append(pointer)
+        if name in ("add", "replace", "test") and "value" not in op:
+            raise Invalid(f"operation {index}: '{name}' needs a 'value'")
+    return paths
+
+
+def _json_patch(doc: Document, ops: list[dict[str, Any]]) -> Document:
+    try:
+        result = jsonpatch.apply_patch(doc, ops)
+    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError, IndexError) as exc:
+        raise Invalid(f"JSON Patch cannot be applied: {exc}") from None
+    if not isinstance(result, dict):
+        raise Invalid("a JSON Patch must leave an object")
+    return result
+
+
+def _merge(target: Any, patch: Any) -> Any:
+    """RFC 7386: objects merge recursively, null removes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = _merge(result.get(key), value)
+    return result

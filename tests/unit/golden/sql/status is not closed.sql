@@ -1,0 +1,17 @@
+-- query: 'status.ne=closed'
+
+-- page
+SELECT doc FROM interaction WHERE seq NOT IN (SELECT seq FROM leaf WHERE pid = (SELECT pid FROM path WHERE path = ?) AND ((v = ?))) ORDER BY created ASC NULLS LAST, id LIMIT ? OFFSET ?
+
+-- page params
+1. 'status'
+2. 'closed'
+3. -1
+4. 0
+
+-- count
+SELECT count(*) FROM interaction WHERE seq NOT IN (SELECT seq FROM leaf WHERE pid = (SELECT pid FROM path WHERE path = ?) AND ((v = ?)))
+
+-- count params
+1. 'status'
+2. 'closed'
