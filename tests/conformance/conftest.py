@@ -182,3 +182,20 @@ def listener():
     yield make
     for item in created:
         item.close()
+
+
+def subscribe(api, callback: str, query: str | None = None) -> dict:
+    response = api.post("hub", json={"callback": callback, **({"query": query} if query else {})})
+    assert response.status_code == 201, response.text
+    subscription = response.json()
+    assert subscription["callback"] == callback and subscription["query"] == query and subscription["id"]
+    return subscription
+
+
+@pytest.fixture
+def subscriptions(api):
+    """Subscriptions made by a test are removed even when it fails (a dead callback slows the hub)."""
+    made = []
+    yield made
+    for subscription in made:
+        api.delete(f"hub/{subscription['id']}")
