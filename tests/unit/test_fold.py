@@ -1,0 +1,135 @@
+"""The workers' fold (stream_workers/pipeline.py): a batch of raw events -> index writes, change
+records and dead letters, on an index that keeps documents in memory (the real engine is in
+tests/integration/test_pipeline.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import orjson
+
+from ingest.adapters import adapt, sample_events
+from ingest.adapters.tmf683 import event_for
+from schemas.channel_event import ChannelEvent
+from storage.changes import ABSENT, Change, State, version_at
+from storage.search.store import IndexOp, OpResult
+from stream_workers.pipeline import BatchResult, Message, Projector
+
+BASE = "http://h/tmf-api/partyInteraction/v4"
+BODY = {"reason": "Bill", "direction": "inbound", "channel": [{"id": "voice"}], "status": "open"}
+
+
+class MemoryIndex:
+    """What the projector needs of the search store: latest states, and versioned bulk writes."""
+
+    def __init__(self, refuse: Iterable[str] = ()) -> None:
+        self.docs: dict[str, State] = {}
+        self.refuse = set(refuse)
+        self.bulks: list[tuple[list[IndexOp], bool]] = []
+
+    async def states(self, ids: Iterable[str]) -> dict[str, State]:
+        return {i: self.docs.get(i, ABSENT) for i in ids}
+
+    async def apply(self, ops: Sequence[IndexOp], *, refresh: bool = False) -> list[OpResult]:
+        self.bulks.append((list(ops), refresh))
+        results = []
+        for op in ops:
+            if op.interaction_id in self.refuse:
+                results.append(OpResult(False, error="mapper_parsing_exception"))
+                continue
+            if op.action == "delete":
+                self.docs.pop(op.interaction_id, None)
+            else:
+                self.docs[op.interaction_id] = State(op.version, op.doc)
+            results.append(OpResult(True))
+        return results
+
+
+def messages(*values: bytes | ChannelEvent) -> list[Message]:
+    return [Message("raw", 0, n, None, v if isinstance(v, bytes) else v.to_bytes()) for n, v in enumerate(values)]
+
+
+def fold(index: MemoryIndex, *values: bytes | ChannelEvent) -> BatchResult:
+    return asyncio.run(Projector(index, BASE).process(messages(*values)))  # type: ignore[arg-type]
+
+
+def records(result: BatchResult) -> list[dict[str, Any]]:
+    return [orjson.loads(value) for _, value in result.changes]
+
+
+def at(second: int) -> str:
+    return f"2026-11-20T09:30:{second:02d}Z"
+
+
+def test_changes_to_one_interaction_fold_in_order_into_one_write_of_the_final_state():
+    create = Change.at("create", "i1", at(0), BODY, href=f"{BASE}/partyInteraction/i1")
+    note = Change.at("json-patch", "i1", at(1), [{"op": "add", "path": "/note", "value": [{"text": "a"}]}])
+    done = Change.at("merge", "i1", at(2), {"status": "completed"})
+    index = MemoryIndex()
+    result = fold(index, *(event_for(c) for c in (create, note, done)))
+    assert [(r["kind"], r["version"]) for r in records(result)] == [
+        ("create", version_at(at(0))), ("update", version_at(at(1))), ("update", version_at(at(2)))]
+    ((ops, refresh),) = index.bulks
+    assert refresh  # API writes: the API answers only once they are searchable
+    assert [(op.action, op.interaction_id, op.version) for op in ops] == [("index", "i1", version_at(at(2)))]
+    final = index.docs["i1"].doc
+    assert final is not None and final["note"] == [{"text": "a"}] and final["status"] == "completed"
+    assert final["statusChangeDate"] == at(2) and final["creationDate"] == at(0)
+    assert result.dead_letters == []
+
+
+def test_refused_api_writes_answer_the_api_and_leave_nothing_while_the_rest_of_the_batch_applies():
+    index = MemoryIndex()
+    index.docs["i1"] = State(5, {"id": "i1", "href": "h", "creationDate": at(0), **BODY})
+    stale = Change.at("merge", "i1", at(1), {"status": "completed"}, expected_versions=(4,))
+    missing = Change.at("merge", "nope", at(2), {"status": "completed"})
+    invalid = Change.at("json-patch", "i1", at(3), [{"op": "remove", "path": "/reason"}])
+    fine = Change.at("merge", "i1", at(4), {"description": "kept"}, expected_versions=(5,))
+    result = fold(index, *(event_for(c) for c in (stale, missing, invalid, fine)))
+    answers = records(result)
+    assert [(r["kind"], r.get("refused")) for r in answers] == [
+        ("rejected", "precondition-failed"), ("rejected", "not-found"), ("rejected", "invalid"), ("update", None)]
+    assert "reason: Field required" in answers[2]["error"]
+    assert result.dead_letters == []  # a client's refused write is an answer, not a pipeline failure
+    doc = index.docs["i1"].doc
+    assert doc is not None and doc["status"] == "open" and doc["description"] == "kept"
+
+
+def test_a_channel_record_older_than_the_stored_version_is_superseded_and_not_written():
+    voice = {e.type: e for e in sample_events()}["ihub.voice.call.ended"]
+    change = adapt(voice)
+    index = MemoryIndex()
+    newer = {"id": change.interaction_id, "href": "h", "creationDate": at(0), **BODY}
+    index.docs[change.interaction_id] = State(change.version + 1, newer)
+    result = fold(index, voice)
+    assert [r["kind"] for r in records(result)] == ["superseded"]
+    assert index.bulks == []  # nothing to write
+    assert index.docs[change.interaction_id].doc == newer
+
+
+def test_bad_events_and_refused_channel_changes_are_dead_letters_and_the_rest_flows():
+    web = {e.type: e for e in sample_events()}["ihub.web.session"]
+    orphan = ChannelEvent(id="e-9", source="urn:crm", type="tmf683.partyInteraction.patch", time=at(5),
+                          data={"id": "nope", "patch": {"status": "x"}})
+    index = MemoryIndex()
+    result = fold(index, b"not json", web, orphan)
+    reasons = [orjson.loads(letter)["error"] for _, letter in result.dead_letters]
+    assert len(reasons) == 2 and reasons[0].startswith("not a JSON document")
+    assert reasons[1] == "no PartyInteraction with id 'nope'"
+    assert [r["kind"] for r in records(result)] == ["create"]
+    assert adapt(web).interaction_id in index.docs
+    assert index.bulks[0][1] is False  # no API write in the batch: no forced refresh
+
+
+def test_a_document_the_index_refuses_is_answered_or_dead_lettered_and_others_are_kept():
+    api = Change.at("create", "bad", at(0), BODY, href=f"{BASE}/partyInteraction/bad")
+    web = {e.type: e for e in sample_events()}["ihub.web.session"]
+    index = MemoryIndex(refuse={"bad"})
+    result = fold(index, event_for(api), web)
+    answers = records(result)
+    assert [(r["interactionId"], r["kind"]) for r in answers] == [
+        ("bad", "rejected"), (adapt(web).interaction_id, "create")]
+    assert "mapper_parsing_exception" in answers[0]["error"]
+    assert "bad" not in index.docs and adapt(web).interaction_id in index.docs
