@@ -32,7 +32,8 @@ class Worker:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "Worker":
-        self.process = subprocess.Popen([IHUB, "worker"], env=self.env, stdout=open(self.log, "a"), stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen([IHUB, "worker"], env=self.env, cwd=self.log.parent,  # faust keeps data in cwd
+                                        stdout=open(self.log, "a"), stderr=subprocess.STDOUT)
         return self
 
     def kill(self) -> None:

@@ -1,0 +1,62 @@
+"""The customer-360 timeline in SQLite: the timeline rows kept beside each interaction, and the
+read of one party's page.
+
+storage/timeline.py defines the rows and the filters, facets and cursor over them; this module only
+stores those rows (one per party of an interaction, in the write transaction) and reads a party's
+rows back, newest first, applying the reference functions to them so both answer alike.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import orjson
+
+from storage.base import Document
+from storage.timeline import (
+    TimelinePage,
+    TimelineQuery,
+    TimelineRow,
+    encode_cursor,
+    facet_counts,
+    row_matches,
+    timeline_rows,
+)
+
+
+def add_timeline(conn: sqlite3.Connection, seq: int, doc: Document) -> None:
+    conn.executemany(
+        "INSERT OR REPLACE INTO timeline VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [(r.party_id, r.at, r.interaction_id, seq, orjson.dumps(list(r.channels)).decode(), r.status, r.reason,
+          " ".join(sorted(r.words))) for r in timeline_rows(doc)],
+    )
+
+
+def remove_timeline(conn: sqlite3.Connection, doc: Document) -> None:
+    conn.executemany(
+        "DELETE FROM timeline WHERE party = ? AND at = ? AND id = ?",
+        [(r.party_id, r.at, r.interaction_id) for r in timeline_rows(doc)],
+    )
+
+
+def read_timeline(conn: sqlite3.Connection, query: TimelineQuery) -> TimelinePage:
+    conn.execute("BEGIN")  # one snapshot for the rows and their documents
+    try:
+        rows = [
+            (seq, TimelineRow(party, at, id_, tuple(orjson.loads(channels)), status, reason,
+                              frozenset(found.split())))
+            for party, at, id_, seq, channels, status, reason, found in conn.execute(
+                "SELECT * FROM timeline WHERE party = ? ORDER BY at DESC, id DESC", (query.party_id,)
+            )
+        ]
+        # the filters, facets and cursor are the reference functions themselves
+        matching = [(seq, row) for seq, row in rows if row_matches(query, row)]
+        after = [(s, r) for s, r in matching if query.after is None or (r.at, r.interaction_id) < query.after]
+        page = after[: query.limit]
+        docs = {seq: doc for seq, doc in conn.execute(
+            f"SELECT seq, doc FROM interaction WHERE seq IN ({','.join('?' * len(page))})", [s for s, _ in page]
+        )} if page else {}
+    finally:
+        conn.execute("COMMIT")
+    cursor = encode_cursor(page[-1][1].at, page[-1][1].interaction_id) if len(after) > query.limit else None
+    return TimelinePage([docs[s] for s, _ in page], cursor, facet_counts([r for _, r in matching]))

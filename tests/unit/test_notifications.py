@@ -1,0 +1,69 @@
+"""Which notifications a change causes and who gets them (interaction_hub/notifications.py), and
+the backoff every retry uses (interaction_hub/backoff.py). Delivery over HTTP is in
+tests/conformance/test_hub.py, in both modes."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from interaction_hub.backoff import backoff_delay
+from interaction_hub.notifications import fan_out, subscriber
+
+OLD = {"id": "i1", "href": "h", "reason": "Bill", "direction": "inbound", "channel": [{"id": "voice"}],
+       "status": "open"}
+NEW = {**OLD, "status": "completed", "description": "done"}
+
+
+def delivered(subscriptions: list[dict], old: dict | None, new: dict | None) -> list[tuple[str, str, str | None]]:
+    """(subscription id, event type, fieldPath) of each delivery, in order."""
+    subscribers = tuple(subscriber(s) for s in subscriptions)
+    out = []
+    for delivery in fan_out(subscribers, old, new):
+        event = orjson.loads(delivery.body)
+        out.append((delivery.subscription_id, event["eventType"], event.get("fieldPath")))
+    return out
+
+
+ALL = {"id": "all", "callback": "http://127.0.0.1:9/a"}
+STATUS = {"id": "status", "callback": "http://127.0.0.1:9/s", "query": "eventType=PartyInteractionStatusChangeEvent"}
+COMPLETED = {"id": "done", "callback": "http://127.0.0.1:9/d",
+             "query": "event.partyInteraction.status=completed"}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (None, OLD, [("all", "PartyInteractionCreateEvent", None)]),
+        (OLD, NEW, [("all", "PartyInteractionAttributeValueChangeEvent", "description,status"),
+                    ("done", "PartyInteractionAttributeValueChangeEvent", "description,status"),
+                    ("all", "PartyInteractionStatusChangeEvent", None),
+                    ("status", "PartyInteractionStatusChangeEvent", None),
+                    ("done", "PartyInteractionStatusChangeEvent", None)]),
+        (OLD, {**OLD, "description": "x"}, [("all", "PartyInteractionAttributeValueChangeEvent", "description")]),
+        (OLD, OLD, []),
+        (NEW, None, [("all", "PartyInteractionDeleteEvent", None), ("done", "PartyInteractionDeleteEvent", None)]),
+    ],
+    ids=["create", "status change", "attribute change", "no change", "delete"],
+)
+def test_a_change_notifies_each_subscriber_whose_query_its_events_match(old, new, expected):
+    assert delivered([ALL, STATUS, COMPLETED], old, new) == expected
+
+
+def test_no_subscribers_no_work():
+    assert fan_out((), OLD, NEW) == []
+
+
+def test_notification_bodies_carry_the_resource_after_the_change():
+    (delivery,) = fan_out((subscriber(ALL),), None, OLD)
+    event = orjson.loads(delivery.body)
+    assert event["event"]["partyInteraction"] == OLD
+    assert event["eventId"] and event["eventTime"] == event["timeOcurred"]
+
+
+@pytest.mark.parametrize("attempt", [1, 2, 3, 8, 40, 5000])
+def test_backoff_doubles_from_the_first_delay_with_jitter_and_stays_under_the_cap(attempt):
+    delays = [backoff_delay(attempt, first_s=0.5, max_s=60.0) for _ in range(200)]
+    ceiling = min(60.0, 0.5 * 2 ** min(attempt - 1, 62))
+    assert all(ceiling / 2 <= d <= ceiling for d in delays)
+    assert len(set(delays)) > 1  # jittered: clients retrying together spread out
