@@ -142,7 +142,7 @@ def check(change: Change) -> None:
             raise Invalid("a merge patch is a JSON object")
         _not_patchable(set(change.body))
     elif change.kind == "json-patch":
-        _not_patchable({_top_level(path) for path in _json_patch_paths(change.body)})
+        _not_patchable({_top_level(path) for path in _json_patch_targets(change.body)})
     elif change.kind == "create" and not isinstance(change.body, dict):
         raise Invalid("a create body is a JSON object")
 
@@ -186,7 +186,7 @@ def _validated_patch_result(old: Document, new: Document, time: str) -> Document
     for key in NOT_PATCHABLE:
         if new.get(key) != old.get(key):
             raise Invalid(f"not patchable: {key}")
-    removed = [key for key in _KEPT if key in old and key not in new]
+    removed = [key for key in _KEPT if key in old and new.get(key) is None]
     if removed:
         raise Invalid(f"cannot be removed: {', '.join(removed)}")
     if new.get("status") != old.get("status") and new.get("statusChangeDate") == old.get("statusChangeDate"):
@@ -207,26 +207,29 @@ def _top_level(pointer: str) -> str:
     return pointer[1:].split("/", 1)[0].replace("~1", "/").replace("~0", "~")
 
 
-def _json_patch_paths(ops: Any) -> list[str]:
-    """The paths and `from`s of well-formed JSON Patch operations, or Invalid naming the bad one."""
+def _json_patch_targets(ops: Any) -> list[str]:
+    """The paths well-formed JSON Patch operations write to (a `move` also writes its `from`:
+    it removes it), or Invalid naming the bad operation. Reading (`test`, `copy`'s `from`) is free."""
     if not isinstance(ops, list):
         raise Invalid("a JSON Patch is an array of operations")
-    paths = []
+    targets = []
     for index, op in enumerate(ops):
         if not isinstance(op, dict):
             raise Invalid(f"operation {index}: not an object")
         name = op.get("op")
-        if name not in JSON_PATCH_OPS:
+        if not isinstance(name, str) or name not in JSON_PATCH_OPS:
             raise Invalid(f"operation {index}: 'op' must be one of {', '.join(sorted(JSON_PATCH_OPS))}")
-        keys = ("path", "from") if name in ("move", "copy") else ("path",)
-        for key in keys:
+        for key in ("path", "from") if name in ("move", "copy") else ("path",):
             pointer = op.get(key)
             if not isinstance(pointer, str) or (pointer and not pointer.startswith("/")):
                 raise Invalid(f"operation {index}: '{key}' must be a JSON Pointer")
-            paths.append(pointer)
+            if key == "path" and name != "test" or key == "from" and name == "move":
+                if pointer == "":
+                    raise Invalid(f"operation {index}: a JSON Patch cannot {name} the whole PartyInteraction")
+                targets.append(pointer)
         if name in ("add", "replace", "test") and "value" not in op:
             raise Invalid(f"operation {index}: '{name}' needs a 'value'")
-    return paths
+    return targets
 
 
 def _json_patch(doc: Document, ops: list[dict[str, Any]]) -> Document:
