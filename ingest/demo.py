@@ -11,16 +11,9 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-CHANNELS = [
-    ("web", "Web self-care"),
-    ("app", "Mobile app"),
-    ("voice", "Contact centre"),
-    ("ivr", "IVR"),
-    ("store", "Retail store"),
-    ("email", "Email"),
-    ("chat", "Chat"),
-    ("social", "Social"),
-]
+from ingest.adapters.common import CHANNEL_NAMES, channel
+from schemas.common import parse_date_time
+
 REASONS = [
     "Billing question",
     "Bill higher than expected",
@@ -58,16 +51,16 @@ def party(rng: random.Random, parties: int) -> dict[str, Any]:
 def interaction(rng: random.Random, *, parties: int = 10_000, start: datetime | None = None) -> dict[str, Any]:
     """One create body: a customer, a channel, usually an agent or a store, dates, often a note."""
     start = start or datetime(2026, 1, 1, tzinfo=timezone.utc)
-    channel_id, channel_name = rng.choice(CHANNELS)
+    channel_id = rng.choice(list(CHANNEL_NAMES))
     began = start + timedelta(seconds=rng.randrange(330 * 24 * 3600))
     handling = timedelta(seconds=int(rng.lognormvariate(5.5, 0.8)))
     body: dict[str, Any] = {
         "reason": rng.choice(REASONS),
         "direction": "outbound" if rng.random() < 0.15 else "inbound",
         "status": rng.choice(STATUSES),
-        "description": f"{channel_name} contact",
+        "description": f"{CHANNEL_NAMES[channel_id]} contact",
         "interactionDate": {"startDateTime": _iso(began), "endDateTime": _iso(began + handling)},
-        "channel": [{"id": channel_id, "name": channel_name, "role": "primary", "@referredType": "Channel"}],
+        "channel": channel(channel_id),
         "relatedParty": [party(rng, parties)],
     }
     if channel_id in ("voice", "chat", "email", "social"):
@@ -105,22 +98,21 @@ AGENT_MINUTES = {agent: 3 + (n * 7919 % 13) for n, agent in enumerate(AGENTS)}  
 STORE_WEIGHTS = [1 / (rank + 1) for rank in range(len(STORES))]  # a few flagship stores, a long tail
 
 
-def _body(rng: random.Random, customer: dict[str, Any], channel: str, reason: str, status: str,
+def _body(rng: random.Random, customer: dict[str, Any], kind: str, reason: str, status: str,
           began: datetime, minutes: float, note: str | None = None, direction: str = "inbound") -> dict[str, Any]:
-    name = dict(CHANNELS)[channel]
     body: dict[str, Any] = {
-        "reason": reason, "direction": direction, "status": status, "description": f"{name} contact",
+        "reason": reason, "direction": direction, "status": status, "description": f"{CHANNEL_NAMES[kind]} contact",
         "interactionDate": {"startDateTime": _iso(began), "endDateTime": _iso(began + timedelta(minutes=minutes))},
-        "channel": [{"id": channel, "name": name, "role": "primary", "@referredType": "Channel"}],
+        "channel": channel(kind),
         "relatedParty": [customer],
     }
-    if channel in ("voice", "chat", "email", "social"):
+    if kind in ("voice", "chat", "email", "social"):
         agent = rng.choice(AGENTS)
         body["relatedParty"].append({"id": agent, "name": agent, "role": "agent", "@referredType": "PartyRole"})
-        if channel == "voice":
+        if kind == "voice":
             minutes = max(1.0, rng.gauss(AGENT_MINUTES[agent], 1.5))
             body["interactionDate"]["endDateTime"] = _iso(began + timedelta(minutes=minutes))
-    if channel == "store":
+    if kind == "store":
         store = rng.choices(STORES, STORE_WEIGHTS)[0]
         body["relatedParty"].append({"id": store, "name": store, "role": "store", "@referredType": "Organization"})
     if note:
@@ -151,10 +143,10 @@ def _story(rng: random.Random, customer: dict[str, Any], began: datetime) -> lis
             _body(rng, customer, "voice", reason, "completed", began + timedelta(days=rng.uniform(0.5, 4)), 10,
                   "Called again: problem persisted"),
         ]
-    channel = rng.choices([c for c, _ in CHANNELS], [3, 3, 4, 2, 2, 1, 3, 1])[0]
+    kind = rng.choices(list(CHANNEL_NAMES), [3, 3, 4, 2, 2, 1, 3, 1])[0]
     status = rng.choices(["completed", "inProgress", "open", "cancelled"], [8, 1, 1, 1])[0]
     direction = "outbound" if rng.random() < 0.1 else "inbound"
-    return [_body(rng, customer, channel, reason, status, began, rng.uniform(2, 25), direction=direction)]
+    return [_body(rng, customer, kind, reason, status, began, rng.uniform(2, 25), direction=direction)]
 
 
 def stories(count: int, seed: int = 1, parties: int = 2000, anchor: datetime | None = None) -> Iterator[dict[str, Any]]:
@@ -167,7 +159,7 @@ def stories(count: int, seed: int = 1, parties: int = 2000, anchor: datetime | N
         for body in _story(rng, party(rng, parties), began):
             if produced == count:
                 return
-            if datetime.fromisoformat(body["interactionDate"]["endDateTime"].replace("Z", "+00:00")) > anchor:
+            if parse_date_time(body["interactionDate"]["endDateTime"]) > anchor:
                 continue  # the future has not happened yet
             produced += 1
             yield body

@@ -29,6 +29,12 @@ def parse_date_time(text: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
+def epoch_seconds(text: str) -> float | None:
+    """The instant a TMF date-time string denotes, as seconds since the epoch (parse_date_time), or None."""
+    moment = parse_date_time(text)
+    return None if moment is None else moment.timestamp()
+
+
 def _check_date_time(text: str) -> str:
     if parse_date_time(text) is None:
         raise ValueError("must be an ISO 8601 date-time such as 2026-01-31T09:30:00Z")

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from schemas.common import parse_date_time
+from schemas.common import epoch_seconds
 
 
 class UnsupportedQuery(ValueError):
@@ -81,8 +81,7 @@ class Operand:
     def of(cls, text: str, op: Op) -> "Operand":
         if op is Op.REGEX:
             return cls(text, pattern=re.compile(text))
-        when = parse_date_time(text)
-        return cls(text, number=_as_number(text), instant=when.timestamp() if when else None)
+        return cls(text, number=_as_number(text), instant=epoch_seconds(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,9 +137,9 @@ def classify(value: Any) -> Scalar | None:
     """Classify a JSON scalar; None for null (and for objects/arrays, which are not scalars)."""
     if isinstance(value, str):  # the common case first
         # cheap test first: most strings are not dates, and the regex is the costly part
-        when = parse_date_time(value) if value[4:5] == "-" and value[:4].isdigit() else None
-        if when is not None:
-            return Scalar(Kind.DATE, value, when.timestamp())
+        at = epoch_seconds(value) if value[4:5] == "-" and value[:4].isdigit() else None
+        if at is not None:
+            return Scalar(Kind.DATE, value, at)
         return Scalar(Kind.TEXT, value, None)
     if isinstance(value, bool):
         return Scalar(Kind.BOOL, "true" if value else "false", None)

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from schemas.common import parse_date_time
+from schemas.common import epoch_seconds
 
 _WORD = re.compile(r"\w+")
 FACETS = ("channel", "status", "reason")
@@ -64,8 +64,8 @@ class TimelineRow:
 
 def timeline_time(doc: dict[str, Any]) -> float:
     start = (doc.get("interactionDate") or {}).get("startDateTime")
-    moment = parse_date_time(start) if isinstance(start, str) else None
-    return (moment or parse_date_time(doc["creationDate"])).timestamp()
+    at = epoch_seconds(start) if isinstance(start, str) else None
+    return epoch_seconds(doc["creationDate"]) if at is None else at
 
 
 def document_words(doc: dict[str, Any]) -> frozenset[str]:

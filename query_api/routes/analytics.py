@@ -11,18 +11,11 @@ from starlette.responses import Response
 
 from query_api.deps import AppState
 from query_api.errors import TmfError
+from query_api.routes.timeline import instant
 from schemas import Error
-from schemas.common import parse_date_time
 from storage.kpis import GROUP_BY, INTERVALS, KpiQuery
 
 router = APIRouter(prefix="/ihub/v1", tags=["analytics"])
-
-
-def _instant(name: str, value: str) -> float:
-    moment = parse_date_time(value)
-    if moment is None:
-        raise TmfError(400, f"'{name}' must be an ISO 8601 date-time, got '{value}'")
-    return moment.timestamp()
 
 
 def _iso(at: float) -> str:
@@ -50,8 +43,8 @@ async def kpi_report(
         raise TmfError(400, f"groupBy must be one of {', '.join(GROUP_BY)}, got '{groupBy}'")
     if interval not in INTERVALS:
         raise TmfError(400, f"interval must be one of {', '.join(INTERVALS)}, got '{interval}'")
-    end = _instant("to", to) if to else datetime.now(timezone.utc).timestamp()
-    start = _instant("from", from_) if from_ else end - timedelta(days=30).total_seconds()
+    end = instant("to", to) if to else datetime.now(timezone.utc).timestamp()
+    start = instant("from", from_) if from_ else end - timedelta(days=30).total_seconds()
     if start >= end:
         raise TmfError(400, "'from' must be before 'to'")
     groups = await state.store.kpis(KpiQuery(start, end, interval, groupBy, fcrDays))

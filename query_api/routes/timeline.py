@@ -11,7 +11,7 @@ from starlette.responses import Response
 from query_api.deps import AppState
 from query_api.errors import TmfError
 from schemas import Error
-from schemas.common import parse_date_time
+from schemas.common import epoch_seconds
 from storage.timeline import TimelineQuery, decode_cursor, words
 
 router = APIRouter(prefix="/ihub/v1", tags=["customer 360"])
@@ -23,13 +23,14 @@ def _set(value: str | None) -> frozenset[str]:
     return frozenset(v.strip() for v in value.split(",") if v.strip()) if value else frozenset()
 
 
-def _instant(name: str, value: str | None) -> float | None:
+def instant(name: str, value: str | None) -> float | None:
+    """The date-time query parameter `name` as epoch seconds (None when absent); 400 if it is not one."""
     if value is None:
         return None
-    moment = parse_date_time(value)
-    if moment is None:
+    at = epoch_seconds(value)
+    if at is None:
         raise TmfError(400, f"'{name}' must be an ISO 8601 date-time, got '{value}'")
-    return moment.timestamp()
+    return at
 
 
 @router.get(
@@ -64,7 +65,7 @@ async def party_timeline(
         raise TmfError(400, f"cursor: {exc}") from None
     query = TimelineQuery(
         party_id=partyId, channels=_set(channel), statuses=_set(status), reasons=_set(reason),
-        start=_instant("from", from_), end=_instant("to", to), text=tuple(words(q or "")), after=after, limit=limit,
+        start=instant("from", from_), end=instant("to", to), text=tuple(words(q or "")), after=after, limit=limit,
     )
     page = await store_timeline(query)
     rest = orjson.dumps({"nextCursor": page.next_cursor, "facets": page.facets})

@@ -3,34 +3,6 @@
 Engine-specific code lives in :mod:`storage.search.engine` only.
 """
 
-from storage.search.engine import (
-    ELASTICSEARCH,
-    OPENSEARCH,
-    EngineInfo,
-    bulk_index,
-    create_client,
-    create_index,
-    delete_index,
-    engine_from_env,
-    engine_info,
-    put_index_template,
-    refresh,
-    search,
-    wait_until_ready,
-)
+from storage.search.engine import create_client, wait_until_ready
 
-__all__ = [
-    "ELASTICSEARCH",
-    "OPENSEARCH",
-    "EngineInfo",
-    "bulk_index",
-    "create_client",
-    "create_index",
-    "delete_index",
-    "engine_from_env",
-    "engine_info",
-    "put_index_template",
-    "refresh",
-    "search",
-    "wait_until_ready",
-]
+__all__ = ["create_client", "wait_until_ready"]

@@ -34,10 +34,11 @@ import orjson
 
 from storage.kpis import GROUP_BY, KpiQuery, fact
 from storage.search import engine
+from storage.search.documents import MAX_KEYWORD_CHARS
 
 log = logging.getLogger(__name__)
 Document = dict[str, Any]
-_KEYWORD = {"type": "keyword", "ignore_above": 8191}
+_KEYWORD = {"type": "keyword", "ignore_above": MAX_KEYWORD_CHARS}
 
 MAPPINGS: dict[str, Any] = {
     "dynamic": False,  # pointers (`contact`, `version`) are kept in _source only
@@ -129,20 +130,16 @@ class ContactIndex:
         await self._write_pointers(new_pointers, refresh)
 
     async def _sources(self, ids: list[str]) -> dict[str, Document]:
-        response = await self.client.mget(index=self.index, ids=ids)
-        body = response.body if hasattr(response, "body") else response
-        return {d["_id"]: d["_source"] for d in body["docs"] if d.get("found")}
+        return {d["_id"]: d["_source"] for d in await engine.mget(self.client, self.index, ids) if d.get("found")}
 
     async def _apply(self, changes: dict[str, _ContactChange], refresh: bool) -> None:
         """Read-modify-write every changed contact; contacts another writer changed meanwhile (409)
         are read again and redone until none is left."""
         pending = dict(changes)
         while pending:
-            response = await self.client.mget(index=self.index, ids=list(pending))
-            body = response.body if hasattr(response, "body") else response
             lines: list[bytes] = []
             order: list[str] = []
-            for found in body["docs"]:
+            for found in await engine.mget(self.client, self.index, list(pending)):
                 cid, change = found["_id"], pending[found["_id"]]
                 current = found["_source"] if found.get("found") else {}
                 members = {m["id"]: m for m in current.get("members", [])}
@@ -168,8 +165,7 @@ class ContactIndex:
                 order.append(cid)
             if not lines:
                 return
-            result = await self.client.bulk(body=b"\n".join(lines) + b"\n", refresh="true" if refresh else "false")
-            result = result.body if hasattr(result, "body") else result
+            result = await engine.bulk(self.client, lines, refresh=refresh)
             again = {}
             for cid, item in zip(order, result["items"]):
                 outcome = next(iter(item.values()))
@@ -191,8 +187,7 @@ class ContactIndex:
             lines += [orjson.dumps({"index": meta}), orjson.dumps({"contact": contact, "version": version})]
         if not lines:
             return
-        result = await self.client.bulk(body=b"\n".join(lines) + b"\n", refresh="true" if refresh else "false")
-        result = result.body if hasattr(result, "body") else result
+        result = await engine.bulk(self.client, lines, refresh=refresh)
         for item in result["items"]:
             outcome = next(iter(item.values()))
             if outcome.get("status", 500) >= 300 and outcome.get("status") != 409:  # 409: newer pointer there

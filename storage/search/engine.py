@@ -19,17 +19,15 @@ be had, or ``IHUB_SEARCH_ENGINE=opensearch``) the factory returns
 lazily and must be installed separately (it is not a project dependency).
 
 Everything else in the project goes through the helpers below, which take
-plain dict bodies, so that call-style differences between the two clients (and
-between client majors) stay in this file.
+plain bodies and return plain answers, so that call-style differences between
+the two clients (and between client majors) stay in this file.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 from urllib.parse import quote
 
 import orjson
@@ -37,18 +35,6 @@ import orjson
 ELASTICSEARCH = "elasticsearch"
 OPENSEARCH = "opensearch"
 ENGINES = (ELASTICSEARCH, OPENSEARCH)
-
-
-@dataclass(frozen=True)
-class EngineInfo:
-    """What answers at the URL: ``distribution`` is "elasticsearch" or "opensearch"."""
-
-    distribution: str
-    version: str
-
-    @property
-    def major(self) -> int:
-        return int(self.version.split(".", 1)[0])
 
 
 def engine_from_env(default: str = ELASTICSEARCH) -> str:
@@ -103,27 +89,9 @@ def _is_opensearch(client: Any) -> bool:
     return type(client).__module__.startswith("opensearchpy")
 
 
-async def _get(client: Any, path: str) -> Mapping[str, Any]:
-    if _is_opensearch(client):
-        return await client.transport.perform_request("GET", path)
-    response = await client.perform_request("GET", path, headers={"accept": "application/json"})
-    return response.body
-
-
-async def engine_info(client: Any) -> EngineInfo:
-    """Distribution and version of the server.
-
-    Uses ``GET /_nodes/_local`` rather than ``GET /``: the Elasticsearch
-    integ-test distribution that CI runs has no root endpoint (its ``rest-root``
-    module is left out), while the nodes API exists on every distribution.
-    """
-    if _is_opensearch(client):
-        root = await _get(client, "/")
-        version = root.get("version", {})
-        return EngineInfo(version.get("distribution", ELASTICSEARCH), str(version.get("number", "0")))
-    nodes = (await _get(client, "/_nodes/_local?filter_path=nodes.*.version"))["nodes"]
-    node = next(iter(nodes.values()))
-    return EngineInfo(ELASTICSEARCH, str(node["version"]))
+def _body(response: Any) -> Any:
+    """The decoded answer: the Elasticsearch client wraps it (``.body``), OpenSearch's does not."""
+    return response.body if hasattr(response, "body") else response
 
 
 async def wait_until_ready(client: Any, *, timeout_s: float = 30) -> None:
@@ -196,8 +164,7 @@ async def get_document(client: Any, index: str, doc_id: str) -> tuple[int, bytes
             if meta.status == 200:
                 answer = orjson.loads(body)
     if answer is None:
-        response = await client.options(ignore_status=404).get(index=index, id=doc_id)
-        answer = response.body if hasattr(response, "body") else response
+        answer = _body(await client.options(ignore_status=404).get(index=index, id=doc_id))
     return (answer["_version"], orjson.dumps(answer["_source"])) if answer.get("found") else None
 
 
@@ -219,50 +186,21 @@ async def ensure_index(
     await wait_for_primaries(client, index)
 
 
-async def put_index_template(client: Any, name: str, template: Mapping[str, Any]) -> None:
-    """Create or replace a composable index template (``_index_template``)."""
-    await client.indices.put_index_template(name=name, body=dict(template))
-
-
-async def bulk_index(
-    client: Any,
-    index: str,
-    docs: Iterable[tuple[str, Mapping[str, Any]]],
-    *,
-    refresh: bool = False,
-) -> int:
-    """Index ``(id, document)`` pairs in one bulk request; returns how many were indexed.
-
-    Raises ``RuntimeError`` naming the first failed item if any item failed.
-    """
-    lines: list[str] = []
-    for doc_id, doc in docs:
-        lines.append(json.dumps({"index": {"_index": index, "_id": doc_id}}))
-        lines.append(json.dumps(doc, default=str))
-    if not lines:
-        return 0
-    body = "\n".join(lines) + "\n"
-    result = await client.bulk(body=body, refresh="true" if refresh else "false")
-    if result["errors"]:
-        failed = next(item for item in result["items"] if "error" in next(iter(item.values())))
-        raise RuntimeError(f"bulk indexing into {index} failed: {failed}")
-    return len(result["items"])
-
-
-async def refresh(client: Any, index: str) -> None:
-    """Make everything indexed so far visible to search."""
-    await client.indices.refresh(index=index)
-
-
 async def search(client: Any, index: str, body: Mapping[str, Any]) -> Mapping[str, Any]:
     """Run a search request body (query, sort, from/size, aggs ...) and return the raw response."""
-    response = await client.search(index=index, body=dict(body))
-    return response.body if hasattr(response, "body") else response
+    return _body(await client.search(index=index, body=dict(body)))
 
 
-async def delete_index(client: Any, index: str) -> None:
-    """Delete ``index`` if it exists."""
-    await client.indices.delete(index=index, ignore_unavailable=True)
+async def mget(client: Any, index: str, ids: list[str]) -> list[dict[str, Any]]:
+    """The engine's answer for each id, in order (`found`, `_version`, `_seq_no`, `_source`...):
+    realtime, what the last write left whether or not it was refreshed."""
+    return _body(await client.mget(index=index, ids=ids))["docs"]
+
+
+async def bulk(client: Any, lines: list[bytes], *, refresh: bool = False) -> dict[str, Any]:
+    """One bulk request of NDJSON `lines` (each action line with its `_index`, then its source line
+    if any); the engine's answer, a result per action in `items`. Raises only if the request failed."""
+    return _body(await client.bulk(body=b"\n".join(lines) + b"\n", refresh="true" if refresh else "false"))
 
 
 def refused_request(exc: BaseException) -> str | None:

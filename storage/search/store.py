@@ -156,10 +156,9 @@ class SearchStore:
 
     async def states(self, ids: Iterable[str]) -> dict[str, State]:
         """The latest state of each interaction (a realtime multi-get: what the last bulk wrote)."""
-        response = await self.client.mget(index=self.alias, ids=sorted(ids))
-        body = response.body if hasattr(response, "body") else response
-        state = {doc["_id"]: ABSENT for doc in body["docs"]}
-        for doc in body["docs"]:
+        docs = await engine.mget(self.client, self.alias, sorted(ids))
+        state = {doc["_id"]: ABSENT for doc in docs}
+        for doc in docs:
             if doc.get("found"):
                 state[doc["_id"]] = State(doc["_version"], doc["_source"])
         return state
@@ -175,11 +174,8 @@ class SearchStore:
             lines.append(orjson.dumps({op.action: meta}))
             if op.action == "index":
                 lines.append(orjson.dumps(search_document(op.doc)))
-        response = await self.client.bulk(
-            body=b"\n".join(lines) + b"\n", refresh="true" if refresh else "false"
-        )
-        body = response.body if hasattr(response, "body") else response
-        return [_result(next(iter(item.values()))) for item in body["items"]]
+        answer = await engine.bulk(self.client, lines, refresh=refresh)
+        return [_result(next(iter(item.values()))) for item in answer["items"]]
 
 
 def _result(item: dict[str, Any]) -> OpResult:

@@ -23,6 +23,12 @@ def loop():
     loop.close()
 
 
+async def drop(store):
+    """Delete the store's indices (those it made) and close its client."""
+    await store.client.indices.delete(index=f"{store.alias}-v1,{store.contacts.index}", ignore_unavailable=True)
+    await store.close()
+
+
 @pytest.fixture(scope="module")
 def loaded(search_url, loop):
     store = SearchStore(create_client(search_url), alias=f"test-contract-{uuid4().hex[:8]}")
@@ -36,9 +42,7 @@ def loaded(search_url, loop):
 
     loop.run_until_complete(load())
     yield store, docs
-    loop.run_until_complete(store.client.indices.delete(index=f"{store.alias}-v1"))
-    loop.run_until_complete(store.client.indices.delete(index=store.contacts.index))
-    loop.run_until_complete(store.close())
+    loop.run_until_complete(drop(store))
 
 
 def actual(loop, store, raw):
@@ -83,9 +87,7 @@ def test_versions_never_go_backwards_and_replays_are_idempotent(search_url, loop
         # a late update older than the delete does not resurrect it
         assert all(r.ok for r in await store.apply([IndexOp("index", base["id"], 2, v2)], refresh=True))
         assert await store.get(base["id"]) is None
-        await store.client.indices.delete(index=f"{store.alias}-v1")
-        await store.client.indices.delete(index=store.contacts.index)
-        await store.close()
+        await drop(store)
 
     loop.run_until_complete(scenario())
 
@@ -161,9 +163,7 @@ def test_first_contact_resolution_stays_right_when_interactions_change_move_or_g
     try:
         loop.run_until_complete(scenario())
     finally:
-        loop.run_until_complete(store.client.indices.delete(index=f"{store.alias}-v1"))
-        loop.run_until_complete(store.client.indices.delete(index=store.contacts.index))
-        loop.run_until_complete(store.close())
+        loop.run_until_complete(drop(store))
 
 
 def test_the_kibana_fcr_panel_query_gives_the_apis_figures(loaded, loop):
@@ -212,5 +212,4 @@ def test_a_contact_the_engine_refuses_is_logged_and_the_others_are_written(searc
         assert loop.run_until_complete(scenario()) == ["cust-alone"]
         assert "cust-crowd" in caplog.text and "refused" in caplog.text
     finally:
-        loop.run_until_complete(store.client.indices.delete(index=store.contacts.index))
-        loop.run_until_complete(store.close())
+        loop.run_until_complete(drop(store))

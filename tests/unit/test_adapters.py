@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from ingest.adapters import ADAPTERS, AdapterError, adapt, sample_events
+from ingest.adapters.common import CHANNEL_NAMES
 from schemas import PartyInteractionCreate
 from schemas.channel_event import ChannelEvent, interaction_id
 from storage.changes import Change
@@ -73,9 +74,7 @@ def test_channel_samples_are_valid_create_bodies_with_channel_and_customer(event
     assert document["@baseType"] == "PartyInteraction"
     assert document["@type"].endswith("Interaction")
     kind = event_type.split(".")[1]
-    assert document["channel"] == [
-        {"id": kind, "name": document["channel"][0]["name"], "role": "primary", "@referredType": "Channel"}
-    ]
+    assert document["channel"] == [{"id": kind, "name": CHANNEL_NAMES[kind], "role": "primary", "@referredType": "Channel"}]
     assert document["direction"] in ("inbound", "outbound")
     assert document["reason"] and document["description"] and document["status"]
     assert document["interactionDate"]["startDateTime"]

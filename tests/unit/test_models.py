@@ -4,7 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from schemas import EventSubscriptionInput, PartyInteraction, PartyInteractionCreate
-from schemas.common import parse_date_time
+from schemas.common import epoch_seconds, parse_date_time
 
 CTK_BODY = {"channel": [{"id": "555"}], "direction": "inbounds", "reason": "The user wanted to buy TV and internet plan"}
 
@@ -102,9 +102,9 @@ def test_subscription_callback_must_be_an_absolute_http_url():
     ],
 )
 def test_date_times_denote_instants(text, epoch):
-    assert parse_date_time(text).timestamp() == epoch
+    assert parse_date_time(text).timestamp() == epoch_seconds(text) == epoch
 
 
 @pytest.mark.parametrize("text", ["20260101", "2026", "42", "2026-13-01", "tomorrow", "2026-01-01T25:00:00Z"])
 def test_other_strings_are_not_date_times(text):
-    assert parse_date_time(text) is None
+    assert parse_date_time(text) is None and epoch_seconds(text) is None
