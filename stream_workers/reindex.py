@@ -12,16 +12,13 @@ Queries keep working throughout: the alias only ever points at a complete, searc
 
 from __future__ import annotations
 
-import re
-
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from rich.console import Console
 from rich.progress import Progress
 
 from schemas.channel_event import RAW_TOPIC
 from interaction_hub.settings import Settings
-from storage.search import create_client, engine
-from storage.search.documents import MAPPINGS, SETTINGS
+from storage.search import create_client
 from storage.search.store import SearchStore
 from stream_workers.pipeline import Message, Projector
 from interaction_hub.setup import prepare
@@ -32,17 +29,13 @@ console = Console(stderr=True)
 
 async def reindex(settings: Settings) -> str:
     await prepare(settings)
-    client = create_client(settings.search_url, engine=settings.search_engine)
+    store = SearchStore(create_client(settings.search_url, engine=settings.search_engine), settings.index_alias)
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False, group_id=None)
     await consumer.start()
     try:
-        alias = SearchStore(client, settings.index_alias)
-        old = await alias.current_index()
-        match = re.search(r"-v(\d+)$", old)
-        new = f"{settings.index_alias}-v{int(match.group(1)) + 1 if match else 2}"
-        await engine.create_index(client, new, mappings=MAPPINGS, settings=SETTINGS)
         # only the interaction index is rebuilt: the contacts (FCR) are kept from the change topic
-        projector = Projector(SearchStore(client, new), settings.resource_root() + settings.base_path)
+        new = await store.create_next_index()
+        projector = Projector(new, settings.resource_root() + settings.base_path)
 
         # from the brokers' metadata: a consumer that has not fetched yet knows no partitions
         partitions = [TopicPartition(RAW_TOPIC, p) for p in await partitions_of(settings.kafka_bootstrap, RAW_TOPIC)]
@@ -51,17 +44,14 @@ async def reindex(settings: Settings) -> str:
         replayed = await _replay(consumer, projector, await consumer.end_offsets(partitions), "replaying the log")
         replayed += await _replay(consumer, projector, await consumer.end_offsets(partitions), "catching up")
         # searchable before readers get it: an unrefreshed index shows only part of its documents
-        await client.indices.refresh(index=new)
-        await client.indices.update_aliases(actions=[
-            {"remove": {"index": old, "alias": settings.index_alias}},
-            {"add": {"index": new, "alias": settings.index_alias, "is_write_index": True}},
-        ])
+        await new.refresh()
+        old = await store.move_alias_to(new.alias)
         replayed += await _replay(consumer, projector, await consumer.end_offsets(partitions), "the last events")
-        await client.indices.refresh(index=new)
-        return f"reindexed {replayed} events from {RAW_TOPIC} into {new}; {settings.index_alias} -> {new} (was {old})"
+        await new.refresh()
+        return f"reindexed {replayed} events from {RAW_TOPIC} into {new.alias}; {store.alias} -> {new.alias} (was {old})"
     finally:
         await consumer.stop()
-        await client.close()
+        await store.close()
 
 
 async def _replay(consumer: AIOKafkaConsumer, projector: Projector, ends: dict, label: str) -> int:

@@ -9,6 +9,7 @@ replaying an event, or an older event arriving late, is a version conflict that 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -75,6 +76,23 @@ class SearchStore:
     async def current_index(self) -> str:
         aliases = await self.client.indices.get_alias(name=self.alias)
         return next(iter(aliases))
+
+    async def create_next_index(self) -> SearchStore:
+        """A new, empty `<alias>-v(N+1)` with the current mapping, not behind the alias yet (what
+        `ihub reindex` fills); a store over that index alone."""
+        match = re.search(r"-v(\d+)$", await self.current_index())
+        index = f"{self.alias}-v{int(match.group(1)) + 1 if match else 2}"
+        await engine.create_index(self.client, index, mappings=MAPPINGS, settings=SETTINGS)
+        return SearchStore(self.client, index)
+
+    async def move_alias_to(self, index: str) -> str:
+        """Point the alias, for reads and writes, at `index` in one atomic update; the index it left."""
+        old = await self.current_index()
+        await self.client.indices.update_aliases(actions=[
+            {"remove": {"index": old, "alias": self.alias}},
+            {"add": {"index": index, "alias": self.alias, "is_write_index": True}},
+        ])
+        return old
 
     async def refresh(self) -> None:
         await self.client.indices.refresh(index=self.alias)
