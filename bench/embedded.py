@@ -55,8 +55,17 @@ TARGETS = {
 }
 LIST_SORT = "-interactionDate.startDateTime"
 LIST_LIMIT = 20
-CACHE_FILES = {".lock", "interactions.sqlite3", "interactions.sqlite3-wal", "interactions.sqlite3-shm", "server.log",
-               "bench-ids.txt", "bench-parties.json", "bench-meta.json", "wrk"}
+CACHE_FILES = {
+    ".lock",
+    "interactions.sqlite3",
+    "interactions.sqlite3-wal",
+    "interactions.sqlite3-shm",
+    "server.log",
+    "bench-ids.txt",
+    "bench-parties.json",
+    "bench-meta.json",
+    "wrk",
+}
 
 
 class BenchError(RuntimeError):
@@ -158,14 +167,34 @@ end
 """
 
 
-def run_wrk(wrk: str, workdir: Path, name: str, base: str, paths: list[str], *, threads: int,
-            connections: int, duration: float, seed: int) -> dict[str, Any]:
+def run_wrk(
+    wrk: str,
+    workdir: Path,
+    name: str,
+    base: str,
+    paths: list[str],
+    *,
+    threads: int,
+    connections: int,
+    duration: float,
+    seed: int,
+) -> dict[str, Any]:
     paths_file = workdir / f"{name}.paths"
     paths_file.write_text("\n".join(paths) + "\n")
     script = workdir / f"{name}.lua"
     script.write_text(WRK_LUA % {"paths": str(paths_file), "seed": seed})
-    cmd = [wrk, f"-t{threads}", f"-c{connections}", f"-d{duration:g}s", "--timeout", "10s", "--latency",
-           "-s", str(script), base + paths[0]]
+    cmd = [
+        wrk,
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{duration:g}s",
+        "--timeout",
+        "10s",
+        "--latency",
+        "-s",
+        str(script),
+        base + paths[0],
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0 and "unable to connect" in proc.stderr + proc.stdout:
         time.sleep(1)  # wrk's start-up probe connect was refused once in testing: retry once
@@ -208,8 +237,9 @@ def create_change(body: dict[str, Any], root: str, base_path: str) -> Any:
 
     created = PartyInteractionCreate.model_validate(body).to_json_dict()
     interaction_id = uuid4().hex
-    return Change.at("create", interaction_id, utc_now(), created,
-                     href=f"{root}{base_path}/partyInteraction/{interaction_id}")
+    return Change.at(
+        "create", interaction_id, utc_now(), created, href=f"{root}{base_path}/partyInteraction/{interaction_id}"
+    )
 
 
 async def load_store(data_dir: Path, count: int, seed: int, parties: int, root: str, base_path: str) -> dict[str, Any]:
@@ -255,12 +285,24 @@ async def load_store(data_dir: Path, count: int, seed: int, parties: int, root: 
         await store.close()
     seconds = time.perf_counter() - started
     (data_dir / "bench-ids.txt").write_text("\n".join(ids) + "\n")
-    (data_dir / "bench-parties.json").write_text(json.dumps({
-        "customers": customers.most_common(2000),
-        "agents": agents.most_common(200),
-    }))
-    meta = {"format": FORMAT, "count": count, "seed": seed, "parties": parties, "root": root,
-            "base_path": base_path, "load_seconds": round(seconds, 1), "loaded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    (data_dir / "bench-parties.json").write_text(
+        json.dumps(
+            {
+                "customers": customers.most_common(2000),
+                "agents": agents.most_common(200),
+            }
+        )
+    )
+    meta = {
+        "format": FORMAT,
+        "count": count,
+        "seed": seed,
+        "parties": parties,
+        "root": root,
+        "base_path": base_path,
+        "load_seconds": round(seconds, 1),
+        "loaded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     # written last: its presence means the load completed
     (data_dir / "bench-meta.json").write_text(json.dumps(meta, indent=2))
     return meta
@@ -283,7 +325,9 @@ def prepare_store(args: argparse.Namespace, base_path: str) -> tuple[dict[str, A
         shutil.rmtree(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     say(f"loading {args.count:,} interactions into {data_dir} (seed {args.seed}, {args.parties:,} parties) ...")
-    meta = asyncio.run(load_store(data_dir, args.count, args.seed, args.parties, f"http://127.0.0.1:{args.port}", base_path))
+    meta = asyncio.run(
+        load_store(data_dir, args.count, args.seed, args.parties, f"http://127.0.0.1:{args.port}", base_path)
+    )
     say(f"  loaded in {meta['load_seconds']} s")
     return meta, False
 
@@ -294,8 +338,17 @@ def prepare_store(args: argparse.Namespace, base_path: str) -> tuple[dict[str, A
 class Server:
     def __init__(self, data_dir: Path, port: int, log: Path):
         ihub = Path(sys.executable).parent / "ihub"
-        self.cmd = [str(ihub if ihub.exists() else shutil.which("ihub") or "ihub"), "serve",
-                    "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir), "--no-access-log"]
+        self.cmd = [
+            str(ihub if ihub.exists() else shutil.which("ihub") or "ihub"),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+            "--no-access-log",
+        ]
         self.port = port
         self.log_path = log
         self.process: subprocess.Popen[bytes] | None = None
@@ -336,8 +389,9 @@ class Server:
 # -- sequential httpx views ---------------------------------------------------------------------
 
 
-def sequential(client: Any, method: str, items: list[Any], *, path: str | None = None,
-               keep: Any = None) -> tuple[list[int], list[Any]]:
+def sequential(
+    client: Any, method: str, items: list[Any], *, path: str | None = None, keep: Any = None
+) -> tuple[list[int], list[Any]]:
     """Times each request (perf_counter_ns, one keep-alive connection); any non-2xx is an error.
 
     Only `keep(response)` is retained, not the responses: thousands of live Response objects make
@@ -355,7 +409,9 @@ def sequential(client: Any, method: str, items: list[Any], *, path: str | None =
             response = client.post(path, content=content, headers={"Content-Type": "application/json"})
         timings.append(time.perf_counter_ns() - start)
         if not 200 <= response.status_code < 300:
-            raise BenchError(f"{method} {item if method == 'GET' else path} -> {response.status_code}: {response.text[:300]}")
+            raise BenchError(
+                f"{method} {item if method == 'GET' else path} -> {response.status_code}: {response.text[:300]}"
+            )
         if keep is not None:
             kept.append(keep(response))
     return timings, kept
@@ -365,9 +421,13 @@ def sequential(client: Any, method: str, items: list[Any], *, path: str | None =
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     parser.add_argument("--count", type=int, default=100_000, help="interactions in the store")
-    parser.add_argument("--data-dir", type=Path, default=None, help="reusable store cache [.bench-data/embedded-<count>]")
+    parser.add_argument(
+        "--data-dir", type=Path, default=None, help="reusable store cache [.bench-data/embedded-<count>]"
+    )
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
     parser.add_argument("--port", type=int, default=0, help="server port (0: a free one)")
     parser.add_argument("--connections", default="1,2,4,8,16", help="wrk connection counts for GET by id")
@@ -426,10 +486,14 @@ def main() -> int:
             result["store"]["documents_seen_by_api"] = total
             result["store"]["db_bytes"] = sum(p.stat().st_size for p in args.data_dir.glob("interactions.sqlite3*"))
             if total != args.count:
-                raise BenchError(f"the store at {args.data_dir} holds {total} interactions, expected {args.count}; "
-                                 "delete it to reload")
-            say(f"store: {total:,} interactions, {result['store']['db_bytes'] / 1e6:,.0f} MB on disk "
-                f"({'reused' if reused else 'freshly loaded'})")
+                raise BenchError(
+                    f"the store at {args.data_dir} holds {total} interactions, expected {args.count}; "
+                    "delete it to reload"
+                )
+            say(
+                f"store: {total:,} interactions, {result['store']['db_bytes'] / 1e6:,.0f} MB on disk "
+                f"({'reused' if reused else 'freshly loaded'})"
+            )
             # wrk scripts and path lists stay next to the store so the printed commands can be re-run
             # (against a server started on this data dir with the same --port)
             workdir = args.data_dir / "wrk"
@@ -445,8 +509,11 @@ def main() -> int:
     finally:
         if server:
             server.stop()
-    if any(run.get("ok") is False for section in ("get_by_id", "list_by_customer")
-           for run in result.get(section, {}).get("wrk", [])):
+    if any(
+        run.get("ok") is False
+        for section in ("get_by_id", "list_by_customer")
+        for run in result.get(section, {}).get("wrk", [])
+    ):
         status = 1
     result["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     result["environment"]["loadavg_at_end"] = os.getloadavg()
@@ -467,9 +534,16 @@ def strip_stdout(result: dict[str, Any]) -> dict[str, Any]:
 
 def environment(wrk_version: str) -> dict[str, Any]:
     try:
-        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-        dirty = bool(subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
-                                    capture_output=True, text=True).stdout.strip())
+        commit = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip()
+        dirty = bool(
+            subprocess.run(
+                ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
+        )
     except OSError:
         commit, dirty = "", False
     return {
@@ -485,8 +559,10 @@ def environment(wrk_version: str) -> dict[str, Any]:
 
 def report_wrk(label: str, run: dict[str, Any]) -> None:
     errors = "" if run["ok"] else f"  ERRORS {run['errors']}"
-    say(f"  {label}: {run['rps']:,.0f} req/s  p50 {run['p50_ms']:.2f} ms  p90 {run['p90_ms']:.2f} ms  "
-        f"p99 {run['p99_ms']:.2f} ms  ({run['requests']:,} requests){errors}")
+    say(
+        f"  {label}: {run['rps']:,.0f} req/s  p50 {run['p50_ms']:.2f} ms  p90 {run['p90_ms']:.2f} ms  "
+        f"p99 {run['p99_ms']:.2f} ms  ({run['requests']:,} requests){errors}"
+    )
     say(f"    $ {run['command']}")
 
 
@@ -494,27 +570,51 @@ def bench_get(args, wrk, workdir, base, collection, ids, client, server) -> dict
     say("\n1. GET /partyInteraction/{id}  (random ids among all loaded)")
     paths = [f"{collection}/{i}" for i in ids]
     # warm-up: page cache, SQLite cache, connection pool threads (not recorded)
-    run_wrk(wrk, workdir, "get-warmup", base, paths, threads=args.wrk_threads, connections=4,
-            duration=min(3.0, args.duration), seed=args.seed)
+    run_wrk(
+        wrk,
+        workdir,
+        "get-warmup",
+        base,
+        paths,
+        threads=args.wrk_threads,
+        connections=4,
+        duration=min(3.0, args.duration),
+        seed=args.seed,
+    )
     runs = []
     for conns in args.connections:
-        run = run_wrk(wrk, workdir, f"get-c{conns}", base, paths, threads=args.wrk_threads,
-                      connections=conns, duration=args.duration, seed=args.seed + conns)
+        run = run_wrk(
+            wrk,
+            workdir,
+            f"get-c{conns}",
+            base,
+            paths,
+            threads=args.wrk_threads,
+            connections=conns,
+            duration=args.duration,
+            seed=args.seed + conns,
+        )
         report_wrk(f"wrk -c{conns}", run)
         runs.append(run)
         server.check_alive()
     rng = random.Random(args.seed)
     timings, _ = sequential(client, "GET", [rng.choice(paths) for _ in range(args.samples)])
     seq = summarise_ms(timings)
-    say(f"  httpx sequential: p50 {seq['p50_ms']:.2f} ms  p99 {seq['p99_ms']:.2f} ms  "
-        f"({seq['n']:,} requests, {seq['rps']:,.0f} req/s incl. client overhead)")
+    say(
+        f"  httpx sequential: p50 {seq['p50_ms']:.2f} ms  p99 {seq['p99_ms']:.2f} ms  "
+        f"({seq['n']:,} requests, {seq['rps']:,.0f} req/s incl. client overhead)"
+    )
     best = max(runs, key=lambda r: r["rps"])
     single = next((r for r in runs if r["connections"] == 1), runs[0])
-    say(f"  => throughput {best['rps']:,.0f} req/s (wrk -c{best['connections']}), target >= "
-        f"{TARGETS['get_rps']:,.0f}: {verdict(best['rps'], TARGETS['get_rps'], True)}")
-    say(f"  => p50 {single['p50_ms']:.2f} ms (wrk -c{single['connections']}), {seq['p50_ms']:.2f} ms (httpx), "
+    say(
+        f"  => throughput {best['rps']:,.0f} req/s (wrk -c{best['connections']}), target >= "
+        f"{TARGETS['get_rps']:,.0f}: {verdict(best['rps'], TARGETS['get_rps'], True)}"
+    )
+    say(
+        f"  => p50 {single['p50_ms']:.2f} ms (wrk -c{single['connections']}), {seq['p50_ms']:.2f} ms (httpx), "
         f"{best['p50_ms']:.2f} ms at peak throughput (wrk -c{best['connections']}); target <= {TARGETS['get_p50_ms']} ms: "
-        f"{verdict(single['p50_ms'], TARGETS['get_p50_ms'])} unloaded, {verdict(best['p50_ms'], TARGETS['get_p50_ms'])} at peak")
+        f"{verdict(single['p50_ms'], TARGETS['get_p50_ms'])} unloaded, {verdict(best['p50_ms'], TARGETS['get_p50_ms'])} at peak"
+    )
     return {"wrk": runs, "httpx_sequential": seq, "distinct_ids": len(ids)}
 
 
@@ -522,40 +622,65 @@ def bench_list(args, wrk, workdir, base, collection, parties, client, server) ->
     customers = parties["customers"][: args.customers]
     hits = sorted(c for _, c in customers)
     say(f"\n2. GET /partyInteraction?relatedParty.id=<customer>&sort={LIST_SORT}&limit={LIST_LIMIT}")
-    say(f"   over the {len(customers)} busiest customers ({hits[0]}-{hits[-1]} interactions each, median "
-        f"{hits[len(hits) // 2]})")
+    say(
+        f"   over the {len(customers)} busiest customers ({hits[0]}-{hits[-1]} interactions each, median "
+        f"{hits[len(hits) // 2]})"
+    )
     paths = [f"{collection}?relatedParty.id={cid}&sort={LIST_SORT}&limit={LIST_LIMIT}" for cid, _ in customers]
     expected = dict(customers)
     # correctness spot check: the total matches what was loaded
     for cid, _ in customers[:5]:
         response = client.get(f"{collection}?relatedParty.id={cid}&sort={LIST_SORT}&limit={LIST_LIMIT}")
         if int(response.headers["X-Total-Count"]) < expected[cid] or not response.json():
-            raise BenchError(f"list for {cid}: X-Total-Count {response.headers['X-Total-Count']}, loaded {expected[cid]}")
+            raise BenchError(
+                f"list for {cid}: X-Total-Count {response.headers['X-Total-Count']}, loaded {expected[cid]}"
+            )
     sequential(client, "GET", paths[:200])  # warm-up
     rng = random.Random(args.seed)
-    timings, counts = sequential(client, "GET", [rng.choice(paths) for _ in range(args.samples)],
-                                 keep=lambda r: int(r.headers["X-Result-Count"]))
+    timings, counts = sequential(
+        client, "GET", [rng.choice(paths) for _ in range(args.samples)], keep=lambda r: int(r.headers["X-Result-Count"])
+    )
     seq = summarise_ms(timings)
     items = sorted(counts)
-    say(f"  httpx sequential: p50 {seq['p50_ms']:.2f} ms  p90 {seq['p90_ms']:.2f} ms  p99 {seq['p99_ms']:.2f} ms  "
-        f"max {seq['max_ms']:.2f} ms  ({seq['n']:,} requests, {items[len(items) // 2]} items per page median)")
-    run = run_wrk(wrk, workdir, "list", base, paths, threads=args.wrk_threads, connections=args.list_connections,
-                  duration=args.duration, seed=args.seed)
+    say(
+        f"  httpx sequential: p50 {seq['p50_ms']:.2f} ms  p90 {seq['p90_ms']:.2f} ms  p99 {seq['p99_ms']:.2f} ms  "
+        f"max {seq['max_ms']:.2f} ms  ({seq['n']:,} requests, {items[len(items) // 2]} items per page median)"
+    )
+    run = run_wrk(
+        wrk,
+        workdir,
+        "list",
+        base,
+        paths,
+        threads=args.wrk_threads,
+        connections=args.list_connections,
+        duration=args.duration,
+        seed=args.seed,
+    )
     report_wrk(f"wrk -c{args.list_connections}", run)
     server.check_alive()
-    say(f"  => p99 {seq['p99_ms']:.2f} ms (httpx sequential), {run['p99_ms']:.2f} ms (wrk -c{args.list_connections}); "
+    say(
+        f"  => p99 {seq['p99_ms']:.2f} ms (httpx sequential), {run['p99_ms']:.2f} ms (wrk -c{args.list_connections}); "
         f"target <= {TARGETS['list_p99_ms']} ms: {verdict(seq['p99_ms'], TARGETS['list_p99_ms'])} sequential, "
-        f"{verdict(run['p99_ms'], TARGETS['list_p99_ms'])} under load")
+        f"{verdict(run['p99_ms'], TARGETS['list_p99_ms'])} under load"
+    )
     # extra view, no target: the busiest agents match hundreds of interactions each
     agents = parties["agents"][:20]
     agent_paths = [f"{collection}?relatedParty.id={aid}&sort={LIST_SORT}&limit={LIST_LIMIT}" for aid, _ in agents]
     agent_timings, _ = sequential(client, "GET", [rng.choice(agent_paths) for _ in range(200)])
     heavy = summarise_ms(agent_timings)
     heavy["matches_per_query"] = [c for _, c in agents][-1], agents[0][1]
-    say(f"  (extra, no target) busiest agents, {agents[-1][1]}-{agents[0][1]} matches each: p50 {heavy['p50_ms']:.2f} ms"
-        f"  p99 {heavy['p99_ms']:.2f} ms (httpx sequential, 200 requests)")
-    return {"customers": len(customers), "matches_per_customer": {"min": hits[0], "median": hits[len(hits) // 2],
-            "max": hits[-1]}, "httpx_sequential": seq, "wrk": [run], "agents_httpx_sequential": heavy}
+    say(
+        f"  (extra, no target) busiest agents, {agents[-1][1]}-{agents[0][1]} matches each: p50 {heavy['p50_ms']:.2f} ms"
+        f"  p99 {heavy['p99_ms']:.2f} ms (httpx sequential, 200 requests)"
+    )
+    return {
+        "customers": len(customers),
+        "matches_per_customer": {"min": hits[0], "median": hits[len(hits) // 2], "max": hits[-1]},
+        "httpx_sequential": seq,
+        "wrk": [run],
+        "agents_httpx_sequential": heavy,
+    }
 
 
 def bench_post(args, collection, client, server) -> dict[str, Any]:
@@ -567,7 +692,9 @@ def bench_post(args, collection, client, server) -> dict[str, Any]:
     try:
         # ids are recorded as they come so a failure midway still deletes what was created
         sequential(client, "POST", bodies[:50], path=collection, keep=lambda r: created.append(r.json()["id"]))
-        timings, _ = sequential(client, "POST", bodies[50:], path=collection, keep=lambda r: created.append(r.json()["id"]))
+        timings, _ = sequential(
+            client, "POST", bodies[50:], path=collection, keep=lambda r: created.append(r.json()["id"])
+        )
     finally:
         deleted = 0
         for interaction_id in created:
@@ -577,8 +704,10 @@ def bench_post(args, collection, client, server) -> dict[str, Any]:
             raise BenchError(f"cleanup deleted {deleted} of {len(created)} created interactions")
     stats = summarise_ms(timings)
     sync = os.environ.get("IHUB_SQLITE_SYNCHRONOUS", "FULL")
-    say(f"  httpx sequential: p50 {stats['p50_ms']:.2f} ms  p90 {stats['p90_ms']:.2f} ms  p99 {stats['p99_ms']:.2f} ms  "
-        f"max {stats['max_ms']:.2f} ms  ({stats['n']:,} creates, synchronous={sync})")
+    say(
+        f"  httpx sequential: p50 {stats['p50_ms']:.2f} ms  p90 {stats['p90_ms']:.2f} ms  p99 {stats['p99_ms']:.2f} ms  "
+        f"max {stats['max_ms']:.2f} ms  ({stats['n']:,} creates, synchronous={sync})"
+    )
     say(f"  => p50 target <= {TARGETS['post_p50_ms']} ms: {verdict(stats['p50_ms'], TARGETS['post_p50_ms'])}")
     return {"httpx_sequential": stats, "sqlite_synchronous": sync, "warmup_posts": 50, "deleted_after": deleted}
 
@@ -588,19 +717,34 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
     best = max(get["wrk"], key=lambda r: r["rps"])
     single = next((r for r in get["wrk"] if r["connections"] == 1), get["wrk"][0])
     # the lowest concurrency that reaches the throughput target: latency while doing the target load
-    at_target = next((r for r in sorted(get["wrk"], key=lambda r: r["connections"]) if r["rps"] >= TARGETS["get_rps"]), None)
+    at_target = next(
+        (r for r in sorted(get["wrk"], key=lambda r: r["connections"]) if r["rps"] >= TARGETS["get_rps"]), None
+    )
     rows = {
         "get_rps": (best["rps"], TARGETS["get_rps"], True, f"wrk -c{best['connections']}"),
         "get_p50_ms_unloaded": (single["p50_ms"], TARGETS["get_p50_ms"], False, f"wrk -c{single['connections']}"),
         "get_p50_ms_httpx": (get["httpx_sequential"]["p50_ms"], TARGETS["get_p50_ms"], False, "httpx sequential"),
-        **({"get_p50_ms_at_target_rps": (at_target["p50_ms"], TARGETS["get_p50_ms"], False,
-                                          f"wrk -c{at_target['connections']}, {at_target['rps']:,.0f} req/s")}
-           if at_target else {}),
+        **(
+            {
+                "get_p50_ms_at_target_rps": (
+                    at_target["p50_ms"],
+                    TARGETS["get_p50_ms"],
+                    False,
+                    f"wrk -c{at_target['connections']}, {at_target['rps']:,.0f} req/s",
+                )
+            }
+            if at_target
+            else {}
+        ),
         "get_p50_ms_at_peak": (best["p50_ms"], TARGETS["get_p50_ms"], False, f"wrk -c{best['connections']}"),
         "list_p50_ms": (lst["httpx_sequential"]["p50_ms"], None, False, "httpx sequential"),
         "list_p99_ms": (lst["httpx_sequential"]["p99_ms"], TARGETS["list_p99_ms"], False, "httpx sequential"),
-        "list_p99_ms_under_load": (lst["wrk"][0]["p99_ms"], TARGETS["list_p99_ms"], False,
-                                   f"wrk -c{lst['wrk'][0]['connections']}"),
+        "list_p99_ms_under_load": (
+            lst["wrk"][0]["p99_ms"],
+            TARGETS["list_p99_ms"],
+            False,
+            f"wrk -c{lst['wrk'][0]['connections']}",
+        ),
         "post_p50_ms": (post["httpx_sequential"]["p50_ms"], TARGETS["post_p50_ms"], False, "httpx sequential"),
         "post_p99_ms": (post["httpx_sequential"]["p99_ms"], None, False, "httpx sequential"),
     }

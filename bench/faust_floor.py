@@ -21,8 +21,8 @@ from uuid import uuid4
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.pipeline import channel_event, cpu_seconds  # noqa: E402
-from ingest.adapters import adapt  # noqa: E402
+from bench.pipeline import channel_event
+from ingest.adapters import adapt
 
 
 def run_agent(bootstrap: str, topic: str, group: str, expected: int, batch: int) -> None:
@@ -34,9 +34,16 @@ def run_agent(bootstrap: str, topic: str, group: str, expected: int, batch: int)
     seen = {"n": 0, "first_cpu": None, "first": None}
 
     def make_app() -> faust.App:
-        app = faust.App(group, broker=f"kafka://{bootstrap}", key_serializer="raw", value_serializer="raw",
-                        web_enabled=False, consumer_auto_offset_reset="earliest", stream_buffer_maxsize=2 * batch,
-                        stream_wait_empty=False)
+        app = faust.App(
+            group,
+            broker=f"kafka://{bootstrap}",
+            key_serializer="raw",
+            value_serializer="raw",
+            web_enabled=False,
+            consumer_auto_offset_reset="earliest",
+            stream_buffer_maxsize=2 * batch,
+            stream_wait_empty=False,
+        )
 
         @app.agent(app.topic(topic, key_type=bytes, value_type=bytes), concurrency=1)
         async def noop(stream):  # type: ignore[no-untyped-def]
@@ -96,15 +103,21 @@ def main() -> None:
     asyncio.run(create())
     asyncio.run(publish(bootstrap, topic, args.events))
     started = time.perf_counter()
-    out = subprocess.run([sys.executable, __file__, "--batch", str(args.batch), "--child", topic, group, str(args.events)],
-                         capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [sys.executable, __file__, "--batch", str(args.batch), "--child", topic, group, str(args.events)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     # faust routes a worker's stdout into its log (stderr), so look in both
     figures = re.findall(r"FLOOR (\d+) (\d+)", out.stdout + out.stderr)
     if out.returncode != 0 or not figures:
         raise SystemExit(f"the faust worker failed: {out.stdout[-1000:]} {out.stderr[-2000:]}")
     rate, cpu_us = figures[0]  # type: ignore[misc]
-    print(f"faust alone (no-op agent, batches of {args.batch}): {rate} events/s, {cpu_us} us CPU per event"
-          f" ({time.perf_counter() - started:.1f} s incl. start-up)")
+    print(
+        f"faust alone (no-op agent, batches of {args.batch}): {rate} events/s, {cpu_us} us CPU per event"
+        f" ({time.perf_counter() - started:.1f} s incl. start-up)"
+    )
 
 
 if __name__ == "__main__":

@@ -34,12 +34,12 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ingest.adapters import adapt, sample_events  # noqa: E402
-from ingest.publisher import Publisher  # noqa: E402
-from schemas.channel_event import ChannelEvent  # noqa: E402
-from schemas.party_interaction import stored_resource  # noqa: E402
-from storage.search.documents import MAPPINGS, SETTINGS, search_document  # noqa: E402
-from interaction_hub.topics import start_group_at_end  # noqa: E402
+from ingest.adapters import adapt, sample_events
+from ingest.publisher import Publisher
+from interaction_hub.topics import start_group_at_end
+from schemas.channel_event import ChannelEvent
+from schemas.party_interaction import stored_resource
+from storage.search.documents import MAPPINGS, SETTINGS, search_document
 
 IHUB = str(Path(sys.executable).with_name("ihub"))
 TEMPLATES = [e for e in sample_events() if not e.type.startswith("tmf683.")]
@@ -59,7 +59,7 @@ def channel_event(n: int, tag: str, time_: str | None = None) -> ChannelEvent:
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def count(search: str, index: str) -> int:
@@ -72,8 +72,12 @@ def ceiling(search: str, events: list[ChannelEvent], batch: int) -> tuple[float,
     bodies = []
     for event in events:
         change = adapt(event)
-        doc = stored_resource(change.document, interaction_id=change.interaction_id,
-                              href=f"http://h/partyInteraction/{change.interaction_id}", now=event.time)
+        doc = stored_resource(
+            change.document,
+            interaction_id=change.interaction_id,
+            href=f"http://h/partyInteraction/{change.interaction_id}",
+            now=event.time,
+        )
         bodies.append((change.interaction_id, orjson.dumps(search_document(doc))))
     # warm the engine's JIT and caches first: right after a start a cold engine indexes at half
     # speed, which would make the ceiling low and the ratio flattering
@@ -92,10 +96,11 @@ def bulk_rate(search: str, bodies: list[tuple[str, bytes]], batch: int) -> float
         start = time.perf_counter()
         for i in range(0, len(bodies), batch):
             lines = []
-            for doc_id, body in bodies[i:i + batch]:
+            for doc_id, body in bodies[i : i + batch]:
                 lines += [orjson.dumps({"index": {"_index": index, "_id": doc_id}}), body]
-            response = client.post(f"{search}/_bulk", content=b"\n".join(lines) + b"\n",
-                                   headers={"content-type": "application/x-ndjson"})
+            response = client.post(
+                f"{search}/_bulk", content=b"\n".join(lines) + b"\n", headers={"content-type": "application/x-ndjson"}
+            )
             assert not response.json()["errors"], response.text[:500]
         client.post(f"{search}/{index}/_refresh")
         elapsed = time.perf_counter() - start
@@ -107,15 +112,15 @@ def bulk_rate(search: str, bodies: list[tuple[str, bytes]], batch: int) -> float
 async def publish_all(bootstrap: str, events: list[ChannelEvent]) -> None:
     async with Publisher(bootstrap) as publisher:
         for i in range(0, len(events), 2000):
-            await publisher.publish_many(events[i:i + 2000])
+            await publisher.publish_many(events[i : i + 2000])
 
 
 async def changes_lag(bootstrap: str, group: str) -> int:
     """Change records the worker group has not committed yet (what its notify and contacts agents still owe)."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    from schemas.channel_event import CHANGES_TOPIC
     from interaction_hub.topics import partitions_of
+    from schemas.channel_event import CHANGES_TOPIC
 
     partitions = [TopicPartition(CHANGES_TOPIC, p) for p in await partitions_of(bootstrap, CHANGES_TOPIC)]
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
@@ -195,9 +200,14 @@ def ingest(search: str, env: dict[str, str], expected: int, workers: list[int]) 
             first, first_count, first_cpu, first_services = now, seen, workers_cpu(workers), services.sample()
         if seen >= expected:
             span = max(seen - first_count, 1)
-            return {"rate": span / max(now - first, 1e-9), "elapsed": now - started,
-                    "cpu_us": {"workers": round((workers_cpu(workers) - first_cpu) / span * 1e6),
-                               **services.since(first_services, span)}}
+            return {
+                "rate": span / max(now - first, 1e-9),
+                "elapsed": now - started,
+                "cpu_us": {
+                    "workers": round((workers_cpu(workers) - first_cpu) / span * 1e6),
+                    **services.since(first_services, span),
+                },
+            }
         if now - started > 900:
             raise SystemExit(f"ingest stalled at {seen}/{expected}")
         time.sleep(0.1)
@@ -220,8 +230,10 @@ async def freshness(bootstrap: str, search: str, alias: str, rate: float, second
             while not (done.is_set() and not sent):
                 pending = list(sent)
                 if pending:
-                    response = await client.post(f"{search}/{alias}/_search", json={
-                        "query": {"ids": {"values": pending}}, "size": len(pending), "_source": False})
+                    response = await client.post(
+                        f"{search}/{alias}/_search",
+                        json={"query": {"ids": {"values": pending}}, "size": len(pending), "_source": False},
+                    )
                     now = time.perf_counter()
                     for hit in response.json()["hits"]["hits"]:
                         latencies.append(now - sent.pop(hit["_id"]))
@@ -248,6 +260,7 @@ async def freshness(bootstrap: str, search: str, alias: str, rate: float, second
 
 def api_latencies(search: str, api: str, alias: str, ids: list[str], posts: int) -> dict[str, float]:
     with httpx.Client(timeout=30) as client:
+
         def timed(url: str) -> float:
             start = time.perf_counter()
             response = client.get(url)
@@ -263,19 +276,30 @@ def api_latencies(search: str, api: str, alias: str, ids: list[str], posts: int)
             for samples, url in pair if n % 2 else reversed(pair):
                 samples.append(timed(url))
         post = []
-        body = {"reason": "Bench", "direction": "inbound", "status": "open", "channel": [{"id": "web"}],
-                "relatedParty": [{"id": "cust-1", "@referredType": "Individual"}]}
+        body = {
+            "reason": "Bench",
+            "direction": "inbound",
+            "status": "open",
+            "channel": [{"id": "web"}],
+            "relatedParty": [{"id": "cust-1", "@referredType": "Individual"}],
+        }
         for _ in range(posts):
             start = time.perf_counter()
             response = client.post(f"{api}partyInteraction", json=body)
             assert response.status_code == 201, response.text
             post.append(time.perf_counter() - start)
-    ms = lambda values, p: round(percentile(values, p) * 1000, 2)  # noqa: E731
+
+    def ms(values: list[float], p: float) -> float:
+        return round(percentile(values, p) * 1000, 2)
+
     return {
-        "api_get_p50_ms": ms(api_get, 50), "engine_get_p50_ms": ms(engine_get, 50),
-        "api_get_p99_ms": ms(api_get, 99), "engine_get_p99_ms": ms(engine_get, 99),
+        "api_get_p50_ms": ms(api_get, 50),
+        "engine_get_p50_ms": ms(engine_get, 50),
+        "api_get_p99_ms": ms(api_get, 99),
+        "engine_get_p99_ms": ms(engine_get, 99),
         "get_ratio_p50": round(percentile(api_get, 50) / percentile(engine_get, 50), 2),
-        "post_p50_ms": ms(post, 50), "post_p99_ms": ms(post, 99),
+        "post_p50_ms": ms(post, 50),
+        "post_p99_ms": ms(post, 99),
     }
 
 
@@ -293,8 +317,13 @@ def main() -> None:
     if not bootstrap or not search:
         raise SystemExit('run `scripts/services up && eval "$(scripts/services env)"` first')
     tag = uuid4().hex[:8]
-    env = {**os.environ, "IHUB_STORE": "search", "IHUB_WORKER_GROUP": f"bench-{tag}", "IHUB_INDEX_ALIAS": f"bench-{tag}",
-           "IHUB_WORKER_BATCH_SIZE": str(args.batch)}
+    env = {
+        **os.environ,
+        "IHUB_STORE": "search",
+        "IHUB_WORKER_GROUP": f"bench-{tag}",
+        "IHUB_INDEX_ALIAS": f"bench-{tag}",
+        "IHUB_WORKER_BATCH_SIZE": str(args.batch),
+    }
     out = ROOT / "artifacts"
     out.mkdir(exist_ok=True)
     events = [channel_event(n, tag) for n in range(args.events)]
@@ -303,8 +332,10 @@ def main() -> None:
     rate, ceiling_cpu = ceiling(search, events, args.batch)
     results["ceiling_docs_per_s"] = round(rate)
     results["ceiling_cpu_us_per_doc"] = ceiling_cpu
-    print(f"ceiling (plain _bulk of the same documents): {results['ceiling_docs_per_s']} docs/s;"
-          f" CPU per doc (us): {ceiling_cpu}")
+    print(
+        f"ceiling (plain _bulk of the same documents): {results['ceiling_docs_per_s']} docs/s;"
+        f" CPU per doc (us): {ceiling_cpu}"
+    )
 
     subprocess.run([IHUB, "init"], env=env, check=True, capture_output=True)
     asyncio.run(start_group_at_end(bootstrap, env["IHUB_WORKER_GROUP"]))
@@ -316,29 +347,41 @@ def main() -> None:
         results["ingest_events_per_s"] = round(rate)
         results["ingest_ratio_to_ceiling"] = round(rate / results["ceiling_docs_per_s"], 2)
         results["ingest_cpu_us_per_event"] = measured["cpu_us"]
-        print(f"ingest: {results['ingest_events_per_s']} events/s (ratio {results['ingest_ratio_to_ceiling']} of the"
-              f" ceiling; target >= 0.7 and >= 5000/s); {len(events)} events in {measured['elapsed']:.1f}s incl."
-              f" start-up; CPU per event (us): {measured['cpu_us']} on {os.cpu_count()} cores")
+        print(
+            f"ingest: {results['ingest_events_per_s']} events/s (ratio {results['ingest_ratio_to_ceiling']} of the"
+            f" ceiling; target >= 0.7 and >= 5000/s); {len(events)} events in {measured['elapsed']:.1f}s incl."
+            f" start-up; CPU per event (us): {measured['cpu_us']} on {os.cpu_count()} cores"
+        )
 
         # the contacts agent (first-contact resolution) follows the documents; the next phases
         # start once it has caught up, so they measure a worker that is not still busy with the backlog
         results["contacts_caught_up_after_s"] = round(wait_for_agents(bootstrap, env["IHUB_WORKER_GROUP"]), 1)
-        print(f"contacts (FCR) caught up {results['contacts_caught_up_after_s']} s after the last document was searchable")
+        print(
+            f"contacts (FCR) caught up {results['contacts_caught_up_after_s']} s after the last document was searchable"
+        )
         if args.ingest_only:
             return
 
         fresh_rate = max(1.0, rate / 2)
-        latencies = asyncio.run(freshness(bootstrap, search, env["IHUB_INDEX_ALIAS"], fresh_rate, args.fresh_seconds, tag + "f"))
+        latencies = asyncio.run(
+            freshness(bootstrap, search, env["IHUB_INDEX_ALIAS"], fresh_rate, args.fresh_seconds, tag + "f")
+        )
         results["freshness_rate_per_s"] = round(fresh_rate)
         results["freshness_p50_s"] = round(statistics.median(latencies), 3)
         results["freshness_p99_s"] = round(percentile(latencies, 99), 3)
-        print(f"freshness at {results['freshness_rate_per_s']} events/s: p50 {results['freshness_p50_s']} s"
-              f" (target <= 1.2), p99 {results['freshness_p99_s']} s (target <= 2.5), {len(latencies)} probes")
+        print(
+            f"freshness at {results['freshness_rate_per_s']} events/s: p50 {results['freshness_p50_s']} s"
+            f" (target <= 1.2), p99 {results['freshness_p99_s']} s (target <= 2.5), {len(latencies)} probes"
+        )
 
         wait_for_agents(bootstrap, env["IHUB_WORKER_GROUP"])
         port = 18684
-        server = subprocess.Popen([IHUB, "serve", "--port", str(port)], env={**env, "IHUB_PUBLIC_URL": f"http://127.0.0.1:{port}"},
-                                  stdout=open(out / "bench-pipeline-api.log", "w"), stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            [IHUB, "serve", "--port", str(port)],
+            env={**env, "IHUB_PUBLIC_URL": f"http://127.0.0.1:{port}"},
+            stdout=open(out / "bench-pipeline-api.log", "w"),
+            stderr=subprocess.STDOUT,
+        )
         api = f"http://127.0.0.1:{port}/tmf-api/partyInteraction/v4/"
         try:
             for _ in range(200):
@@ -352,16 +395,20 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait()
-        print(f"GET by id: API p50 {results['api_get_p50_ms']} ms vs engine p50 {results['engine_get_p50_ms']} ms"
-              f" = {results['get_ratio_p50']}x (target <= 1.5x); POST with read-your-writes p50 {results['post_p50_ms']} ms,"
-              f" p99 {results['post_p99_ms']} ms (target <= 150)")
+        print(
+            f"GET by id: API p50 {results['api_get_p50_ms']} ms vs engine p50 {results['engine_get_p50_ms']} ms"
+            f" = {results['get_ratio_p50']}x (target <= 1.5x); POST with read-your-writes p50 {results['post_p50_ms']} ms,"
+            f" p99 {results['post_p99_ms']} ms (target <= 150)"
+        )
     finally:
         for worker in workers:
             worker.terminate()
         for worker in workers:
             worker.wait(30)
         alias = env["IHUB_INDEX_ALIAS"]
-        httpx.delete(f"{search}/{alias}-v1,{alias}-contacts,{alias}-subscriptions", params={"ignore_unavailable": "true"})
+        httpx.delete(
+            f"{search}/{alias}-v1,{alias}-contacts,{alias}-subscriptions", params={"ignore_unavailable": "true"}
+        )
     (out / "bench-pipeline.json").write_text(json.dumps(results, indent=2))
     print(f"summary: {out / 'bench-pipeline.json'}")
 

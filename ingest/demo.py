@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ingest.adapters.common import CHANNEL_NAMES, channel
@@ -50,7 +50,7 @@ def party(rng: random.Random, parties: int) -> dict[str, Any]:
 
 def interaction(rng: random.Random, *, parties: int = 10_000, start: datetime | None = None) -> dict[str, Any]:
     """One create body: a customer, a channel, usually an agent or a store, dates, often a note."""
-    start = start or datetime(2026, 1, 1, tzinfo=timezone.utc)
+    start = start or datetime(2026, 1, 1, tzinfo=UTC)
     channel_id = rng.choice(list(CHANNEL_NAMES))
     began = start + timedelta(seconds=rng.randrange(330 * 24 * 3600))
     handling = timedelta(seconds=int(rng.lognormvariate(5.5, 0.8)))
@@ -76,8 +76,12 @@ def interaction(rng: random.Random, *, parties: int = 10_000, start: datetime | 
             {
                 "id": "1",
                 "reason": body["reason"],
-                "item": {"id": f"ord-{rng.randrange(10**6)}", "role": "productOrder", "@type": "RelatedEntity",
-                         "@referredType": "ProductOrder"},
+                "item": {
+                    "id": f"ord-{rng.randrange(10**6)}",
+                    "role": "productOrder",
+                    "@type": "RelatedEntity",
+                    "@referredType": "ProductOrder",
+                },
             }
         ]
     return body
@@ -98,10 +102,22 @@ AGENT_MINUTES = {agent: 3 + (n * 7919 % 13) for n, agent in enumerate(AGENTS)}  
 STORE_WEIGHTS = [1 / (rank + 1) for rank in range(len(STORES))]  # a few flagship stores, a long tail
 
 
-def _body(rng: random.Random, customer: dict[str, Any], kind: str, reason: str, status: str,
-          began: datetime, minutes: float, note: str | None = None, direction: str = "inbound") -> dict[str, Any]:
+def _body(
+    rng: random.Random,
+    customer: dict[str, Any],
+    kind: str,
+    reason: str,
+    status: str,
+    began: datetime,
+    minutes: float,
+    note: str | None = None,
+    direction: str = "inbound",
+) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "reason": reason, "direction": direction, "status": status, "description": f"{CHANNEL_NAMES[kind]} contact",
+        "reason": reason,
+        "direction": direction,
+        "status": status,
+        "description": f"{CHANNEL_NAMES[kind]} contact",
         "interactionDate": {"startDateTime": _iso(began), "endDateTime": _iso(began + timedelta(minutes=minutes))},
         "channel": channel(kind),
         "relatedParty": [customer],
@@ -125,23 +141,56 @@ def _story(rng: random.Random, customer: dict[str, Any], began: datetime) -> lis
     reason = rng.choice(REASONS)
     if kind == "escalation":  # the chat bot cannot help; the customer calls a few minutes later
         return [
-            _body(rng, customer, "chat", reason, "cancelled", began, rng.uniform(3, 9), "Bot could not resolve; customer left"),
-            _body(rng, customer, "voice", reason, "completed", began + timedelta(minutes=rng.uniform(10, 40)), 8,
-                  "Resolved by an agent after the chat"),
+            _body(
+                rng,
+                customer,
+                "chat",
+                reason,
+                "cancelled",
+                began,
+                rng.uniform(3, 9),
+                "Bot could not resolve; customer left",
+            ),
+            _body(
+                rng,
+                customer,
+                "voice",
+                reason,
+                "completed",
+                began + timedelta(minutes=rng.uniform(10, 40)),
+                8,
+                "Resolved by an agent after the chat",
+            ),
         ]
     if kind == "browse-then-store":  # looks at offers online, buys in a store a few days later
         offer = rng.choice(["Upgrade mobile plan", "Buy TV and internet bundle", "Device repair"])
         return [
             _body(rng, customer, "web", offer, "completed", began, rng.uniform(4, 20), "Compared offers online"),
-            _body(rng, customer, "store", offer, "completed", began + timedelta(days=rng.uniform(1, 5)),
-                  rng.uniform(10, 40), "Signed in store"),
+            _body(
+                rng,
+                customer,
+                "store",
+                offer,
+                "completed",
+                began + timedelta(days=rng.uniform(1, 5)),
+                rng.uniform(10, 40),
+                "Signed in store",
+            ),
         ]
     if kind == "repeat":  # not solved the first time: the same reason again within days
         first = rng.choice(["voice", "ivr", "app"])
         return [
             _body(rng, customer, first, reason, "completed", began, rng.uniform(2, 12), "Customer told it was fixed"),
-            _body(rng, customer, "voice", reason, "completed", began + timedelta(days=rng.uniform(0.5, 4)), 10,
-                  "Called again: problem persisted"),
+            _body(
+                rng,
+                customer,
+                "voice",
+                reason,
+                "completed",
+                began + timedelta(days=rng.uniform(0.5, 4)),
+                10,
+                "Called again: problem persisted",
+            ),
         ]
     kind = rng.choices(list(CHANNEL_NAMES), [3, 3, 4, 2, 2, 1, 3, 1])[0]
     status = rng.choices(["completed", "inProgress", "open", "cancelled"], [8, 1, 1, 1])[0]
@@ -152,7 +201,7 @@ def _story(rng: random.Random, customer: dict[str, Any], began: datetime) -> lis
 def stories(count: int, seed: int = 1, parties: int = 2000, anchor: datetime | None = None) -> Iterator[dict[str, Any]]:
     """`count` create bodies from customer journeys over the 90 days before `anchor` (default: now)."""
     rng = random.Random(seed)
-    anchor = (anchor or datetime.now(timezone.utc)).replace(microsecond=0)
+    anchor = (anchor or datetime.now(UTC)).replace(microsecond=0)
     produced = 0
     while produced < count:
         began = anchor - timedelta(days=90) + timedelta(seconds=rng.randrange(89 * 24 * 3600))

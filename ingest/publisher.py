@@ -32,7 +32,7 @@ class Publisher:
             **producer_options,
         )
 
-    async def __aenter__(self) -> "Publisher":
+    async def __aenter__(self) -> Publisher:
         await self._producer.start()
         return self
 
@@ -58,7 +58,9 @@ class Publisher:
         futures = []
         for event in events:
             change = adapt(event)
-            futures.append(await self._producer.send(self.topic, value=event.to_bytes(), key=change.interaction_id.encode()))
+            futures.append(
+                await self._producer.send(self.topic, value=event.to_bytes(), key=change.interaction_id.encode())
+            )
         for future in futures:
             await future
         return len(futures)

@@ -24,7 +24,7 @@ async def until_done(what: str, attempt_once: Callable[[], Awaitable[T]], *, max
     while True:
         try:
             return await attempt_once()
-        except Exception as exc:  # noqa: BLE001 - every failure of a service is retried
+        except Exception as exc:
             attempt += 1
             delay = backoff_delay(attempt, max_s=max_backoff_s)
             log.warning("%s failed (%r); retry %d in %.1fs", what, exc, attempt, delay)

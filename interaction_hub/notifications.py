@@ -37,7 +37,9 @@ def subscriber(subscription: dict[str, Any]) -> Subscriber:
     return subscription["id"], subscription["callback"], parse_filter(query) if query else None
 
 
-def fan_out(subscribers: tuple[Subscriber, ...], old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[Delivery]:
+def fan_out(
+    subscribers: tuple[Subscriber, ...], old: dict[str, Any] | None, new: dict[str, Any] | None
+) -> list[Delivery]:
     """The notifications a change causes, one per subscriber whose query the event matches."""
     if not subscribers:
         return []

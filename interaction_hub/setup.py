@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from interaction_hub.backoff import backoff_delay
 from interaction_hub.settings import Settings
+from interaction_hub.topics import ensure_topics, start_group_at_end
+from schemas.channel_event import CHANGES_TOPIC
 from storage.search import create_client
 from storage.search.store import SearchStore
 from storage.search.subscriptions import SubscriptionIndex
-from schemas.channel_event import CHANGES_TOPIC
-from interaction_hub.backoff import backoff_delay
-from interaction_hub.topics import ensure_topics, start_group_at_end
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ async def prepare(settings: Settings, *, wait: bool = False) -> None:
         try:
             await _prepare(settings)
             return
-        except Exception as exc:  # noqa: BLE001 - either service may still be starting
+        except Exception as exc:
             if not wait:
                 raise
             attempt += 1
@@ -49,5 +49,5 @@ async def prepare_worker(settings: Settings) -> None:
     await prepare(settings, wait=True)
     try:
         await start_group_at_end(settings.kafka_bootstrap, settings.worker_group, CHANGES_TOPIC, if_new=True)
-    except Exception as exc:  # noqa: BLE001 - the group is already running: it has its offsets
+    except Exception as exc:
         log.warning("could not set the change topic's start for %s: %r", settings.worker_group, exc)

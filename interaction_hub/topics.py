@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -24,10 +26,8 @@ async def ensure_topics(bootstrap: str, partitions: int, replication: int = 1) -
         existing = set(await admin.list_topics())
         missing = [spec for spec in topic_specs(partitions, replication) if spec.name not in existing]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another process created them first
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another process created them first
     finally:
         await admin.close()
 

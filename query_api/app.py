@@ -11,12 +11,12 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
+from interaction_hub.settings import Settings
 from query_api import errors
 from query_api.deps import State
 from query_api.hub import Hub
 from query_api.routes import analytics, hub, party_interaction, timeline
 from schemas import EventSubscriptionInput, PartyInteractionCreate, PartyInteractionUpdate
-from interaction_hub.settings import Settings
 from storage.sqlite.store import SqliteStore
 
 # Request bodies are read by hand (for 413/415 and TMF errors), so their schemas are added here.
@@ -29,12 +29,11 @@ async def open_stores(settings: Settings) -> tuple[Any, Any, bool]:
         store = SqliteStore(settings.data_dir, synchronous=settings.sqlite_synchronous)
         return store, store, True
     # full mode: reads from the index, writes through Kafka, notifications by the workers
+    from interaction_hub.setup import prepare
     from query_api.full_mode import LogBackedStore
     from storage.search import create_client
     from storage.search.store import SearchStore
     from storage.search.subscriptions import SubscriptionIndex
-
-    from interaction_hub.setup import prepare
 
     await prepare(settings)  # topics and indices (idempotent)
     client = create_client(settings.search_url, engine=settings.search_engine)

@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from query_api.hub import Hub
 from interaction_hub.settings import Settings
+from query_api.hub import Hub
 from storage.base import InteractionStore
 
 

@@ -8,6 +8,7 @@ subscriber (in order), retrying with exponential backoff and jitter.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -85,10 +86,8 @@ class Hub:
                 except Exception:  # never let the dispatcher die; the outbox keeps the work
                     log.exception("notification dispatch failed; retrying")
                 self._wake.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=0.5)
-                except TimeoutError:
-                    pass
 
     async def _deliver(self, client: httpx.AsyncClient, delivery_id: int, delivery: Delivery, attempts: int) -> None:
         reason = await post_event(client, delivery.callback, delivery.body)

@@ -20,8 +20,23 @@ from schemas.party_interaction import (
 )
 
 __all__ = [
-    "NOT_PATCHABLE", "AttachmentRefOrValue", "EntityRef", "Error", "EventSubscription",
-    "EventSubscriptionInput", "EventType", "InteractionItem", "InteractionRelationship", "Note",
-    "PartyInteraction", "PartyInteractionCreate", "PartyInteractionEvent", "PartyInteractionUpdate",
-    "Quantity", "RelatedChannel", "RelatedEntityRefOrValue", "RelatedParty", "TimePeriod",
+    "NOT_PATCHABLE",
+    "AttachmentRefOrValue",
+    "EntityRef",
+    "Error",
+    "EventSubscription",
+    "EventSubscriptionInput",
+    "EventType",
+    "InteractionItem",
+    "InteractionRelationship",
+    "Note",
+    "PartyInteraction",
+    "PartyInteractionCreate",
+    "PartyInteractionEvent",
+    "PartyInteractionUpdate",
+    "Quantity",
+    "RelatedChannel",
+    "RelatedEntityRefOrValue",
+    "RelatedParty",
+    "TimePeriod",
 ]

@@ -82,7 +82,7 @@ class ChannelEvent(BaseModel):
     data: dict[str, Any]
 
     @classmethod
-    def from_bytes(cls, raw: bytes) -> "ChannelEvent":
+    def from_bytes(cls, raw: bytes) -> ChannelEvent:
         """Decode a Kafka record value; ValueError (bad JSON) or ValidationError (bad envelope)."""
         try:
             document = orjson.loads(raw)

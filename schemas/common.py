@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -26,7 +26,7 @@ def parse_date_time(text: str) -> datetime | None:
         parsed = datetime.fromisoformat(text[:-1] + "Z" if text.endswith("z") else text)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def epoch_seconds(text: str) -> float | None:
@@ -47,7 +47,7 @@ DateTime = Annotated[str, AfterValidator(_check_date_time)]
 
 def utc_now() -> str:
     """Server timestamps: UTC, millisecond precision, 'Z'."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def describe(errors: Iterable[Mapping[str, Any]]) -> str:
@@ -76,13 +76,11 @@ class TmfModel(BaseModel):
     schemaLocation: str | None = Field(default=None, alias="@schemaLocation")
 
     @model_validator(mode="after")
-    def _extensions_need_a_subclass(self) -> "TmfModel":
+    def _extensions_need_a_subclass(self) -> TmfModel:
         extra = self.model_extra
         if extra and (self.type is None or self.type == (self.tmf_name or type(self).__name__)):
             names = ", ".join(sorted(extra))
-            raise ValueError(
-                f"unknown attribute(s): {names}; extension attributes need '@type' naming the subclass"
-            )
+            raise ValueError(f"unknown attribute(s): {names}; extension attributes need '@type' naming the subclass")
         return self
 
     def to_json_dict(self) -> dict[str, Any]:

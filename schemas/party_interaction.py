@@ -18,10 +18,11 @@ class TimePeriod(TmfModel):
     endDateTime: DateTime | None = None
 
     @model_validator(mode="after")
-    def _ends_after_start(self) -> "TimePeriod":
-        if self.startDateTime and self.endDateTime:
-            if parse_date_time(self.endDateTime) < parse_date_time(self.startDateTime):
-                raise ValueError("endDateTime is before startDateTime")
+    def _ends_after_start(self) -> TimePeriod:
+        start = parse_date_time(self.startDateTime) if self.startDateTime else None
+        end = parse_date_time(self.endDateTime) if self.endDateTime else None
+        if start and end and end < start:
+            raise ValueError("endDateTime is before startDateTime")
         return self
 
 
@@ -163,6 +164,8 @@ def stored_resource(
 
 
 # the order in which a validated resource lists its attributes: id, href, then the model's fields
-_WIRE_ORDER = ("id", "href") + tuple(
-    info.alias or name for name, info in PartyInteraction.model_fields.items() if name not in ("id", "href")
+_WIRE_ORDER = (
+    "id",
+    "href",
+    *(info.alias or name for name, info in PartyInteraction.model_fields.items() if name not in ("id", "href")),
 )

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
 
 import jsonpatch
@@ -41,7 +41,7 @@ OutcomeKind = Literal["create", "update", "delete", "unchanged", "superseded"]
 JSON_PATCH_OPS = frozenset({"add", "remove", "replace", "move", "copy", "test"})
 _KEPT = ("creationDate",)  # server-set attributes a patch may change but not remove
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = datetime.resolution
 
 
@@ -51,7 +51,6 @@ def version_at(time: str) -> int:
     if instant is None:
         raise ValueError(f"not an ISO 8601 date-time: {time!r}")
     return (instant - _EPOCH) // _MICROSECOND
-
 
 
 class Refused(Exception):
@@ -64,7 +63,7 @@ class Refused(Exception):
         self.message = message
 
     @staticmethod
-    def from_code(code: str, message: str) -> "Refused":
+    def from_code(code: str, message: str) -> Refused:
         """The refusal a change record names (full mode carries refusals through Kafka)."""
         kinds: dict[str, type[Refused]] = {k.code: k for k in (NotFound, PreconditionFailed, Invalid)}
         return kinds.get(code, Invalid)(message)
@@ -118,7 +117,7 @@ class Change:
     expected_versions: tuple[int, ...] | None = None
 
     @classmethod
-    def at(cls, kind: Kind, interaction_id: str, time: str, body: Any = None, **extra: Any) -> "Change":
+    def at(cls, kind: Kind, interaction_id: str, time: str, body: Any = None, **extra: Any) -> Change:
         """A change whose version is its time's."""
         return cls(kind, interaction_id, time, version_at(time), body, **extra)
 
@@ -159,7 +158,11 @@ def apply(current: State, change: Change, *, href: str | None = None) -> Outcome
         if where is None:
             raise ValueError("a create change needs an href")
         new = stored_resource(
-            change.body, interaction_id=change.interaction_id, href=where, now=change.time, previous=doc,
+            change.body,
+            interaction_id=change.interaction_id,
+            href=where,
+            now=change.time,
+            previous=doc,
             validate=False,
         )
         return _outcome(current, new, change)
@@ -168,7 +171,9 @@ def apply(current: State, change: Change, *, href: str | None = None) -> Outcome
             return Outcome("unchanged", current, current)
         raise NotFound(f"no PartyInteraction with id '{change.interaction_id}'")
     if change.expected_versions is not None and current.version not in change.expected_versions:
-        raise PreconditionFailed(f"PartyInteraction '{change.interaction_id}' has changed (its ETag is now \"{current.version}\")")
+        raise PreconditionFailed(
+            f"PartyInteraction '{change.interaction_id}' has changed (its ETag is now \"{current.version}\")"
+        )
     if change.kind == "delete":
         return _outcome(current, None, change)
     patched = _merge(doc, change.body) if change.kind == "merge" else _json_patch(doc, change.body)
@@ -223,7 +228,7 @@ def _json_patch_targets(ops: Any) -> list[str]:
             pointer = op.get(key)
             if not isinstance(pointer, str) or (pointer and not pointer.startswith("/")):
                 raise Invalid(f"operation {index}: '{key}' must be a JSON Pointer")
-            if key == "path" and name != "test" or key == "from" and name == "move":
+            if (key == "path" and name != "test") or (key == "from" and name == "move"):
                 if pointer == "":
                     raise Invalid(f"operation {index}: a JSON Patch cannot {name} the whole PartyInteraction")
                 targets.append(pointer)

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from schemas.common import parse_date_time
@@ -65,8 +65,9 @@ class Fact:
 
 def fact(doc: dict[str, Any]) -> Fact:
     period = doc.get("interactionDate") or {}
-    start, end = (parse_date_time(period[k]) if isinstance(period.get(k), str) else None
-                  for k in ("startDateTime", "endDateTime"))
+    start, end = (
+        parse_date_time(period[k]) if isinstance(period.get(k), str) else None for k in ("startDateTime", "endDateTime")
+    )
     handling = (end - start).total_seconds() if start and end and end >= start else None
     parties = [p for p in doc.get("relatedParty") or [] if isinstance(p, dict) and isinstance(p.get("id"), str)]
 
@@ -75,10 +76,15 @@ def fact(doc: dict[str, Any]) -> Fact:
 
     customers = role("customer")
     return Fact(
-        interaction_id=doc["id"], at=timeline_time(doc), handling=handling, status=doc.get("status"),
+        interaction_id=doc["id"],
+        at=timeline_time(doc),
+        handling=handling,
+        status=doc.get("status"),
         direction=doc.get("direction"),
         channels=tuple(dict.fromkeys(c["id"] for c in doc.get("channel") or [] if isinstance(c, dict) and "id" in c)),
-        agents=role("agent"), stores=role("store"), customer=customers[0] if customers else None,
+        agents=role("agent"),
+        stores=role("store"),
+        customer=customers[0] if customers else None,
         reason=doc.get("reason"),
     )
 
@@ -89,7 +95,7 @@ def bucket(at: float, interval: str) -> str:
 
 @lru_cache(maxsize=65536)
 def _bucket_of_hour(hour: int, interval: str) -> str:
-    moment = datetime.fromtimestamp(hour * 3600, timezone.utc)
+    moment = datetime.fromtimestamp(hour * 3600, UTC)
     if interval == "hour":
         moment = moment.replace(minute=0, second=0, microsecond=0)
     else:
@@ -112,7 +118,7 @@ class Partial:
     with_customer: int = 0
     repeated: int = 0
 
-    def add(self, other: "Partial") -> None:
+    def add(self, other: Partial) -> None:
         self.volume += other.volume
         self.handling_sum += other.handling_sum
         self.handled += other.handled
@@ -126,7 +132,8 @@ class Partial:
             "avgHandlingSeconds": round(self.handling_sum / self.handled, 2) if self.handled else None,
             "resolutionRate": round(self.completed / self.volume, 4),
             "firstContactResolutionRate": round((self.with_customer - self.repeated) / self.with_customer, 4)
-            if self.with_customer else None,
+            if self.with_customer
+            else None,
         }
 
 
@@ -140,8 +147,9 @@ def assemble(partials: dict[tuple[str, str], Partial]) -> list[dict[str, Any]]:
         total = Partial()
         for partial in series.values():
             total.add(partial)
-        groups.append({"key": key, **total.figures(),
-                       "series": [{"t": t, **series[t].figures()} for t in sorted(series)]})
+        groups.append(
+            {"key": key, **total.figures(), "series": [{"t": t, **series[t].figures()} for t in sorted(series)]}
+        )
     return sorted(groups, key=lambda g: (-g["volume"], g["key"]))
 
 
@@ -153,7 +161,8 @@ def repeated_contacts(window: list[Fact], later: list[Fact], fcr_days: float) ->
             times[(item.customer, item.reason)].append(item.at)
     horizon = fcr_days * 86400
     return {
-        f.interaction_id for f in window
+        f.interaction_id
+        for f in window
         if f.customer is not None and any(f.at < t <= f.at + horizon for t in times[(f.customer, f.reason)])
     }
 

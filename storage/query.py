@@ -78,7 +78,7 @@ class Operand:
         return None if self.number is None else number_text(self.number)
 
     @classmethod
-    def of(cls, text: str, op: Op) -> "Operand":
+    def of(cls, text: str, op: Op) -> Operand:
         if op is Op.REGEX:
             return cls(text, pattern=re.compile(text))
         return cls(text, number=_as_number(text), instant=epoch_seconds(text))
@@ -257,7 +257,7 @@ def _copy_path(source: Any, target: dict[str, Any], parts: list[str]) -> None:
     elif isinstance(value, list):
         existing = target.get(head)
         items = existing if isinstance(existing, list) else [{} for _ in value]
-        for element, into in zip(value, items):
+        for element, into in zip(value, items, strict=True):
             if isinstance(element, dict):
                 _copy_path(element, into, rest)
         target[head] = items

@@ -77,8 +77,10 @@ def timeline_rows(doc: dict[str, Any]) -> list[TimelineRow]:
     parties = {p["id"] for p in doc.get("relatedParty") or [] if isinstance(p, dict) and isinstance(p.get("id"), str)}
     at, found = timeline_time(doc), document_words(doc)
     channels = tuple(c["id"] for c in doc.get("channel") or [] if isinstance(c, dict) and "id" in c)
-    return [TimelineRow(party, at, doc["id"], channels, doc.get("status"), doc.get("reason"), found)
-            for party in sorted(parties)]
+    return [
+        TimelineRow(party, at, doc["id"], channels, doc.get("status"), doc.get("reason"), found)
+        for party in sorted(parties)
+    ]
 
 
 def row_matches(query: TimelineQuery, row: TimelineRow) -> bool:
@@ -102,8 +104,10 @@ def facet_counts(rows: list[TimelineRow]) -> dict[str, list[dict[str, Any]]]:
             counters["status"][row.status] += 1
         if row.reason is not None:
             counters["reason"][row.reason] += 1
-    return {name: [{"value": v, "count": n} for v, n in sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))]
-            for name, c in counters.items()}
+    return {
+        name: [{"value": v, "count": n} for v, n in sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))]
+        for name, c in counters.items()
+    }
 
 
 def encode_cursor(at: float, interaction_id: str) -> str:

@@ -21,8 +21,9 @@ from collections.abc import Callable
 import faust
 from aiokafka import AIOKafkaProducer
 
-from schemas.channel_event import CHANGES_TOPIC, DLQ_TOPIC, RAW_TOPIC
+from interaction_hub.backoff import until_done
 from interaction_hub.settings import Settings
+from schemas.channel_event import CHANGES_TOPIC, DLQ_TOPIC, RAW_TOPIC
 from storage.search import create_client
 from storage.search.contacts import ContactIndex
 from storage.search.store import SearchStore
@@ -30,7 +31,6 @@ from storage.search.subscriptions import SubscriptionIndex
 from stream_workers import contacts
 from stream_workers.notifier import Notifier
 from stream_workers.pipeline import BatchResult, Message, Projector
-from interaction_hub.backoff import until_done
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +111,12 @@ def create_worker(settings: Settings) -> faust.App:
                 result = await projector.process(batch)
                 processed = time.perf_counter()
                 await publish(producer, result)
-                log.debug("batch %d: process %.1f ms, publish %.1f ms", len(batch), (processed - started) * 1000,
-                          (time.perf_counter() - processed) * 1000)
+                log.debug(
+                    "batch %d: process %.1f ms, publish %.1f ms",
+                    len(batch),
+                    (processed - started) * 1000,
+                    (time.perf_counter() - processed) * 1000,
+                )
         finally:
             await producer.stop()
             await store.close()
@@ -142,7 +146,9 @@ def create_worker(settings: Settings) -> faust.App:
         try:
             async for values in stream.take(settings.worker_batch_size, within=settings.worker_batch_seconds):
                 found, refresh = contacts.states(values)
-                await until_done("updating contacts", lambda: index.update(found, refresh=refresh))
+                await until_done(
+                    "updating contacts", lambda found=found, refresh=refresh: index.update(found, refresh=refresh)
+                )
         finally:
             await client.close()
 
@@ -155,6 +161,7 @@ async def publish(producer: AIOKafkaProducer, result: BatchResult) -> None:
     Retried until the brokers take them: faust acks a batch even when its body raises, and a
     dead letter is the only copy of a bad event's verdict.
     """
+
     async def send_all() -> None:
         futures = [await producer.send(DLQ_TOPIC, value=record, key=key) for key, record in result.dead_letters]
         futures += [await producer.send(CHANGES_TOPIC, value=record, key=key) for key, record in result.changes]

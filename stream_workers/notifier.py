@@ -26,8 +26,9 @@ NOTIFYING_KINDS = ("create", "update", "delete")
 
 
 class Notifier:
-    def __init__(self, index: SubscriptionIndex, *, max_attempts: int, timeout_s: float, backoff_s: float,
-                 reload_s: float = 0.0):
+    def __init__(
+        self, index: SubscriptionIndex, *, max_attempts: int, timeout_s: float, backoff_s: float, reload_s: float = 0.0
+    ):
         self.index = index
         self.max_attempts = max_attempts
         self.backoff_s = backoff_s
@@ -44,7 +45,7 @@ class Notifier:
             try:
                 self._subscribers = tuple(subscriber(s) for s in await self.index.subscriptions())
                 self._loaded_at = time.monotonic()
-            except Exception as exc:  # noqa: BLE001 - keep the last known list
+            except Exception as exc:
                 log.warning("could not reload subscriptions: %r", exc)
         return self._subscribers
 

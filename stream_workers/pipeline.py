@@ -37,6 +37,7 @@ from storage.search.store import IndexOp, SearchStore
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True, slots=True)
 class Message:
     topic: str
@@ -87,8 +88,13 @@ class Projector:
     async def process(self, messages: Sequence[Message]) -> BatchResult:
         started = time.perf_counter()
         result = await self._process(messages)
-        log.debug("batch of %d in %.1f ms: %d changes, %d dead letters", len(messages),
-                  (time.perf_counter() - started) * 1000, len(result.changes), len(result.dead_letters))
+        log.debug(
+            "batch of %d in %.1f ms: %d changes, %d dead letters",
+            len(messages),
+            (time.perf_counter() - started) * 1000,
+            len(result.changes),
+            len(result.dead_letters),
+        )
         return result
 
     async def _process(self, messages: Sequence[Message]) -> BatchResult:
@@ -103,7 +109,9 @@ class Projector:
         if not pending:
             return result
 
-        state = await self._retrying("read current state", self.store.states, {p.change.interaction_id for p in pending})
+        state = await self._retrying(
+            "read current state", self.store.states, {p.change.interaction_id for p in pending}
+        )
         applied: list[_Pending] = []
         for item in pending:
             interaction_id = item.change.interaction_id
@@ -136,8 +144,13 @@ class Projector:
             result.dead_letters.append(dead_letter(item.message, refusal.message))
             return
         # the API that published it waits for the answer, and tells its client (404, 412, 400)
-        record = {"eventId": item.event.id, "interactionId": item.change.interaction_id, "kind": "rejected",
-                  "refused": refusal.code, "error": refusal.message}
+        record = {
+            "eventId": item.event.id,
+            "interactionId": item.change.interaction_id,
+            "kind": "rejected",
+            "refused": refusal.code,
+            "error": refusal.message,
+        }
         result.changes.append((item.change.interaction_id.encode(), orjson.dumps(record)))
 
     # -- writing ----------------------------------------------------------------------------
@@ -149,7 +162,7 @@ class Projector:
         while ops:
             results = await self._retrying("bulk write", self.store.apply, ops, refresh=refresh)
             retry = []
-            for op, outcome in zip(ops, results):
+            for op, outcome in zip(ops, results, strict=True):
                 if outcome.retryable:
                     retry.append(op)
                 elif not outcome.ok:
@@ -173,14 +186,16 @@ class Projector:
     def _change_record(item: _Pending) -> bytes:
         outcome = item.outcome
         assert outcome is not None
-        return orjson.dumps({
-            "eventId": item.event.id,
-            "source": item.event.source,
-            "type": item.event.type,
-            "time": item.event.time,
-            "interactionId": item.change.interaction_id,
-            "version": outcome.new.version,
-            "kind": outcome.kind,
-            "old": outcome.old.doc,
-            "new": outcome.new.doc,
-        })
+        return orjson.dumps(
+            {
+                "eventId": item.event.id,
+                "source": item.event.source,
+                "type": item.event.type,
+                "time": item.event.time,
+                "interactionId": item.change.interaction_id,
+                "version": outcome.new.version,
+                "kind": outcome.kind,
+                "old": outcome.old.doc,
+                "new": outcome.new.doc,
+            }
+        )

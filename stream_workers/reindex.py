@@ -16,13 +16,13 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from rich.console import Console
 from rich.progress import Progress
 
-from schemas.channel_event import RAW_TOPIC
 from interaction_hub.settings import Settings
+from interaction_hub.setup import prepare
+from interaction_hub.topics import partitions_of
+from schemas.channel_event import RAW_TOPIC
 from storage.search import create_client
 from storage.search.store import SearchStore
 from stream_workers.pipeline import Message, Projector
-from interaction_hub.setup import prepare
-from interaction_hub.topics import partitions_of
 
 console = Console(stderr=True)
 
@@ -48,7 +48,9 @@ async def reindex(settings: Settings) -> str:
         old = await store.move_alias_to(new.alias)
         replayed += await _replay(consumer, projector, await consumer.end_offsets(partitions), "the last events")
         await new.refresh()
-        return f"reindexed {replayed} events from {RAW_TOPIC} into {new.alias}; {store.alias} -> {new.alias} (was {old})"
+        return (
+            f"reindexed {replayed} events from {RAW_TOPIC} into {new.alias}; {store.alias} -> {new.alias} (was {old})"
+        )
     finally:
         await consumer.stop()
         await store.close()
@@ -69,7 +71,9 @@ async def _replay(consumer: AIOKafkaConsumer, projector: Projector, ends: dict, 
             batches = await consumer.getmany(*remaining, timeout_ms=1000, max_records=2000)
             messages = [
                 Message(tp.topic, tp.partition, r.offset, r.key, r.value)
-                for tp, records in batches.items() for r in records if r.offset < remaining[tp]
+                for tp, records in batches.items()
+                for r in records
+                if r.offset < remaining[tp]
             ]
             await projector.process(messages)  # dead letters and change records were published the first time
             done += len(messages)

@@ -79,9 +79,7 @@ class _LocalServices:
             pytest.fail(f"scripts/services up did not finish within {UP_TIMEOUT_S}s", pytrace=False)
         if up.returncode != 0:
             self.stop()  # leave nothing half-started behind
-            pytest.fail(
-                f"scripts/services up failed (exit {up.returncode}):\n{up.stdout}\n{up.stderr}", pytrace=False
-            )
+            pytest.fail(f"scripts/services up failed (exit {up.returncode}):\n{up.stdout}\n{up.stderr}", pytrace=False)
         printed = _run_services("env")
         self.env = _parse_exports(printed.stdout)
         return self.env
@@ -140,7 +138,7 @@ def kafka_bootstrap(_local_services: _LocalServices) -> str:
 
     try:
         run_async(asyncio.wait_for(check(), 30))
-    except Exception as exc:  # noqa: BLE001 - any failure means "not usable"
+    except Exception as exc:
         pytest.fail(f"Kafka at {bootstrap} does not answer: {exc!r}", pytrace=False)
     return bootstrap
 
@@ -164,6 +162,6 @@ def search_url(_local_services: _LocalServices) -> str:
 
     try:
         run_async(asyncio.wait_for(check(), 30))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         pytest.fail(f"the search engine at {url} does not answer: {exc!r}", pytrace=False)
     return url

@@ -7,10 +7,10 @@
 from uuid import uuid4
 
 from ingest.demo import interactions
-from storage.tmf630 import parse_query
 from schemas import PartyInteractionCreate
 from storage.changes import ABSENT, Change, apply
 from storage.query import matches, sort_documents
+from storage.tmf630 import parse_query
 
 
 def resource(body, n):
@@ -35,10 +35,18 @@ EXTRA = [
     {"reason": "Numbers", "direction": "in", "channel": [{"id": "web"}], "@type": "Survey", "score": "42"},
     {"reason": "Mixed", "direction": "in", "channel": [{"id": "web"}], "@type": "Survey", "score": [7, "x", 100]},
     {"reason": "Flags", "direction": "in", "channel": [{"id": "web"}], "@type": "Survey", "vip": True},
-    {"reason": "Offset", "direction": "in", "channel": [{"id": "web"}],
-     "interactionDate": {"startDateTime": "2026-03-01T12:00:00+02:00"}},
-    {"reason": "Offset", "direction": "in", "channel": [{"id": "web"}],
-     "interactionDate": {"startDateTime": "2026-03-01T10:00:00.000Z"}},
+    {
+        "reason": "Offset",
+        "direction": "in",
+        "channel": [{"id": "web"}],
+        "interactionDate": {"startDateTime": "2026-03-01T12:00:00+02:00"},
+    },
+    {
+        "reason": "Offset",
+        "direction": "in",
+        "channel": [{"id": "web"}],
+        "interactionDate": {"startDateTime": "2026-03-01T10:00:00.000Z"},
+    },
     {"reason": "Comma, inside", "direction": "in", "channel": [{"id": "web"}]},
 ]
 
@@ -51,7 +59,7 @@ def expected(docs, raw):
     query = parse_query(raw)
     hits = sort_documents([d for d in docs if matches(query, d)], query.sort)
     end = None if query.limit is None else query.offset + query.limit
-    return len(hits), [d["id"] for d in hits[query.offset:end]]
+    return len(hits), [d["id"] for d in hits[query.offset : end]]
 
 
 QUERIES = [

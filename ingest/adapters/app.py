@@ -10,7 +10,15 @@ Native `data`:
 from __future__ import annotations
 
 from ingest.adapters.common import (
-    customer, humanize, interaction, one_of, optional, required, strings, timestamp, upsert,
+    customer,
+    humanize,
+    interaction,
+    one_of,
+    optional,
+    required,
+    strings,
+    timestamp,
+    upsert,
 )
 from schemas.channel_event import ChannelEvent
 from storage.changes import Change

@@ -10,14 +10,28 @@ Native `data`:
 from __future__ import annotations
 
 from ingest.adapters.common import (
-    agent, customer, first_id, humanize, interaction, one_of, optional, required, timestamp, upsert,
+    agent,
+    customer,
+    first_id,
+    humanize,
+    interaction,
+    one_of,
+    optional,
+    required,
+    timestamp,
+    upsert,
 )
 from schemas.channel_event import ChannelEvent
 from storage.changes import Change
 
 STATES = {"open": "inProgress", "closed": "completed", "abandoned": "cancelled"}
-PLATFORMS = {"webchat": "Web chat", "whatsapp": "WhatsApp", "messenger": "Messenger", "rcs": "RCS",
-             "apple-messages": "Apple Messages for Business"}
+PLATFORMS = {
+    "webchat": "Web chat",
+    "whatsapp": "WhatsApp",
+    "messenger": "Messenger",
+    "rcs": "RCS",
+    "apple-messages": "Apple Messages for Business",
+}
 
 
 def conversation(event: ChannelEvent) -> Change:
@@ -32,11 +46,13 @@ def conversation(event: ChannelEvent) -> Change:
     notes = []
     for i in range(len(optional(data, "transcriptExcerpt", list, []))):
         speaker = one_of(data, f"transcriptExcerpt.{i}.from", {k: k for k in authors})
-        notes.append({
-            "author": authors[speaker] or speaker,
-            "date": timestamp(data, f"transcriptExcerpt.{i}.at"),
-            "text": required(data, f"transcriptExcerpt.{i}.text"),
-        })
+        notes.append(
+            {
+                "author": authors[speaker] or speaker,
+                "date": timestamp(data, f"transcriptExcerpt.{i}.at"),
+                "text": required(data, f"transcriptExcerpt.{i}.text"),
+            }
+        )
     document = interaction(
         type_name="ChatInteraction",
         kind="chat",

@@ -13,9 +13,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from schemas.channel_event import ChannelEvent, interaction_id
-from storage.changes import Change
 from schemas.common import describe, parse_date_time
 from schemas.party_interaction import PartyInteractionCreate
+from storage.changes import Change
 
 
 class AdapterError(ValueError):
@@ -29,8 +29,14 @@ class AdapterError(ValueError):
 # -- reading native fields --------------------------------------------------------------------
 
 _MISSING = object()
-_KIND_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "a boolean",
-               list: "an array", dict: "an object"}
+_KIND_NAMES = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "a boolean",
+    list: "an array",
+    dict: "an object",
+}
 
 
 def _lookup(data: dict[str, Any], path: str) -> Any:
@@ -213,6 +219,7 @@ def _compact(value: Any) -> Any:
 
 
 # -- changes ----------------------------------------------------------------------------------
+
 
 def validated(document: dict[str, Any]) -> dict[str, Any]:
     """`document` in wire form if it is a valid PartyInteraction create body; AdapterError naming

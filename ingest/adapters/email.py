@@ -15,7 +15,16 @@ from __future__ import annotations
 from typing import Any
 
 from ingest.adapters.common import (
-    DIRECTIONS, agent, customer, interaction, note, one_of, optional, required, timestamp, upsert,
+    DIRECTIONS,
+    agent,
+    customer,
+    interaction,
+    note,
+    one_of,
+    optional,
+    required,
+    timestamp,
+    upsert,
 )
 from schemas.channel_event import ChannelEvent, interaction_id
 from storage.changes import Change
@@ -46,7 +55,8 @@ def message(event: ChannelEvent) -> Change:
         notes=note(optional(data, "bodyPreview"), sender, sent),
         attachment=_attachments(data) or None,
         interactionRelationship=[{"id": interaction_id(event.source, reply_to), "relationshipType": "replyTo"}]
-        if reply_to else None,
+        if reply_to
+        else None,
         email={
             "messageId": message_id,
             "threadId": required(data, "threadId"),

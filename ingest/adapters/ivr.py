@@ -9,8 +9,17 @@ Native `data`:
 from __future__ import annotations
 
 from ingest.adapters.common import (
-    DIRECTIONS, customer, humanize, interaction, one_of, optional, required, seconds_between, strings,
-    timestamp, upsert,
+    DIRECTIONS,
+    customer,
+    humanize,
+    interaction,
+    one_of,
+    optional,
+    required,
+    seconds_between,
+    strings,
+    timestamp,
+    upsert,
 )
 from schemas.channel_event import ChannelEvent
 from storage.changes import Change

@@ -13,7 +13,16 @@ Native `data`:
 from __future__ import annotations
 
 from ingest.adapters.common import (
-    DIRECTIONS, agent, customer, humanize, interaction, note, one_of, optional, required, timestamp,
+    DIRECTIONS,
+    agent,
+    customer,
+    humanize,
+    interaction,
+    note,
+    one_of,
+    optional,
+    required,
+    timestamp,
     upsert,
 )
 from schemas.channel_event import ChannelEvent, interaction_id
@@ -51,7 +60,9 @@ def message(event: ChannelEvent) -> Change:
         notes=note(required(data, "text"), handle, posted),
         interactionRelationship=[
             {"id": interaction_id(event.source, f"{network}:{reply_to}"), "relationshipType": "replyTo"}
-        ] if reply_to else None,
+        ]
+        if reply_to
+        else None,
         social={
             "network": network,
             "messageId": message_id,
@@ -64,7 +75,9 @@ def message(event: ChannelEvent) -> Change:
             "sentiment": {
                 "label": one_of(data, "sentiment.label", SENTIMENTS),
                 "score": optional(data, "sentiment.score", float),
-            } if optional(data, "sentiment", dict) else None,
+            }
+            if optional(data, "sentiment", dict)
+            else None,
         },
     )
     return upsert(event, f"{network}:{message_id}", document)

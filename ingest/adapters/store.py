@@ -10,8 +10,18 @@ Native `data`:
 from __future__ import annotations
 
 from ingest.adapters.common import (
-    agent, customer, first_id, humanize, interaction, note, one_of, optional, party, required,
-    timestamp, upsert,
+    agent,
+    customer,
+    first_id,
+    humanize,
+    interaction,
+    note,
+    one_of,
+    optional,
+    party,
+    required,
+    timestamp,
+    upsert,
 )
 from schemas.channel_event import ChannelEvent
 from storage.changes import Change

@@ -63,8 +63,11 @@ def event_for(change: Change) -> ChannelEvent:
     if change.expected_versions is not None:
         data["expectedVersions"] = list(change.expected_versions)
     return ChannelEvent(
-        id=uuid4().hex, source=API_SOURCE, type=f"tmf683.partyInteraction.{_ACTIONS[change.kind]}",
-        time=change.time, data=data,
+        id=uuid4().hex,
+        source=API_SOURCE,
+        type=f"tmf683.partyInteraction.{_ACTIONS[change.kind]}",
+        time=change.time,
+        data=data,
     )
 
 
@@ -77,8 +80,15 @@ def _change(event: ChannelEvent, kind: Any, body: Any, href: str | None = None) 
         isinstance(expected, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in expected)
     ):
         raise AdapterError("data.expectedVersions: must be an array of integers")
-    change = Change(kind, interaction_id, event.time, version_at(event.time), body, href,
-                    None if expected is None else tuple(expected))
+    change = Change(
+        kind,
+        interaction_id,
+        event.time,
+        version_at(event.time),
+        body,
+        href,
+        None if expected is None else tuple(expected),
+    )
     try:
         check(change)
     except Invalid as exc:

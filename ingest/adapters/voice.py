@@ -16,8 +16,19 @@ from __future__ import annotations
 from typing import Any
 
 from ingest.adapters.common import (
-    DIRECTIONS, agent, customer, first_id, humanize, interaction, note, one_of, optional, required,
-    seconds_between, timestamp, upsert,
+    DIRECTIONS,
+    agent,
+    customer,
+    first_id,
+    humanize,
+    interaction,
+    note,
+    one_of,
+    optional,
+    required,
+    seconds_between,
+    timestamp,
+    upsert,
 )
 from schemas.channel_event import ChannelEvent
 from storage.changes import Change

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
 app = typer.Typer(help="Interaction Hub: TMF683 Party Interaction Management.", no_args_is_help=True)
 
-Store = Annotated[Optional[str], typer.Option(help="embedded (SQLite) or search (Kafka + engine) [IHUB_STORE]")]
-DataDir = Annotated[Optional[Path], typer.Option(help="Embedded store directory [IHUB_DATA_DIR, ./data]")]
+Store = Annotated[str | None, typer.Option(help="embedded (SQLite) or search (Kafka + engine) [IHUB_STORE]")]
+DataDir = Annotated[Path | None, typer.Option(help="Embedded store directory [IHUB_DATA_DIR, ./data]")]
 
 
 def _settings(**flags: Any):
@@ -35,12 +35,14 @@ def main() -> None:
 
 @app.command()
 def serve(
-    host: Annotated[Optional[str], typer.Option(help="Interface to bind [IHUB_HOST, 127.0.0.1]")] = None,
-    port: Annotated[Optional[int], typer.Option(help="Port [IHUB_PORT, 8683]")] = None,
+    host: Annotated[str | None, typer.Option(help="Interface to bind [IHUB_HOST, 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [IHUB_PORT, 8683]")] = None,
     data_dir: DataDir = None,
     store: Store = None,
-    base_path: Annotated[Optional[str], typer.Option(help="TMF683 route prefix [IHUB_BASE_PATH]")] = None,
-    access_log: Annotated[Optional[bool], typer.Option("--access-log/--no-access-log", help="[IHUB_ACCESS_LOG, off]")] = None,
+    base_path: Annotated[str | None, typer.Option(help="TMF683 route prefix [IHUB_BASE_PATH]")] = None,
+    access_log: Annotated[
+        bool | None, typer.Option("--access-log/--no-access-log", help="[IHUB_ACCESS_LOG, off]")
+    ] = None,
 ) -> None:
     """Serve the TMF683 API."""
     import uvicorn
@@ -48,8 +50,14 @@ def serve(
     from query_api.app import create_app
     from storage.sqlite.store import StoreLocked
 
-    settings = _settings(host=host, port=port, data_dir=data_dir, store=store, base_path=base_path, access_log=access_log)
-    where = settings.data_dir.resolve() if settings.store == "embedded" else f"{settings.search_url}, {settings.kafka_bootstrap}"
+    settings = _settings(
+        host=host, port=port, data_dir=data_dir, store=store, base_path=base_path, access_log=access_log
+    )
+    where = (
+        settings.data_dir.resolve()
+        if settings.store == "embedded"
+        else f"{settings.search_url}, {settings.kafka_bootstrap}"
+    )
     typer.echo(
         f"ihub: TMF683 on http://{settings.host}:{settings.port}{settings.base_path}/partyInteraction"
         f" (store: {settings.store}, {where}); docs at /docs"
@@ -76,7 +84,9 @@ def init() -> None:
 
     settings = _settings()
     asyncio.run(prepare(settings))
-    typer.echo(f"ihub: topics on {settings.kafka_bootstrap} and index '{settings.index_alias}' on {settings.search_url} ready")
+    typer.echo(
+        f"ihub: topics on {settings.kafka_bootstrap} and index '{settings.index_alias}' on {settings.search_url} ready"
+    )
 
 
 @app.command()
@@ -84,8 +94,8 @@ def worker() -> None:
     """Run the stream workers (full mode): index channel events, dead-letter bad ones, notify."""
     import logging
 
-    from stream_workers.app import create_worker, run_worker
     from interaction_hub.setup import prepare_worker
+    from stream_workers.app import create_worker, run_worker
 
     settings = _settings()
     logging.basicConfig(level=logging.INFO)

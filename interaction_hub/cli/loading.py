@@ -9,10 +9,10 @@ from rich.console import Console
 from rich.progress import Progress
 
 from ingest.demo import stories
+from interaction_hub.settings import Settings
 from schemas.channel_event import ChannelEvent
 from schemas.party_interaction import PartyInteractionCreate
 from storage.changes import Change
-from interaction_hub.settings import Settings
 
 console = Console(stderr=True)
 DEMO_SOURCE = "urn:ihub:demo"
@@ -42,8 +42,15 @@ async def _demo_embedded(settings: Settings, count: int, seed: int, parties: int
             for body in stories(count, seed, parties):
                 interaction_id = uuid4().hex
                 created = PartyInteractionCreate.model_validate(body).to_json_dict()
-                batch.append(Change.at("create", interaction_id, body["interactionDate"]["endDateTime"], created,
-                                       href=base + interaction_id))
+                batch.append(
+                    Change.at(
+                        "create",
+                        interaction_id,
+                        body["interactionDate"]["endDateTime"],
+                        created,
+                        href=base + interaction_id,
+                    )
+                )
                 if len(batch) == 500:
                     await store.write_many(batch, lambda old, new: [])
                     progress.advance(task, len(batch))
@@ -58,8 +65,11 @@ def demo_events(count: int, seed: int, parties: int):
     """Demo interactions as the TMF683 events a channel system already speaking TMF683 publishes."""
     for body in stories(count, seed, parties):
         yield ChannelEvent(
-            id=uuid4().hex, source=DEMO_SOURCE, type="tmf683.partyInteraction.create",
-            time=body["interactionDate"]["endDateTime"], subject=body["relatedParty"][0]["id"],
+            id=uuid4().hex,
+            source=DEMO_SOURCE,
+            type="tmf683.partyInteraction.create",
+            time=body["interactionDate"]["endDateTime"],
+            subject=body["relatedParty"][0]["id"],
             data={**body, "id": uuid4().hex},
         )
 

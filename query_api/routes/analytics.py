@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import orjson
@@ -19,21 +19,25 @@ router = APIRouter(prefix="/ihub/v1", tags=["analytics"])
 
 
 def _iso(at: float) -> str:
-    return datetime.fromtimestamp(at, timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.fromtimestamp(at, UTC).isoformat().replace("+00:00", "Z")
 
 
 @router.get(
     "/analytics/kpis",
     summary="Volume, handling time, resolution and first-contact resolution, grouped and over time",
     responses={
-        200: {"description": '{"from", "to", "interval", "groupBy", "fcrDays", "groups": [{"key", "volume", '
-                             '"avgHandlingSeconds", "resolutionRate", "firstContactResolutionRate", "series": [...]}]}'},
+        200: {
+            "description": '{"from", "to", "interval", "groupBy", "fcrDays", "groups": [{"key", "volume", '
+            '"avgHandlingSeconds", "resolutionRate", "firstContactResolutionRate", "series": [...]}]}'
+        },
         400: {"model": Error},
     },
 )
 async def kpi_report(
     state: AppState,
-    from_: Annotated[str | None, Query(alias="from", description="Start (inclusive); default: 30 days before `to`")] = None,
+    from_: Annotated[
+        str | None, Query(alias="from", description="Start (inclusive); default: 30 days before `to`")
+    ] = None,
     to: Annotated[str | None, Query(description="End (exclusive); default: now")] = None,
     interval: Annotated[str, Query(description="hour, day, week or month")] = "day",
     groupBy: Annotated[str, Query(description="channel, direction, status, agent or store")] = "channel",
@@ -43,11 +47,17 @@ async def kpi_report(
         raise TmfError(400, f"groupBy must be one of {', '.join(GROUP_BY)}, got '{groupBy}'")
     if interval not in INTERVALS:
         raise TmfError(400, f"interval must be one of {', '.join(INTERVALS)}, got '{interval}'")
-    end = instant("to", to) if to else datetime.now(timezone.utc).timestamp()
+    end = instant("to", to) if to else datetime.now(UTC).timestamp()
     start = instant("from", from_) if from_ else end - timedelta(days=30).total_seconds()
     if start >= end:
         raise TmfError(400, "'from' must be before 'to'")
     groups = await state.store.kpis(KpiQuery(start, end, interval, groupBy, fcrDays))
-    body = {"from": _iso(start), "to": _iso(end), "interval": interval, "groupBy": groupBy, "fcrDays": fcrDays,
-            "groups": groups}
+    body = {
+        "from": _iso(start),
+        "to": _iso(end),
+        "interval": interval,
+        "groupBy": groupBy,
+        "fcrDays": fcrDays,
+        "groups": groups,
+    }
     return Response(orjson.dumps(body), media_type="application/json")

@@ -9,8 +9,8 @@ from starlette.responses import Response
 from query_api.body import read_json
 from query_api.deps import AppState
 from query_api.errors import TmfError
-from storage.tmf630 import QueryError
 from schemas import Error, EventSubscription, EventSubscriptionInput
+from storage.tmf630 import QueryError
 
 router = APIRouter(tags=["events subscription"])
 

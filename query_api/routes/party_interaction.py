@@ -152,8 +152,11 @@ def _links(request: Request, query: Query, total: int) -> str:
 @router.get(
     "/partyInteraction/{id}",
     summary="Retrieves a PartyInteraction by ID",
-    responses={200: {"model": PartyInteraction, "description": "Success"}, 304: {"description": "Not Modified"},
-               **_errors(400, 404)},
+    responses={
+        200: {"model": PartyInteraction, "description": "Success"},
+        304: {"description": "Not Modified"},
+        **_errors(400, 404),
+    },
 )
 async def get_party_interaction(id: str, request: Request, state: AppState) -> Response:
     query = _parse(request.url.query, allow=("fields",)) if request.url.query else None
@@ -189,7 +192,7 @@ class RetrieveFastPath:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["method"] == "GET" and not scope["query_string"]:
             path: str = scope["path"]
-            interaction_id = path[len(self.prefix):] if path.startswith(self.prefix) else ""
+            interaction_id = path[len(self.prefix) :] if path.startswith(self.prefix) else ""
             if interaction_id and "/" not in interaction_id:
                 stored = await scope["app"].state.ihub.store.get(interaction_id)
                 response = self._answer(scope, interaction_id, stored)
@@ -239,8 +242,9 @@ async def patch_party_interaction(id: str, request: Request, state: AppState) ->
     responses={204: {"description": "Deleted"}, **_errors(404, 412)},
 )
 async def delete_party_interaction(id: str, request: Request, state: AppState) -> Response:
-    outcome = await state.store.write(Change.at("delete", id, utc_now(), expected_versions=if_match(request)),
-                                      state.hub.notify)
+    outcome = await state.store.write(
+        Change.at("delete", id, utc_now(), expected_versions=if_match(request)), state.hub.notify
+    )
     if outcome.old.doc is None:
         raise NotFound(_not_found(id))
     state.hub.wake()

@@ -39,7 +39,7 @@ def instant(name: str, value: str | None) -> float | None:
     responses={
         200: {
             "description": '{"items": [PartyInteraction...], "nextCursor": str|null, "facets": {"channel": '
-                           '[{"value", "count"}], "status": [...], "reason": [...]}}',
+            '[{"value", "count"}], "status": [...], "reason": [...]}}',
         },
         400: {"model": Error},
     },
@@ -64,8 +64,15 @@ async def party_timeline(
     except ValueError as exc:
         raise TmfError(400, f"cursor: {exc}") from None
     query = TimelineQuery(
-        party_id=partyId, channels=_set(channel), statuses=_set(status), reasons=_set(reason),
-        start=instant("from", from_), end=instant("to", to), text=tuple(words(q or "")), after=after, limit=limit,
+        party_id=partyId,
+        channels=_set(channel),
+        statuses=_set(status),
+        reasons=_set(reason),
+        start=instant("from", from_),
+        end=instant("to", to),
+        text=tuple(words(q or "")),
+        after=after,
+        limit=limit,
     )
     page = await store_timeline(query)
     rest = orjson.dumps({"nextCursor": page.next_cursor, "facets": page.facets})

@@ -81,9 +81,13 @@ def _operand_nodes(op: Op, path: str, operand: Operand) -> list[Node]:
         pattern, insensitive = lucene_regexp(operand.text)
         return [Regexp(field(family, path), pattern, insensitive) for family in (TEXT, NUMBER_TEXT, DATE_TEXT)]
     number = (
-        (field(NUMBER, path), operand.number) if operand.number is not None else (field(NUMBER_TEXT, path), operand.text)
+        (field(NUMBER, path), operand.number)
+        if operand.number is not None
+        else (field(NUMBER_TEXT, path), operand.text)
     )
-    date = (field(DATE, path), operand.instant) if operand.instant is not None else (field(DATE_TEXT, path), operand.text)
+    date = (
+        (field(DATE, path), operand.instant) if operand.instant is not None else (field(DATE_TEXT, path), operand.text)
+    )
     pairs = [(field(TEXT, path), operand.text), number, date]
     if op in (Op.EQ, Op.NE):
         return [Term(name, value) for name, value in pairs]

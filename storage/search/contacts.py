@@ -45,16 +45,23 @@ MAPPINGS: dict[str, Any] = {
     "properties": {
         "customer": _KEYWORD,
         "reason": _KEYWORD,
-        "members": {"type": "nested", "properties": {
-            "id": _KEYWORD, "version": {"type": "long"}, "gap": {"type": "double"},
-            # seconds since the epoch; also as a date, for Kibana's time filter (its FCR panel)
-            "at": {"type": "double", "fields": {"date": {"type": "date", "format": "epoch_second"}}},
-            **{dim: _KEYWORD for dim in GROUP_BY},
-        }},
+        "members": {
+            "type": "nested",
+            "properties": {
+                "id": _KEYWORD,
+                "version": {"type": "long"},
+                "gap": {"type": "double"},
+                # seconds since the epoch; also as a date, for Kibana's time filter (its FCR panel)
+                "at": {"type": "double", "fields": {"date": {"type": "date", "format": "epoch_second"}}},
+                **{dim: _KEYWORD for dim in GROUP_BY},
+            },
+        },
     },
 }
 SETTINGS: dict[str, Any] = {
-    "number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "1s",
+    "number_of_shards": 1,
+    "number_of_replicas": 0,
+    "refresh_interval": "1s",
     # members per contact document (the engine's default, 10,000, is a busy business customer's
     # years of one reason); past this the contact is refused and logged, the rest keeps flowing
     "mapping.nested_objects.limit": 100_000,
@@ -155,8 +162,11 @@ class ContactIndex:
                 else:
                     meta["op_type"] = "create"
                 if members:
-                    document = {"customer": current.get("customer", change.customer),
-                                "reason": current.get("reason", change.reason), "members": with_gaps(members.values())}
+                    document = {
+                        "customer": current.get("customer", change.customer),
+                        "reason": current.get("reason", change.reason),
+                        "members": with_gaps(members.values()),
+                    }
                     lines += [orjson.dumps({"index": meta}), orjson.dumps(document)]
                 elif found.get("found"):
                     lines.append(orjson.dumps({"delete": {k: v for k, v in meta.items() if k != "op_type"}}))
@@ -167,7 +177,7 @@ class ContactIndex:
                 return
             result = await engine.bulk(self.client, lines, refresh=refresh)
             again = {}
-            for cid, item in zip(order, result["items"]):
+            for cid, item in zip(order, result["items"], strict=True):
                 outcome = next(iter(item.values()))
                 status = outcome.get("status", 500)
                 if status == 409:  # another writer changed it since we read it: read it again
@@ -175,15 +185,23 @@ class ContactIndex:
                 elif status == 429 or status >= 500:
                     raise RuntimeError(f"contact {cid} not written for now: {outcome.get('error')}")
                 elif status >= 300 and status != 404:  # refused for good: retrying would stall the stream
-                    log.error("contact %s (%s) refused, its first-contact figures are stale: %s", cid,
-                              pending[cid].customer, outcome.get("error"))
+                    log.error(
+                        "contact %s (%s) refused, its first-contact figures are stale: %s",
+                        cid,
+                        pending[cid].customer,
+                        outcome.get("error"),
+                    )
             pending = again
 
     async def _write_pointers(self, pointers: dict[str, tuple[str | None, int]], refresh: bool) -> None:
         lines: list[bytes] = []
         for interaction_id, (contact, version) in pointers.items():
-            meta = {"_index": self.index, "_id": f"i:{interaction_id}", "version": version,
-                    "version_type": "external_gte"}
+            meta = {
+                "_index": self.index,
+                "_id": f"i:{interaction_id}",
+                "version": version,
+                "version_type": "external_gte",
+            }
             lines += [orjson.dumps({"index": meta}), orjson.dumps({"contact": contact, "version": version})]
         if not lines:
             return
@@ -199,14 +217,27 @@ REPEATS_PATH = ("members", "window", "repeats")
 
 def repeats_request(query: KpiQuery, slot: int, page: int) -> dict[str, Any]:
     """Window members followed by the same contact within fcr_days, by (group key, slot)."""
-    window = {"bool": {"filter": [
-        {"range": {"members.at": {"gte": query.start, "lt": query.end}}},
-        {"range": {"members.gap": {"lte": query.fcr_days * 86400}}},
-    ]}}
-    sources = [{"key": {"terms": {"field": f"members.{query.group_by}"}}},
-               {"slot": {"histogram": {"field": "members.at", "interval": slot}}}]
+    window = {
+        "bool": {
+            "filter": [
+                {"range": {"members.at": {"gte": query.start, "lt": query.end}}},
+                {"range": {"members.gap": {"lte": query.fcr_days * 86400}}},
+            ]
+        }
+    }
+    sources = [
+        {"key": {"terms": {"field": f"members.{query.group_by}"}}},
+        {"slot": {"histogram": {"field": "members.at", "interval": slot}}},
+    ]
     composite = {"size": page, "sources": sources}
-    return {"size": 0, "track_total_hits": False,
-            "query": {"nested": {"path": "members", "query": window}},
-            "aggs": {"members": {"nested": {"path": "members"}, "aggs": {"window": {
-                "filter": window, "aggs": {"repeats": {"composite": composite}}}}}}}
+    return {
+        "size": 0,
+        "track_total_hits": False,
+        "query": {"nested": {"path": "members", "query": window}},
+        "aggs": {
+            "members": {
+                "nested": {"path": "members"},
+                "aggs": {"window": {"filter": window, "aggs": {"repeats": {"composite": composite}}}},
+            }
+        },
+    }

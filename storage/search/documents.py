@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from storage.query import Kind, leaves
 from storage.kpis import fact
+from storage.query import Kind, leaves
 from storage.timeline import document_words
 
 QUERY_FIELD = "ihub_q"
@@ -76,8 +76,13 @@ def search_document(doc: dict[str, Any]) -> dict[str, Any]:
     fields, and the KPI facts dashboards group by (Kibana cannot pair a party's id with its role)."""
     facts = fact(doc)
     return {
-        **doc, QUERY_FIELD: query_fields(doc), TIMELINE_AT: facts.at, TIMELINE_WORDS: sorted(document_words(doc)),
-        KPI_AGENT: list(facts.agents), KPI_STORE: list(facts.stores), KPI_CUSTOMER: facts.customer,
+        **doc,
+        QUERY_FIELD: query_fields(doc),
+        TIMELINE_AT: facts.at,
+        TIMELINE_WORDS: sorted(document_words(doc)),
+        KPI_AGENT: list(facts.agents),
+        KPI_STORE: list(facts.stores),
+        KPI_CUSTOMER: facts.customer,
         KPI_HANDLING: facts.handling,
     }
 
@@ -86,8 +91,16 @@ _KEYWORD = {"type": "keyword", "ignore_above": MAX_KEYWORD_CHARS}
 _DATE = {"type": "date", "ignore_malformed": True}
 _TEXT_AND_KEYWORD = {"type": "text", "fields": {"keyword": _KEYWORD}}
 _KEYWORD_AND_TEXT = {**_KEYWORD, "fields": {"text": {"type": "text"}}}
-_REF = {"properties": {"id": _KEYWORD, "href": _KEYWORD, "name": _KEYWORD_AND_TEXT, "role": _KEYWORD,
-                       "@referredType": _KEYWORD, "@type": _KEYWORD}}
+_REF = {
+    "properties": {
+        "id": _KEYWORD,
+        "href": _KEYWORD,
+        "name": _KEYWORD_AND_TEXT,
+        "role": _KEYWORD,
+        "@referredType": _KEYWORD,
+        "@type": _KEYWORD,
+    }
+}
 _NOTE = {"properties": {"id": _KEYWORD, "author": _KEYWORD, "date": _DATE, "text": {"type": "text"}}}
 _PERIOD = {"properties": {"startDateTime": _DATE, "endDateTime": _DATE}}
 
@@ -123,8 +136,16 @@ MAPPINGS: dict[str, Any] = {
         "relatedParty": {"type": "nested", "include_in_parent": True, **_REF},
         "note": _NOTE,
         "attachment": {"properties": {"id": _KEYWORD, "name": _KEYWORD, "mimeType": _KEYWORD}},
-        "interactionItem": {"properties": {"id": _KEYWORD, "reason": _KEYWORD_AND_TEXT, "item": _REF,
-                                           "channel": _REF, "relatedParty": _REF, "note": _NOTE}},
+        "interactionItem": {
+            "properties": {
+                "id": _KEYWORD,
+                "reason": _KEYWORD_AND_TEXT,
+                "item": _REF,
+                "channel": _REF,
+                "relatedParty": _REF,
+                "note": _NOTE,
+            }
+        },
         "interactionRelationship": {"properties": {"id": _KEYWORD, "relationshipType": _KEYWORD}},
         QUERY_FIELD: {"type": "object", "dynamic": True},
         TIMELINE_AT: {"type": "double"},

@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote
 
 import orjson
@@ -155,8 +156,9 @@ async def get_document(client: Any, index: str, doc_id: str) -> tuple[int, bytes
     if node_pool is not None and headers is not None:
         try:
             meta, body = await node_pool.get().perform_request(
-                "GET", f"/{quote(index, safe='')}/_doc/{quote(doc_id, safe='')}", headers=headers)
-        except Exception:  # noqa: BLE001 - the path below retries and raises what it must
+                "GET", f"/{quote(index, safe='')}/_doc/{quote(doc_id, safe='')}", headers=headers
+            )
+        except Exception:
             pass
         else:
             if meta.status == 404:

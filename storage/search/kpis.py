@@ -19,8 +19,13 @@ from storage.kpis import KpiQuery, Partial, bucket
 from storage.search.contacts import REPEATS_PATH, repeats_request
 from storage.search.documents import KPI_AGENT, KPI_CUSTOMER, KPI_HANDLING, KPI_STORE, TIMELINE_AT
 
-KEY_FIELDS = {"channel": "channel.id", "direction": "direction", "status": "status", "agent": KPI_AGENT,
-              "store": KPI_STORE}
+KEY_FIELDS = {
+    "channel": "channel.id",
+    "direction": "direction",
+    "status": "status",
+    "agent": KPI_AGENT,
+    "store": KPI_STORE,
+}
 PAGE = 10_000  # composite buckets per request
 
 Search = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -33,10 +38,16 @@ def slot_seconds(query: KpiQuery) -> int:
 
 
 def sums_request(query: KpiQuery) -> dict[str, Any]:
-    sources = [{"key": {"terms": {"field": KEY_FIELDS[query.group_by]}}},
-               {"slot": {"histogram": {"field": TIMELINE_AT, "interval": slot_seconds(query)}}}]
-    return {"size": 0, "track_total_hits": False, "query": {"range": {TIMELINE_AT: {"gte": query.start, "lt": query.end}}},
-            "aggs": {"groups": {
+    sources = [
+        {"key": {"terms": {"field": KEY_FIELDS[query.group_by]}}},
+        {"slot": {"histogram": {"field": TIMELINE_AT, "interval": slot_seconds(query)}}},
+    ]
+    return {
+        "size": 0,
+        "track_total_hits": False,
+        "query": {"range": {TIMELINE_AT: {"gte": query.start, "lt": query.end}}},
+        "aggs": {
+            "groups": {
                 "composite": {"size": PAGE, "sources": sources},
                 "aggs": {
                     "handling": {"sum": {"field": KPI_HANDLING}},
@@ -44,7 +55,9 @@ def sums_request(query: KpiQuery) -> dict[str, Any]:
                     "completed": {"filter": {"term": {"status": "completed"}}},
                     "customers": {"value_count": {"field": KPI_CUSTOMER}},
                 },
-            }}}
+            }
+        },
+    }
 
 
 async def composite_buckets(search: Search, body: dict[str, Any], path: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -78,10 +91,15 @@ async def kpi_partials(search_interactions: Search, search_contacts: Search, que
     )
     partials: Partials = defaultdict(Partial)
     for item in sums:
-        partials[(item["key"]["key"], bucket(item["key"]["slot"], query.interval))].add(Partial(
-            volume=item["doc_count"], handling_sum=item["handling"]["value"], handled=item["handled"]["value"],
-            completed=item["completed"]["doc_count"], with_customer=item["customers"]["value"],
-        ))
+        partials[(item["key"]["key"], bucket(item["key"]["slot"], query.interval))].add(
+            Partial(
+                volume=item["doc_count"],
+                handling_sum=item["handling"]["value"],
+                handled=item["handled"]["value"],
+                completed=item["completed"]["doc_count"],
+                with_customer=item["customers"]["value"],
+            )
+        )
     for item in repeats:
         cell = (item["key"]["key"], bucket(item["key"]["slot"], query.interval))
         if cell in partials:  # else a write is between the two indices this very moment

@@ -18,12 +18,12 @@ import orjson
 
 from storage.base import StoredDocument
 from storage.changes import ABSENT, State
+from storage.kpis import KpiQuery, assemble
 from storage.query import Page, Query, UnsupportedQuery
 from storage.search import engine
 from storage.search.compiler import search_body
 from storage.search.contacts import ContactIndex
 from storage.search.documents import MAPPINGS, SETTINGS, TIMELINE_AT, TIMELINE_WORDS, search_document
-from storage.kpis import KpiQuery, assemble
 from storage.search.kpis import kpi_partials
 from storage.timeline import TimelinePage, TimelineQuery, encode_cursor
 
@@ -88,10 +88,12 @@ class SearchStore:
     async def move_alias_to(self, index: str) -> str:
         """Point the alias, for reads and writes, at `index` in one atomic update; the index it left."""
         old = await self.current_index()
-        await self.client.indices.update_aliases(actions=[
-            {"remove": {"index": old, "alias": self.alias}},
-            {"add": {"index": index, "alias": self.alias, "is_write_index": True}},
-        ])
+        await self.client.indices.update_aliases(
+            actions=[
+                {"remove": {"index": old, "alias": self.alias}},
+                {"add": {"index": index, "alias": self.alias, "is_write_index": True}},
+            ]
+        )
         return old
 
     async def refresh(self) -> None:
@@ -149,8 +151,10 @@ class SearchStore:
             "sort": [{TIMELINE_AT: "desc"}, {"id": "desc"}],
             "size": query.limit + 1,
             "track_total_hits": False,
-            "aggs": {name: {"terms": {"field": field, "size": 1000}}
-                     for name, field in (("channel", "channel.id"), ("status", "status"), ("reason", "reason"))},
+            "aggs": {
+                name: {"terms": {"field": field, "size": 1000}}
+                for name, field in (("channel", "channel.id"), ("status", "status"), ("reason", "reason"))
+            },
         }
         if query.after is not None:
             body["search_after"] = list(query.after)
@@ -158,14 +162,21 @@ class SearchStore:
         hits = response["hits"]["hits"]
         page = hits[: query.limit]
         cursor = encode_cursor(*page[-1]["sort"]) if len(hits) > query.limit else None
-        facets = {name: [{"value": b["key"], "count": b["doc_count"]} for b in agg["buckets"]]
-                  for name, agg in response["aggregations"].items()}
+        facets = {
+            name: [{"value": b["key"], "count": b["doc_count"]} for b in agg["buckets"]]
+            for name, agg in response["aggregations"].items()
+        }
         return TimelinePage([orjson.dumps(hit["_source"]) for hit in page], cursor, facets)
 
     async def kpis(self, query: KpiQuery) -> list[dict[str, Any]]:
         """The KPI groups, from the engine's aggregations (storage/search/kpis.py)."""
-        return assemble(await kpi_partials(lambda body: engine.search(self.client, self.alias, body),
-                                           lambda body: engine.search(self.client, self.contacts.index, body), query))
+        return assemble(
+            await kpi_partials(
+                lambda body: engine.search(self.client, self.alias, body),
+                lambda body: engine.search(self.client, self.contacts.index, body),
+                query,
+            )
+        )
 
     async def close(self) -> None:
         await self.client.close()
@@ -187,8 +198,12 @@ class SearchStore:
             return []
         lines: list[bytes] = []
         for op in ops:
-            meta = {"_index": self.alias, "_id": op.interaction_id, "version": op.version,
-                    "version_type": "external_gte"}
+            meta = {
+                "_index": self.alias,
+                "_id": op.interaction_id,
+                "version": op.version,
+                "version_type": "external_gte",
+            }
             lines.append(orjson.dumps({op.action: meta}))
             if op.action == "index":
                 lines.append(orjson.dumps(search_document(op.doc)))

@@ -6,8 +6,10 @@ from typing import Any
 
 from storage.search import engine
 
-MAPPINGS = {"dynamic": False, "properties": {"id": {"type": "keyword"}, "callback": {"type": "keyword"},
-                                             "query": {"type": "keyword"}}}
+MAPPINGS = {
+    "dynamic": False,
+    "properties": {"id": {"type": "keyword"}, "callback": {"type": "keyword"}, "query": {"type": "keyword"}},
+}
 
 
 class SubscriptionIndex:

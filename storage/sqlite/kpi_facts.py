@@ -57,8 +57,9 @@ def _refresh_gaps(conn: sqlite3.Connection, customer: str | None, reason: str | 
         " RETURNING gap, at, seq",
         (customer, reason, at, customer, reason, at),
     ).fetchall()
-    conn.executemany(f"UPDATE kpi_key SET gap = ? WHERE {_KEY_ROWS}",
-                     [(gap, *GROUP_BY, at_, seq) for gap, at_, seq in changed])
+    conn.executemany(
+        f"UPDATE kpi_key SET gap = ? WHERE {_KEY_ROWS}", [(gap, *GROUP_BY, at_, seq) for gap, at_, seq in changed]
+    )
 
 
 # summed per hour (integer arithmetic, cheap); hours roll up into the interval's buckets in read_kpis

@@ -42,7 +42,9 @@ CREATE TABLE IF NOT EXISTS kpi_key (
 ) WITHOUT ROWID;
 """
 
-SCHEMA = KPI_SCHEMA + """
+SCHEMA = (
+    KPI_SCHEMA
+    + """
 CREATE TABLE IF NOT EXISTS interaction (
     seq     INTEGER PRIMARY KEY,          -- insertion order; what leaf rows point at
     id      TEXT NOT NULL UNIQUE,
@@ -87,6 +89,7 @@ CREATE TABLE IF NOT EXISTS delivery (
 );
 CREATE INDEX IF NOT EXISTS delivery_queue ON delivery (subscription_id, id);
 """
+)
 
 
 SCHEMA_VERSION = 7  # 2: timeline, 4: kpi_fact and kpi_key, 5: kpi_fact.gap, 6: figures in kpi_key, 7: version

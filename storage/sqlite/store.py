@@ -113,8 +113,7 @@ class SqliteStore:
 
     def _leaf_rows(self, conn: sqlite3.Connection, seq: int, doc: Document) -> list[tuple[Any, ...]]:
         return [
-            (self._pid(conn, path), scalar.text, seq, scalar.kind.value, scalar.number)
-            for path, scalar in leaves(doc)
+            (self._pid(conn, path), scalar.text, seq, scalar.kind.value, scalar.number) for path, scalar in leaves(doc)
         ]
 
     # -- InteractionStore -------------------------------------------------------------------
@@ -124,6 +123,7 @@ class SqliteStore:
 
     async def write_many(self, changes: Sequence[Change], notify: Notify) -> None:
         """Several changes in one transaction (bulk loads: one commit, not one per change)."""
+
         def apply_all(conn: sqlite3.Connection) -> None:
             for change in changes:
                 self._apply(conn, change, notify)
@@ -132,7 +132,9 @@ class SqliteStore:
 
     def _apply(self, conn: sqlite3.Connection, change: Change, notify: Notify) -> Outcome:
         """The write transaction's one step: the change model decides, this persists what it decided."""
-        row = conn.execute("SELECT seq, version, doc FROM interaction WHERE id = ?", (change.interaction_id,)).fetchone()
+        row = conn.execute(
+            "SELECT seq, version, doc FROM interaction WHERE id = ?", (change.interaction_id,)
+        ).fetchone()
         outcome = apply(ABSENT if row is None else State(row[1], orjson.loads(row[2])), change)
         old, new = outcome.old.doc, outcome.new.doc
         if outcome.kind == "create":

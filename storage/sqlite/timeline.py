@@ -27,8 +27,19 @@ from storage.timeline import (
 def add_timeline(conn: sqlite3.Connection, seq: int, doc: Document) -> None:
     conn.executemany(
         "INSERT OR REPLACE INTO timeline VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [(r.party_id, r.at, r.interaction_id, seq, orjson.dumps(list(r.channels)).decode(), r.status, r.reason,
-          " ".join(sorted(r.words))) for r in timeline_rows(doc)],
+        [
+            (
+                r.party_id,
+                r.at,
+                r.interaction_id,
+                seq,
+                orjson.dumps(list(r.channels)).decode(),
+                r.status,
+                r.reason,
+                " ".join(sorted(r.words)),
+            )
+            for r in timeline_rows(doc)
+        ],
     )
 
 
@@ -43,8 +54,7 @@ def read_timeline(conn: sqlite3.Connection, query: TimelineQuery) -> TimelinePag
     conn.execute("BEGIN")  # one snapshot for the rows and their documents
     try:
         rows = [
-            (seq, TimelineRow(party, at, id_, tuple(orjson.loads(channels)), status, reason,
-                              frozenset(found.split())))
+            (seq, TimelineRow(party, at, id_, tuple(orjson.loads(channels)), status, reason, frozenset(found.split())))
             for party, at, id_, seq, channels, status, reason, found in conn.execute(
                 "SELECT * FROM timeline WHERE party = ? ORDER BY at DESC, id DESC", (query.party_id,)
             )
@@ -53,9 +63,16 @@ def read_timeline(conn: sqlite3.Connection, query: TimelineQuery) -> TimelinePag
         matching = [(seq, row) for seq, row in rows if row_matches(query, row)]
         after = [(s, r) for s, r in matching if query.after is None or (r.at, r.interaction_id) < query.after]
         page = after[: query.limit]
-        docs = {seq: doc for seq, doc in conn.execute(
-            f"SELECT seq, doc FROM interaction WHERE seq IN ({','.join('?' * len(page))})", [s for s, _ in page]
-        )} if page else {}
+        docs = (
+            {
+                seq: doc
+                for seq, doc in conn.execute(
+                    f"SELECT seq, doc FROM interaction WHERE seq IN ({','.join('?' * len(page))})", [s for s, _ in page]
+                )
+            }
+            if page
+            else {}
+        )
     finally:
         conn.execute("COMMIT")
     cursor = encode_cursor(page[-1][1].at, page[-1][1].interaction_id) if len(after) > query.limit else None

@@ -12,7 +12,7 @@ import subprocess
 import time
 from collections import Counter
 from contextlib import ExitStack
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -24,8 +24,15 @@ from tests.conformance.conftest import IHUB, Server, full_mode_store, running
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 LIST = "/tmf-api/partyInteraction/v4/partyInteraction"
 PAGE_SIZE = 5
 DEMO_EVENTS = 3000
@@ -46,8 +53,14 @@ def ui_server(mode, request, tmp_path_factory):
             env.update(stack.enter_context(full_mode_store(request, "browser")))
         server = Server(tmp_path_factory.mktemp("ui-store"), env)
         # embedded: straight into the store; full mode: onto Kafka, for the worker to index
-        subprocess.run([IHUB, "demo", "--events", str(DEMO_EVENTS), "--seed", "7", "--data-dir", str(server.data_dir)],
-                       env=server.env, check=True, capture_output=True, text=True, timeout=300)
+        subprocess.run(
+            [IHUB, "demo", "--events", str(DEMO_EVENTS), "--seed", "7", "--data-dir", str(server.data_dir)],
+            env=server.env,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         stack.enter_context(running(server, tmp_path_factory.mktemp("ui-worker")))
         wait_for_all(server)
         yield server
@@ -64,13 +77,17 @@ def wait_for_all(server: Server) -> None:
             break
         time.sleep(0.5)
     else:
-        pytest.fail(f"the API lists {total} of the {DEMO_EVENTS} demo interactions after {INDEX_TIMEOUT_S} s",
-                    pytrace=False)
+        pytest.fail(
+            f"the API lists {total} of the {DEMO_EVENTS} demo interactions after {INDEX_TIMEOUT_S} s", pytrace=False
+        )
     # full mode: the contacts behind first-contact resolution are written just after the documents
     # and become searchable with the next refresh; wait until two reports a refresh apart agree
-    now = datetime.now(timezone.utc)
-    window = {"groupBy": "agent", "from": (now - timedelta(days=120)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-              "to": (now + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    now = datetime.now(UTC)
+    window = {
+        "groupBy": "agent",
+        "from": (now - timedelta(days=120)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "to": (now + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
     report = None
     while time.monotonic() < deadline:
         again = httpx.get(server.root + "/ihub/v1/analytics/kpis", params=window, timeout=10).json()
@@ -96,8 +113,10 @@ def api(ui_server):
 @pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).is_file():
-        pytest.fail(f"{CHROMIUM} is missing: the browser tests need Debian's chromium "
-                    "(apt-get update && apt-get install -y chromium); no browser is ever downloaded")
+        pytest.fail(
+            f"{CHROMIUM} is missing: the browser tests need Debian's chromium "
+            "(apt-get update && apt-get install -y chromium); no browser is ever downloaded"
+        )
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -159,8 +178,9 @@ def shown_ids(page) -> list[str]:
 
 def busiest_party(api) -> tuple[str, int]:
     everything = api.get(LIST, params={"fields": "relatedParty"}).json()
-    counts = Counter(p["id"] for item in everything for p in item.get("relatedParty", [])
-                     if p.get("role") not in ("agent", "store"))
+    counts = Counter(
+        p["id"] for item in everything for p in item.get("relatedParty", []) if p.get("role") not in ("agent", "store")
+    )
     return counts.most_common(1)[0]
 
 
@@ -173,7 +193,9 @@ def test_customer_360(page, api, ui_server, mode):
     wait_ready(page)
 
     # suggestions: the customers of the most recent interactions
-    recent = api.get(LIST, params={"sort": "-interactionDate.startDateTime", "limit": 60, "fields": "relatedParty"}).json()
+    recent = api.get(
+        LIST, params={"sort": "-interactionDate.startDateTime", "limit": 60, "fields": "relatedParty"}
+    ).json()
     recent_ids = [p["id"] for item in recent for p in item["relatedParty"] if p.get("role") not in ("agent", "store")]
     chips = page.eval_on_selector_all("#suggestions .chip", "cs => cs.map(c => c.dataset.party)")
     assert chips and chips[0] == recent_ids[0] and set(chips) <= set(recent_ids)
@@ -240,21 +262,29 @@ def test_customer_360(page, api, ui_server, mode):
 
 
 def board(page, kind: str) -> list[tuple[str, int]]:
-    return [tuple(row) for row in page.eval_on_selector_all(
-        f"#board-{kind} tbody tr[data-key]",
-        "rows => rows.map(r => [r.dataset.key, Number(r.querySelector('.volume').dataset.value)])",
-    )]
+    return [
+        tuple(row)
+        for row in page.eval_on_selector_all(
+            f"#board-{kind} tbody tr[data-key]",
+            "rows => rows.map(r => [r.dataset.key, Number(r.querySelector('.volume').dataset.value)])",
+        )
+    ]
 
 
 def test_kpis(page, api, ui_server, mode):
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     start = today - timedelta(days=29)
     page.goto(f"{ui_server.root}/ui/kpis.html?from={start}&to={today}&interval=day&fcrDays=7")
     wait_ready(page)
 
     def report(group_by: str, interval: str = "day") -> dict:
-        params = {"from": f"{start}T00:00:00Z", "to": f"{today + timedelta(days=1)}T00:00:00Z",
-                  "interval": interval, "groupBy": group_by, "fcrDays": 7}
+        params = {
+            "from": f"{start}T00:00:00Z",
+            "to": f"{today + timedelta(days=1)}T00:00:00Z",
+            "interval": interval,
+            "groupBy": group_by,
+            "fcrDays": 7,
+        }
         response = api.get("/ihub/v1/analytics/kpis", params=params)
         assert response.status_code == 200, response.text
         return response.json()
@@ -281,12 +311,16 @@ def test_kpis(page, api, ui_server, mode):
     keys = page.eval_on_selector_all("#volume-chart path.series", "ps => ps.map(p => p.dataset.key)")
     assert sorted(keys) == sorted(g["key"] for g in channel["groups"])
     buckets = {s["t"] for g in channel["groups"] for s in g["series"]}
-    points = page.eval_on_selector_all("#volume-chart path.series", "ps => ps.map(p => p.getAttribute('d').split(/[ML]/).length - 1)")
+    points = page.eval_on_selector_all(
+        "#volume-chart path.series", "ps => ps.map(p => p.getAttribute('d').split(/[ML]/).length - 1)"
+    )
     assert set(points) == {len(buckets)}
 
     # handling time and FCR bars per channel, straight from the response
     for chart, field in (("aht-chart", "avgHandlingSeconds"), ("fcr-chart", "firstContactResolutionRate")):
-        bars = page.eval_on_selector_all(f"#{chart} g.bar", "gs => gs.map(g => [g.dataset.key, Number(g.dataset.value)])")
+        bars = page.eval_on_selector_all(
+            f"#{chart} g.bar", "gs => gs.map(g => [g.dataset.key, Number(g.dataset.value)])"
+        )
         assert dict(bars) == {g["key"]: g[field] for g in channel["groups"]}, chart
 
     # another interval: the chart follows
@@ -294,7 +328,9 @@ def test_kpis(page, api, ui_server, mode):
     wait_ready(page)
     weekly = report("channel", "week")
     buckets = {s["t"] for g in weekly["groups"] for s in g["series"]}
-    points = page.eval_on_selector_all("#volume-chart path.series", "ps => ps.map(p => p.getAttribute('d').split(/[ML]/).length - 1)")
+    points = page.eval_on_selector_all(
+        "#volume-chart path.series", "ps => ps.map(p => p.getAttribute('d').split(/[ML]/).length - 1)"
+    )
     assert len(points) == len(weekly["groups"]) and set(points) == {len(buckets)}
     page.click("#interval button[data-interval=day]")
     wait_ready(page)

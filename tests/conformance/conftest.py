@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from uuid import uuid4
 
 import httpx
 import pytest
-from uuid import uuid4
 
 from interaction_hub.topics import ensure_topics, start_group_at_end
 from tests.conftest import run_async
@@ -44,10 +44,13 @@ class Server:
         self.process: subprocess.Popen | None = None
         self.url = f"{self.root}{BASE_PATH}/"
 
-    def start(self) -> "Server":
+    def start(self) -> Server:
         self.process = subprocess.Popen(
             [IHUB, "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)],
-            env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -75,8 +78,13 @@ def full_mode_store(request: pytest.FixtureRequest, name: str) -> Iterator[dict[
     bootstrap = request.getfixturevalue("kafka_bootstrap")
     search_url = request.getfixturevalue("search_url")
     tag = f"{name}-{uuid4().hex[:8]}"
-    env = {"IHUB_STORE": "search", "IHUB_KAFKA_BOOTSTRAP": bootstrap, "IHUB_SEARCH_URL": search_url,
-           "IHUB_INDEX_ALIAS": tag, "IHUB_WORKER_GROUP": tag}
+    env = {
+        "IHUB_STORE": "search",
+        "IHUB_KAFKA_BOOTSTRAP": bootstrap,
+        "IHUB_SEARCH_URL": search_url,
+        "IHUB_INDEX_ALIAS": tag,
+        "IHUB_WORKER_GROUP": tag,
+    }
     run_async(ensure_topics(bootstrap, 6))  # a browser test may have an event loop running
     run_async(start_group_at_end(bootstrap, tag))
     try:
@@ -90,7 +98,7 @@ def full_mode_store(request: pytest.FixtureRequest, name: str) -> Iterator[dict[
 
 
 @contextmanager
-def running(server: "Server", workdir: Path) -> Iterator["Server"]:
+def running(server: Server, workdir: Path) -> Iterator[Server]:
     """Start `server`, and an `ihub worker` with the same settings when its store is search (full
     mode); stop both afterwards. The worker runs in `workdir` (faust keeps its data there) and logs
     to workdir/worker.log."""
@@ -144,7 +152,7 @@ class Listener:
         listener = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server's naming)
+            def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 listener.attempts += 1
                 if listener.attempts <= listener.fail_first:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import httpx
-import pytest
 
 from tests.conformance.conftest import Server, subscribe
 from tests.conformance.test_party_interaction import CTK_BODY, MERGE, assert_tmf_error

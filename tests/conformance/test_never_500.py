@@ -6,13 +6,62 @@ import random
 
 import pytest
 
-NASTY_VALUES = ["", "%", "%zz", "%00", "a" * 5000, "'; DROP TABLE leaf; --", "(?P<x", "[", "*", "\\",
-                "1e309", "nan", "-0", "9" * 400, "2026-02-30", "2026-01-01T99:00:00Z", "true", "null", ",", ",,", "\\,"]
-NASTY_KEYS = ["status", "status.gt", "a..b", ".", "..", "@", "sort", "fields", "offset", "limit", "x%3E", "x%3C",
-              "id.regex", "relatedParty.id.ne", "channel%5B0%5D.id", "%E2%9C%93", "a=b", "__proto__"]
-NASTY_BODIES = [b"null", b"[]", b"0", b'"x"', b"{}", b'{"reason": {}}', b'{"channel": "x"}', b"\xff\xfe",
-                b'{"a":' * 200, b'{"reason":"r","direction":"d","channel":[{"id":"1"}],"note":[null]}',
-                b'{"reason":"r","direction":"d","channel":[{"id":"1"}],"interactionDate":{"startDateTime":"2026-01-01T00:00:00Z","endDateTime":"x"}}']
+NASTY_VALUES = [
+    "",
+    "%",
+    "%zz",
+    "%00",
+    "a" * 5000,
+    "'; DROP TABLE leaf; --",
+    "(?P<x",
+    "[",
+    "*",
+    "\\",
+    "1e309",
+    "nan",
+    "-0",
+    "9" * 400,
+    "2026-02-30",
+    "2026-01-01T99:00:00Z",
+    "true",
+    "null",
+    ",",
+    ",,",
+    "\\,",
+]
+NASTY_KEYS = [
+    "status",
+    "status.gt",
+    "a..b",
+    ".",
+    "..",
+    "@",
+    "sort",
+    "fields",
+    "offset",
+    "limit",
+    "x%3E",
+    "x%3C",
+    "id.regex",
+    "relatedParty.id.ne",
+    "channel%5B0%5D.id",
+    "%E2%9C%93",
+    "a=b",
+    "__proto__",
+]
+NASTY_BODIES = [
+    b"null",
+    b"[]",
+    b"0",
+    b'"x"',
+    b"{}",
+    b'{"reason": {}}',
+    b'{"channel": "x"}',
+    b"\xff\xfe",
+    b'{"a":' * 200,
+    b'{"reason":"r","direction":"d","channel":[{"id":"1"}],"note":[null]}',
+    b'{"reason":"r","direction":"d","channel":[{"id":"1"}],"interactionDate":{"startDateTime":"2026-01-01T00:00:00Z","endDateTime":"x"}}',
+]
 
 
 @pytest.mark.parametrize("seed", range(3))

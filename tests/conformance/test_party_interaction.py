@@ -11,7 +11,11 @@ import pytest
 
 from tests.conformance.conftest import Server
 
-CTK_BODY = {"channel": [{"id": "555"}], "direction": "inbounds", "reason": "The user wanted to buy TV and internet plan"}
+CTK_BODY = {
+    "channel": [{"id": "555"}],
+    "direction": "inbounds",
+    "reason": "The user wanted to buy TV and internet plan",
+}
 MERGE = {"content-type": "application/merge-patch+json"}
 
 
@@ -55,15 +59,21 @@ def test_ids_are_opaque_url_safe_and_unique(api):
 def test_get_with_fields_and_unknown_id(api):
     created = create(api, status="open")
     assert api.get(f"partyInteraction/{created['id']}", params={"fields": "status"}).json() == {
-        "id": created["id"], "href": created["href"], "status": "open",
+        "id": created["id"],
+        "href": created["href"],
+        "status": "open",
     }
     assert_tmf_error(api.get("partyInteraction/does-not-exist"), 404, "does-not-exist")
     assert_tmf_error(api.get(f"partyInteraction/{created['id']}", params={"status": "open"}), 400, "fields")
 
 
 def test_subclass_extension_attributes_round_trip(api):
-    voice = {"@type": "VoicePartyInteraction", "@baseType": "PartyInteraction", "queue": "billing",
-             "handling": {"talkSeconds": 312, "holdSeconds": [10, 25]}}
+    voice = {
+        "@type": "VoicePartyInteraction",
+        "@baseType": "PartyInteraction",
+        "queue": "billing",
+        "handling": {"talkSeconds": 312, "holdSeconds": [10, 25]},
+    }
     created = create(api, **voice)
     fetched = api.get(f"partyInteraction/{created['id']}").json()
     assert {k: fetched[k] for k in voice} == voice
@@ -94,8 +104,14 @@ def test_invalid_bodies_get_400_and_store_nothing(api, body, fragments):
 
 
 def test_transport_errors(api, server):
-    assert_tmf_error(api.post("partyInteraction", content=b"{not json", headers={"content-type": "application/json"}), 400, "malformed")
-    assert_tmf_error(api.post("partyInteraction", content=b"", headers={"content-type": "application/json"}), 400, "empty")
+    assert_tmf_error(
+        api.post("partyInteraction", content=b"{not json", headers={"content-type": "application/json"}),
+        400,
+        "malformed",
+    )
+    assert_tmf_error(
+        api.post("partyInteraction", content=b"", headers={"content-type": "application/json"}), 400, "empty"
+    )
     assert_tmf_error(api.post("partyInteraction", content=b"reason=x", headers={"content-type": "text/plain"}), 415)
     assert_tmf_error(api.post("partyInteraction", content=json.dumps(CTK_BODY)), 415)  # no content type
     big = {**CTK_BODY, "description": "x" * (1024 * 1024 + 1)}
@@ -114,7 +130,8 @@ def test_merge_patch_updates_and_sets_status_change_date(api):
     created = create(api, status="open", description="before")
     for content_type in ("application/merge-patch+json", "application/json"):
         response = api.patch(
-            f"partyInteraction/{created['id']}", content=json.dumps({"description": None, "note": [{"text": content_type}]}),
+            f"partyInteraction/{created['id']}",
+            content=json.dumps({"description": None, "note": [{"text": content_type}]}),
             headers={"content-type": content_type},
         )
         assert response.status_code == 200, response.text
@@ -128,13 +145,22 @@ def test_merge_patch_updates_and_sets_status_change_date(api):
 
 def test_json_patch(api):
     created = create(api, relatedParty=[{"id": "c1", "@referredType": "Individual"}])
-    ops = [{"op": "add", "path": "/relatedParty/-", "value": {"id": "a9", "@referredType": "PartyRole", "role": "agent"}},
-           {"op": "replace", "path": "/reason", "value": "Changed"}]
-    response = api.patch(f"partyInteraction/{created['id']}", json=ops, headers={"content-type": "application/json-patch+json"})
+    ops = [
+        {"op": "add", "path": "/relatedParty/-", "value": {"id": "a9", "@referredType": "PartyRole", "role": "agent"}},
+        {"op": "replace", "path": "/reason", "value": "Changed"},
+    ]
+    response = api.patch(
+        f"partyInteraction/{created['id']}", json=ops, headers={"content-type": "application/json-patch+json"}
+    )
     assert response.status_code == 200, response.text
     assert [p["id"] for p in response.json()["relatedParty"]] == ["c1", "a9"]
     bad = [{"op": "remove", "path": "/nothing/here"}]
-    assert_tmf_error(api.patch(f"partyInteraction/{created['id']}", json=bad, headers={"content-type": "application/json-patch+json"}), 400)
+    assert_tmf_error(
+        api.patch(
+            f"partyInteraction/{created['id']}", json=bad, headers={"content-type": "application/json-patch+json"}
+        ),
+        400,
+    )
 
 
 @pytest.mark.parametrize(
@@ -153,7 +179,9 @@ def test_json_patch(api):
 )
 def test_bad_patches_change_nothing(api, patch, content_type, fragments):
     created = create(api, status="open")
-    response = api.patch(f"partyInteraction/{created['id']}", content=json.dumps(patch), headers={"content-type": content_type})
+    response = api.patch(
+        f"partyInteraction/{created['id']}", content=json.dumps(patch), headers={"content-type": content_type}
+    )
     assert_tmf_error(response, 400, *fragments)
     assert api.get(f"partyInteraction/{created['id']}").json() == created
 
@@ -161,7 +189,9 @@ def test_bad_patches_change_nothing(api, patch, content_type, fragments):
 def test_patch_and_delete_errors(api):
     assert_tmf_error(api.patch("partyInteraction/nope", json={"status": "x"}, headers=MERGE), 404)
     created = create(api)
-    assert_tmf_error(api.patch(f"partyInteraction/{created['id']}", content=b"status=x", headers={"content-type": "text/plain"}), 415)
+    assert_tmf_error(
+        api.patch(f"partyInteraction/{created['id']}", content=b"status=x", headers={"content-type": "text/plain"}), 415
+    )
     assert api.delete(f"partyInteraction/{created['id']}").status_code == 204
     assert_tmf_error(api.get(f"partyInteraction/{created['id']}"), 404)
     assert_tmf_error(api.delete(f"partyInteraction/{created['id']}"), 404)
@@ -172,7 +202,9 @@ def test_concurrent_writes_are_all_kept(api, server):
 
     def post(n):
         with httpx.Client(base_url=server.url) as client:
-            return client.post("partyInteraction", json={**CTK_BODY, "description": marker, "note": [{"id": str(n)}]}).status_code
+            return client.post(
+                "partyInteraction", json={**CTK_BODY, "description": marker, "note": [{"id": str(n)}]}
+            ).status_code
 
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         assert set(pool.map(post, range(60))) == {201}
@@ -199,7 +231,13 @@ def test_data_survives_a_restart(tmp_path):
 def test_openapi_describes_the_real_shapes(api, server):
     spec = httpx.get(f"http://127.0.0.1:{server.port}/openapi.json").json()
     schemas = spec["components"]["schemas"]
-    assert {"PartyInteraction", "PartyInteractionCreate", "PartyInteractionUpdate", "Error", "EventSubscription"} <= set(schemas)
+    assert {
+        "PartyInteraction",
+        "PartyInteractionCreate",
+        "PartyInteractionUpdate",
+        "Error",
+        "EventSubscription",
+    } <= set(schemas)
     assert set(schemas["PartyInteractionCreate"]["required"]) == {"direction", "reason", "channel"}
     post = spec["paths"]["/tmf-api/partyInteraction/v4/partyInteraction"]["post"]
     assert post["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/PartyInteractionCreate")

@@ -24,9 +24,14 @@ def history(api, server):
     ]
     created = []
     for channel, status, reason, start, text in specs:
-        body = {"reason": reason, "direction": "inbound", "status": status, "channel": [{"id": channel}],
-                "relatedParty": [{"id": party, "role": "customer", "@referredType": "Individual"}],
-                "note": [{"text": text}]}
+        body = {
+            "reason": reason,
+            "direction": "inbound",
+            "status": status,
+            "channel": [{"id": channel}],
+            "relatedParty": [{"id": party, "role": "customer", "@referredType": "Individual"}],
+            "note": [{"text": text}],
+        }
         if start:
             body["interactionDate"] = {"startDateTime": start}
         response = api.post("partyInteraction", json=body)
@@ -65,7 +70,9 @@ def test_filters_search_and_facets(history):
     assert ids(client.get("timeline", params={"channel": "voice"})) == [created[4]["id"], created[2]["id"]]
     assert ids(client.get("timeline", params={"status": "open,cancelled"})) == [created[i]["id"] for i in (5, 4, 0)]
     assert ids(client.get("timeline", params={"reason": "Billing question", "from": "2026-03-01T09:10:00Z"})) == [
-        created[2]["id"], created[1]["id"]]
+        created[2]["id"],
+        created[1]["id"],
+    ]
     assert ids(client.get("timeline", params={"to": "2026-03-01T09:59:59Z"})) == [created[1]["id"], created[0]["id"]]
     assert ids(client.get("timeline", params={"q": "ROAMING charge"})) == [created[2]["id"], created[1]["id"]]
     assert ids(client.get("timeline", params={"q": "roam"})) == []  # whole words

@@ -24,6 +24,7 @@ def create(api: httpx.Client, **extra: Any) -> tuple[dict[str, Any], str]:
 
 def at_once(server: Any, count: int, request: Callable[[httpx.Client, int], httpx.Response]) -> list[httpx.Response]:
     """`count` requests from WRITERS threads, each with a client of its own; the answers in order."""
+
     def one(n: int) -> httpx.Response:
         with httpx.Client(base_url=server.url, timeout=30) as client:
             return request(client, n)
@@ -57,8 +58,11 @@ def test_fifty_concurrent_json_patch_additions_are_all_kept(api, server):
 def test_concurrent_merge_patches_of_different_attributes_are_all_kept(api, server):
     created, _ = create(api, **{"@type": "SurveyPartyInteraction", "answers": {"q0": 0}})
     url = f"partyInteraction/{created['id']}"
-    answers = at_once(server, 30, lambda client, n: client.patch(
-        url, json={f"flag{n}": n, "answers": {f"q{n + 1}": n + 1}}, headers=MERGE))
+    answers = at_once(
+        server,
+        30,
+        lambda client, n: client.patch(url, json={f"flag{n}": n, "answers": {f"q{n + 1}": n + 1}}, headers=MERGE),
+    )
     assert [a.status_code for a in answers] == [200] * 30
     final = api.get(url).json()
     assert {k: v for k, v in final.items() if k.startswith("flag")} == {f"flag{n}": n for n in range(30)}
@@ -70,8 +74,9 @@ def test_patches_racing_a_delete_leave_exactly_the_acknowledged_notes_in_the_del
 ):
     created, _ = create(api, note=[])
     sink = listener()
-    subscriptions.append(subscribe(
-        api, sink.url, f"eventType=PartyInteractionDeleteEvent&event.partyInteraction.id={created['id']}"))
+    subscriptions.append(
+        subscribe(api, sink.url, f"eventType=PartyInteractionDeleteEvent&event.partyInteraction.id={created['id']}")
+    )
     url = f"partyInteraction/{created['id']}"
 
     def write(client: httpx.Client, n: int) -> httpx.Response:
@@ -101,7 +106,7 @@ def test_a_stale_if_match_is_refused_with_412_and_changes_nothing(api):
     assert_tmf_error(api.patch(url, json={"status": "open"}, headers={**MERGE, "if-match": first}), 412)
     assert_tmf_error(add_note("late", first)(api, url), 412)
     assert_tmf_error(api.delete(url, headers={"if-match": first}), 412)
-    assert_tmf_error(api.delete(url, headers={"if-match": f'W/{second}'}), 412)  # If-Match compares strongly
+    assert_tmf_error(api.delete(url, headers={"if-match": f"W/{second}"}), 412)  # If-Match compares strongly
     current = api.get(url)
     assert current.headers["etag"] == second and current.json() == updated.json()
 

@@ -31,9 +31,14 @@ class Worker:
         self.env, self.log = env, log
         self.process: subprocess.Popen | None = None
 
-    def start(self) -> "Worker":
-        self.process = subprocess.Popen([IHUB, "worker"], env=self.env, cwd=self.log.parent,  # faust keeps data in cwd
-                                        stdout=open(self.log, "a"), stderr=subprocess.STDOUT)
+    def start(self) -> Worker:
+        self.process = subprocess.Popen(
+            [IHUB, "worker"],
+            env=self.env,
+            cwd=self.log.parent,  # faust keeps data in cwd
+            stdout=open(self.log, "a"),
+            stderr=subprocess.STDOUT,
+        )
         return self
 
     def kill(self) -> None:
@@ -53,8 +58,14 @@ class Worker:
 def isolated(kafka_bootstrap, search_url, tmp_path):
     """Environment for workers and servers of one test: own consumer group and index alias."""
     tag = uuid4().hex[:8]
-    env = {**os.environ, "IHUB_KAFKA_BOOTSTRAP": kafka_bootstrap, "IHUB_SEARCH_URL": search_url,
-           "IHUB_STORE": "search", "IHUB_WORKER_GROUP": f"test-{tag}", "IHUB_INDEX_ALIAS": f"test-{tag}"}
+    env = {
+        **os.environ,
+        "IHUB_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "IHUB_SEARCH_URL": search_url,
+        "IHUB_STORE": "search",
+        "IHUB_WORKER_GROUP": f"test-{tag}",
+        "IHUB_INDEX_ALIAS": f"test-{tag}",
+    }
     asyncio.run(ensure_topics(kafka_bootstrap, 6))
     asyncio.run(start_group_at_end(kafka_bootstrap, env["IHUB_WORKER_GROUP"]))  # only this test's events
     started: list[Worker] = []
@@ -66,8 +77,10 @@ def isolated(kafka_bootstrap, search_url, tmp_path):
     yield env, worker
     for item in started:
         item.stop()
-    httpx.delete(f"{search_url}/test-{tag}-v1,test-{tag}-v2,test-{tag}-contacts,test-{tag}-subscriptions",
-                 params={"ignore_unavailable": "true"})
+    httpx.delete(
+        f"{search_url}/test-{tag}-v1,test-{tag}-v2,test-{tag}-contacts,test-{tag}-subscriptions",
+        params={"ignore_unavailable": "true"},
+    )
 
 
 def count(search_url: str, alias: str, query: dict | None = None) -> int:

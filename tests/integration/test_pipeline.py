@@ -60,7 +60,10 @@ def test_every_channel_end_to_end_through_the_tmf683_api(isolated, search_url, k
             assert change.interaction_id in [item["id"] for item in found], event.type
         call = api.get(f"partyInteraction/{adapt(by_type['ihub.voice.call.ended']).interaction_id}").json()
         assert call["status"] == "completed"  # started (older version) never overwrote ended
-        assert call["creationDate"] == by_type["ihub.voice.call.ended"].time or call["creationDate"] == by_type["ihub.voice.call.started"].time
+        assert (
+            call["creationDate"] == by_type["ihub.voice.call.ended"].time
+            or call["creationDate"] == by_type["ihub.voice.call.started"].time
+        )
         passthrough = api.get(passthrough_url).json()
         assert "description" not in passthrough  # the patch removed it
         publish(kafka_bootstrap, [by_type["tmf683.partyInteraction.delete"]])
@@ -98,11 +101,36 @@ def test_poison_events_go_to_the_dead_letter_topic_and_good_ones_keep_flowing(is
     poison = [
         (b"k1", f"not json {marker}".encode()),
         (b"k2", orjson.dumps({"id": marker, "source": "x", "type": "ihub.web.session", "time": "never", "data": {}})),
-        (b"k3", orjson.dumps({"id": marker, "source": "x", "type": "ihub.fax.received", "time": "2026-01-01T00:00:00Z", "data": {}})),
-        (b"k4", orjson.dumps({"id": marker, "source": "urn:x", "type": "ihub.voice.call.ended", "time": "2026-01-01T00:00:00Z",
-                              "data": {"callId": 42}})),
-        (b"k5", orjson.dumps({"id": marker, "source": "urn:x", "type": "tmf683.partyInteraction.patch", "time": "2026-01-01T00:00:00Z",
-                              "data": {"id": f"missing-{marker}", "patch": {"status": "x"}}})),
+        (
+            b"k3",
+            orjson.dumps(
+                {"id": marker, "source": "x", "type": "ihub.fax.received", "time": "2026-01-01T00:00:00Z", "data": {}}
+            ),
+        ),
+        (
+            b"k4",
+            orjson.dumps(
+                {
+                    "id": marker,
+                    "source": "urn:x",
+                    "type": "ihub.voice.call.ended",
+                    "time": "2026-01-01T00:00:00Z",
+                    "data": {"callId": 42},
+                }
+            ),
+        ),
+        (
+            b"k5",
+            orjson.dumps(
+                {
+                    "id": marker,
+                    "source": "urn:x",
+                    "type": "tmf683.partyInteraction.patch",
+                    "time": "2026-01-01T00:00:00Z",
+                    "data": {"id": f"missing-{marker}", "patch": {"status": "x"}},
+                }
+            ),
+        ),
     ]
     half = len(good) // 2
     publish(kafka_bootstrap, good[:half])
@@ -110,7 +138,11 @@ def test_poison_events_go_to_the_dead_letter_topic_and_good_ones_keep_flowing(is
     publish(kafka_bootstrap, good[half:])
     worker()
     ids = {adapt(e).interaction_id for e in good}
-    wait_until(lambda: count(search_url, env["IHUB_INDEX_ALIAS"], {"ids": {"values": sorted(ids)}}) == len(ids), 90, "good events")
+    wait_until(
+        lambda: count(search_url, env["IHUB_INDEX_ALIAS"], {"ids": {"values": sorted(ids)}}) == len(ids),
+        90,
+        "good events",
+    )
     letters = read_dead_letters(kafka_bootstrap, marker, len(poison))
     assert len(letters) == len(poison)
     reasons = " | ".join(letter["error"] for letter in letters)
@@ -158,8 +190,9 @@ def assert_contacts_match_the_documents(search_url: str, alias: str) -> None:
 
     def members():
         httpx.post(f"{search_url}/{alias}-contacts/_refresh")
-        contacts = httpx.post(f"{search_url}/{alias}-contacts/_search",
-                              json={"size": 10_000, "query": {"exists": {"field": "customer"}}}).json()
+        contacts = httpx.post(
+            f"{search_url}/{alias}-contacts/_search", json={"size": 10_000, "query": {"exists": {"field": "customer"}}}
+        ).json()
         return sorted((hit["_id"], m["id"]) for hit in contacts["hits"]["hits"] for m in hit["_source"]["members"])
 
     # the contacts agent follows the documents by a moment: wait for it, then compare exactly
@@ -237,8 +270,11 @@ def test_nothing_is_lost_while_the_engine_is_unavailable(isolated, search_url, k
     assert running.process.poll() is None, "the worker must not crash while the engine is down"
     assert count(search_url, env["IHUB_INDEX_ALIAS"], {"ids": {"values": ids}}) == 0
     proxy.up = True
-    wait_until(lambda: count(search_url, env["IHUB_INDEX_ALIAS"], {"ids": {"values": ids}}) == len(ids), 120,
-               "ingestion to resume by itself")
+    wait_until(
+        lambda: count(search_url, env["IHUB_INDEX_ALIAS"], {"ids": {"values": ids}}) == len(ids),
+        120,
+        "ingestion to resume by itself",
+    )
 
 
 def test_reindex_rebuilds_from_the_log_and_switches_the_alias_without_downtime(isolated, search_url, kafka_bootstrap):
@@ -280,12 +316,16 @@ def test_reindex_rebuilds_from_the_log_and_switches_the_alias_without_downtime(i
     # the running worker writes through the alias, so into the new index
     late = marked(templates[0], f"{marker}-late")
     publish(kafka_bootstrap, [late])
-    wait_until(lambda: count(search_url, f"{alias}-v2", {"ids": {"values": [adapt(late).interaction_id]}}) == 1, 60,
-               "a new event in the new index")
+    wait_until(
+        lambda: count(search_url, f"{alias}-v2", {"ids": {"values": [adapt(late).interaction_id]}}) == 1,
+        60,
+        "a new event in the new index",
+    )
 
 
-def test_import_publishes_the_valid_lines_of_a_file_and_names_the_bad_ones(isolated, search_url, kafka_bootstrap,
-                                                                           tmp_path):
+def test_import_publishes_the_valid_lines_of_a_file_and_names_the_bad_ones(
+    isolated, search_url, kafka_bootstrap, tmp_path
+):
     env, worker = isolated
     marker = uuid4().hex
     templates = [e for e in sample_events() if not e.type.startswith("tmf683.")]
@@ -301,5 +341,8 @@ def test_import_publishes_the_valid_lines_of_a_file_and_names_the_bad_ones(isola
     assert "line 8 rejected" in done.stderr and "line 21 rejected" in done.stderr
     assert "published 40 events, rejected 2" in done.stderr
     ids = sorted({adapt(e).interaction_id for e in events})
-    wait_until(lambda: count(search_url, env["IHUB_INDEX_ALIAS"], {"ids": {"values": ids}}) == len(ids), 90,
-               "the imported events")
+    wait_until(
+        lambda: count(search_url, env["IHUB_INDEX_ALIAS"], {"ids": {"values": ids}}) == len(ids),
+        90,
+        "the imported events",
+    )

@@ -20,16 +20,20 @@ from tests.integration.conftest import publish, wait_until
 pytestmark = pytest.mark.integration
 
 BODY = {
-    "reason": "Bill higher than expected", "direction": "inbound", "status": "open",
+    "reason": "Bill higher than expected",
+    "direction": "inbound",
+    "status": "open",
     "channel": [{"id": "voice", "name": "Contact centre"}],
     "relatedParty": [{"id": "cust-42", "@referredType": "Individual", "role": "customer"}],
-    "note": [{"text": "first"}], "description": "Café — ünïcode ✓ \"quoted\" \\ back",
+    "note": [{"text": "first"}],
+    "description": 'Café — ünïcode ✓ "quoted" \\ back',
 }
 
 
 def changes(ids: list[str]) -> list[Change]:
     """Every kind of change and refusal, with fixed times, about three interactions."""
     a, b, c = ids
+
     def at(second: int) -> str:
         return f"2026-11-20T09:30:{second:02d}.123456Z"
 
@@ -40,15 +44,25 @@ def changes(ids: list[str]) -> list[Change]:
         create(a, 0),
         create(b, 1, **{"@type": "VoicePartyInteraction", "handling": {"talkSeconds": 312, "ratio": 0.1}}),
         create(c, 2),
-        Change.at("json-patch", a, at(3), [
-            {"op": "add", "path": "/note/-", "value": {"text": "second"}},
-            {"op": "replace", "path": "/status", "value": "inProgress"},
-            {"op": "copy", "from": "/note/0", "path": "/note/-"},
-            {"op": "move", "from": "/note/2", "path": "/note/0"},
-            {"op": "test", "path": "/note/0/text", "value": "first"},
-            {"op": "remove", "path": "/description"},
-        ]),
-        Change.at("merge", b, at(4), {"handling": {"holdSeconds": [10, 25], "talkSeconds": None, "tiny": 1e-7}, "status": "completed"}),
+        Change.at(
+            "json-patch",
+            a,
+            at(3),
+            [
+                {"op": "add", "path": "/note/-", "value": {"text": "second"}},
+                {"op": "replace", "path": "/status", "value": "inProgress"},
+                {"op": "copy", "from": "/note/0", "path": "/note/-"},
+                {"op": "move", "from": "/note/2", "path": "/note/0"},
+                {"op": "test", "path": "/note/0/text", "value": "first"},
+                {"op": "remove", "path": "/description"},
+            ],
+        ),
+        Change.at(
+            "merge",
+            b,
+            at(4),
+            {"handling": {"holdSeconds": [10, 25], "talkSeconds": None, "tiny": 1e-7}, "status": "completed"},
+        ),
         Change.at("merge", a, at(5), {"status": "inProgress"}),  # unchanged
         Change.at("merge", a, at(6), {"status": "completed"}, expected_versions=(1,)),  # stale: refused
         Change.at("json-patch", c, at(7), [{"op": "remove", "path": "/reason"}]),  # invalid: refused
@@ -91,10 +105,18 @@ def test_the_same_changes_give_byte_identical_documents_in_both_modes(isolated, 
     worker()
     publish(kafka_bootstrap, [event_for(change) for change in sequence])
     alias = env["IHUB_INDEX_ALIAS"]
+
     def versions(found: dict[str, StoredDocument | None]) -> dict[str, int | None]:
         return {i: None if doc is None else doc.version for i, doc in found.items()}
 
-    remote = wait_until(lambda: (found := asyncio.run(indexed(search_url, alias, set(ids))))
-                        and versions(found) == versions(local) and found, 90, "the worker to apply every change")
+    remote = wait_until(
+        lambda: (
+            (found := asyncio.run(indexed(search_url, alias, set(ids))))
+            and versions(found) == versions(local)
+            and found
+        ),
+        90,
+        "the worker to apply every change",
+    )
     for interaction_id in ids:  # the bytes themselves, not only equal JSON
         assert remote[interaction_id] == local[interaction_id]

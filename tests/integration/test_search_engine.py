@@ -108,8 +108,11 @@ async def _index_refresh_search(url: str) -> None:
         ranged = await search(
             client,
             index,
-            {"query": {"range": {"interactionDate": {"gte": "2026-11-02T00:00:00Z"}}}, "size": 0,
-             "aggs": {"by_channel": {"terms": {"field": "channel"}}}},
+            {
+                "query": {"range": {"interactionDate": {"gte": "2026-11-02T00:00:00Z"}}},
+                "size": 0,
+                "aggs": {"by_channel": {"terms": {"field": "channel"}}},
+            },
         )
         buckets = {b["key"]: b["doc_count"] for b in ranged["aggregations"]["by_channel"]["buckets"]}
         assert buckets == {"phone": 1, "chat": 1}
@@ -126,9 +129,13 @@ async def _index_template_applies(url: str) -> None:
     client = create_client(url)
     prefix = f"ihub-it-tpl-{uuid.uuid4().hex[:8]}"
     try:
-        await client.indices.put_index_template(name=prefix, body={
-            "index_patterns": [f"{prefix}-*"], "template": {"settings": {"number_of_replicas": 0}, "mappings": MAPPINGS},
-        })
+        await client.indices.put_index_template(
+            name=prefix,
+            body={
+                "index_patterns": [f"{prefix}-*"],
+                "template": {"settings": {"number_of_replicas": 0}, "mappings": MAPPINGS},
+            },
+        )
         index = f"{prefix}-000001"
         assert not (await bulk(client, _index_lines(index, DOCS[:1]), refresh=True))["errors"]
         mapping = await client.indices.get_mapping(index=index)
@@ -149,6 +156,7 @@ def test_index_template_applies_to_new_indices(search_url: str) -> None:
 
 def test_get_document_returns_version_and_stored_bytes_for_any_id_and_none_when_absent(search_url):
     """The API's GET by id path (engine.get_document) with ids that need escaping in a URL."""
+
     async def scenario():
         client = create_client(search_url)
         index = f"test-raw-{uuid.uuid4().hex[:8]}"
@@ -156,8 +164,14 @@ def test_get_document_returns_version_and_stored_bytes_for_any_id_and_none_when_
             await client.indices.create(index=index)
             ids = ["a/b", "a b", "ü-ß", "a%2Fb", "a?b=c", "a#b", "x+y", "a/../b", "..."]
             for n, doc_id in enumerate(ids, 1):
-                await client.index(index=index, id=doc_id, document={"id": doc_id, "n": '"_source":'},
-                                   version=1000 + n, version_type="external", refresh=True)
+                await client.index(
+                    index=index,
+                    id=doc_id,
+                    document={"id": doc_id, "n": '"_source":'},
+                    version=1000 + n,
+                    version_type="external",
+                    refresh=True,
+                )
             for n, doc_id in enumerate(ids, 1):
                 version, body = await get_document(client, index, doc_id)
                 assert (version, orjson.loads(body)) == (1000 + n, {"id": doc_id, "n": '"_source":'})

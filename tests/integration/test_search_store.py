@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC
 from uuid import uuid4
 
 import orjson
 import pytest
 
-from storage.tmf630 import parse_query
 from storage.search import create_client
 from storage.search.store import IndexOp, SearchStore
+from storage.tmf630 import parse_query
 from tests.store_contract import QUERIES, contract_documents, expected, random_queries
 
 pytestmark = pytest.mark.integration
@@ -78,7 +79,9 @@ def test_versions_never_go_backwards_and_replays_are_idempotent(search_url, loop
         v1 = {**base, "status": "v1"}
         assert all(r.ok for r in await store.apply([IndexOp("index", base["id"], 2, v2)]))
         # an older change arriving late, and a replay of the newer one: both "done", state stays v2
-        results = await store.apply([IndexOp("index", base["id"], 1, v1), IndexOp("index", base["id"], 2, v2)], refresh=True)
+        results = await store.apply(
+            [IndexOp("index", base["id"], 1, v1), IndexOp("index", base["id"], 2, v2)], refresh=True
+        )
         assert [r.ok for r in results] == [True, True]
         assert orjson.loads((await store.get(base["id"])).body)["status"] == "v2"
         assert (await store.list(parse_query(f"id={base['id']}"))).total == 1
@@ -115,10 +118,11 @@ def test_kpis_on_the_engine_agree_with_the_reference(loaded, loop, group_by, int
     start, end, days = 1767225600.0 + 30 * 86400, 1767225600.0 + 250 * 86400, 20
     facts = [fact(d) for d in docs]
     query = KpiQuery(start, end, interval, group_by, days)
-    expected = kpis(query, [f for f in facts if start <= f.at < end], [f for f in facts if start <= f.at < end + days * 86400])
+    expected = kpis(
+        query, [f for f in facts if start <= f.at < end], [f for f in facts if start <= f.at < end + days * 86400]
+    )
     assert expected and any(g["firstContactResolutionRate"] not in (None, 1.0) for g in expected)
     assert loop.run_until_complete(store.kpis(query)) == expected
-
 
 
 def test_first_contact_resolution_stays_right_when_interactions_change_move_or_go(search_url, loop):
@@ -150,7 +154,7 @@ def test_first_contact_resolution_stays_right_when_interactions_change_move_or_g
                 later.append(IndexOp("index", i, 3, docs[i]))
         await asyncio.gather(write(later[0::2]), write(later[1::2]))
         # a late, older version and a replay change nothing
-        stale = [IndexOp("index", i, 1, first_doc.doc) for i, first_doc in zip(ids, first) if i in docs][:20]
+        stale = [op for op in first if op.interaction_id in docs][:20]
         await write(stale + later[:10])
         await store.client.indices.refresh(index=f"{store.alias},{store.contacts.index}")
         facts = [fact(d) for d in docs.values()]
@@ -170,19 +174,24 @@ def test_the_kibana_fcr_panel_query_gives_the_apis_figures(loaded, loop):
     """The Vega panel's engine query (services/kibana), with Kibana's time filter filled in as Kibana
     does, on the real contacts index: its first-contact resolution per channel is the KPI API's."""
     import json
-    from datetime import datetime, timezone
+    from datetime import datetime
     from pathlib import Path
 
     from storage.kpis import KpiQuery
 
-    store, docs = loaded
+    store, _ = loaded
     objects = Path(__file__).resolve().parents[2] / "services" / "kibana" / "dashboards.ndjson"
     panel = next(o for o in map(json.loads, objects.read_text().splitlines()) if o["id"] == "ihub-fcr-by-channel")
     spec = json.loads(json.loads(panel["attributes"]["visState"])["params"]["spec"])
     start, end = 1767225600.0 + 20 * 86400, 1767225600.0 + 300 * 86400
-    iso = lambda t: datetime.fromtimestamp(t, timezone.utc).isoformat()  # noqa: E731
+
+    def iso(t: float) -> str:
+        return datetime.fromtimestamp(t, UTC).isoformat()
+
     time_filter = {"gte": iso(start), "lte": iso(end - 0.001), "format": "strict_date_optional_time"}
-    body = json.loads(json.dumps(spec["data"]["url"]["body"]).replace('{"%timefilter%": true}', json.dumps(time_filter)))
+    body = json.loads(
+        json.dumps(spec["data"]["url"]["body"]).replace('{"%timefilter%": true}', json.dumps(time_filter))
+    )
     assert time_filter["gte"] in json.dumps(body)
     response = loop.run_until_complete(store.client.search(index=store.contacts.index, body=body))
     buckets = response["aggregations"]["members"]["window"]["channels"]["buckets"]
@@ -202,8 +211,11 @@ def test_a_contact_the_engine_refuses_is_logged_and_the_others_are_written(searc
     alone = {**docs[3], "relatedParty": [{"id": "cust-alone", "role": "customer"}], "reason": "Other"}
 
     async def scenario():
-        await store.client.indices.create(index=store.contacts.index, mappings=contacts.MAPPINGS,
-                                          settings={**contacts.SETTINGS, "mapping.nested_objects.limit": 2})
+        await store.client.indices.create(
+            index=store.contacts.index,
+            mappings=contacts.MAPPINGS,
+            settings={**contacts.SETTINGS, "mapping.nested_objects.limit": 2},
+        )
         await store.contacts.update([(d["id"], 1, d) for d in [*crowd, alone]], refresh=True)
         found = await store.client.search(index=store.contacts.index, query={"exists": {"field": "customer"}})
         return [hit["_source"]["customer"] for hit in found["hits"]["hits"]]

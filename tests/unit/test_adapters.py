@@ -3,7 +3,7 @@ maps the channel's key fields; bad events are refused with a reason naming the p
 
 import copy
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 import pytest
@@ -46,6 +46,7 @@ def parties(document: dict) -> dict[str, dict]:
 
 # -- every sample ------------------------------------------------------------------------------
 
+
 def test_there_is_a_sample_for_every_event_type():
     assert sorted(SAMPLES) == sorted(ADAPTERS)
     assert len(ADAPTERS) == 12
@@ -74,7 +75,9 @@ def test_channel_samples_are_valid_create_bodies_with_channel_and_customer(event
     assert document["@baseType"] == "PartyInteraction"
     assert document["@type"].endswith("Interaction")
     kind = event_type.split(".")[1]
-    assert document["channel"] == [{"id": kind, "name": CHANNEL_NAMES[kind], "role": "primary", "@referredType": "Channel"}]
+    assert document["channel"] == [
+        {"id": kind, "name": CHANNEL_NAMES[kind], "role": "primary", "@referredType": "Channel"}
+    ]
     assert document["direction"] in ("inbound", "outbound")
     assert document["reason"] and document["description"] and document["status"]
     assert document["interactionDate"]["startDateTime"]
@@ -84,12 +87,13 @@ def test_channel_samples_are_valid_create_bodies_with_channel_and_customer(event
 
 def test_version_is_the_envelope_time_in_microseconds():
     event = SAMPLES["ihub.app.session"]  # time 2026-11-21T07:52:31.418Z
-    expected = datetime(2026, 11, 21, 7, 52, 31, 418000, tzinfo=timezone.utc).timestamp() * 1_000_000
+    expected = datetime(2026, 11, 21, 7, 52, 31, 418000, tzinfo=UTC).timestamp() * 1_000_000
     assert change("ihub.app.session").version == int(expected)
     assert adapt(event.model_copy(update={"time": "2026-11-21T08:52:31.418+01:00"})).version == int(expected)
 
 
 # -- channel mappings --------------------------------------------------------------------------
+
 
 def test_call_started_and_ended_are_one_interaction_and_ended_wins():
     started, ended = change("ihub.voice.call.started"), change("ihub.voice.call.ended")
@@ -107,12 +111,22 @@ def test_voice_call_ended_maps_agent_queue_and_handling_time():
     assert document["@type"] == "VoiceCallInteraction"
     assert document["reason"] == "Bill higher than expected"  # the wrap-up
     assert document["direction"] == "inbound"
-    assert document["interactionDate"] == {"startDateTime": "2026-11-20T09:30:00Z",
-                                           "endDateTime": "2026-11-20T09:41:12Z"}
-    assert parties(document)["customer"] == {"id": "cust-42", "name": "Ana Silva", "role": "customer",
-                                             "@referredType": "Individual"}
-    assert parties(document)["agent"] == {"id": "agent-0007", "name": "Rui Costa", "role": "agent",
-                                          "@referredType": "PartyRole"}
+    assert document["interactionDate"] == {
+        "startDateTime": "2026-11-20T09:30:00Z",
+        "endDateTime": "2026-11-20T09:41:12Z",
+    }
+    assert parties(document)["customer"] == {
+        "id": "cust-42",
+        "name": "Ana Silva",
+        "role": "customer",
+        "@referredType": "Individual",
+    }
+    assert parties(document)["agent"] == {
+        "id": "agent-0007",
+        "name": "Rui Costa",
+        "role": "agent",
+        "@referredType": "PartyRole",
+    }
     call = document["call"]
     assert call["queue"] == "billing-pt"
     assert (call["ani"], call["dnis"]) == ("+351912345678", "+351800200300")
@@ -140,8 +154,12 @@ def test_store_visit_maps_store_csr_ticket_and_minutes():
     document = change("ihub.store.visit").body
     assert document["@type"] == "StoreVisitInteraction"
     assert document["reason"] == "Device repair"
-    assert parties(document)["store"] == {"id": "store-014", "name": "Lisboa Colombo", "role": "store",
-                                          "@referredType": "Organization"}
+    assert parties(document)["store"] == {
+        "id": "store-014",
+        "name": "Lisboa Colombo",
+        "role": "store",
+        "@referredType": "Organization",
+    }
     assert parties(document)["agent"]["id"] == "csr-0311"
     visit = document["visit"]
     assert (visit["ticketNumber"], visit["serviceType"]) == ("R042", "device-repair")
@@ -160,19 +178,36 @@ def test_email_maps_thread_reply_attachments_and_organisation_customer():
     assert document["reason"] == "Re: 14 new SIM cards for the delivery fleet"
     assert document["email"]["threadId"] == "thr-55120"
     assert document["email"]["cc"] == ["finance@acme-logistics.example"]
-    assert parties(document)["customer"] == {"id": "org-117", "name": "Acme Logistics", "role": "customer",
-                                             "@referredType": "Organization"}
+    assert parties(document)["customer"] == {
+        "id": "org-117",
+        "name": "Acme Logistics",
+        "role": "customer",
+        "@referredType": "Organization",
+    }
     assert document["interactionRelationship"] == [
-        {"id": interaction_id(event.source, "<20261121.4471.b2b@support.operator.example>"),
-         "relationshipType": "replyTo"}
+        {
+            "id": interaction_id(event.source, "<20261121.4471.b2b@support.operator.example>"),
+            "relationshipType": "replyTo",
+        }
     ]
-    assert document["attachment"] == [{"name": "purchase-order-PO-2026-771.pdf", "attachmentType": "emailAttachment",
-                                       "mimeType": "application/pdf", "size": {"amount": 182044, "units": "bytes"}}]
+    assert document["attachment"] == [
+        {
+            "name": "purchase-order-PO-2026-771.pdf",
+            "attachmentType": "emailAttachment",
+            "mimeType": "application/pdf",
+            "size": {"amount": 182044, "units": "bytes"},
+        }
+    ]
 
 
 def test_email_reply_is_the_same_interaction_its_answer_points_to():
-    original = sample("ihub.email.message", messageId="<20261121.4471.b2b@support.operator.example>",
-                      inReplyTo=DROP, direction="outbound", agent={"id": "agent-0120", "name": "Inês Rocha"})
+    original = sample(
+        "ihub.email.message",
+        messageId="<20261121.4471.b2b@support.operator.example>",
+        inReplyTo=DROP,
+        direction="outbound",
+        agent={"id": "agent-0120", "name": "Inês Rocha"},
+    )
     answer = change("ihub.email.message")
     assert adapt(original).interaction_id == answer.body["interactionRelationship"][0]["id"]
     assert parties(adapt(original).body)["agent"]["id"] == "agent-0120"
@@ -224,14 +259,16 @@ def test_anonymous_web_session_has_no_customer():
 
 # -- TMF683 passthrough ------------------------------------------------------------------------
 
+
 def test_passthrough_create_uses_the_publishers_id_and_drops_server_attributes():
     event = SAMPLES["tmf683.partyInteraction.create"]
     result = adapt(event)
     assert result.interaction_id == "3f9e1b2a7c4d4e8f9a0b1c2d3e4f5a6b"
     assert result.kind == "create"
     assert result.body == {k: v for k, v in event.data.items() if k != "id"}
-    with_server_attributes = sample("tmf683.partyInteraction.create", href="http://x/1",
-                                    creationDate="2020-01-01T00:00:00Z")
+    with_server_attributes = sample(
+        "tmf683.partyInteraction.create", href="http://x/1", creationDate="2020-01-01T00:00:00Z"
+    )
     assert adapt(with_server_attributes).body == result.body
     assert adapt(with_server_attributes).href == "http://x/1"  # where the publishing API serves it
 
@@ -247,6 +284,7 @@ def test_passthrough_patch_and_delete():
 
 # -- refused events ----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("event", "reason"),
     [
@@ -256,27 +294,43 @@ def test_passthrough_patch_and_delete():
         (lambda: sample("ihub.voice.call.started", direction="sideways"), "data.direction: unknown value 'sideways'"),
         (lambda: sample("ihub.voice.call.ended", endedAt="yesterday"), "data.endedAt: not an ISO 8601 date-time"),
         (lambda: sample("ihub.voice.call.ended", agent={"name": "Rui Costa"}), "data.agent.id: missing"),
-        (lambda: sample("ihub.voice.call.ended", endedAt="2026-11-20T09:00:00Z"),
-         "not a valid PartyInteraction: interactionDate: Value error, endDateTime is before startDateTime"),
-        (lambda: sample("ihub.ivr.session", selfService={"outcome": "transferred"}, transfer=DROP),
-         "data.transfer.target: missing"),
+        (
+            lambda: sample("ihub.voice.call.ended", endedAt="2026-11-20T09:00:00Z"),
+            "not a valid PartyInteraction: interactionDate: Value error, endDateTime is before startDateTime",
+        ),
+        (
+            lambda: sample("ihub.ivr.session", selfService={"outcome": "transferred"}, transfer=DROP),
+            "data.transfer.target: missing",
+        ),
         (lambda: sample("ihub.store.visit", storeCode=""), "data.storeCode: must not be empty"),
         (lambda: sample("ihub.store.visit", result="lost"), "data.result: unknown value 'lost'"),
         (lambda: sample("ihub.email.message", to=[{"name": "Support"}]), "data.to.0.address: missing"),
-        (lambda: sample("ihub.chat.conversation", messageCount=True),
-         "data.messageCount: expected an integer, got bool"),
+        (
+            lambda: sample("ihub.chat.conversation", messageCount=True),
+            "data.messageCount: expected an integer, got bool",
+        ),
         (lambda: sample("ihub.web.session", pages=["/", 7]), "data.pages.1: expected a string, got int"),
         (lambda: sample("ihub.social.message", network="myspace"), "data.network: unknown value 'myspace'"),
-        (lambda: SAMPLES["ihub.web.session"].model_copy(update={"type": "ihub.fax.received"}),
-         "unknown event type 'ihub.fax.received'"),
-        (lambda: sample("tmf683.partyInteraction.patch", patch={"direction": "outbound", "status": "open"}),
-         "data: not patchable: direction"),
-        (lambda: sample("tmf683.partyInteraction.patch", patch=[{"op": "remove", "path": "/note"}]),
-         "data.patch: expected an object, got list"),
-        (lambda: sample("tmf683.partyInteraction.create", reason=DROP),
-         "not a valid PartyInteraction: reason: Field required"),
-        (lambda: sample("tmf683.partyInteraction.create", queue="billing"),
-         "not a valid PartyInteraction: Value error, unknown attribute(s): queue"),
+        (
+            lambda: SAMPLES["ihub.web.session"].model_copy(update={"type": "ihub.fax.received"}),
+            "unknown event type 'ihub.fax.received'",
+        ),
+        (
+            lambda: sample("tmf683.partyInteraction.patch", patch={"direction": "outbound", "status": "open"}),
+            "data: not patchable: direction",
+        ),
+        (
+            lambda: sample("tmf683.partyInteraction.patch", patch=[{"op": "remove", "path": "/note"}]),
+            "data.patch: expected an object, got list",
+        ),
+        (
+            lambda: sample("tmf683.partyInteraction.create", reason=DROP),
+            "not a valid PartyInteraction: reason: Field required",
+        ),
+        (
+            lambda: sample("tmf683.partyInteraction.create", queue="billing"),
+            "not a valid PartyInteraction: Value error, unknown attribute(s): queue",
+        ),
         (lambda: sample("tmf683.partyInteraction.create", id="a/b"), "data.id: not a URL-safe id"),
         (lambda: sample("tmf683.partyInteraction.delete", id=DROP), "data.id: missing"),
         (lambda: sample("tmf683.partyInteraction.delete", reason="x"), "data: unknown attribute(s) reason"),
@@ -291,8 +345,14 @@ def test_bad_events_are_refused_with_a_reason_naming_the_problem(event, reason):
 
 # -- envelope ----------------------------------------------------------------------------------
 
-VALID = {"specversion": "1.0", "id": "e-1", "source": "urn:ihub:web:selfcare-portal", "type": "ihub.web.session",
-         "time": "2026-11-19T21:14:07Z", "data": {}}
+VALID = {
+    "specversion": "1.0",
+    "id": "e-1",
+    "source": "urn:ihub:web:selfcare-portal",
+    "type": "ihub.web.session",
+    "time": "2026-11-19T21:14:07Z",
+    "data": {},
+}
 
 
 def test_envelope_defaults_and_round_trip():
@@ -346,11 +406,21 @@ def test_workers_store_adapter_output_without_validating_again_and_get_the_same_
     for item in changes:
         before = None
         if previous:  # an older version of it, with another status, already stored
-            before = stored_resource({**item.body, "status": "x-older"}, interaction_id=item.interaction_id,
-                                     href="http://h/pi/" + item.interaction_id, now="2020-01-01T00:00:00Z")
+            before = stored_resource(
+                {**item.body, "status": "x-older"},
+                interaction_id=item.interaction_id,
+                href="http://h/pi/" + item.interaction_id,
+                now="2020-01-01T00:00:00Z",
+            )
         both = [
-            stored_resource(item.body, interaction_id=item.interaction_id, href="http://h/pi/" + item.interaction_id,
-                            now=item.time, previous=before, validate=validate)
+            stored_resource(
+                item.body,
+                interaction_id=item.interaction_id,
+                href="http://h/pi/" + item.interaction_id,
+                now=item.time,
+                previous=before,
+                validate=validate,
+            )
             for validate in (True, False)
         ]
         assert list(both[1].items()) == list(both[0].items()), item.interaction_id

@@ -172,10 +172,12 @@ JSON_PATCH_RESULTS = [
     ),
     pytest.param(
         [{"op": "move", "from": "/relatedParty/1", "path": "/relatedParty/0"}],
-        edited(relatedParty=[
-            {"id": "agent-7", "@referredType": "Individual", "role": "agent"},
-            {"id": "cust-3", "@referredType": "Individual", "role": "customer"},
-        ]),
+        edited(
+            relatedParty=[
+                {"id": "agent-7", "@referredType": "Individual", "role": "agent"},
+                {"id": "cust-3", "@referredType": "Individual", "role": "customer"},
+            ]
+        ),
         id="move-array-item",
     ),
     pytest.param(
@@ -260,12 +262,16 @@ ONE_OF = "'op' must be one of add, copy, move, remove, replace, test"
 
 JSON_PATCH_ERRORS = [
     # the body
-    pytest.param({"op": "remove", "path": "/description"}, "a JSON Patch is an array of operations",
-                 id="body-an-object"),
+    pytest.param(
+        {"op": "remove", "path": "/description"}, "a JSON Patch is an array of operations", id="body-an-object"
+    ),
     pytest.param(None, "a JSON Patch is an array of operations", id="body-missing"),
     pytest.param(["remove"], "operation 0: not an object", id="op-a-string"),
-    pytest.param([{"op": "test", "path": "/reason", "value": "Billing question"}, None],
-                 "operation 1: not an object", id="second-op-null"),
+    pytest.param(
+        [{"op": "test", "path": "/reason", "value": "Billing question"}, None],
+        "operation 1: not an object",
+        id="second-op-null",
+    ),
     # op names
     pytest.param([{"op": "append", "path": "/note/-", "value": {}}], f"operation 0: {ONE_OF}", id="op-unknown"),
     pytest.param([{"op": "Add", "path": "/note/-", "value": {}}], f"operation 0: {ONE_OF}", id="op-wrong-case"),
@@ -274,89 +280,165 @@ JSON_PATCH_ERRORS = [
     pytest.param([{"op": "remove"}], "operation 0: 'path' must be a JSON Pointer", id="path-missing"),
     pytest.param([{"op": "remove", "path": 3}], "operation 0: 'path' must be a JSON Pointer", id="path-a-number"),
     pytest.param([{"op": "remove", "path": None}], "operation 0: 'path' must be a JSON Pointer", id="path-null"),
-    pytest.param([{"op": "remove", "path": "description"}], "operation 0: 'path' must be a JSON Pointer",
-                 id="path-without-leading-slash"),
-    pytest.param([{"op": "test", "path": "/reason", "value": "Billing question"}, {"op": "remove", "path": ["note"]}],
-                 "operation 1: 'path' must be a JSON Pointer", id="second-op-path-a-list"),
-    pytest.param([{"op": "move", "path": "/description"}], "operation 0: 'from' must be a JSON Pointer",
-                 id="move-without-from"),
-    pytest.param([{"op": "copy", "path": "/description"}], "operation 0: 'from' must be a JSON Pointer",
-                 id="copy-without-from"),
-    pytest.param([{"op": "copy", "from": 1, "path": "/description"}], "operation 0: 'from' must be a JSON Pointer",
-                 id="copy-from-a-number"),
+    pytest.param(
+        [{"op": "remove", "path": "description"}],
+        "operation 0: 'path' must be a JSON Pointer",
+        id="path-without-leading-slash",
+    ),
+    pytest.param(
+        [{"op": "test", "path": "/reason", "value": "Billing question"}, {"op": "remove", "path": ["note"]}],
+        "operation 1: 'path' must be a JSON Pointer",
+        id="second-op-path-a-list",
+    ),
+    pytest.param(
+        [{"op": "move", "path": "/description"}], "operation 0: 'from' must be a JSON Pointer", id="move-without-from"
+    ),
+    pytest.param(
+        [{"op": "copy", "path": "/description"}], "operation 0: 'from' must be a JSON Pointer", id="copy-without-from"
+    ),
+    pytest.param(
+        [{"op": "copy", "from": 1, "path": "/description"}],
+        "operation 0: 'from' must be a JSON Pointer",
+        id="copy-from-a-number",
+    ),
     # value
     pytest.param([{"op": "add", "path": "/description"}], "operation 0: 'add' needs a 'value'", id="add-without-value"),
-    pytest.param([{"op": "replace", "path": "/description"}], "operation 0: 'replace' needs a 'value'",
-                 id="replace-without-value"),
-    pytest.param([{"op": "test", "path": "/description"}], "operation 0: 'test' needs a 'value'",
-                 id="test-without-value"),
+    pytest.param(
+        [{"op": "replace", "path": "/description"}],
+        "operation 0: 'replace' needs a 'value'",
+        id="replace-without-value",
+    ),
+    pytest.param(
+        [{"op": "test", "path": "/description"}], "operation 0: 'test' needs a 'value'", id="test-without-value"
+    ),
     # not patchable, through path or from
     pytest.param([{"op": "replace", "path": "/id", "value": "pi-2"}], "not patchable: id", id="replace-id"),
     pytest.param([{"op": "remove", "path": "/href"}], "not patchable: href", id="remove-href"),
-    pytest.param([{"op": "replace", "path": "/direction", "value": "outbound"}], "not patchable: direction",
-                 id="replace-direction"),
-    pytest.param([{"op": "add", "path": "/direction", "value": "inbound"}], "not patchable: direction",
-                 id="add-direction-even-unchanged"),
-    pytest.param([{"op": "move", "from": "/direction", "path": "/description"}], "not patchable: direction",
-                 id="move-from-direction"),
-    pytest.param([{"op": "move", "from": "/description", "path": "/direction"}], "not patchable: direction",
-                 id="move-to-direction"),
+    pytest.param(
+        [{"op": "replace", "path": "/direction", "value": "outbound"}],
+        "not patchable: direction",
+        id="replace-direction",
+    ),
+    pytest.param(
+        [{"op": "add", "path": "/direction", "value": "inbound"}],
+        "not patchable: direction",
+        id="add-direction-even-unchanged",
+    ),
+    pytest.param(
+        [{"op": "move", "from": "/direction", "path": "/description"}],
+        "not patchable: direction",
+        id="move-from-direction",
+    ),
+    pytest.param(
+        [{"op": "move", "from": "/description", "path": "/direction"}],
+        "not patchable: direction",
+        id="move-to-direction",
+    ),
     pytest.param([{"op": "copy", "from": "/reason", "path": "/href"}], "not patchable: href", id="copy-to-href"),
-    pytest.param([{"op": "replace", "path": "/id", "value": "x"}, {"op": "remove", "path": "/href"}],
-                 "not patchable: href, id", id="several-named-in-order"),
+    pytest.param(
+        [{"op": "replace", "path": "/id", "value": "x"}, {"op": "remove", "path": "/href"}],
+        "not patchable: href, id",
+        id="several-named-in-order",
+    ),
     # the whole document
-    pytest.param([{"op": "replace", "path": "", "value": BODY}],
-                 "operation 0: a JSON Patch cannot replace the whole PartyInteraction", id="replace-whole-document"),
-    pytest.param([{"op": "replace", "path": "", "value": ["Billing question"]}],
-                 "operation 0: a JSON Patch cannot replace the whole PartyInteraction",
-                 id="replace-whole-document-with-an-array"),
-    pytest.param([{"op": "remove", "path": ""}], "operation 0: a JSON Patch cannot remove the whole PartyInteraction",
-                 id="remove-whole-document"),
-    pytest.param([{"op": "move", "from": "/direction", "path": "/note"}], "not patchable: direction",
-                 id="move-away-a-not-patchable-attribute"),
+    pytest.param(
+        [{"op": "replace", "path": "", "value": BODY}],
+        "operation 0: a JSON Patch cannot replace the whole PartyInteraction",
+        id="replace-whole-document",
+    ),
+    pytest.param(
+        [{"op": "replace", "path": "", "value": ["Billing question"]}],
+        "operation 0: a JSON Patch cannot replace the whole PartyInteraction",
+        id="replace-whole-document-with-an-array",
+    ),
+    pytest.param(
+        [{"op": "remove", "path": ""}],
+        "operation 0: a JSON Patch cannot remove the whole PartyInteraction",
+        id="remove-whole-document",
+    ),
+    pytest.param(
+        [{"op": "move", "from": "/direction", "path": "/note"}],
+        "not patchable: direction",
+        id="move-away-a-not-patchable-attribute",
+    ),
     # paths that are not there
-    pytest.param([{"op": "remove", "path": "/attachment"}],
-                 "JSON Patch cannot be applied: can't remove a non-existent object 'attachment'", id="remove-missing"),
-    pytest.param([{"op": "replace", "path": "/attachment", "value": []}],
-                 "JSON Patch cannot be applied: can't replace a non-existent object 'attachment'",
-                 id="replace-missing"),
+    pytest.param(
+        [{"op": "remove", "path": "/attachment"}],
+        "JSON Patch cannot be applied: can't remove a non-existent object 'attachment'",
+        id="remove-missing",
+    ),
+    pytest.param(
+        [{"op": "replace", "path": "/attachment", "value": []}],
+        "JSON Patch cannot be applied: can't replace a non-existent object 'attachment'",
+        id="replace-missing",
+    ),
     # a missing `from` comes out of jsonpatch as a bare KeyError or IndexError
-    pytest.param([{"op": "move", "from": "/attachment", "path": "/note"}],
-                 "JSON Patch cannot be applied: 'attachment'", id="move-from-missing"),
-    pytest.param([{"op": "copy", "from": "/note/3", "path": "/note/-"}],
-                 "JSON Patch cannot be applied: list index out of range", id="copy-from-missing-index"),
-    pytest.param([{"op": "add", "path": "/note/5", "value": {"text": "x"}}],
-                 "JSON Patch cannot be applied: can't insert outside of list", id="add-index-out-of-range"),
-    pytest.param([{"op": "replace", "path": "/note/1", "value": {"text": "x"}}],
-                 "JSON Patch cannot be applied: can't replace outside of list", id="replace-index-out-of-range"),
-    pytest.param([{"op": "remove", "path": "/note/1"}],
-                 "JSON Patch cannot be applied: can't remove a non-existent object '1'",
-                 id="remove-index-out-of-range"),
-    pytest.param([{"op": "replace", "path": "/note/x", "value": {}}],
-                 "JSON Patch cannot be applied: 'x' is not a valid sequence index", id="index-not-a-number"),
-    pytest.param([{"op": "replace", "path": "/reason/0", "value": "B"}],
-                 "JSON Patch cannot be applied: Cannot apply token '0' to non-container type <class 'str'>",
-                 id="path-into-a-string"),
-    pytest.param([{"op": "move", "from": "/interactionDate", "path": "/interactionDate/start"}],
-                 "JSON Patch cannot be applied: Cannot move values into their own children",
-                 id="move-into-own-child"),
+    pytest.param(
+        [{"op": "move", "from": "/attachment", "path": "/note"}],
+        "JSON Patch cannot be applied: 'attachment'",
+        id="move-from-missing",
+    ),
+    pytest.param(
+        [{"op": "copy", "from": "/note/3", "path": "/note/-"}],
+        "JSON Patch cannot be applied: list index out of range",
+        id="copy-from-missing-index",
+    ),
+    pytest.param(
+        [{"op": "add", "path": "/note/5", "value": {"text": "x"}}],
+        "JSON Patch cannot be applied: can't insert outside of list",
+        id="add-index-out-of-range",
+    ),
+    pytest.param(
+        [{"op": "replace", "path": "/note/1", "value": {"text": "x"}}],
+        "JSON Patch cannot be applied: can't replace outside of list",
+        id="replace-index-out-of-range",
+    ),
+    pytest.param(
+        [{"op": "remove", "path": "/note/1"}],
+        "JSON Patch cannot be applied: can't remove a non-existent object '1'",
+        id="remove-index-out-of-range",
+    ),
+    pytest.param(
+        [{"op": "replace", "path": "/note/x", "value": {}}],
+        "JSON Patch cannot be applied: 'x' is not a valid sequence index",
+        id="index-not-a-number",
+    ),
+    pytest.param(
+        [{"op": "replace", "path": "/reason/0", "value": "B"}],
+        "JSON Patch cannot be applied: Cannot apply token '0' to non-container type <class 'str'>",
+        id="path-into-a-string",
+    ),
+    pytest.param(
+        [{"op": "move", "from": "/interactionDate", "path": "/interactionDate/start"}],
+        "JSON Patch cannot be applied: Cannot move values into their own children",
+        id="move-into-own-child",
+    ),
     # test
-    pytest.param([{"op": "test", "path": "/status", "value": "closed"}],
-                 "JSON Patch cannot be applied: "
-                 "open (<class 'str'>) is not equal to tested value closed (<class 'str'>)",
-                 id="test-fails"),
+    pytest.param(
+        [{"op": "test", "path": "/status", "value": "closed"}],
+        "JSON Patch cannot be applied: open (<class 'str'>) is not equal to tested value closed (<class 'str'>)",
+        id="test-fails",
+    ),
     # the result
-    pytest.param([{"op": "remove", "path": "/creationDate"}], "cannot be removed: creationDate",
-                 id="remove-creationDate"),
+    pytest.param(
+        [{"op": "remove", "path": "/creationDate"}], "cannot be removed: creationDate", id="remove-creationDate"
+    ),
     pytest.param([{"op": "remove", "path": "/reason"}], "reason: Field required", id="remove-reason"),
-    pytest.param([{"op": "replace", "path": "/channel", "value": []}],
-                 "channel: List should have at least 1 item after validation, not 0", id="empty-channel"),
-    pytest.param([{"op": "replace", "path": "/statusChangeDate", "value": "yesterday"}],
-                 "statusChangeDate: Value error, must be an ISO 8601 date-time such as 2026-01-31T09:30:00Z",
-                 id="not-a-date-time"),
-    pytest.param([{"op": "add", "path": "/colour", "value": "red"}],
-                 "Value error, unknown attribute(s): colour; extension attributes need '@type' naming the subclass",
-                 id="extension-without-type"),
+    pytest.param(
+        [{"op": "replace", "path": "/channel", "value": []}],
+        "channel: List should have at least 1 item after validation, not 0",
+        id="empty-channel",
+    ),
+    pytest.param(
+        [{"op": "replace", "path": "/statusChangeDate", "value": "yesterday"}],
+        "statusChangeDate: Value error, must be an ISO 8601 date-time such as 2026-01-31T09:30:00Z",
+        id="not-a-date-time",
+    ),
+    pytest.param(
+        [{"op": "add", "path": "/colour", "value": "red"}],
+        "Value error, unknown attribute(s): colour; extension attributes need '@type' naming the subclass",
+        id="extension-without-type",
+    ),
 ]
 
 
@@ -378,8 +460,7 @@ def test_json_patch_cannot_remove_creationDate_by_setting_it_to_null(op):
 
 
 def test_json_patch_may_read_what_it_may_not_change():
-    ops = [{"op": "test", "path": "/id", "value": ID},
-           {"op": "copy", "from": "/direction", "path": "/description"}]
+    ops = [{"op": "test", "path": "/id", "value": ID}, {"op": "copy", "from": "/direction", "path": "/description"}]
     outcome = apply(stored(), change("json-patch", ops))
     assert outcome.new.doc == edited(description=STORED["direction"])
 
@@ -395,16 +476,22 @@ MERGE_ERRORS = [
     pytest.param({"direction": "outbound"}, "not patchable: direction", id="direction"),
     pytest.param({"direction": "inbound"}, "not patchable: direction", id="direction-even-unchanged"),
     pytest.param({"direction": None}, "not patchable: direction", id="direction-null"),
-    pytest.param({"reason": "Refund", "id": "pi-2", "href": "x"}, "not patchable: href, id",
-                 id="several-named-in-order"),
+    pytest.param(
+        {"reason": "Refund", "id": "pi-2", "href": "x"}, "not patchable: href, id", id="several-named-in-order"
+    ),
     pytest.param({"creationDate": None}, "cannot be removed: creationDate", id="creationDate-null"),
     pytest.param({"reason": None}, "reason: Field required", id="reason-null"),
     pytest.param({"channel": None}, "channel: Field required", id="channel-null"),
-    pytest.param({"interactionDate": {"endDateTime": "2026-03-01T08:00:00Z"}},
-                 "interactionDate: Value error, endDateTime is before startDateTime", id="end-before-start"),
-    pytest.param({"colour": "red"},
-                 "Value error, unknown attribute(s): colour; extension attributes need '@type' naming the subclass",
-                 id="extension-without-type"),
+    pytest.param(
+        {"interactionDate": {"endDateTime": "2026-03-01T08:00:00Z"}},
+        "interactionDate: Value error, endDateTime is before startDateTime",
+        id="end-before-start",
+    ),
+    pytest.param(
+        {"colour": "red"},
+        "Value error, unknown attribute(s): colour; extension attributes need '@type' naming the subclass",
+        id="extension-without-type",
+    ),
 ]
 
 
@@ -419,10 +506,16 @@ REFUSED_WHATEVER_THE_STATE = [
     pytest.param(change("merge", ["x"]), "a merge patch is a JSON object", id="merge-not-an-object"),
     pytest.param(change("merge", {"id": "pi-2"}), "not patchable: id", id="merge-id"),
     pytest.param(change("json-patch", {}), "a JSON Patch is an array of operations", id="json-patch-not-an-array"),
-    pytest.param(change("json-patch", [{"op": "move", "path": "/a"}]), "operation 0: 'from' must be a JSON Pointer",
-                 id="json-patch-malformed"),
-    pytest.param(change("json-patch", [{"op": "remove", "path": "/direction"}]), "not patchable: direction",
-                 id="json-patch-direction"),
+    pytest.param(
+        change("json-patch", [{"op": "move", "path": "/a"}]),
+        "operation 0: 'from' must be a JSON Pointer",
+        id="json-patch-malformed",
+    ),
+    pytest.param(
+        change("json-patch", [{"op": "remove", "path": "/direction"}]),
+        "not patchable: direction",
+        id="json-patch-direction",
+    ),
     pytest.param(change("create", ["x"], href=HREF), "a create body is a JSON object", id="create-not-an-object"),
 ]
 
@@ -461,22 +554,38 @@ def test_check_accepts_what_depends_on_the_state(a_change):
 
 MERGE_RESULTS = [
     pytest.param({"reason": "Refund"}, edited(reason="Refund"), id="replace-member"),
-    pytest.param({"attachment": [{"url": "http://files/recording.ogg"}]},
-                 edited(attachment=[{"url": "http://files/recording.ogg"}]), id="add-member"),
+    pytest.param(
+        {"attachment": [{"url": "http://files/recording.ogg"}]},
+        edited(attachment=[{"url": "http://files/recording.ogg"}]),
+        id="add-member",
+    ),
     pytest.param({"description": None}, edited(drop=["description"]), id="null-removes"),
-    pytest.param({"interactionDate": {"endDateTime": "2026-03-01T09:30:00Z"}},
-                 edited(interactionDate={**STORED["interactionDate"], "endDateTime": "2026-03-01T09:30:00Z"}),
-                 id="nested-objects-merge"),
-    pytest.param({"interactionDate": {"endDateTime": None}},
-                 edited(interactionDate={"startDateTime": "2026-03-01T09:00:00Z"}), id="nested-null-removes"),
-    pytest.param({"note": [{"id": "n2", "text": "Refund sent"}]},
-                 edited(note=[{"id": "n2", "text": "Refund sent"}]), id="arrays-replace"),
-    pytest.param({"channel": [{"id": "voice"}]}, edited(channel=[{"id": "voice"}]),
-                 id="array-items-are-not-merged"),
-    pytest.param({"reason": "Refund", "description": None, "note": []},
-                 edited(drop=["description"], reason="Refund", note=[]), id="several-at-once"),
-    pytest.param({"description": None, "attachment": None}, edited(drop=["description"]),
-                 id="null-for-an-absent-member-is-ignored"),
+    pytest.param(
+        {"interactionDate": {"endDateTime": "2026-03-01T09:30:00Z"}},
+        edited(interactionDate={**STORED["interactionDate"], "endDateTime": "2026-03-01T09:30:00Z"}),
+        id="nested-objects-merge",
+    ),
+    pytest.param(
+        {"interactionDate": {"endDateTime": None}},
+        edited(interactionDate={"startDateTime": "2026-03-01T09:00:00Z"}),
+        id="nested-null-removes",
+    ),
+    pytest.param(
+        {"note": [{"id": "n2", "text": "Refund sent"}]},
+        edited(note=[{"id": "n2", "text": "Refund sent"}]),
+        id="arrays-replace",
+    ),
+    pytest.param({"channel": [{"id": "voice"}]}, edited(channel=[{"id": "voice"}]), id="array-items-are-not-merged"),
+    pytest.param(
+        {"reason": "Refund", "description": None, "note": []},
+        edited(drop=["description"], reason="Refund", note=[]),
+        id="several-at-once",
+    ),
+    pytest.param(
+        {"description": None, "attachment": None},
+        edited(drop=["description"]),
+        id="null-for-an-absent-member-is-ignored",
+    ),
 ]
 
 
@@ -521,10 +630,13 @@ NEW_VERSIONS = [
 
 
 @pytest.mark.parametrize("current_version, new_version", NEW_VERSIONS)
-@pytest.mark.parametrize("kind, body", [
-    pytest.param("merge", {"reason": "Refund"}, id="merge"),
-    pytest.param("json-patch", [{"op": "replace", "path": "/reason", "value": "Refund"}], id="json-patch"),
-])
+@pytest.mark.parametrize(
+    "kind, body",
+    [
+        pytest.param("merge", {"reason": "Refund"}, id="merge"),
+        pytest.param("json-patch", [{"op": "replace", "path": "/reason", "value": "Refund"}], id="json-patch"),
+    ],
+)
 def test_a_change_that_alters_takes_the_later_of_its_version_and_current_plus_one(
     kind, body, current_version, new_version
 ):
@@ -543,17 +655,25 @@ UNCHANGED = [
     pytest.param(change("merge", {"reason": "Billing question"}), id="merge-same-value"),
     pytest.param(change("merge", {"status": "open"}), id="merge-same-status"),
     pytest.param(change("merge", {"attachment": None}), id="merge-removes-absent-member"),
-    pytest.param(change("merge", {"interactionDate": {"startDateTime": "2026-03-01T09:00:00Z"}}),
-                 id="merge-same-nested"),
+    pytest.param(
+        change("merge", {"interactionDate": {"startDateTime": "2026-03-01T09:00:00Z"}}), id="merge-same-nested"
+    ),
     pytest.param(change("json-patch", []), id="empty-json-patch"),
     pytest.param(change("json-patch", [{"op": "test", "path": "/status", "value": "open"}]), id="passing-test-only"),
-    pytest.param(change("json-patch", [{"op": "replace", "path": "/reason", "value": "Billing question"}]),
-                 id="replace-same"),
+    pytest.param(
+        change("json-patch", [{"op": "replace", "path": "/reason", "value": "Billing question"}]), id="replace-same"
+    ),
     pytest.param(change("json-patch", [{"op": "move", "from": "/reason", "path": "/reason"}]), id="move-onto-itself"),
-    pytest.param(change("json-patch", [
-        {"op": "replace", "path": "/reason", "value": "Refund"},
-        {"op": "replace", "path": "/reason", "value": "Billing question"},
-    ]), id="replace-and-back"),
+    pytest.param(
+        change(
+            "json-patch",
+            [
+                {"op": "replace", "path": "/reason", "value": "Refund"},
+                {"op": "replace", "path": "/reason", "value": "Billing question"},
+            ],
+        ),
+        id="replace-and-back",
+    ),
     pytest.param(change("create", BODY, href=HREF), id="create-same-body-later"),
 ]
 
@@ -655,22 +775,34 @@ EARLIER = "2026-03-02T08:00:00Z"
 
 STATUS_CHANGE_DATES = [
     pytest.param(change("merge", {"status": "closed"}), LATER, id="merge-new-status-gets-change-time"),
-    pytest.param(change("json-patch", [{"op": "replace", "path": "/status", "value": "closed"}]), LATER,
-                 id="json-patch-new-status-gets-change-time"),
+    pytest.param(
+        change("json-patch", [{"op": "replace", "path": "/status", "value": "closed"}]),
+        LATER,
+        id="json-patch-new-status-gets-change-time",
+    ),
     pytest.param(change("merge", {"description": "Refunded"}), CREATED, id="status-unchanged-keeps-it"),
-    pytest.param(change("merge", {"status": "closed", "statusChangeDate": EARLIER}), EARLIER,
-                 id="merge-explicit-wins"),
-    pytest.param(change("json-patch", [
-        {"op": "replace", "path": "/status", "value": "closed"},
-        {"op": "replace", "path": "/statusChangeDate", "value": EARLIER},
-    ]), EARLIER, id="json-patch-explicit-wins"),
+    pytest.param(change("merge", {"status": "closed", "statusChangeDate": EARLIER}), EARLIER, id="merge-explicit-wins"),
+    pytest.param(
+        change(
+            "json-patch",
+            [
+                {"op": "replace", "path": "/status", "value": "closed"},
+                {"op": "replace", "path": "/statusChangeDate", "value": EARLIER},
+            ],
+        ),
+        EARLIER,
+        id="json-patch-explicit-wins",
+    ),
     pytest.param(change("merge", {"statusChangeDate": EARLIER}), EARLIER, id="explicit-without-status-change"),
-    pytest.param(change("create", {**BODY, "status": "closed"}, href=HREF), LATER,
-                 id="create-new-status-gets-change-time"),
-    pytest.param(change("create", {**BODY, "reason": "Refund"}, href=HREF), CREATED,
-                 id="create-same-status-keeps-it"),
-    pytest.param(change("create", {**BODY, "status": "closed", "statusChangeDate": EARLIER}, href=HREF), EARLIER,
-                 id="create-explicit-wins"),
+    pytest.param(
+        change("create", {**BODY, "status": "closed"}, href=HREF), LATER, id="create-new-status-gets-change-time"
+    ),
+    pytest.param(change("create", {**BODY, "reason": "Refund"}, href=HREF), CREATED, id="create-same-status-keeps-it"),
+    pytest.param(
+        change("create", {**BODY, "status": "closed", "statusChangeDate": EARLIER}, href=HREF),
+        EARLIER,
+        id="create-explicit-wins",
+    ),
 ]
 
 
@@ -706,8 +838,12 @@ REFUSED_VERSIONS = [
 
 WRITES = [
     pytest.param("merge", {"reason": "Refund"}, State(LATER_VERSION, edited(reason="Refund")), id="merge"),
-    pytest.param("json-patch", [{"op": "remove", "path": "/description"}],
-                 State(LATER_VERSION, edited(drop=["description"])), id="json-patch"),
+    pytest.param(
+        "json-patch",
+        [{"op": "remove", "path": "/description"}],
+        State(LATER_VERSION, edited(drop=["description"])),
+        id="json-patch",
+    ),
     pytest.param("delete", None, State(LATER_VERSION, None), id="delete"),
 ]
 
@@ -775,21 +911,45 @@ ANY_CHANGE = [
     pytest.param(stored(), change("create", NEW_BODY, href=HREF), id="create-replaces"),
     pytest.param(ABSENT, change("create", BODY, href=HREF), id="create-new"),
     pytest.param(stored(version=LATER_VERSION + 1), change("create", NEW_BODY, href=HREF), id="create-superseded"),
-    pytest.param(stored(), change("merge", {"status": "closed", "interactionDate": {"endDateTime": None},
-                                            "note": [{"id": "n2", "text": "Refund sent"}]}), id="merge"),
-    pytest.param(stored(), change("json-patch", [
-        {"op": "add", "path": "/note/-", "value": {"id": "n2", "text": "Refund sent"}},
-        {"op": "move", "from": "/note/0/text", "path": "/description"},
-        {"op": "copy", "from": "/channel/0", "path": "/channel/-"},
-        {"op": "replace", "path": "/interactionDate/endDateTime", "value": "2026-03-01T09:40:00Z"},
-        {"op": "remove", "path": "/relatedParty/1/role"},
-        {"op": "replace", "path": "/status", "value": "closed"},
-    ]), id="json-patch"),
+    pytest.param(
+        stored(),
+        change(
+            "merge",
+            {
+                "status": "closed",
+                "interactionDate": {"endDateTime": None},
+                "note": [{"id": "n2", "text": "Refund sent"}],
+            },
+        ),
+        id="merge",
+    ),
+    pytest.param(
+        stored(),
+        change(
+            "json-patch",
+            [
+                {"op": "add", "path": "/note/-", "value": {"id": "n2", "text": "Refund sent"}},
+                {"op": "move", "from": "/note/0/text", "path": "/description"},
+                {"op": "copy", "from": "/channel/0", "path": "/channel/-"},
+                {"op": "replace", "path": "/interactionDate/endDateTime", "value": "2026-03-01T09:40:00Z"},
+                {"op": "remove", "path": "/relatedParty/1/role"},
+                {"op": "replace", "path": "/status", "value": "closed"},
+            ],
+        ),
+        id="json-patch",
+    ),
     pytest.param(stored(), change("delete"), id="delete"),
-    pytest.param(stored(), change("json-patch", [
-        {"op": "remove", "path": "/note/0/text"},
-        {"op": "test", "path": "/status", "value": "closed"},
-    ]), id="refused-json-patch"),
+    pytest.param(
+        stored(),
+        change(
+            "json-patch",
+            [
+                {"op": "remove", "path": "/note/0/text"},
+                {"op": "test", "path": "/status", "value": "closed"},
+            ],
+        ),
+        id="refused-json-patch",
+    ),
     pytest.param(stored(), change("merge", {"note": [{"id": "n2"}], "reason": None}), id="refused-merge"),
     pytest.param(stored(), change("merge", {"reason": "Refund"}, expected_versions=()), id="refused-precondition"),
 ]

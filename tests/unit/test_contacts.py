@@ -11,9 +11,15 @@ def test_each_member_gets_the_time_to_the_next_strictly_later_one():
 
 
 def test_a_member_is_keyed_by_customer_and_reason_and_carries_its_group_keys():
-    doc = {"id": "x", "creationDate": "2026-03-01T10:00:00Z", "reason": "Billing", "status": "completed",
-           "direction": "inbound", "channel": [{"id": "voice"}, {"id": "chat"}],
-           "relatedParty": [{"id": "cust-1", "role": "customer"}, {"id": "agent-7", "role": "agent"}]}
+    doc = {
+        "id": "x",
+        "creationDate": "2026-03-01T10:00:00Z",
+        "reason": "Billing",
+        "status": "completed",
+        "direction": "inbound",
+        "channel": [{"id": "voice"}, {"id": "chat"}],
+        "relatedParty": [{"id": "cust-1", "role": "customer"}, {"id": "agent-7", "role": "agent"}],
+    }
     cid, customer, reason, found = member("x", 4, doc)
     assert (customer, reason) == ("cust-1", "Billing")
     assert cid == contact_id("cust-1", "Billing") != contact_id("cust-1", "Other") != contact_id("cust-2", "Billing")

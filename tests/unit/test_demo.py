@@ -1,14 +1,15 @@
 """Demo data tells a story: repeat contacts, escalations, browse-then-buy, distinct agents and stores."""
 
+import itertools
 from collections import Counter, defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from statistics import mean
 
 from ingest.demo import stories
 from schemas import PartyInteractionCreate
 from schemas.common import parse_date_time
 
-ANCHOR = datetime(2026, 11, 27, tzinfo=timezone.utc)
+ANCHOR = datetime(2026, 11, 27, tzinfo=UTC)
 
 
 def journeys():
@@ -32,10 +33,15 @@ def test_bodies_are_valid_and_in_the_last_90_days():
 
 def test_histories_hold_escalations_repeats_and_store_visits_after_the_web():
     _, by_customer = journeys()
-    pairs = [(a, b) for history in by_customer.values() for a, b in zip(history, history[1:])]
+    pairs = [(a, b) for history in by_customer.values() for a, b in itertools.pairwise(history)]
     same_reason = [(a, b) for a, b in pairs if a["reason"] == b["reason"]]
-    assert sum(a["channel"][0]["id"] == "chat" and a["status"] == "cancelled" and b["channel"][0]["id"] == "voice"
-               for a, b in same_reason) > 50
+    assert (
+        sum(
+            a["channel"][0]["id"] == "chat" and a["status"] == "cancelled" and b["channel"][0]["id"] == "voice"
+            for a, b in same_reason
+        )
+        > 50
+    )
     assert sum(a["channel"][0]["id"] == "web" and b["channel"][0]["id"] == "store" for a, b in same_reason) > 30
     assert sum(b["note"][0]["text"].startswith("Called again") for a, b in same_reason if "note" in b) > 50
 
@@ -47,7 +53,9 @@ def test_agents_differ_in_handling_time_and_stores_in_footfall():
         agent = next((p["id"] for p in body["relatedParty"] if p["role"] == "agent"), None)
         if agent and body["channel"][0]["id"] == "voice":
             period = body["interactionDate"]
-            minutes[agent].append((parse_date_time(period["endDateTime"]) - parse_date_time(period["startDateTime"])).seconds / 60)
+            minutes[agent].append(
+                (parse_date_time(period["endDateTime"]) - parse_date_time(period["startDateTime"])).seconds / 60
+            )
     typical = sorted(mean(m) for m in minutes.values() if len(m) >= 5)
     assert typical[-1] - typical[0] > 5  # the slowest agents take minutes longer than the fastest
     stores = Counter(p["id"] for b in bodies for p in b["relatedParty"] if p["role"] == "store")

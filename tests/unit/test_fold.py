@@ -70,7 +70,10 @@ def test_changes_to_one_interaction_fold_in_order_into_one_write_of_the_final_st
     index = MemoryIndex()
     result = fold(index, *(event_for(c) for c in (create, note, done)))
     assert [(r["kind"], r["version"]) for r in records(result)] == [
-        ("create", version_at(at(0))), ("update", version_at(at(1))), ("update", version_at(at(2)))]
+        ("create", version_at(at(0))),
+        ("update", version_at(at(1))),
+        ("update", version_at(at(2))),
+    ]
     ((ops, refresh),) = index.bulks
     assert refresh  # API writes: the API answers only once they are searchable
     assert [(op.action, op.interaction_id, op.version) for op in ops] == [("index", "i1", version_at(at(2)))]
@@ -90,7 +93,11 @@ def test_refused_api_writes_answer_the_api_and_leave_nothing_while_the_rest_of_t
     result = fold(index, *(event_for(c) for c in (stale, missing, invalid, fine)))
     answers = records(result)
     assert [(r["kind"], r.get("refused")) for r in answers] == [
-        ("rejected", "precondition-failed"), ("rejected", "not-found"), ("rejected", "invalid"), ("update", None)]
+        ("rejected", "precondition-failed"),
+        ("rejected", "not-found"),
+        ("rejected", "invalid"),
+        ("update", None),
+    ]
     assert "reason: Field required" in answers[2]["error"]
     assert result.dead_letters == []  # a client's refused write is an answer, not a pipeline failure
     doc = index.docs["i1"].doc
@@ -111,8 +118,13 @@ def test_a_channel_record_older_than_the_stored_version_is_superseded_and_not_wr
 
 def test_bad_events_and_refused_channel_changes_are_dead_letters_and_the_rest_flows():
     web = {e.type: e for e in sample_events()}["ihub.web.session"]
-    orphan = ChannelEvent(id="e-9", source="urn:crm", type="tmf683.partyInteraction.patch", time=at(5),
-                          data={"id": "nope", "patch": {"status": "x"}})
+    orphan = ChannelEvent(
+        id="e-9",
+        source="urn:crm",
+        type="tmf683.partyInteraction.patch",
+        time=at(5),
+        data={"id": "nope", "patch": {"status": "x"}},
+    )
     index = MemoryIndex()
     result = fold(index, b"not json", web, orphan)
     reasons = [orjson.loads(letter)["error"] for _, letter in result.dead_letters]
@@ -130,6 +142,8 @@ def test_a_document_the_index_refuses_is_answered_or_dead_lettered_and_others_ar
     result = fold(index, event_for(api), web)
     answers = records(result)
     assert [(r["interactionId"], r["kind"]) for r in answers] == [
-        ("bad", "rejected"), (adapt(web).interaction_id, "create")]
+        ("bad", "rejected"),
+        (adapt(web).interaction_id, "create"),
+    ]
     assert "mapper_parsing_exception" in answers[0]["error"]
     assert "bad" not in index.docs and adapt(web).interaction_id in index.docs

@@ -16,10 +16,8 @@ def mapped(path: str, mappings: dict = MAPPINGS) -> bool:
         props = node.get("properties", {})
         if part in props:
             node = props[part]
-        elif n == len(parts) - 1 and part in node.get("fields", {}):  # a multi-field such as reason.text
-            return True
-        else:
-            return False
+        else:  # the last part may be a multi-field such as reason.text
+            return n == len(parts) - 1 and part in node.get("fields", {})
     return "type" in node or "properties" in node
 
 

@@ -23,7 +23,10 @@ def test_figures_groups_and_series():
     assert voice["avgHandlingSeconds"] == 200.0
     assert voice["resolutionRate"] == round(2 / 3, 4)
     assert voice["firstContactResolutionRate"] == 0.5  # i1 repeated, i2 not; i3 has no customer
-    assert [(s["t"], s["volume"]) for s in voice["series"]] == [("2026-01-01T00:00:00Z", 2), ("2026-01-02T00:00:00Z", 1)]
+    assert [(s["t"], s["volume"]) for s in voice["series"]] == [
+        ("2026-01-01T00:00:00Z", 2),
+        ("2026-01-02T00:00:00Z", 1),
+    ]
     assert voice["series"][1]["avgHandlingSeconds"] is None and voice["series"][1]["firstContactResolutionRate"] is None
     agents = kpis(KpiQuery(T0, T0 + 2 * DAY, "day", "agent", 7), window, later)
     assert [(g["key"], g["volume"]) for g in agents] == [("a1", 2), ("a2", 1)]
@@ -40,11 +43,23 @@ def test_buckets():
 
 
 def test_fact_of_a_document():
-    doc = {"id": "x", "creationDate": "2026-01-05T00:00:00Z", "status": "completed", "direction": "inbound",
-           "reason": "Bill", "interactionDate": {"startDateTime": "2026-01-01T10:00:00Z", "endDateTime": "2026-01-01T10:05:30Z"},
-           "channel": [{"id": "store"}], "relatedParty": [
-               {"id": "c1", "role": "customer"}, {"id": "csr-9", "role": "agent"}, {"id": "s-12", "role": "store"}]}
-    assert fact(doc) == Fact("x", T0 + 36000, 330.0, "completed", "inbound", ("store",), ("csr-9",), ("s-12",), "c1", "Bill")
+    doc = {
+        "id": "x",
+        "creationDate": "2026-01-05T00:00:00Z",
+        "status": "completed",
+        "direction": "inbound",
+        "reason": "Bill",
+        "interactionDate": {"startDateTime": "2026-01-01T10:00:00Z", "endDateTime": "2026-01-01T10:05:30Z"},
+        "channel": [{"id": "store"}],
+        "relatedParty": [
+            {"id": "c1", "role": "customer"},
+            {"id": "csr-9", "role": "agent"},
+            {"id": "s-12", "role": "store"},
+        ],
+    }
+    assert fact(doc) == Fact(
+        "x", T0 + 36000, 330.0, "completed", "inbound", ("store",), ("csr-9",), ("s-12",), "c1", "Bill"
+    )
     undated = fact({**doc, "interactionDate": {}})
     assert undated.handling is None and undated.at == T0 + 4 * DAY  # creationDate stands in
     backwards = {"startDateTime": "2026-01-01T10:00:00Z", "endDateTime": "2026-01-01T09:00:00Z"}

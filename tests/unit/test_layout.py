@@ -40,8 +40,7 @@ def modules(package: str) -> list[Path]:
 @pytest.mark.parametrize("package", sorted(MAY_IMPORT))
 def test_each_package_imports_only_what_lies_below_it(package):
     wrong = {
-        str(path.relative_to(ROOT)): sorted(imported_packages(path) - MAY_IMPORT[package])
-        for path in modules(package)
+        str(path.relative_to(ROOT)): sorted(imported_packages(path) - MAY_IMPORT[package]) for path in modules(package)
     }
     assert {name: found for name, found in wrong.items() if found} == {}
     assert modules(package), f"no modules found in {package}"

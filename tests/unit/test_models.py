@@ -6,7 +6,11 @@ from pydantic import ValidationError
 from schemas import EventSubscriptionInput, PartyInteraction, PartyInteractionCreate
 from schemas.common import epoch_seconds, parse_date_time
 
-CTK_BODY = {"channel": [{"id": "555"}], "direction": "inbounds", "reason": "The user wanted to buy TV and internet plan"}
+CTK_BODY = {
+    "channel": [{"id": "555"}],
+    "direction": "inbounds",
+    "reason": "The user wanted to buy TV and internet plan",
+}
 
 
 def test_the_ctk_body_is_accepted_as_sent():
@@ -57,22 +61,30 @@ def test_date_times_are_validated_but_kept_as_written():
         PartyInteractionCreate.model_validate({**CTK_BODY, "interactionDate": {"startDateTime": "yesterday"}})
     with pytest.raises(ValidationError, match="before"):
         PartyInteractionCreate.model_validate(
-            {**CTK_BODY, "interactionDate": {"startDateTime": "2026-03-02T00:00:00Z", "endDateTime": "2026-03-01T00:00:00Z"}}
+            {
+                **CTK_BODY,
+                "interactionDate": {"startDateTime": "2026-03-02T00:00:00Z", "endDateTime": "2026-03-01T00:00:00Z"},
+            }
         )
 
 
 def test_extension_attributes_need_a_subclass_in_type():
-    with pytest.raises(ValidationError, match="unknown attribute.*queue"):
+    with pytest.raises(ValidationError, match=r"unknown attribute.*queue"):
         PartyInteractionCreate.model_validate({**CTK_BODY, "queue": "billing"})
     with pytest.raises(ValidationError, match="unknown attribute"):
         PartyInteractionCreate.model_validate({**CTK_BODY, "@type": "PartyInteraction", "queue": "billing"})
-    voice = {**CTK_BODY, "@type": "VoicePartyInteraction", "@baseType": "PartyInteraction",
-             "queue": "billing", "handling": {"talkSeconds": 300, "holdSeconds": [10, 20]}}
+    voice = {
+        **CTK_BODY,
+        "@type": "VoicePartyInteraction",
+        "@baseType": "PartyInteraction",
+        "queue": "billing",
+        "handling": {"talkSeconds": 300, "holdSeconds": [10, 20]},
+    }
     assert PartyInteractionCreate.model_validate(voice).to_json_dict() == voice
 
 
 def test_extension_rule_applies_to_sub_resources_too():
-    with pytest.raises(ValidationError, match="unknown attribute.*colour"):
+    with pytest.raises(ValidationError, match=r"unknown attribute.*colour"):
         PartyInteractionCreate.model_validate({**CTK_BODY, "channel": [{"id": "1", "colour": "red"}]})
     channel = [{"id": "1", "@type": "StoreChannel", "storeCode": "S-12"}]
     assert PartyInteractionCreate.model_validate({**CTK_BODY, "channel": channel}).to_json_dict()["channel"] == channel

@@ -10,8 +10,14 @@ import pytest
 from interaction_hub.backoff import backoff_delay
 from interaction_hub.notifications import fan_out, subscriber
 
-OLD = {"id": "i1", "href": "h", "reason": "Bill", "direction": "inbound", "channel": [{"id": "voice"}],
-       "status": "open"}
+OLD = {
+    "id": "i1",
+    "href": "h",
+    "reason": "Bill",
+    "direction": "inbound",
+    "channel": [{"id": "voice"}],
+    "status": "open",
+}
 NEW = {**OLD, "status": "completed", "description": "done"}
 
 
@@ -27,19 +33,24 @@ def delivered(subscriptions: list[dict], old: dict | None, new: dict | None) -> 
 
 ALL = {"id": "all", "callback": "http://127.0.0.1:9/a"}
 STATUS = {"id": "status", "callback": "http://127.0.0.1:9/s", "query": "eventType=PartyInteractionStatusChangeEvent"}
-COMPLETED = {"id": "done", "callback": "http://127.0.0.1:9/d",
-             "query": "event.partyInteraction.status=completed"}
+COMPLETED = {"id": "done", "callback": "http://127.0.0.1:9/d", "query": "event.partyInteraction.status=completed"}
 
 
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [
         (None, OLD, [("all", "PartyInteractionCreateEvent", None)]),
-        (OLD, NEW, [("all", "PartyInteractionAttributeValueChangeEvent", "description,status"),
-                    ("done", "PartyInteractionAttributeValueChangeEvent", "description,status"),
-                    ("all", "PartyInteractionStatusChangeEvent", None),
-                    ("status", "PartyInteractionStatusChangeEvent", None),
-                    ("done", "PartyInteractionStatusChangeEvent", None)]),
+        (
+            OLD,
+            NEW,
+            [
+                ("all", "PartyInteractionAttributeValueChangeEvent", "description,status"),
+                ("done", "PartyInteractionAttributeValueChangeEvent", "description,status"),
+                ("all", "PartyInteractionStatusChangeEvent", None),
+                ("status", "PartyInteractionStatusChangeEvent", None),
+                ("done", "PartyInteractionStatusChangeEvent", None),
+            ],
+        ),
         (OLD, {**OLD, "description": "x"}, [("all", "PartyInteractionAttributeValueChangeEvent", "description")]),
         (OLD, OLD, []),
         (NEW, None, [("all", "PartyInteractionDeleteEvent", None), ("done", "PartyInteractionDeleteEvent", None)]),

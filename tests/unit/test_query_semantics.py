@@ -2,8 +2,8 @@
 
 import pytest
 
-from storage.tmf630 import parse_query
 from storage.query import SortKey, matches, project, sort_documents
+from storage.tmf630 import parse_query
 
 DOC = {
     "id": "a",
@@ -92,6 +92,9 @@ def test_sort(sort, expected):
 def test_project_keeps_id_and_href_and_reaches_inside_arrays():
     assert project(DOC, ()) == {"id": "a", "href": "http://x/a"}
     assert project(DOC, ("status", "relatedParty.id", "missing")) == {
-        "id": "a", "href": "http://x/a", "status": "open", "relatedParty": [{"id": "cust-1"}, {"id": "agent-7"}],
+        "id": "a",
+        "href": "http://x/a",
+        "status": "open",
+        "relatedParty": [{"id": "cust-1"}, {"id": "agent-7"}],
     }
     assert project(DOC, ("interactionDate.startDateTime",))["interactionDate"] == DOC["interactionDate"]

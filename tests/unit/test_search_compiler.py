@@ -2,19 +2,30 @@
 
 import pytest
 
-from storage.tmf630 import parse_query
 from storage.query import UnsupportedQuery
 from storage.search.compiler import lucene_regexp, search_body
 from storage.search.documents import query_fields, search_document
+from storage.tmf630 import parse_query
 
 
 def test_equality_on_a_dotted_path_tries_each_kind_of_stored_value():
     body = search_body(parse_query("relatedParty.id=42&limit=20"))
-    assert body["query"] == {"bool": {"filter": [{"bool": {"should": [
-        {"term": {"ihub_q.s.relatedParty/id": {"value": "42"}}},
-        {"term": {"ihub_q.n.relatedParty/id": {"value": 42.0}}},
-        {"term": {"ihub_q.ds.relatedParty/id": {"value": "42"}}},
-    ], "minimum_should_match": 1}}]}}
+    assert body["query"] == {
+        "bool": {
+            "filter": [
+                {
+                    "bool": {
+                        "should": [
+                            {"term": {"ihub_q.s.relatedParty/id": {"value": "42"}}},
+                            {"term": {"ihub_q.n.relatedParty/id": {"value": 42.0}}},
+                            {"term": {"ihub_q.ds.relatedParty/id": {"value": "42"}}},
+                        ],
+                        "minimum_should_match": 1,
+                    }
+                }
+            ]
+        }
+    }
     assert (body["from"], body["size"], body["track_total_hits"]) == (0, 20, True)
 
 
@@ -76,12 +87,20 @@ def test_regexes_the_engine_cannot_match_exactly_are_refused(pattern):
 
 
 def test_the_index_document_holds_every_scalar_by_kind():
-    doc = {"id": "a", "score": 42, "vip": True, "when": "2026-01-01T00:00:00Z", "creationDate": "2026-01-02T00:00:00Z",
-           "relatedParty": [{"id": "c1"}, {"id": "c2"}], "nothing": None}
+    doc = {
+        "id": "a",
+        "score": 42,
+        "vip": True,
+        "when": "2026-01-01T00:00:00Z",
+        "creationDate": "2026-01-02T00:00:00Z",
+        "relatedParty": [{"id": "c1"}, {"id": "c2"}],
+        "nothing": None,
+    }
     fields = query_fields(doc)
     assert fields == {
         "s": {"id": ["a"], "vip": ["true"], "relatedParty/id": ["c1", "c2"]},
-        "n": {"score": [42.0]}, "ns": {"score": ["42"]},
+        "n": {"score": [42.0]},
+        "ns": {"score": ["42"]},
         "o": {"score": [42.0], "when": [1767225600.0], "creationDate": [1767312000.0]},
         "d": {"when": [1767225600.0], "creationDate": [1767312000.0]},
         "ds": {"when": ["2026-01-01T00:00:00Z"], "creationDate": ["2026-01-02T00:00:00Z"]},

@@ -5,10 +5,10 @@ import asyncio
 import orjson
 import pytest
 
-from storage.tmf630 import parse_query
 from storage.base import Delivery
 from storage.changes import Change, Invalid, NotFound
 from storage.sqlite.store import SqliteStore, StoreLocked
+from storage.tmf630 import parse_query
 from tests.store_contract import QUERIES, contract_documents, create_change, expected, random_queries, resource
 
 
@@ -94,9 +94,13 @@ def test_deliveries_are_queued_in_order_per_subscriber(tmp_path):
     async def scenario():
         doc = resource({"reason": "r", "direction": "in", "channel": [{"id": "web"}]}, 1)
         bodies = iter([b"1", b"2", b"3"])
-        await store.write(create_change(doc), lambda o, n: [Delivery("a", "cb", next(bodies)), Delivery("b", "cb", b"x")])
-        await store.write(Change.at("merge", doc["id"], "2026-03-01T00:00:00Z", {"reason": "s"}),
-                          lambda o, n: [Delivery("a", "cb", next(bodies))])
+        await store.write(
+            create_change(doc), lambda o, n: [Delivery("a", "cb", next(bodies)), Delivery("b", "cb", b"x")]
+        )
+        await store.write(
+            Change.at("merge", doc["id"], "2026-03-01T00:00:00Z", {"reason": "s"}),
+            lambda o, n: [Delivery("a", "cb", next(bodies))],
+        )
         heads = await store.due_deliveries(1e12, 10)
         assert [(d.subscription_id, d.body) for _, d, _ in heads] == [("a", b"1"), ("b", b"x")]
         first = heads[0][0]
@@ -153,7 +157,9 @@ def test_kpis_in_sql_agree_with_the_reference(loaded, group_by, interval):
     start, end, days = 1767225600.0 + 30 * 86400, 1767225600.0 + 250 * 86400, 20
     facts = [fact(d) for d in docs]
     query = KpiQuery(start, end, interval, group_by, days)
-    expected = kpis(query, [f for f in facts if start <= f.at < end], [f for f in facts if start <= f.at < end + days * 86400])
+    expected = kpis(
+        query, [f for f in facts if start <= f.at < end], [f for f in facts if start <= f.at < end + days * 86400]
+    )
     assert expected and run(store.kpis(query)) == expected
 
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from storage.tmf630 import QueryError, parse_filter, parse_query
 from storage.query import Op, SortKey
+from storage.tmf630 import QueryError, parse_filter, parse_query
 
 
 def single(raw):
@@ -36,8 +36,10 @@ def single(raw):
         ("reason=Hello\\,%20world", ("reason", Op.EQ, ["Hello, world"])),
         ("reason=Buy+TV", ("reason", Op.EQ, ["Buy TV"])),
         # the CTK sends href unencoded
-        ("href=http://h:8683/tmf-api/partyInteraction/v4/partyInteraction/a1",
-         ("href", Op.EQ, ["http://h:8683/tmf-api/partyInteraction/v4/partyInteraction/a1"])),
+        (
+            "href=http://h:8683/tmf-api/partyInteraction/v4/partyInteraction/a1",
+            ("href", Op.EQ, ["http://h:8683/tmf-api/partyInteraction/v4/partyInteraction/a1"]),
+        ),
         ("@type=VoiceInteraction", ("@type", Op.EQ, ["VoiceInteraction"])),
         # an unencoded '+' offset becomes a space; it is put back for date-times
         ("creationDate.gt=2026-01-01T10:00:00+02:00", ("creationDate", Op.GT, ["2026-01-01T10:00:00+02:00"])),
@@ -67,9 +69,21 @@ def test_paging_sorting_and_fields():
 @pytest.mark.parametrize(
     "raw",
     [
-        "offset=-1", "limit=abc", "limit=1.5", "offset=", "sort=", "sort=a,,b", "fields=",
-        "creationDate.gt=1,2", "reason.regex=(unclosed", "status.like=open", "status.in=a,b",
-        "a b=1", "status*=x", "flag", "channel..id=1",
+        "offset=-1",
+        "limit=abc",
+        "limit=1.5",
+        "offset=",
+        "sort=",
+        "sort=a,,b",
+        "fields=",
+        "creationDate.gt=1,2",
+        "reason.regex=(unclosed",
+        "status.like=open",
+        "status.in=a,b",
+        "a b=1",
+        "status*=x",
+        "flag",
+        "channel..id=1",
     ],
 )
 def test_bad_parameters_are_refused(raw):
