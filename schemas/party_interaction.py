@@ -6,7 +6,7 @@ swagger's `_Create` schema: on create only `reason`, `direction` and `channel[].
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field, model_validator
 
@@ -138,15 +138,21 @@ class PartyInteraction(PartyInteractionCreate):
 NOT_PATCHABLE = ("id", "href", "direction")
 
 
-def validated_resource(doc: dict) -> dict:
+def validated_resource(doc: dict[str, Any]) -> dict[str, Any]:
     """A stored resource validated and in wire form, `id` and `href` first."""
     model = PartyInteraction.model_validate(doc).to_json_dict()
     return {"id": model.pop("id"), "href": model.pop("href"), **model}
 
 
 def stored_resource(
-    body: dict, *, interaction_id: str, href: str, now: str, previous: dict | None = None, validate: bool = True
-) -> dict:
+    body: dict[str, Any],
+    *,
+    interaction_id: str,
+    href: str,
+    now: str,
+    previous: dict[str, Any] | None = None,
+    validate: bool = True,
+) -> dict[str, Any]:
     """The resource for a create body: server attributes set (the API, the workers and demo data
     all create resources through here). `previous`: the stored version it replaces, if any.
 
@@ -157,7 +163,7 @@ def stored_resource(
     doc["creationDate"] = previous["creationDate"] if previous else now
     if "status" in body and "statusChangeDate" not in body:
         unchanged = previous is not None and previous.get("status") == body["status"]
-        doc["statusChangeDate"] = previous.get("statusChangeDate", now) if unchanged else now
+        doc["statusChangeDate"] = previous.get("statusChangeDate", now) if previous and unchanged else now
     if not validate:
         return {**{name: doc[name] for name in _WIRE_ORDER if name in doc}, **doc}  # extensions last
     return validated_resource(doc)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 from storage.changes import Change, Outcome
-from storage.kpis import KpiQuery
+from storage.kpis import KpiGroups, KpiQuery
 from storage.query import Page, Query
 from storage.timeline import TimelinePage, TimelineQuery
 
@@ -23,6 +23,9 @@ class Delivery:
     callback: str
     body: bytes
 
+
+Subscriptions = list[Document]
+DueDeliveries = list[tuple[int, Delivery, int]]  # (delivery id, delivery, attempts made)
 
 # Computes, inside the write transaction, what to notify about a change.
 Notify = Callable[[Document | None, Document | None], Sequence[Delivery]]
@@ -50,7 +53,7 @@ class InteractionStore(Protocol):
 
     async def timeline(self, query: TimelineQuery) -> TimelinePage: ...
 
-    async def kpis(self, query: KpiQuery) -> list[dict[str, Any]]: ...
+    async def kpis(self, query: KpiQuery) -> KpiGroups: ...
 
     async def write(self, change: Change, notify: Notify) -> Outcome:
         """Apply `change`; what it did (its old and new state), or Refused."""
@@ -66,9 +69,9 @@ class SubscriptionStore(Protocol):
 
     async def remove_subscription(self, subscription_id: str) -> bool: ...
 
-    async def subscriptions(self) -> list[Document]: ...
+    async def subscriptions(self) -> Subscriptions: ...
 
-    async def due_deliveries(self, now: float, limit: int) -> list[tuple[int, Delivery, int]]:
+    async def due_deliveries(self, now: float, limit: int) -> DueDeliveries:
         """(delivery id, delivery, attempts made) for the head of each subscriber's queue, if due."""
 
     async def delivery_done(self, delivery_id: int) -> None: ...

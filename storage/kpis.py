@@ -137,7 +137,11 @@ class Partial:
         }
 
 
-def assemble(partials: dict[tuple[str, str], Partial]) -> list[dict[str, Any]]:
+KpiGroups = list[dict[str, Any]]
+"""The KPI figures of each group and time bucket, as the API returns them."""
+
+
+def assemble(partials: dict[tuple[str, str], Partial]) -> KpiGroups:
     """Groups (largest first, ties by key) with their totals and series, from (key, bucket) sums."""
     by_key: dict[str, dict[str, Partial]] = defaultdict(dict)
     for (key, t), partial in partials.items():
@@ -167,7 +171,7 @@ def repeated_contacts(window: list[Fact], later: list[Fact], fcr_days: float) ->
     }
 
 
-def kpis(query: KpiQuery, window: list[Fact], later: list[Fact]) -> list[dict[str, Any]]:
+def kpis(query: KpiQuery, window: list[Fact], later: list[Fact]) -> KpiGroups:
     """The reference: groups from facts. `window`: facts in [start, end); `later`: facts in
     [start, end + fcr_days) (the contacts that can make a window fact a repeat)."""
     repeated = repeated_contacts(window, later, query.fcr_days)

@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from schemas.common import epoch_seconds
 
@@ -52,6 +52,12 @@ class Kind(StrEnum):
     BOOL = "b"
 
 
+# numbers and date-times (0, number) before text (1, text); tuples whose kinds differ never compare
+# their second items
+SortValue = tuple[int, Any]
+Comparable = TypeVar("Comparable", float, str)
+
+
 class Scalar(NamedTuple):  # a tuple: every store builds dozens per written document
     """A stored scalar, classified once: its text form and, for numbers and dates, a number."""
 
@@ -60,7 +66,7 @@ class Scalar(NamedTuple):  # a tuple: every store builds dozens per written docu
     number: float | None  # the JSON number, or the date-time as epoch seconds
 
     @property
-    def sort_value(self) -> tuple[int, float | str]:
+    def sort_value(self) -> SortValue:
         return (0, self.number) if self.number is not None else (1, self.text)
 
 
@@ -185,13 +191,17 @@ def leaves(doc: Any) -> list[tuple[str, Scalar]]:
 def compare(op: Op, scalar: Scalar, operand: Operand) -> bool:
     """Whether one stored scalar satisfies `op operand` (EQ..REGEX; NE is handled by callers)."""
     if op is Op.REGEX:
+        assert operand.pattern is not None  # Operand.of compiles every regex operand
         return operand.pattern.search(scalar.text) is not None
-    if scalar.kind is Kind.NUMBER and operand.number is not None:
-        left, right = scalar.number, operand.number
-    elif scalar.kind is Kind.DATE and operand.instant is not None:
-        left, right = scalar.number, operand.instant
-    else:
-        left, right = scalar.text, operand.text
+    if scalar.number is not None:
+        if scalar.kind is Kind.NUMBER and operand.number is not None:
+            return _ordered(op, scalar.number, operand.number)
+        if scalar.kind is Kind.DATE and operand.instant is not None:
+            return _ordered(op, scalar.number, operand.instant)
+    return _ordered(op, scalar.text, operand.text)
+
+
+def _ordered(op: Op, left: Comparable, right: Comparable) -> bool:
     if op is Op.EQ or op is Op.NE:
         return left == right
     if op is Op.GT:
@@ -207,7 +217,7 @@ def holds(condition: Condition, doc: dict[str, Any]) -> bool:
     found = False
     for value in scalars(doc, condition.path):
         scalar = classify(value)
-        if any(compare(condition.op, scalar, operand) for operand in condition.values):
+        if scalar is not None and any(compare(condition.op, scalar, operand) for operand in condition.values):
             found = True
             break
     return not found if condition.op is Op.NE else found
@@ -218,9 +228,9 @@ def matches(query: Query, doc: dict[str, Any]) -> bool:
     return all(holds(condition, doc) for condition in query.conditions)
 
 
-def sort_value(doc: dict[str, Any], key: SortKey) -> tuple[int, float | str] | None:
+def sort_value(doc: dict[str, Any], key: SortKey) -> SortValue | None:
     """The value a document sorts by for one key, or None when it lacks the attribute."""
-    values = [classify(value).sort_value for value in scalars(doc, key.path)]
+    values = [scalar.sort_value for value in scalars(doc, key.path) if (scalar := classify(value)) is not None]
     if not values:
         return None
     return max(values) if key.descending else min(values)
@@ -230,10 +240,10 @@ def sort_documents(docs: list[dict[str, Any]], sort: tuple[SortKey, ...]) -> lis
     """Reference ordering: stable sorts from the last key to the first, then `id`."""
     ordered = sorted(docs, key=lambda doc: doc.get("id", ""))
     for key in reversed(sort or DEFAULT_SORT):
-        present = [doc for doc in ordered if sort_value(doc, key) is not None]
+        keyed = [(value, doc) for doc in ordered if (value := sort_value(doc, key)) is not None]
         missing = [doc for doc in ordered if sort_value(doc, key) is None]
-        present.sort(key=lambda doc: sort_value(doc, key), reverse=key.descending)
-        ordered = present + missing
+        keyed.sort(key=lambda pair: pair[0], reverse=key.descending)
+        ordered = [doc for _, doc in keyed] + missing
     return ordered
 
 

@@ -65,7 +65,11 @@ class TimelineRow:
 def timeline_time(doc: dict[str, Any]) -> float:
     start = (doc.get("interactionDate") or {}).get("startDateTime")
     at = epoch_seconds(start) if isinstance(start, str) else None
-    return epoch_seconds(doc["creationDate"]) if at is None else at
+    if at is None:
+        at = epoch_seconds(doc["creationDate"])
+    if at is None:  # the server sets creationDate: this is a document it did not write
+        raise ValueError(f"creationDate is not a date-time: {doc['creationDate']!r}")
+    return at
 
 
 def document_words(doc: dict[str, Any]) -> frozenset[str]:
@@ -125,7 +129,9 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
         raise ValueError("not a valid cursor") from None
 
 
-def reference_timeline(docs: list[dict[str, Any]], query: TimelineQuery) -> tuple[list[str], str | None, dict]:
+def reference_timeline(
+    docs: list[dict[str, Any]], query: TimelineQuery
+) -> tuple[list[str], str | None, dict[str, Any]]:
     """The oracle: ids of the page, next cursor, facets."""
     rows = [row for doc in docs for row in timeline_rows(doc) if row_matches(query, row)]
     ordered = sorted(rows, key=lambda r: (r.at, r.interaction_id), reverse=True)

@@ -130,7 +130,7 @@ class ContactIndex:
             if pointer is not None and pointer["contact"] not in (None, target):
                 changes[pointer["contact"]].leaves[interaction_id] = version
             if found:
-                change = changes[target]
+                change = changes[found[0]]
                 _, change.customer, change.reason, change.joins[interaction_id] = found
             new_pointers[interaction_id] = (target, version)
         await self._apply(changes, refresh)

@@ -190,19 +190,24 @@ async def ensure_index(
 
 async def search(client: Any, index: str, body: Mapping[str, Any]) -> Mapping[str, Any]:
     """Run a search request body (query, sort, from/size, aggs ...) and return the raw response."""
-    return _body(await client.search(index=index, body=dict(body)))
+    answer: Mapping[str, Any] = _body(await client.search(index=index, body=dict(body)))
+    return answer
 
 
 async def mget(client: Any, index: str, ids: list[str]) -> list[dict[str, Any]]:
     """The engine's answer for each id, in order (`found`, `_version`, `_seq_no`, `_source`...):
     realtime, what the last write left whether or not it was refreshed."""
-    return _body(await client.mget(index=index, ids=ids))["docs"]
+    docs: list[dict[str, Any]] = _body(await client.mget(index=index, ids=ids))["docs"]
+    return docs
 
 
 async def bulk(client: Any, lines: list[bytes], *, refresh: bool = False) -> dict[str, Any]:
     """One bulk request of NDJSON `lines` (each action line with its `_index`, then its source line
     if any); the engine's answer, a result per action in `items`. Raises only if the request failed."""
-    return _body(await client.bulk(body=b"\n".join(lines) + b"\n", refresh="true" if refresh else "false"))
+    answer: dict[str, Any] = _body(
+        await client.bulk(body=b"\n".join(lines) + b"\n", refresh="true" if refresh else "false")
+    )
+    return answer
 
 
 def refused_request(exc: BaseException) -> str | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from storage.kpis import KpiQuery, Partial, bucket
@@ -28,7 +28,7 @@ KEY_FIELDS = {
 }
 PAGE = 10_000  # composite buckets per request
 
-Search = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+Search = Callable[[dict[str, Any]], Awaitable[Mapping[str, Any]]]
 Partials = dict[tuple[str, str], Partial]
 
 

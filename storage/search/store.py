@@ -18,7 +18,7 @@ import orjson
 
 from storage.base import StoredDocument
 from storage.changes import ABSENT, State
-from storage.kpis import KpiQuery, assemble
+from storage.kpis import KpiGroups, KpiQuery, assemble
 from storage.query import Page, Query, UnsupportedQuery
 from storage.search import engine
 from storage.search.compiler import search_body
@@ -39,6 +39,9 @@ class IndexOp:
     interaction_id: str
     version: int
     doc: dict[str, Any] | None = None
+
+
+OpResults = list["OpResult"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +78,7 @@ class SearchStore:
 
     async def current_index(self) -> str:
         aliases = await self.client.indices.get_alias(name=self.alias)
-        return next(iter(aliases))
+        return str(next(iter(aliases)))
 
     async def create_next_index(self) -> SearchStore:
         """A new, empty `<alias>-v(N+1)` with the current mapping, not behind the alias yet (what
@@ -168,7 +171,7 @@ class SearchStore:
         }
         return TimelinePage([orjson.dumps(hit["_source"]) for hit in page], cursor, facets)
 
-    async def kpis(self, query: KpiQuery) -> list[dict[str, Any]]:
+    async def kpis(self, query: KpiQuery) -> KpiGroups:
         """The KPI groups, from the engine's aggregations (storage/search/kpis.py)."""
         return assemble(
             await kpi_partials(
@@ -192,7 +195,7 @@ class SearchStore:
                 state[doc["_id"]] = State(doc["_version"], doc["_source"])
         return state
 
-    async def apply(self, ops: Sequence[IndexOp], *, refresh: bool = False) -> list[OpResult]:
+    async def apply(self, ops: Sequence[IndexOp], *, refresh: bool = False) -> OpResults:
         """One bulk request; a result per op, in order. Raises only if the request itself failed."""
         if not ops:
             return []
@@ -206,6 +209,7 @@ class SearchStore:
             }
             lines.append(orjson.dumps({op.action: meta}))
             if op.action == "index":
+                assert op.doc is not None, "an index op carries its document"
                 lines.append(orjson.dumps(search_document(op.doc)))
         answer = await engine.bulk(self.client, lines, refresh=refresh)
         return [_result(next(iter(item.values()))) for item in answer["items"]]

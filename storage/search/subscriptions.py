@@ -29,7 +29,7 @@ class SubscriptionIndex:
         response = await self.client.options(ignore_status=404).delete(
             index=self.index, id=subscription_id, refresh="wait_for"
         )
-        return response.get("result") == "deleted"
+        return bool(response.get("result") == "deleted")
 
     async def subscriptions(self) -> list[dict[str, Any]]:
         response = await self.client.search(index=self.index, size=10000, query={"match_all": {}})

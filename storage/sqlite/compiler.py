@@ -32,8 +32,8 @@ def _operand_sql(op: Op, operand: Operand) -> Sql:
     if op in (Op.EQ, Op.NE):
         # Text equality also decides numbers and dates whose text is the query text; the typed
         # branches catch 42.0 == 42 and the same instant written differently. All use indexes.
-        parts, params = ["v = ?"], [operand.text]
-        if operand.number is not None:
+        parts, params = ["v = ?"], list[str | float]([operand.text])
+        if operand.number_text is not None:
             parts.append(f"(kind = '{Kind.NUMBER}' AND v = ?)")
             params.append(operand.number_text)
         if operand.instant is not None:

@@ -25,9 +25,9 @@ from typing import Any, TypeVar
 
 import orjson
 
-from storage.base import Delivery, Document, Notify, StoredDocument
+from storage.base import Document, DueDeliveries, Notify, StoredDocument, Subscriptions
 from storage.changes import ABSENT, Change, Outcome, State, apply
-from storage.kpis import KpiQuery
+from storage.kpis import KpiGroups, KpiQuery
 from storage.query import Page, Query, SortKey, leaves, sort_value
 from storage.sqlite import compiler, outbox
 from storage.sqlite.connection import connect
@@ -48,6 +48,8 @@ class StoreLocked(RuntimeError):
 def _sort_columns(doc: Document) -> tuple[float, float | None]:
     created = sort_value(doc, SortKey("creationDate"))
     started = sort_value(doc, SortKey("interactionDate.startDateTime"))
+    if created is None:  # the change model keeps creationDate on every stored interaction
+        raise ValueError("an interaction without creationDate")
     return created[1], (started[1] if started else None)
 
 
@@ -217,7 +219,7 @@ class SqliteStore:
 
     # -- KPIs --------------------------------------------------------------------------
 
-    async def kpis(self, query: KpiQuery) -> list[dict[str, Any]]:
+    async def kpis(self, query: KpiQuery) -> KpiGroups:
         """The KPI groups, summed by SQL (same figures as storage.kpis.kpis on the same facts)."""
         return await self._read(lambda conn: read_kpis(conn, query))
 
@@ -230,10 +232,10 @@ class SqliteStore:
     async def remove_subscription(self, subscription_id: str) -> bool:
         return await self._write(lambda conn: outbox.remove_subscription(conn, subscription_id))
 
-    async def subscriptions(self) -> list[Document]:
+    async def subscriptions(self) -> Subscriptions:
         return await self._read(outbox.subscriptions)
 
-    async def due_deliveries(self, now: float, limit: int) -> list[tuple[int, Delivery, int]]:
+    async def due_deliveries(self, now: float, limit: int) -> DueDeliveries:
         return await self._read(lambda conn: outbox.due_deliveries(conn, now, limit))
 
     async def delivery_done(self, delivery_id: int) -> None:
