@@ -208,7 +208,9 @@ def stories(count: int, seed: int = 1, parties: int = 2000, anchor: datetime | N
         for body in _story(rng, party(rng, parties), began):
             if produced == count:
                 return
-            if parse_date_time(body["interactionDate"]["endDateTime"]) > anchor:
+            ended = parse_date_time(body["interactionDate"]["endDateTime"])
+            assert ended is not None  # written by _iso
+            if ended > anchor:
                 continue  # the future has not happened yet
             produced += 1
             yield body

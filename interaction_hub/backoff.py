@@ -15,7 +15,7 @@ T = TypeVar("T")
 def backoff_delay(attempt: int, *, first_s: float = 0.2, max_s: float = 30.0) -> float:
     """Seconds before retry `attempt` (1, 2, ...): doubles from `first_s`, capped at `max_s`,
     with full-to-half jitter so that many clients retrying at once spread out."""
-    return min(max_s, first_s * 2 ** min(attempt - 1, 62)) * random.uniform(0.5, 1.0)
+    return min(max_s, first_s * 2.0 ** min(attempt - 1, 62)) * random.uniform(0.5, 1.0)
 
 
 async def until_done(what: str, attempt_once: Callable[[], Awaitable[T]], *, max_backoff_s: float = 30.0) -> T:

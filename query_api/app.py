@@ -17,17 +17,19 @@ from query_api.deps import State
 from query_api.hub import Hub
 from query_api.routes import analytics, hub, party_interaction, timeline
 from schemas import EventSubscriptionInput, PartyInteractionCreate, PartyInteractionUpdate
+from storage.base import InteractionStore, SubscriptionRegistry, SubscriptionStore
 from storage.sqlite.store import SqliteStore
 
 # Request bodies are read by hand (for 413/415 and TMF errors), so their schemas are added here.
 REQUEST_MODELS = (PartyInteractionCreate, PartyInteractionUpdate, EventSubscriptionInput)
 
 
-async def open_stores(settings: Settings) -> tuple[Any, Any, bool]:
-    """(interaction store, subscription store, whether this process dispatches notifications)."""
+async def open_stores(settings: Settings) -> tuple[InteractionStore, SubscriptionRegistry, SubscriptionStore | None]:
+    """(interaction store, subscription store, the outbox this process dispatches notifications
+    from: None when it dispatches none)."""
     if settings.store == "embedded":
         store = SqliteStore(settings.data_dir, synchronous=settings.sqlite_synchronous)
-        return store, store, True
+        return store, store, store
     # full mode: reads from the index, writes through Kafka, notifications by the workers
     from interaction_hub.setup import prepare
     from query_api.full_mode import LogBackedStore
@@ -39,9 +41,9 @@ async def open_stores(settings: Settings) -> tuple[Any, Any, bool]:
     client = create_client(settings.search_url, engine=settings.search_engine)
     search = SearchStore(client, settings.index_alias)
     subscriptions = SubscriptionIndex(client, f"{settings.index_alias}-subscriptions")
-    store = LogBackedStore(search, settings.kafka_bootstrap, timeout_s=settings.write_timeout_s)
-    await store.start()
-    return store, subscriptions, False
+    log_backed = LogBackedStore(search, settings.kafka_bootstrap, timeout_s=settings.write_timeout_s)
+    await log_backed.start()
+    return log_backed, subscriptions, None
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -49,13 +51,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store, subscriptions, dispatch = await open_stores(settings)
+        store, subscriptions, outbox = await open_stores(settings)
         event_hub = Hub(
             subscriptions,
+            outbox=outbox,
             max_attempts=settings.notify_max_attempts,
             timeout_s=settings.notify_timeout_s,
             backoff_s=settings.notify_backoff_s,
-            dispatch=dispatch,
         )
         app.state.ihub = State(settings, store, event_hub)
         await event_hub.start()
@@ -92,5 +94,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.openapi_schema = schema
         return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the schema
     return app

@@ -20,7 +20,8 @@ class State:
 
 
 async def _state(request: Request) -> State:  # async: no thread-pool hop per request
-    return request.app.state.ihub
+    state: State = request.app.state.ihub  # set by the lifespan in query_api/app.py
+    return state
 
 
 AppState = Annotated[State, Depends(_state)]

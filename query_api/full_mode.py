@@ -23,7 +23,7 @@ from interaction_hub.topics import partitions_of
 from schemas.channel_event import CHANGES_TOPIC, RAW_TOPIC
 from storage.base import Notify, StoredDocument, WriteNotYetApplied
 from storage.changes import Change, Outcome, Refused, State
-from storage.kpis import KpiQuery
+from storage.kpis import KpiGroups, KpiQuery
 from storage.query import Page, Query
 from storage.search.store import SearchStore
 from storage.timeline import TimelinePage, TimelineQuery
@@ -101,7 +101,7 @@ class LogBackedStore:
     async def timeline(self, query: TimelineQuery) -> TimelinePage:
         return await self.search.timeline(query)
 
-    async def kpis(self, query: KpiQuery) -> list[dict[str, Any]]:
+    async def kpis(self, query: KpiQuery) -> KpiGroups:
         return await self.search.kpis(query)
 
     # writes

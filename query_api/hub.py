@@ -19,7 +19,7 @@ import httpx
 from interaction_hub.backoff import backoff_delay
 from interaction_hub.notifications import MAX_RETRY_DELAY_S, Subscriber, fan_out, post_event, subscriber
 from schemas.events import EventSubscription, EventSubscriptionInput
-from storage.base import Delivery, SubscriptionStore
+from storage.base import Delivery, SubscriptionRegistry, SubscriptionStore
 from storage.tmf630 import parse_filter
 
 log = logging.getLogger(__name__)
@@ -28,15 +28,21 @@ log = logging.getLogger(__name__)
 class Hub:
     """Subscriptions, and (embedded mode) the dispatcher that drains the store's outbox.
 
-    In full mode `dispatch=False`: notifications come from the change topic
+    In full mode there is no `outbox`: notifications come from the change topic
     (stream_workers/notifier.py) and `notify` has nothing to queue.
     """
 
     def __init__(
-        self, store: SubscriptionStore, *, max_attempts: int, timeout_s: float, backoff_s: float, dispatch: bool = True
+        self,
+        store: SubscriptionRegistry,
+        *,
+        outbox: SubscriptionStore | None,
+        max_attempts: int,
+        timeout_s: float,
+        backoff_s: float,
     ):
         self._store = store
-        self._dispatch = dispatch
+        self._outbox = outbox
         self._max_attempts = max_attempts
         self._timeout_s = timeout_s
         self._backoff_s = backoff_s
@@ -47,8 +53,8 @@ class Hub:
 
     async def start(self) -> None:
         self._subscriptions = tuple(subscriber(s) for s in await self._store.subscriptions())
-        if self._dispatch:
-            self._task = asyncio.create_task(self._dispatch_forever(), name="hub-dispatcher")
+        if self._outbox is not None:
+            self._task = asyncio.create_task(self._dispatch_forever(self._outbox), name="hub-dispatcher")
 
     async def stop(self) -> None:
         if self._task:
@@ -68,20 +74,20 @@ class Hub:
 
     def notify(self, old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[Delivery]:
         """The store's Notify: deliveries for every subscriber whose query the event matches."""
-        return fan_out(self._subscriptions, old, new) if self._dispatch else []
+        return fan_out(self._subscriptions, old, new) if self._outbox is not None else []
 
     def wake(self) -> None:
         self._wake.set()
 
     # -- delivery ---------------------------------------------------------------------------
 
-    async def _dispatch_forever(self) -> None:
+    async def _dispatch_forever(self, outbox: SubscriptionStore) -> None:
         async with httpx.AsyncClient(timeout=self._timeout_s) as client:
             while True:
                 try:
-                    due = await self._store.due_deliveries(time.time(), 100)
+                    due = await outbox.due_deliveries(time.time(), 100)
                     if due:
-                        await asyncio.gather(*(self._deliver(client, *row) for row in due))
+                        await asyncio.gather(*(self._deliver(outbox, client, *row) for row in due))
                         continue
                 except Exception:  # never let the dispatcher die; the outbox keeps the work
                     log.exception("notification dispatch failed; retrying")
@@ -89,16 +95,18 @@ class Hub:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=0.5)
 
-    async def _deliver(self, client: httpx.AsyncClient, delivery_id: int, delivery: Delivery, attempts: int) -> None:
+    async def _deliver(
+        self, outbox: SubscriptionStore, client: httpx.AsyncClient, delivery_id: int, delivery: Delivery, attempts: int
+    ) -> None:
         reason = await post_event(client, delivery.callback, delivery.body)
         if reason is None:
-            await self._store.delivery_done(delivery_id)
+            await outbox.delivery_done(delivery_id)
             return
         attempts += 1
         if attempts >= self._max_attempts:
             log.warning("giving up on %s after %d attempts (%s)", delivery.callback, attempts, reason)
-            await self._store.delivery_failed(delivery_id, None)
+            await outbox.delivery_failed(delivery_id, None)
             return
         delay = backoff_delay(attempts, first_s=self._backoff_s, max_s=MAX_RETRY_DELAY_S)
         log.info("notification to %s failed (%s); retry in %.1fs", delivery.callback, reason, delay)
-        await self._store.delivery_failed(delivery_id, time.time() + delay)
+        await outbox.delivery_failed(delivery_id, time.time() + delay)

@@ -62,14 +62,19 @@ class InteractionStore(Protocol):
     async def close(self) -> None: ...
 
 
-class SubscriptionStore(Protocol):
-    """Hub subscriptions and the durable queue of notifications still to deliver."""
+class SubscriptionRegistry(Protocol):
+    """Hub subscriptions (full mode keeps them in the engine: storage/search/subscriptions.py)."""
 
     async def add_subscription(self, subscription: Document) -> None: ...
 
     async def remove_subscription(self, subscription_id: str) -> bool: ...
 
     async def subscriptions(self) -> Subscriptions: ...
+
+
+class SubscriptionStore(SubscriptionRegistry, Protocol):
+    """Subscriptions and the durable queue of notifications still to deliver (the embedded store's
+    outbox, written in the same transaction as the change that caused them)."""
 
     async def due_deliveries(self, now: float, limit: int) -> DueDeliveries:
         """(delivery id, delivery, attempts made) for the head of each subscriber's queue, if due."""

@@ -17,9 +17,10 @@ import gc
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
 
 import faust
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from interaction_hub.backoff import until_done
 from interaction_hub.settings import Settings
@@ -38,19 +39,19 @@ log = logging.getLogger(__name__)
 def _short_fetch_wait() -> None:
     """faust-streaming builds its consumers with fetch_max_wait_ms=1500 and no setting to change
     it; at low rates a worker then sees new events in bursts up to 1.5 s apart. Cap it at 50 ms."""
-    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Transport
 
     original = AIOKafkaConsumerThread._create_worker_consumer
     if getattr(original, "ihub_patched", False):
         return
 
-    def create(self, transport):  # type: ignore[no-untyped-def]
+    def create(self: AIOKafkaConsumerThread, transport: Transport) -> AIOKafkaConsumer:
         consumer = original(self, transport)
         consumer._fetch_max_wait_ms = 50  # read when the consumer starts its fetcher
         return consumer
 
-    create.ihub_patched = True  # type: ignore[attr-defined]
-    AIOKafkaConsumerThread._create_worker_consumer = create
+    create.ihub_patched = True  # type: ignore[attr-defined]  # a marker on the patch; functions declare no attributes
+    AIOKafkaConsumerThread._create_worker_consumer = create  # type: ignore[method-assign]  # the patch itself
 
 
 def run_worker(make_app: Callable[[], faust.App], *, loglevel: str = "info") -> None:
@@ -94,7 +95,7 @@ def create_worker(settings: Settings) -> faust.App:
     raw = app.topic(RAW_TOPIC, key_type=bytes, value_type=bytes, internal=False)
 
     @app.agent(raw, concurrency=1)
-    async def project(stream: faust.StreamT) -> None:
+    async def project(stream: faust.StreamT[bytes]) -> None:
         store = SearchStore(create_client(settings.search_url, engine=settings.search_engine), settings.index_alias)
         projector = Projector(store, settings.resource_root() + settings.base_path)
         producer = AIOKafkaProducer(
@@ -102,7 +103,9 @@ def create_worker(settings: Settings) -> faust.App:
         )
         await producer.start()
         try:
-            async for events in stream.take_events(settings.worker_batch_size, within=settings.worker_batch_seconds):
+            async for events in stream.take_events(  # type: ignore[attr-defined]  # faust's StreamT declares no take_events
+                settings.worker_batch_size, within=settings.worker_batch_seconds
+            ):
                 batch = [
                     Message(e.message.topic, e.message.partition, e.message.offset, e.message.key, e.message.value)
                     for e in events
@@ -124,7 +127,7 @@ def create_worker(settings: Settings) -> faust.App:
     changes = app.topic(CHANGES_TOPIC, key_type=bytes, value_type=bytes, internal=False)
 
     @app.agent(changes, concurrency=1)
-    async def notify(stream: faust.StreamT) -> None:
+    async def notify(stream: faust.StreamT[bytes]) -> None:
         client = create_client(settings.search_url, engine=settings.search_engine)
         notifier = Notifier(
             SubscriptionIndex(client, f"{settings.index_alias}-subscriptions"),
@@ -140,15 +143,13 @@ def create_worker(settings: Settings) -> faust.App:
             await client.close()
 
     @app.agent(changes, concurrency=1)
-    async def keep_contacts(stream: faust.StreamT) -> None:
+    async def keep_contacts(stream: faust.StreamT[bytes]) -> None:
         client = create_client(settings.search_url, engine=settings.search_engine)
         index = ContactIndex(client, f"{settings.index_alias}-contacts")
         try:
             async for values in stream.take(settings.worker_batch_size, within=settings.worker_batch_seconds):
                 found, refresh = contacts.states(values)
-                await until_done(
-                    "updating contacts", lambda found=found, refresh=refresh: index.update(found, refresh=refresh)
-                )
+                await until_done("updating contacts", partial(index.update, found, refresh=refresh))
         finally:
             await client.close()
 

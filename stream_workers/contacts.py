@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from stream_workers.pipeline import API_SOURCE
+from schemas.channel_event import API_SOURCE
 
 State = tuple[str, int, dict[str, Any] | None]
 

@@ -56,8 +56,8 @@ async def reindex(settings: Settings) -> str:
         await store.close()
 
 
-async def _replay(consumer: AIOKafkaConsumer, projector: Projector, ends: dict, label: str) -> int:
-    remaining: dict = {}
+async def _replay(consumer: AIOKafkaConsumer, projector: Projector, ends: dict[TopicPartition, int], label: str) -> int:
+    remaining: dict[TopicPartition, int] = {}
     total = 0
     for tp, end in ends.items():
         position = await consumer.position(tp)

@@ -8,7 +8,7 @@ reason naming the field.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, overload
 
 from pydantic import ValidationError
 
@@ -81,9 +81,17 @@ def optional(data: dict[str, Any], path: str, kind: type = str, default: Any = N
     return default if value is _MISSING or value is None else _check(path, value, kind)
 
 
+@overload
+def timestamp(data: dict[str, Any], path: str, *, needed: Literal[True] = True) -> str: ...
+
+
+@overload
+def timestamp(data: dict[str, Any], path: str, *, needed: bool) -> str | None: ...
+
+
 def timestamp(data: dict[str, Any], path: str, *, needed: bool = True) -> str | None:
-    """An ISO 8601 date-time field, returned as sent."""
-    value = required(data, path) if needed else optional(data, path)
+    """An ISO 8601 date-time field, returned as sent (never None when `needed`)."""
+    value: str | None = required(data, path) if needed else optional(data, path)
     if value is not None and parse_date_time(value) is None:
         raise AdapterError(f"data.{path}: not an ISO 8601 date-time: {value!r}")
     return value
@@ -91,7 +99,7 @@ def timestamp(data: dict[str, Any], path: str, *, needed: bool = True) -> str | 
 
 def strings(data: dict[str, Any], path: str) -> list[str]:
     """An optional array of strings (empty when absent)."""
-    values = optional(data, path, list, [])
+    values: list[str] = optional(data, path, list, [])
     for index, value in enumerate(values):
         _check(f"{path}.{index}", value, str)
     return values
@@ -169,7 +177,10 @@ def note(text: str | None, author: str | None, date: str | None) -> list[dict[st
 
 
 def seconds_between(start: str, end: str) -> int:
-    return int((parse_date_time(end) - parse_date_time(start)).total_seconds())
+    """Whole seconds from `start` to `end`, date-times that `timestamp` has already checked."""
+    began, ended = parse_date_time(start), parse_date_time(end)
+    assert began is not None and ended is not None, "checked by timestamp()"
+    return int((ended - began).total_seconds())
 
 
 def interaction(

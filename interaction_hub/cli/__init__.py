@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:  # the commands import what they use only when they run
+    from interaction_hub.settings import Settings
 
 app = typer.Typer(help="Interaction Hub: TMF683 Party Interaction Management.", no_args_is_help=True)
 
@@ -14,7 +17,7 @@ Store = Annotated[str | None, typer.Option(help="embedded (SQLite) or search (Ka
 DataDir = Annotated[Path | None, typer.Option(help="Embedded store directory [IHUB_DATA_DIR, ./data]")]
 
 
-def _settings(**flags: Any):
+def _settings(**flags: Any) -> Settings:
     from pydantic import ValidationError
 
     from interaction_hub.settings import Settings

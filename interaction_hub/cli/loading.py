@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from uuid import uuid4
 
@@ -61,7 +62,7 @@ async def _demo_embedded(settings: Settings, count: int, seed: int, parties: int
         await store.close()
 
 
-def demo_events(count: int, seed: int, parties: int):
+def demo_events(count: int, seed: int, parties: int) -> Iterator[ChannelEvent]:
     """Demo interactions as the TMF683 events a channel system already speaking TMF683 publishes."""
     for body in stories(count, seed, parties):
         yield ChannelEvent(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, overload
 
 import orjson
 from fastapi import APIRouter, Query
@@ -21,6 +21,14 @@ Csv = Annotated[str | None, Query(description="Comma-separated values; any of th
 
 def _set(value: str | None) -> frozenset[str]:
     return frozenset(v.strip() for v in value.split(",") if v.strip()) if value else frozenset()
+
+
+@overload
+def instant(name: str, value: str) -> float: ...
+
+
+@overload
+def instant(name: str, value: str | None) -> float | None: ...
 
 
 def instant(name: str, value: str | None) -> float | None:
