@@ -29,6 +29,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
 
 import jsonpatch
+import jsonpointer
+import orjson
 from pydantic import ValidationError
 
 from schemas.common import describe, parse_date_time
@@ -105,7 +107,9 @@ class Change:
     Patch operations; None for delete. `time` (ISO 8601) is when the change was made: it becomes
     `creationDate` or `statusChangeDate` where those are set. `href` is where a created interaction
     lives (None: the applier's own base, see `apply`). `expected_versions`: the versions the writer
-    accepts to change (HTTP If-Match; None: any, an empty tuple: none).
+    accepts to change (HTTP If-Match; None: any, an empty tuple: none). `max_bytes`: the largest the
+    interaction may become as JSON (the API's request body limit when the change was made, so a
+    replay of the log decides the same; None: no bound).
     """
 
     kind: Kind
@@ -115,6 +119,7 @@ class Change:
     body: Any = None
     href: str | None = None
     expected_versions: tuple[int, ...] | None = None
+    max_bytes: int | None = None
 
     @classmethod
     def at(cls, kind: Kind, interaction_id: str, time: str, body: Any = None, **extra: Any) -> Change:
@@ -176,8 +181,14 @@ def apply(current: State, change: Change, *, href: str | None = None) -> Outcome
         )
     if change.kind == "delete":
         return _outcome(current, None, change)
-    patched = _merge(doc, change.body) if change.kind == "merge" else _json_patch(doc, change.body)
-    return _outcome(current, _validated_patch_result(doc, patched, change.time), change)
+    if change.kind == "merge":
+        patched = _merge(doc, change.body)
+    else:
+        patched = _json_patch(doc, change.body, change.max_bytes)
+    new = _validated_patch_result(doc, patched, change.time)
+    if change.max_bytes is not None and len(orjson.dumps(new)) > change.max_bytes:
+        raise Invalid(f"the PartyInteraction would be larger than {change.max_bytes} bytes")
+    return _outcome(current, new, change)
 
 
 def _outcome(current: State, new: Document | None, change: Change) -> Outcome:
@@ -237,14 +248,46 @@ def _json_patch_targets(ops: Any) -> list[str]:
     return targets
 
 
-def _json_patch(doc: Document, ops: list[dict[str, Any]]) -> Document:
-    try:
-        result = jsonpatch.apply_patch(doc, ops)
-    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError, IndexError) as exc:
-        raise Invalid(f"JSON Patch cannot be applied: {exc}") from None
+def _json_patch(doc: Document, ops: list[dict[str, Any]], max_bytes: int | None) -> Document:
+    """The operations applied in order to a copy of `doc`. With `max_bytes`, the size each one adds
+    is counted before it runs, so a few `copy` operations that double an array are refused after
+    a few doublings instead of building gigabytes first."""
+    result = copy.deepcopy(doc)
+    size = _json_size(result) if max_bytes is not None else 0
+    for index, op in enumerate(ops):
+        if max_bytes is not None:
+            size += _growth(result, op)
+            if size > max_bytes:
+                raise Invalid(f"operation {index}: the PartyInteraction would be larger than {max_bytes} bytes")
+        try:
+            result = jsonpatch.apply_patch(result, [op], in_place=True)
+        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError, IndexError) as exc:
+            raise Invalid(f"JSON Patch cannot be applied: {exc}") from None
     if not isinstance(result, dict):
         raise Invalid("a JSON Patch must leave an object")
     return result
+
+
+_NOTHING = object()
+
+
+def _growth(doc: Document, op: dict[str, Any]) -> int:
+    """About how many bytes of JSON `op` adds to `doc` (negative: removes); what it cannot resolve
+    counts as nothing (applying it reports the error)."""
+    name = op["op"]
+    if name in ("add", "replace"):
+        added = _json_size(op["value"])
+    elif name == "copy":
+        added = _json_size(jsonpointer.resolve_pointer(doc, op["from"], _NOTHING))
+    else:
+        added = 0
+    if name in ("replace", "remove"):  # an `add` into an array inserts; into an object it may replace
+        added -= _json_size(jsonpointer.resolve_pointer(doc, op["path"], _NOTHING))
+    return added
+
+
+def _json_size(value: Any) -> int:
+    return 0 if value is _NOTHING else len(orjson.dumps(value))
 
 
 def _merge(target: Any, patch: Any) -> Any:

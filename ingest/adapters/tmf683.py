@@ -7,7 +7,8 @@ the latest state, in partition order. Any system that already speaks TMF683 may 
     create: data = a PartyInteraction create body plus `id` and, optionally, `href` (absent: the
             worker's base URL); `creationDate` is ignored (the change's time is used)
     patch:  data = {"id", "patch": RFC 7386 merge patch} or {"id", "jsonPatch": RFC 6902 operations},
-            optionally "expectedVersions": [versions the writer accepts] (HTTP If-Match)
+            optionally "expectedVersions": [versions the writer accepts] (HTTP If-Match) and
+            "maxBytes": the largest the interaction may become (the API's body limit)
     delete: data = {"id"}, optionally "expectedVersions"
 """
 
@@ -36,7 +37,7 @@ def create(event: ChannelEvent) -> Change:
 
 
 def patch(event: ChannelEvent) -> Change:
-    _only(event.data, "id", "patch", "jsonPatch", "expectedVersions")
+    _only(event.data, "id", "patch", "jsonPatch", "expectedVersions", "maxBytes")
     if ("patch" in event.data) == ("jsonPatch" in event.data):
         raise AdapterError("data: exactly one of 'patch' (merge patch) and 'jsonPatch' is needed")
     if "patch" in event.data:
@@ -62,6 +63,8 @@ def event_for(change: Change) -> ChannelEvent:
         data["jsonPatch"] = change.body
     if change.expected_versions is not None:
         data["expectedVersions"] = list(change.expected_versions)
+    if change.max_bytes is not None:
+        data["maxBytes"] = change.max_bytes
     return ChannelEvent(
         id=uuid4().hex,
         source=API_SOURCE,
@@ -80,6 +83,9 @@ def _change(event: ChannelEvent, kind: Any, body: Any, href: str | None = None) 
         isinstance(expected, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in expected)
     ):
         raise AdapterError("data.expectedVersions: must be an array of integers")
+    max_bytes = event.data.get("maxBytes")
+    if max_bytes is not None and (isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1):
+        raise AdapterError("data.maxBytes: must be a positive integer")
     change = Change(
         kind,
         interaction_id,
@@ -88,6 +94,7 @@ def _change(event: ChannelEvent, kind: Any, body: Any, href: str | None = None) 
         body,
         href,
         None if expected is None else tuple(expected),
+        max_bytes,
     )
     try:
         check(change)

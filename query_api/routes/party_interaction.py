@@ -228,7 +228,14 @@ class RetrieveFastPath:
 )
 async def patch_party_interaction(id: str, request: Request, state: AppState) -> Response:
     kind, patch = await read_json(request, state.settings.max_body_bytes, tuple(PATCH_KINDS))
-    change = Change.at(PATCH_KINDS[kind], id, utc_now(), patch, expected_versions=if_match(request))
+    change = Change.at(
+        PATCH_KINDS[kind],
+        id,
+        utc_now(),
+        patch,
+        expected_versions=if_match(request),
+        max_bytes=state.settings.max_body_bytes,  # a patch makes nothing larger than a body may be
+    )
     check(change)  # a malformed or not-patchable change is refused before it goes anywhere
     outcome = await state.store.write(change, state.hub.notify)
     state.hub.wake()

@@ -7,8 +7,10 @@ names the whole resulting document, the exact field or the exact refusal message
 """
 
 import copy
+import time
 from dataclasses import replace
 
+import orjson
 import pytest
 
 from schemas import PartyInteractionCreate
@@ -1000,3 +1002,50 @@ def test_each_refusal_round_trips_through_its_code(kind):
     original = kind("why")
     copied = Refused.from_code(original.code, original.message)
     assert (type(copied), copied.code, copied.message) == (kind, original.code, "why")
+
+
+# --- size bound -----------------------------------------------------------------------------------
+
+
+def doubling(times):
+    """A JSON Patch of `times` copies, each doubling the note array: 2**times notes if it ran."""
+    return [{"op": "add", "path": "/note", "value": [{"text": "x" * 20}]}] + [
+        {"op": "copy", "from": "/note", "path": "/note/-"} for _ in range(times)
+    ]
+
+
+def test_a_json_patch_is_refused_as_soon_as_it_would_pass_the_bound_without_building_the_rest():
+    started = time.perf_counter()
+    found = refusal(stored(), change("json-patch", doubling(22), max_bytes=1024 * 1024))
+    assert time.perf_counter() - started < 1.0  # unbounded, this builds 2**22 notes: seconds and gigabytes
+    assert found[0] is Invalid and found[1].endswith("the PartyInteraction would be larger than 1048576 bytes")
+    assert found[1].startswith("operation ")
+
+
+def copies(times):
+    """A JSON Patch adding a note, then `times` copies of it."""
+    return [{"op": "add", "path": "/note", "value": [{"text": "x" * 20}]}] + [
+        {"op": "copy", "from": "/note/0", "path": "/note/-"} for _ in range(times)
+    ]
+
+
+def test_a_json_patch_within_the_bound_applies():
+    outcome = apply(stored(), change("json-patch", copies(3), max_bytes=64 * 1024))
+    assert outcome.new.doc is not None and outcome.new.doc["note"] == [{"text": "x" * 20}] * 4
+    assert (
+        refusal(stored(), change("json-patch", copies(3), max_bytes=len(orjson.dumps(outcome.new.doc)) - 1))[0]
+        is Invalid
+    )
+
+
+def test_a_merge_patch_whose_result_passes_the_bound_is_refused():
+    body = {"description": "x" * 2000}
+    assert refusal(stored(), change("merge", body, max_bytes=2000)) == (
+        Invalid,
+        "the PartyInteraction would be larger than 2000 bytes",
+    )
+    assert apply(stored(), change("merge", body, max_bytes=4000)).kind == "update"
+
+
+def test_without_a_bound_nothing_is_refused_for_size():
+    assert apply(stored(), change("json-patch", copies(400))).kind == "update"

@@ -1,0 +1,36 @@
+"""Writes built to exhaust the server are refused quickly and change nothing, in both modes."""
+
+from __future__ import annotations
+
+import time
+
+from tests.conformance.test_party_interaction import CTK_BODY, assert_tmf_error
+
+JSON_PATCH = {"content-type": "application/json-patch+json"}
+
+
+def test_a_small_json_patch_that_doubles_an_array_is_refused_quickly(api):
+    created = api.post("partyInteraction", json={**CTK_BODY, "note": [{"text": "x" * 20}]})
+    url = f"partyInteraction/{created.json()['id']}"
+    before = api.get(url)
+    # 1.2 KB that would build 2**22 copies of the note array (gigabytes) if applied unbounded
+    ops = [{"op": "copy", "from": "/note", "path": "/note/-"} for _ in range(22)]
+    started = time.perf_counter()
+    answer = api.patch(url, json=ops, headers=JSON_PATCH)
+    elapsed = time.perf_counter() - started
+    assert_tmf_error(answer, 400, "would be larger than")
+    assert elapsed < 5, elapsed
+    after = api.get(url)
+    assert (after.headers["etag"], after.content) == (before.headers["etag"], before.content)
+
+
+def test_removing_creation_date_is_refused_and_changes_nothing(api):
+    created = api.post("partyInteraction", json=CTK_BODY)
+    url = f"partyInteraction/{created.json()['id']}"
+    for attempt in (
+        api.patch(url, json={"creationDate": None}, headers={"content-type": "application/merge-patch+json"}),
+        api.patch(url, json=[{"op": "remove", "path": "/creationDate"}], headers=JSON_PATCH),
+        api.patch(url, json=[{"op": "replace", "path": "/creationDate", "value": None}], headers=JSON_PATCH),
+    ):
+        assert_tmf_error(attempt, 400, "creationDate")
+    assert api.get(url).json() == created.json()
