@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Literal
+import socket
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, IPvAnyNetwork, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -24,7 +26,8 @@ class Settings(BaseSettings):
     )
     public_url: str | None = Field(
         default=None,
-        description="Scheme://host[:port] used in href; default: taken from each request",
+        description="Scheme://host[:port] of the API as clients reach it, used in href and Location;"
+        " default: http://<host>:<port> of this server",
     )
     max_body_bytes: int = Field(default=1024 * 1024, ge=1, description="Larger bodies get 413")
     sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
@@ -33,6 +36,16 @@ class Settings(BaseSettings):
     notify_max_attempts: int = Field(default=8, ge=1)
     notify_timeout_s: float = Field(default=5.0, gt=0)
     notify_backoff_s: float = Field(default=0.5, gt=0, description="First retry delay; doubles each time")
+    hub_allowed_networks: Annotated[tuple[IPvAnyNetwork, ...], NoDecode] = Field(
+        default=(),
+        description="Networks hub callbacks may reach besides public addresses, comma-separated CIDRs (127.0.0.0/8)",
+    )
+    hub_max_subscriptions: int = Field(
+        default=1000, ge=1, le=10000, description="More subscriptions are refused (full mode reads at most 10000)"
+    )
+    hub_max_pending: int = Field(
+        default=10000, ge=1, description="Notifications waiting per subscriber; past it the oldest are dropped"
+    )
     access_log: bool = False
 
     # full mode (store=search, workers)
@@ -46,14 +59,23 @@ class Settings(BaseSettings):
     worker_batch_seconds: float = Field(default=0.05, gt=0, description="Longest wait to fill a batch")
     write_timeout_s: float = Field(default=10.0, gt=0, description="API wait for its write to be indexed")
 
+    @field_validator("hub_allowed_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: Any) -> Any:
+        return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
     @field_validator("base_path")
     @classmethod
     def _normalise_base_path(cls, value: str) -> str:
         return "/" + value.strip("/") if value.strip("/") else ""
 
     def resource_root(self) -> str:
-        """Where hrefs point when no request is at hand (workers): public_url, else host:port."""
-        return self.public_url or f"http://{self.host}:{self.port}"
+        """Where hrefs point: public_url, else this server's own address (a wildcard bind address
+        names this machine). Never a request's Host header: a stored href is served to everyone."""
+        if self.public_url:
+            return self.public_url
+        host = self.host if self.host not in ("0.0.0.0", "::", "") else socket.gethostname()
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
     @field_validator("public_url")
     @classmethod

@@ -78,9 +78,9 @@ def _parse(raw: str, allow: tuple[str, ...]) -> Query:
         raise TmfError(400, str(exc)) from None
 
 
-def _href(request: Request, state: AppState, interaction_id: str) -> str:
-    root = state.settings.public_url or f"{request.url.scheme}://{request.url.netloc}"
-    return f"{root}{state.settings.base_path}/partyInteraction/{interaction_id}"
+def _href(state: AppState, interaction_id: str) -> str:
+    # never from the request's Host header: a stored href is served to every client
+    return f"{state.settings.resource_root()}{state.settings.base_path}/partyInteraction/{interaction_id}"
 
 
 @router.post(
@@ -100,7 +100,7 @@ async def create_party_interaction(request: Request, state: AppState) -> Respons
     created = PartyInteractionCreate.model_validate(body).to_json_dict()
     created.pop("creationDate", None)  # the server's clock, whatever a client sent
     interaction_id = uuid4().hex
-    change = Change.at("create", interaction_id, utc_now(), created, href=_href(request, state, interaction_id))
+    change = Change.at("create", interaction_id, utc_now(), created, href=_href(state, interaction_id))
     outcome = await state.store.write(change, state.hub.notify)
     state.hub.wake()
     doc = outcome.new.doc

@@ -34,3 +34,11 @@ def test_removing_creation_date_is_refused_and_changes_nothing(api):
     ):
         assert_tmf_error(attempt, 400, "creationDate")
     assert api.get(url).json() == created.json()
+
+
+def test_a_forged_host_header_never_reaches_a_stored_href(api, server):
+    created = api.post("partyInteraction", json=CTK_BODY, headers={"host": "evil.example"})
+    assert created.status_code == 201
+    href = server.url + "partyInteraction/" + created.json()["id"]
+    assert created.json()["href"] == href and created.headers["location"] == href
+    assert api.get(f"partyInteraction/{created.json()['id']}").json()["href"] == href
