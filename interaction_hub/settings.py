@@ -30,6 +30,11 @@ class Settings(BaseSettings):
         " default: http://<host>:<port> of this server",
     )
     max_body_bytes: int = Field(default=1024 * 1024, ge=1, description="Larger bodies get 413")
+    # 1000 holds the official CTK's unpaged lists whole on its test stores (about 400 interactions)
+    default_page_size: int = Field(
+        default=1000, ge=1, description="Items in a list page when the client gives no limit"
+    )
+    max_page_size: int = Field(default=1000, ge=1, description="Largest list page; a larger limit is lowered to it")
     sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
         default="FULL", description="FULL survives power loss; NORMAL only process crashes"
     )
@@ -47,6 +52,10 @@ class Settings(BaseSettings):
         default=10000, ge=1, description="Notifications waiting per subscriber; past it the oldest are dropped"
     )
     access_log: bool = False
+    header_timeout_s: float = Field(
+        default=10.0, gt=0, description="A connection that sends no complete request head within it is closed"
+    )
+    max_connections: int = Field(default=1000, ge=1, description="Open connections at most; past it, 503")
 
     # full mode (store=search, workers)
     kafka_bootstrap: str = "127.0.0.1:9092"

@@ -51,6 +51,7 @@ def serve(
     import uvicorn
 
     from query_api.app import create_app
+    from query_api.connections import uvicorn_options
     from storage.sqlite.store import StoreLocked
 
     settings = _settings(
@@ -71,8 +72,8 @@ def serve(
             host=settings.host,
             port=settings.port,
             loop="uvloop",
-            http="httptools",
             access_log=settings.access_log,
+            **uvicorn_options(settings.header_timeout_s, settings.max_connections),
             log_level="info",
         )
     except StoreLocked as exc:
