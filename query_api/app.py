@@ -15,7 +15,7 @@ from interaction_hub.settings import Settings
 from query_api import errors
 from query_api.deps import State
 from query_api.hub import Hub
-from query_api.routes import analytics, hub, party_interaction, timeline
+from query_api.routes import analytics, docs, hub, party_interaction, timeline
 from schemas import EventSubscriptionInput, PartyInteractionCreate, PartyInteractionUpdate
 from storage.base import InteractionStore, SubscriptionRegistry, SubscriptionStore
 from storage.sqlite.store import SqliteStore
@@ -72,8 +72,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="4.0.0",
         description="TMF683 v4.0.0 with the TMF630 query contract. Errors are TMF Error JSON.",
         lifespan=lifespan,
+        docs_url=None,  # routes/docs.py serves the page without a CDN
+        redoc_url=None,
     )
     errors.install(app)
+    docs.install(app)
     app.include_router(party_interaction.router, prefix=settings.base_path)
     app.add_middleware(party_interaction.RetrieveFastPath, prefix=settings.base_path)
     app.include_router(hub.router, prefix=settings.base_path)
