@@ -6,11 +6,32 @@ swagger's `_Create` schema: on create only `reason`, `direction` and `channel[].
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 from pydantic import Field, model_validator
 
 from schemas.common import DateTime, TmfModel, parse_date_time
+
+
+# How many items each array of an interaction may hold. Each item is indexed on its own (the
+# embedded store keeps a timeline row per related party, the engine a nested document), so an
+# unbounded array turns one small request into a large amount of work and storage.
+MAX_ITEMS = {
+    "channel": 20,
+    "relatedParty": 100,
+    "note": 1000,
+    "attachment": 100,
+    "interactionItem": 1000,
+    "interactionRelationship": 1000,
+}
+
+T = TypeVar("T")
+Channels = Annotated[list[T], Field(max_length=MAX_ITEMS["channel"])]
+Parties = Annotated[list[T], Field(max_length=MAX_ITEMS["relatedParty"])]
+Notes = Annotated[list[T], Field(max_length=MAX_ITEMS["note"])]
+Attachments = Annotated[list[T], Field(max_length=MAX_ITEMS["attachment"])]
+Items = Annotated[list[T], Field(max_length=MAX_ITEMS["interactionItem"])]
+Relationships = Annotated[list[T], Field(max_length=MAX_ITEMS["interactionRelationship"])]
 
 
 class TimePeriod(TmfModel):
@@ -82,12 +103,12 @@ class InteractionItem(TmfModel):
     creationDate: DateTime | None = None
     reason: str | None = None
     resolution: str | None = None
-    attachment: list[AttachmentRefOrValue] | None = None
-    channel: list[RelatedChannel] | None = None
+    attachment: Attachments[AttachmentRefOrValue] | None = None
+    channel: Channels[RelatedChannel] | None = None
     item: RelatedEntityRefOrValue | None = None
     itemDate: TimePeriod | None = None
-    note: list[Note] | None = None
-    relatedParty: list[RelatedParty] | None = None
+    note: Notes[Note] | None = None
+    relatedParty: Parties[RelatedParty] | None = None
 
 
 class InteractionRelationship(TmfModel):
@@ -106,13 +127,13 @@ class _PartyInteractionBody(TmfModel):
     reason: str | None = None
     status: str | None = None
     statusChangeDate: DateTime | None = None
-    attachment: list[AttachmentRefOrValue] | None = None
-    channel: list[RelatedChannel] | None = None
+    attachment: Attachments[AttachmentRefOrValue] | None = None
+    channel: Channels[RelatedChannel] | None = None
     interactionDate: TimePeriod | None = None
-    interactionItem: list[InteractionItem] | None = None
-    interactionRelationship: list[InteractionRelationship] | None = None
-    note: list[Note] | None = None
-    relatedParty: list[RelatedParty] | None = None
+    interactionItem: Items[InteractionItem] | None = None
+    interactionRelationship: Relationships[InteractionRelationship] | None = None
+    note: Notes[Note] | None = None
+    relatedParty: Parties[RelatedParty] | None = None
 
 
 class PartyInteractionCreate(_PartyInteractionBody):
@@ -120,7 +141,7 @@ class PartyInteractionCreate(_PartyInteractionBody):
 
     direction: str
     reason: str
-    channel: list[RelatedChannel] = Field(min_length=1)
+    channel: Channels[RelatedChannel] = Field(min_length=1)
 
 
 class PartyInteractionUpdate(_PartyInteractionBody):

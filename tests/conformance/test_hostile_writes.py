@@ -42,3 +42,15 @@ def test_a_forged_host_header_never_reaches_a_stored_href(api, server):
     href = server.url + "partyInteraction/" + created.json()["id"]
     assert created.json()["href"] == href and created.headers["location"] == href
     assert api.get(f"partyInteraction/{created.json()['id']}").json()["href"] == href
+
+
+def test_arrays_are_bounded_and_a_longer_one_is_a_400_naming_it(api):
+    parties = [{"id": f"p{n}", "@referredType": "Individual", "role": "customer"} for n in range(101)]
+    assert_tmf_error(
+        api.post("partyInteraction", json={**CTK_BODY, "relatedParty": parties}), 400, "relatedParty", "at most 100"
+    )
+    created = api.post("partyInteraction", json={**CTK_BODY, "relatedParty": parties[:100]})
+    assert created.status_code == 201, created.text
+    url = f"partyInteraction/{created.json()['id']}"
+    more = {"op": "add", "path": "/relatedParty/-", "value": parties[100]}
+    assert_tmf_error(api.patch(url, json=[more], headers=JSON_PATCH), 400, "relatedParty", "at most 100")
