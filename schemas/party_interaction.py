@@ -12,7 +12,6 @@ from pydantic import Field, model_validator
 
 from schemas.common import DateTime, TmfModel, parse_date_time
 
-
 # How many items each array of an interaction may hold. Each item is indexed on its own (the
 # embedded store keeps a timeline row per related party, the engine a nested document), so an
 # unbounded array turns one small request into a large amount of work and storage.
