@@ -12,7 +12,8 @@ Semantics, in one place:
   as text (booleans as `true`/`false`). JSON null and missing attributes never match.
 - `a,b` in one value is OR; conditions (parameters) are ANDed. `ne` is the negation of `eq`
   (no scalar equals any of the values), so it also matches documents that lack the attribute.
-- `regex` is a Python `re.search` over the text form.
+- `regex` is an RE2 search over the text form (matches anywhere unless anchored): time linear in
+  the value's length, whatever the pattern (`compile_pattern`).
 - Sorting uses, per document, the smallest scalar under the path for ascending keys and the
   largest for descending ones (Elasticsearch's default for arrays); numbers and date-times sort
   before text; documents without the attribute come last; ties break on `id`.
@@ -24,13 +25,61 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, NamedTuple, TypeVar
+
+import re2  # google-re2: no backtracking, so no pattern can take exponential time
 
 from schemas.common import epoch_seconds
 
 
 class UnsupportedQuery(ValueError):
     """A valid query a particular store cannot answer exactly; refused (400), never approximated."""
+
+
+class BadPattern(ValueError):
+    """A `.regex` value that is not an RE2 pattern within the limits below (the parser's 400)."""
+
+
+MAX_PATTERN_CHARS = 1000  # also Elasticsearch's default index.max_regex_length
+# RE2's memory budget per pattern (compiled program and matching caches): a pattern whose program
+# does not fit is refused at once instead of being compiled at length.
+PATTERN_MAX_MEM = 2 * 1024 * 1024
+# RE2 reads a repetition count it cannot parse (ten digits or more) as literal text; any count of
+# five digits is past its maximum (1000) anyway, so it is refused rather than read another way.
+_HUGE_COUNT = re.compile(r"(?<!\\)(?:\\\\)*\{[0-9]{5,}")
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.max_mem = PATTERN_MAX_MEM
+_RE2_OPTIONS.log_errors = False  # a refused pattern is the client's 400, not a server log line
+_RE2_OPTIONS.never_capture = True  # only "does it match" is asked: RE2's fastest engines
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    """A `.regex` value compiled by RE2 (https://github.com/google/re2/wiki/Syntax)."""
+
+    text: str
+    compiled: Any  # re2._Regexp (the package has no type hints)
+
+    def search(self, value: str) -> bool:
+        """Whether the pattern matches anywhere in `value`."""
+        # bytes take the binding's fast path; the pattern is UTF-8 too, so the answer is the same
+        return self.compiled.search(value.encode()) is not None
+
+
+@lru_cache(maxsize=128)
+def compile_pattern(text: str) -> Pattern:
+    """The one place a `.regex` value is compiled: for the parser (validation), the reference
+    evaluator and the embedded store's REGEXP, so they all run the same engine."""
+    if len(text) > MAX_PATTERN_CHARS:
+        raise BadPattern(f"longer than {MAX_PATTERN_CHARS} characters")
+    if _HUGE_COUNT.search(text):
+        raise BadPattern("a repetition count over 1000")
+    try:
+        return Pattern(text, re2.compile(text, _RE2_OPTIONS))
+    except re2.error as exc:
+        reason = exc.args[0].decode(errors="replace") if isinstance(exc.args[0], bytes) else str(exc)
+        raise BadPattern(reason) from None
 
 
 class Op(StrEnum):
@@ -77,7 +126,7 @@ class Operand:
     text: str
     number: float | None = None
     instant: float | None = None
-    pattern: re.Pattern[str] | None = None
+    pattern: Pattern | None = None
 
     @property
     def number_text(self) -> str | None:
@@ -86,7 +135,7 @@ class Operand:
     @classmethod
     def of(cls, text: str, op: Op) -> Operand:
         if op is Op.REGEX:
-            return cls(text, pattern=re.compile(text))
+            return cls(text, pattern=compile_pattern(text))
         return cls(text, number=_as_number(text), instant=epoch_seconds(text))
 
 
@@ -192,7 +241,7 @@ def compare(op: Op, scalar: Scalar, operand: Operand) -> bool:
     """Whether one stored scalar satisfies `op operand` (EQ..REGEX; NE is handled by callers)."""
     if op is Op.REGEX:
         assert operand.pattern is not None  # Operand.of compiles every regex operand
-        return operand.pattern.search(scalar.text) is not None
+        return operand.pattern.search(scalar.text)
     if scalar.number is not None:
         if scalar.kind is Kind.NUMBER and operand.number is not None:
             return _ordered(op, scalar.number, operand.number)

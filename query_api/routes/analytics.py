@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from query_api.deps import AppState
 from query_api.errors import TmfError
-from query_api.routes.timeline import instant
+from query_api.routes.timeline import EARLIEST, instant
 from schemas import Error
 from storage.kpis import GROUP_BY, INTERVALS, KpiQuery
 
@@ -48,7 +48,7 @@ async def kpi_report(
     if interval not in INTERVALS:
         raise TmfError(400, f"interval must be one of {', '.join(INTERVALS)}, got '{interval}'")
     end = instant("to", to) if to else datetime.now(UTC).timestamp()
-    start = instant("from", from_) if from_ else end - timedelta(days=30).total_seconds()
+    start = instant("from", from_) if from_ else max(EARLIEST, end - timedelta(days=30).total_seconds())
     if start >= end:
         raise TmfError(400, "'from' must be before 'to'")
     groups = await state.store.kpis(KpiQuery(start, end, interval, groupBy, fcrDays))

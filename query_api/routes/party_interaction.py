@@ -7,6 +7,7 @@ the request (body, If-Match) and write the answer (ETag = the interaction's vers
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 from uuid import uuid4
@@ -119,6 +120,10 @@ async def create_party_interaction(request: Request, state: AppState) -> Respons
 )
 async def list_party_interactions(request: Request, state: AppState) -> Response:
     query = _parse(request.url.query, allow=("fields", "sort", "offset", "limit"))
+    # without `limit`, the default page; never more than the maximum (a larger `limit` is lowered to
+    # it: the answer is then a 206 whose Link header leads on)
+    limit = state.settings.default_page_size if query.limit is None else query.limit
+    query = replace(query, limit=min(limit, state.settings.max_page_size))
     page = await state.store.list(query)
     if query.fields is None:
         body = b"[" + b",".join(page.items) + b"]"
@@ -127,7 +132,7 @@ async def list_party_interactions(request: Request, state: AppState) -> Response
     count = len(page.items)
     headers = {"X-Total-Count": str(page.total), "X-Result-Count": str(count)}
     partial = query.offset > 0 or count < page.total
-    if query.limit is not None and page.total:
+    if page.total:
         headers["Link"] = _links(request, query, page.total)
     return _json(body, 206 if partial else 200, headers)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, overload
 
 import orjson
@@ -18,6 +19,11 @@ router = APIRouter(prefix="/ihub/v1", tags=["customer 360"])
 
 Csv = Annotated[str | None, Query(description="Comma-separated values; any of them matches")]
 
+# the instants a date can be computed from: datetime's years 1 to 9999, in UTC
+EARLIEST_TEXT, LATEST_TEXT = "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"
+EARLIEST = datetime(1, 1, 1, tzinfo=UTC).timestamp()
+LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
+
 
 def _set(value: str | None) -> frozenset[str]:
     return frozenset(v.strip() for v in value.split(",") if v.strip()) if value else frozenset()
@@ -32,12 +38,15 @@ def instant(name: str, value: str | None) -> float | None: ...
 
 
 def instant(name: str, value: str | None) -> float | None:
-    """The date-time query parameter `name` as epoch seconds (None when absent); 400 if it is not one."""
+    """The date-time query parameter `name` as epoch seconds (None when absent); 400 if it is not
+    one, or not between EARLIEST and LATEST (year 1 at +14:00 is year 0 in UTC)."""
     if value is None:
         return None
     at = epoch_seconds(value)
     if at is None:
         raise TmfError(400, f"'{name}' must be an ISO 8601 date-time, got '{value}'")
+    if not EARLIEST <= at <= LATEST:
+        raise TmfError(400, f"'{name}' must lie between {EARLIEST_TEXT} and {LATEST_TEXT} in UTC, got '{value}'")
     return at
 
 

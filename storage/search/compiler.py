@@ -132,15 +132,18 @@ def search_body(query: Query) -> dict[str, Any]:
 
 
 # -- regular expressions ---------------------------------------------------------------------
-# Python's `re.search` semantics in Lucene's regexp syntax, for the subset both share. Anything
-# else is refused (400) rather than approximated.
+# The `.regex` semantics (an RE2 search, storage.query.compile_pattern, which has already accepted
+# the pattern) in Lucene's regexp syntax, for the subset both share. Anything else is refused (400)
+# rather than approximated.
 _LUCENE_OPERATORS = set('@&~<>#"')
-_CLASS_ESCAPES = {"d": "[0-9]", "s": "[ \t\n\r\f\v]"}
-_UNSUPPORTED = re.compile(r"\(\?[^i]|\(\?i.|\\[AbBZwWDSpPxuUN0-9]")
+_CLASS_ESCAPES = {"d": "0-9", "s": "\t\n\f\r "}  # RE2's \d and \s, as the inside of a [...] class
+# flags other than a leading (?i), named or flagged groups, and escaped letters and digits other than
+# \d and \s: RE2 gives those meanings (\b, \w, \z, \pL, \x41, \t, \Q...\E) Lucene's syntax lacks
+_UNSUPPORTED = re.compile(r"\(\?[^i]|\(\?i.|\\(?![ds])[A-Za-z0-9]")
 
 
 def lucene_regexp(pattern: str) -> tuple[str, bool]:
-    """(Lucene pattern, case-insensitive) meaning the same as `re.search(pattern, value)`."""
+    """(Lucene pattern, case-insensitive) meaning the same as the RE2 search of `pattern`."""
     insensitive = pattern.startswith("(?i)")
     body = pattern[4:] if insensitive else pattern
     if _UNSUPPORTED.search(body):
@@ -156,10 +159,17 @@ def lucene_regexp(pattern: str) -> tuple[str, bool]:
         char = inner[i]
         if char == "\\" and i + 1 < len(inner):
             nxt = inner[i + 1]
-            out.append(_CLASS_ESCAPES.get(nxt, "\\" + nxt) if not in_class else "\\" + nxt)
+            if nxt in _CLASS_ESCAPES:
+                out.append(_CLASS_ESCAPES[nxt] if in_class else f"[{_CLASS_ESCAPES[nxt]}]")
+            else:
+                out.append("\\" + nxt)
             i += 2
             continue
         if in_class:
+            if char == "[" and inner[i + 1 : i + 2] == ":":
+                raise UnsupportedQuery(
+                    f"regular expression '{pattern}': POSIX classes such as [:alpha:] are not supported"
+                )
             in_class = char != "]"
         elif char == "[":
             in_class = True

@@ -2,18 +2,17 @@
 
 Every connection the store uses (the writer's and each reader's) is opened here, so they all run
 in WAL mode with the same settings and all have the two functions the compiled queries call
-(storage/sqlite/compiler.py): `sort_value` and REGEXP.
+(storage/sqlite/compiler.py): `sort_value` and REGEXP (RE2, the reference evaluator's engine).
 """
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 import orjson
 
-from storage.query import SortKey, sort_value
+from storage.query import SortKey, compile_pattern, sort_value
 
 
 def _sort_value_sql(doc: bytes, path: str, descending: int) -> float | str | None:
@@ -21,22 +20,9 @@ def _sort_value_sql(doc: bytes, path: str, descending: int) -> float | str | Non
     return None if value is None else value[1]
 
 
-class _Regexps:
-    """REGEXP for SQLite with compiled patterns cached (queries validate them first)."""
-
-    def __init__(self) -> None:
-        import re
-
-        self._compile = re.compile
-        self._cache: dict[str, Any] = {}
-
-    def __call__(self, pattern: str, value: str) -> bool:
-        compiled = self._cache.get(pattern)
-        if compiled is None:
-            if len(self._cache) > 256:
-                self._cache.clear()
-            compiled = self._cache[pattern] = self._compile(pattern)
-        return compiled.search(value) is not None
+def _regexp_sql(pattern: str, value: str) -> bool:
+    # compile_pattern caches the patterns; the parser has already refused the ones it cannot compile
+    return compile_pattern(pattern).search(value)
 
 
 def connect(path: Path, synchronous: str) -> sqlite3.Connection:
@@ -47,5 +33,5 @@ def connect(path: Path, synchronous: str) -> sqlite3.Connection:
     conn.execute("PRAGMA cache_size=-65536")  # 64 MiB
     conn.execute("PRAGMA mmap_size=1073741824")
     conn.create_function("sort_value", 3, _sort_value_sql, deterministic=True)
-    conn.create_function("regexp", 2, _Regexps(), deterministic=True)
+    conn.create_function("regexp", 2, _regexp_sql, deterministic=True)
     return conn
