@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_attempts=settings.notify_max_attempts,
             timeout_s=settings.notify_timeout_s,
             backoff_s=settings.notify_backoff_s,
+            settings=settings,
         )
         app.state.ihub = State(settings, store, event_hub)
         await event_hub.start()

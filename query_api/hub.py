@@ -2,7 +2,8 @@
 
 Deliveries are written to the store in the same transaction as the change (an outbox), so a
 notification is never lost to a crash; the dispatcher POSTs them to callbacks, one at a time per
-subscriber (in order), retrying with exponential backoff and jitter.
+subscriber (in order) and each subscriber independently of the others (a slow or failing callback
+holds up only its own queue), retrying with exponential backoff and jitter.
 """
 
 from __future__ import annotations
@@ -11,18 +12,35 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Collection
 from typing import Any
 from uuid import uuid4
 
 import httpx
 
 from interaction_hub.backoff import backoff_delay
-from interaction_hub.notifications import MAX_RETRY_DELAY_S, Subscriber, fan_out, post_event, subscriber
+from interaction_hub.notifications import (
+    MAX_RETRY_DELAY_S,
+    CallbackRefused,
+    CallbackRule,
+    Endpoint,
+    Subscriber,
+    callback_client,
+    check_callback,
+    fan_out,
+    post_event,
+    subscribers,
+)
+from interaction_hub.settings import Settings
 from schemas.events import EventSubscription, EventSubscriptionInput
 from storage.base import Delivery, SubscriptionRegistry, SubscriptionStore
 from storage.tmf630 import parse_filter
 
 log = logging.getLogger(__name__)
+
+
+class HubFull(Exception):
+    """The hub has as many subscriptions as it takes."""
 
 
 class Hub:
@@ -40,19 +58,27 @@ class Hub:
         max_attempts: int,
         timeout_s: float,
         backoff_s: float,
+        settings: Settings | None = None,
     ):
         self._store = store
         self._outbox = outbox
         self._max_attempts = max_attempts
         self._timeout_s = timeout_s
         self._backoff_s = backoff_s
+        # the hub_* settings; by default from the environment, like everything else
+        settings = settings or Settings()
+        self._rule = CallbackRule.from_settings(settings)
+        self._max_subscriptions = settings.hub_max_subscriptions
+        self._max_pending = settings.hub_max_pending
+        self._registering = asyncio.Lock()
         # read by notify() on the store's writer thread; replaced, never mutated in place
         self._subscriptions: tuple[Subscriber, ...] = ()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._sending: dict[str, asyncio.Task[None]] = {}  # subscription id -> its delivery under way
 
     async def start(self) -> None:
-        self._subscriptions = tuple(subscriber(s) for s in await self._store.subscriptions())
+        self._subscriptions = subscribers(await self._store.subscriptions())
         if self._outbox is not None:
             self._task = asyncio.create_task(self._dispatch_forever(self._outbox), name="hub-dispatcher")
 
@@ -61,11 +87,22 @@ class Hub:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
-    async def subscribe(self, request: EventSubscriptionInput) -> EventSubscription:
-        query = parse_filter(request.query) if request.query else None  # QueryError -> 400
+    async def subscribe(
+        self, request: EventSubscriptionInput, *, this_server: Collection[Endpoint] = ()
+    ) -> EventSubscription:
+        """Register a listener. Refusals: QueryError and CallbackRefused (the request is wrong),
+        HubFull. `this_server`: where the request reached this server (not a callback)."""
+        query = parse_filter(request.query) if request.query else None
+        try:
+            await asyncio.wait_for(check_callback(request.callback, self._rule.serving(*this_server)), self._timeout_s)
+        except TimeoutError:
+            raise CallbackRefused(f"host could not be resolved within {self._timeout_s:g} s") from None
         subscription = EventSubscription(id=uuid4().hex, callback=request.callback, query=request.query)
-        await self._store.add_subscription(subscription.model_dump(exclude_none=True))
-        self._subscriptions = (*self._subscriptions, (subscription.id, subscription.callback, query))
+        async with self._registering:  # the count and the insert together
+            if len(await self._store.subscriptions()) >= self._max_subscriptions:
+                raise HubFull(f"the hub has its maximum of {self._max_subscriptions} subscriptions")
+            await self._store.add_subscription(subscription.model_dump(exclude_none=True))
+            self._subscriptions = (*self._subscriptions, (subscription.id, subscription.callback, query))
         return subscription
 
     async def unsubscribe(self, subscription_id: str) -> bool:
@@ -74,7 +111,9 @@ class Hub:
 
     def notify(self, old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[Delivery]:
         """The store's Notify: deliveries for every subscriber whose query the event matches."""
-        return fan_out(self._subscriptions, old, new) if self._outbox is not None else []
+        if self._outbox is None:
+            return []
+        return fan_out(self._subscriptions, old, new, max_pending=self._max_pending)
 
     def wake(self) -> None:
         self._wake.set()
@@ -82,23 +121,48 @@ class Hub:
     # -- delivery ---------------------------------------------------------------------------
 
     async def _dispatch_forever(self, outbox: SubscriptionStore) -> None:
-        async with httpx.AsyncClient(timeout=self._timeout_s) as client:
-            while True:
-                try:
-                    due = await outbox.due_deliveries(time.time(), 100)
-                    if due:
-                        await asyncio.gather(*(self._deliver(outbox, client, *row) for row in due))
-                        continue
-                except Exception:  # never let the dispatcher die; the outbox keeps the work
-                    log.exception("notification dispatch failed; retrying")
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=0.5)
+        async with callback_client(self._timeout_s) as client:
+            try:
+                while True:
+                    self._wake.clear()
+                    try:
+                        # the head of every subscriber's queue (one each, so at most one per
+                        # subscription); a subscriber whose delivery is under way keeps its pace.
+                        # One that was under way when the read began is skipped too: the read may
+                        # predate its outcome (its end wakes the next round).
+                        busy = set(self._sending)
+                        due = await outbox.due_deliveries(time.time(), len(self._subscriptions))
+                        for delivery_id, delivery, attempts in due:
+                            sub = delivery.subscription_id
+                            if sub not in busy and sub not in self._sending:
+                                self._sending[sub] = asyncio.create_task(
+                                    self._send(outbox, client, delivery_id, delivery, attempts)
+                                )
+                    except Exception:  # never let the dispatcher die; the outbox keeps the work
+                        log.exception("notification dispatch failed; retrying")
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), timeout=0.5)
+            finally:
+                sending = list(self._sending.values())
+                for task in sending:
+                    task.cancel()
+                await asyncio.gather(*sending, return_exceptions=True)
+
+    async def _send(
+        self, outbox: SubscriptionStore, client: httpx.AsyncClient, delivery_id: int, delivery: Delivery, attempts: int
+    ) -> None:
+        try:
+            await self._deliver(outbox, client, delivery_id, delivery, attempts)
+            self._wake.set()  # the subscriber's next delivery may be waiting
+        except Exception:  # the outbox keeps the delivery: it is tried again
+            log.exception("delivery to %s failed", delivery.callback)
+        finally:
+            del self._sending[delivery.subscription_id]
 
     async def _deliver(
         self, outbox: SubscriptionStore, client: httpx.AsyncClient, delivery_id: int, delivery: Delivery, attempts: int
     ) -> None:
-        reason = await post_event(client, delivery.callback, delivery.body)
+        reason = await post_event(client, delivery.callback, delivery.body, self._rule, self._timeout_s)
         if reason is None:
             await outbox.delivery_done(delivery_id)
             return

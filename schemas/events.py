@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from schemas.party_interaction import PartyInteraction
@@ -39,10 +40,34 @@ class PartyInteractionEvent(BaseModel):
     event: PartyInteractionEventPayload
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def callback_url(text: str) -> httpx.URL:
+    """The form a hub callback must have: an absolute http(s) URL with a host, a valid port and no
+    credentials (they would travel, and be logged, with every notification). Parsed by the client
+    that will call it, so what is checked is what gets called. Where it may point is checked at
+    registration and before each delivery (interaction_hub.notifications.check_callback)."""
+    try:
+        url = httpx.URL(text)
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"not a valid URL ({exc})") from None
+    if url.scheme not in DEFAULT_PORTS or not url.host:
+        raise ValueError("must be an absolute http(s) URL")
+    if url.userinfo:
+        raise ValueError("must not contain credentials (user:password@)")
+    if url.port is not None and not 0 < url.port < 65536:
+        raise ValueError(f"port {url.port} is out of range")
+    return url
+
+
 class EventSubscriptionInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    callback: str = Field(description="Absolute http(s) URL that receives the notifications")
+    # bounded: every queued notification carries its subscriber's callback
+    callback: str = Field(
+        max_length=2048, description="Absolute http(s) URL of a public address that receives the notifications"
+    )
     query: str | None = Field(
         default=None,
         description="TMF630 filter on the event, e.g. eventType=PartyInteractionCreateEvent",
@@ -51,11 +76,7 @@ class EventSubscriptionInput(BaseModel):
     @field_validator("callback")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("must be an absolute http(s) URL")
+        callback_url(value)
         return value
 
 

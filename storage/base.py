@@ -17,11 +17,14 @@ Document = dict[str, Any]
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """One notification to POST to one subscriber's callback."""
+    """One notification to POST to one subscriber's callback. The deliveries of one event share
+    its body (one object, and in the outbox one stored copy)."""
 
     subscription_id: str
     callback: str
     body: bytes
+    # queuing it keeps only the subscriber's newest `max_pending` deliveries (None: no limit)
+    max_pending: int | None = None
 
 
 Subscriptions = list[Document]

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from interaction_hub.notifications import CallbackRefused, Endpoint, endpoint
 from query_api.body import read_json
 from query_api.deps import AppState
 from query_api.errors import TmfError
+from query_api.hub import HubFull
 from schemas import Error, EventSubscription, EventSubscriptionInput
+from schemas.events import DEFAULT_PORTS
 from storage.tmf630 import QueryError
 
 router = APIRouter(tags=["events subscription"])
@@ -19,7 +24,11 @@ router = APIRouter(tags=["events subscription"])
     "/hub",
     status_code=201,
     summary="Registers a listener: notifications are POSTed to its callback",
-    responses={201: {"model": EventSubscription, "description": "Subscribed"}, 400: {"model": Error}},
+    responses={
+        201: {"model": EventSubscription, "description": "Subscribed"},
+        400: {"model": Error, "description": "A bad callback or query"},
+        409: {"model": Error, "description": "The hub has its maximum of subscriptions"},
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -31,13 +40,29 @@ async def register_listener(request: Request, state: AppState) -> Response:
     _, body = await read_json(request, state.settings.max_body_bytes, ("application/json",))
     subscription_input = EventSubscriptionInput.model_validate(body)
     try:
-        subscription = await state.hub.subscribe(subscription_input)
+        subscription = await state.hub.subscribe(subscription_input, this_server=_this_server(request))
     except QueryError as exc:
         raise TmfError(400, f"query: {exc}") from None
+    except CallbackRefused as exc:
+        raise TmfError(400, f"callback: {exc}") from None
+    except HubFull as exc:
+        raise TmfError(409, str(exc)) from None
     location = f"{state.settings.base_path}/hub/{subscription.id}"
     return Response(
         orjson.dumps(subscription.model_dump()), 201, headers={"Location": location}, media_type="application/json"
     )
+
+
+def _this_server(request: Request) -> set[Endpoint]:
+    """Where this request reached the server: the socket's address, and the name the client used."""
+    found = set()
+    server = request.scope.get("server")
+    if server and server[1]:
+        found.add(endpoint(server[0], server[1]))
+    with contextlib.suppress(ValueError):  # a Host header that is no host[:port] names nothing
+        if request.url.hostname:
+            found.add(endpoint(request.url.hostname, request.url.port or DEFAULT_PORTS.get(request.url.scheme, 0)))
+    return found
 
 
 @router.delete(

@@ -119,6 +119,7 @@ def running(server: Server, workdir: Path) -> Iterator[Server]:
 def server(request, tmp_path_factory):
     """The same conformance suite against each store: embedded, and full mode (Kafka + engine + worker)."""
     env = {"IHUB_NOTIFY_BACKOFF_S": "0.2", "IHUB_STORE": request.param, "IHUB_HEADER_TIMEOUT_S": "2"}
+    env["IHUB_HUB_ALLOWED_NETWORKS"] = "127.0.0.0/8"  # the tests' listeners run on this machine
     with ExitStack() as stack:
         if request.param == "search":
             env.update(stack.enter_context(full_mode_store(request, "conformance")))

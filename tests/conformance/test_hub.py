@@ -9,6 +9,9 @@ import httpx
 from tests.conformance.conftest import Server, subscribe
 from tests.conformance.test_party_interaction import CTK_BODY, MERGE, assert_tmf_error
 
+# the listeners run on this machine: callbacks to loopback must be allowed (by default they are not)
+LOOPBACK = {"IHUB_HUB_ALLOWED_NETWORKS": "127.0.0.0/8"}
+
 
 def test_lifecycle_notifications(api, listener, subscriptions):
     sink = listener()
@@ -77,7 +80,7 @@ def test_bad_subscriptions_get_400(api):
 
 def test_subscriptions_and_pending_notifications_survive_a_kill(tmp_path, listener):
     sink = listener(fail_first=10**6)  # refuses everything until told otherwise
-    server = Server(tmp_path).start()
+    server = Server(tmp_path, LOOPBACK).start()
     try:
         subscribe(httpx.Client(base_url=server.url), sink.url)
         created = httpx.post(server.url + "partyInteraction", json=CTK_BODY).json()

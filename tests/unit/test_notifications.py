@@ -78,3 +78,12 @@ def test_backoff_doubles_from_the_first_delay_with_jitter_and_stays_under_the_ca
     ceiling = min(60.0, 0.5 * 2 ** min(attempt - 1, 62))
     assert all(ceiling / 2 <= d <= ceiling for d in delays)
     assert len(set(delays)) > 1  # jittered: clients retrying together spread out
+
+
+def test_a_stored_subscription_whose_query_is_refused_now_is_left_out_not_fatal(caplog):
+    from interaction_hub.notifications import subscribers
+
+    stored = [ALL, {"id": "old", "callback": "http://127.0.0.1:9/o", "query": "reason.regex=(a)\\1"}, STATUS]
+    with caplog.at_level("WARNING"):
+        assert [s[0] for s in subscribers(stored)] == ["all", "status"]
+    assert "subscription old is not served" in caplog.text
