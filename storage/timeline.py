@@ -25,8 +25,13 @@ _WORD = re.compile(r"\w+")
 FACETS = ("channel", "status", "reason")
 
 
+MAX_WORD_CHARS = 100  # a longer token is searched by its first 100 characters, on both sides
+
+
 def words(text: str) -> list[str]:
-    return _WORD.findall(text.casefold())
+    """The searchable words of a text (a document's or a query's): case-folded, at most
+    MAX_WORD_CHARS long, so that a 100k-character token is no 100k-character index term."""
+    return [word[:MAX_WORD_CHARS] for word in _WORD.findall(text.casefold())]
 
 
 @dataclass(frozen=True, slots=True)

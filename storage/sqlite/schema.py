@@ -3,8 +3,8 @@ that brings a data directory written by an older version up to it.
 
 What each table is for reads here in one place; the code that keeps each table's rows lives with
 its job: interaction and leaf in store.py, kpi_fact and kpi_key in kpi_facts.py, timeline in
-timeline.py, subscription and delivery in outbox.py. The migration borrows that code to fill the
-tables an older store lacks.
+timeline.py, subscription, notification and outbox in outbox.py. The migration borrows that code to
+fill the tables an older store lacks.
 """
 
 from __future__ import annotations
@@ -75,24 +75,49 @@ CREATE TABLE IF NOT EXISTS timeline (
     channels TEXT NOT NULL,               -- JSON array of channel ids
     status   TEXT,
     reason   TEXT,
-    words    TEXT NOT NULL,               -- the searchable words, space-separated
     PRIMARY KEY (party, at, id)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS subscription (id TEXT PRIMARY KEY, doc BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS delivery (
+-- an interaction's searchable words, space-separated: once, however many parties it has
+CREATE TABLE IF NOT EXISTS timeline_words (seq INTEGER PRIMARY KEY, words TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS subscription (
+    id      TEXT PRIMARY KEY,
+    doc     BLOB NOT NULL,
+    pending INTEGER NOT NULL DEFAULT 0,   -- its rows in outbox (kept by the triggers)
+    dropped INTEGER NOT NULL DEFAULT 0    -- deliveries dropped because too many were waiting
+);
+-- the body of a notification, stored once for all the subscribers it goes to
+CREATE TABLE IF NOT EXISTS notification (id INTEGER PRIMARY KEY, body BLOB NOT NULL);
+-- the deliveries still to make: each subscriber's, in order of id
+CREATE TABLE IF NOT EXISTS outbox (
     id              INTEGER PRIMARY KEY,
     subscription_id TEXT NOT NULL,
     callback        TEXT NOT NULL,
-    body            BLOB NOT NULL,
+    notification_id INTEGER NOT NULL,     -- notification.id
     attempts        INTEGER NOT NULL DEFAULT 0,
     due             REAL NOT NULL
 );
-CREATE INDEX IF NOT EXISTS delivery_queue ON delivery (subscription_id, id);
+CREATE INDEX IF NOT EXISTS outbox_queue ON outbox (subscription_id, id);
+CREATE INDEX IF NOT EXISTS outbox_notification ON outbox (notification_id);
+-- whichever way a delivery leaves the outbox (done, given up, dropped, unsubscribed): the
+-- subscriber's count follows, and the last delivery of a notification takes its body along
+CREATE TRIGGER IF NOT EXISTS outbox_added AFTER INSERT ON outbox
+BEGIN
+    UPDATE subscription SET pending = pending + 1 WHERE id = NEW.subscription_id;
+END;
+CREATE TRIGGER IF NOT EXISTS outbox_removed AFTER DELETE ON outbox
+BEGIN
+    UPDATE subscription SET pending = pending - 1 WHERE id = OLD.subscription_id;
+    DELETE FROM notification WHERE id = OLD.notification_id
+        AND NOT EXISTS (SELECT 1 FROM outbox WHERE notification_id = OLD.notification_id);
+END;
 """
 )
 
 
-SCHEMA_VERSION = 7  # 2: timeline, 4: kpi_fact and kpi_key, 5: kpi_fact.gap, 6: figures in kpi_key, 7: version
+# 2: timeline, 4: kpi_fact and kpi_key, 5: kpi_fact.gap, 6: figures in kpi_key, 7: version, 8: one
+# stored body per notification (notification and outbox replace delivery), subscription.pending/dropped,
+# 9: timeline words once per interaction (timeline_words), not once per party
+SCHEMA_VERSION = 9
 
 
 def migrate(conn: sqlite3.Connection) -> None:
@@ -105,6 +130,10 @@ def migrate(conn: sqlite3.Connection) -> None:
         # an interaction written before versions existed: the version its creation time gives it
         conn.execute("ALTER TABLE interaction ADD COLUMN version INTEGER NOT NULL DEFAULT 0")
         conn.execute("UPDATE interaction SET version = CAST(created * 1000000 AS INTEGER)")
+    if "words" in {row[1] for row in conn.execute("PRAGMA table_info(timeline)")}:
+        # every party's row of an interaction held the same words: keep them once
+        conn.execute("INSERT OR IGNORE INTO timeline_words SELECT seq, words FROM timeline")
+        conn.execute("ALTER TABLE timeline DROP COLUMN words")
     if version in (4, 5):  # the facts are there: reshape them in SQL (minutes faster than from documents)
         if version == 4:
             conn.execute("ALTER TABLE kpi_fact ADD COLUMN gap REAL")
@@ -127,5 +156,20 @@ def migrate(conn: sqlite3.Connection) -> None:
             if version < 2:
                 add_timeline(conn, seq, orjson.loads(doc))
             put_fact(conn, seq, orjson.loads(doc))
+    # before the outbox triggers first fire (SQLite resolves their columns then)
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(subscription)")}
+    for column in ("pending", "dropped"):
+        if column not in columns:
+            conn.execute(f"ALTER TABLE subscription ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'delivery'").fetchone():
+        # each queued delivery had its own copy of the body: keep the deliveries (their ids, so
+        # their order, attempts and due times) with one stored body per distinct body; the
+        # outbox_added trigger counts them into subscription.pending
+        conn.execute("INSERT INTO notification (id, body) SELECT min(id), body FROM delivery GROUP BY body")
+        conn.execute(
+            "INSERT INTO outbox (id, subscription_id, callback, notification_id, attempts, due)"
+            " SELECT id, subscription_id, callback, min(id) OVER (PARTITION BY body), attempts, due FROM delivery"
+        )
+        conn.execute("DROP TABLE delivery")
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     conn.execute("COMMIT")

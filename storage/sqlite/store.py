@@ -172,7 +172,7 @@ class SqliteStore:
         gone = {row[:3] for row in old_rows} - {row[:3] for row in new_rows}
         conn.executemany("DELETE FROM leaf WHERE pid = ? AND v = ? AND seq = ?", list(gone))
         conn.executemany("INSERT OR IGNORE INTO leaf VALUES (?, ?, ?, ?, ?)", new_rows)
-        remove_timeline(conn, old)
+        remove_timeline(conn, seq, old)
         add_timeline(conn, seq, new)
         put_fact(conn, seq, new)
 
@@ -180,7 +180,7 @@ class SqliteStore:
         conn.execute("DELETE FROM interaction WHERE seq = ?", (seq,))
         rows = {row[:3] for row in self._leaf_rows(conn, seq, old)}
         conn.executemany("DELETE FROM leaf WHERE pid = ? AND v = ? AND seq = ?", list(rows))
-        remove_timeline(conn, old)
+        remove_timeline(conn, seq, old)
         remove_fact(conn, seq)
 
     async def get(self, interaction_id: str) -> StoredDocument | None:

@@ -25,29 +25,24 @@ from storage.timeline import (
 
 
 def add_timeline(conn: sqlite3.Connection, seq: int, doc: Document) -> None:
+    rows = timeline_rows(doc)
     conn.executemany(
-        "INSERT OR REPLACE INTO timeline VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO timeline VALUES (?, ?, ?, ?, ?, ?, ?)",
         [
-            (
-                r.party_id,
-                r.at,
-                r.interaction_id,
-                seq,
-                orjson.dumps(list(r.channels)).decode(),
-                r.status,
-                r.reason,
-                " ".join(sorted(r.words)),
-            )
-            for r in timeline_rows(doc)
+            (r.party_id, r.at, r.interaction_id, seq, orjson.dumps(list(r.channels)).decode(), r.status, r.reason)
+            for r in rows
         ],
     )
+    if rows:  # every row of an interaction has the same words: stored once
+        conn.execute("INSERT OR REPLACE INTO timeline_words VALUES (?, ?)", (seq, " ".join(sorted(rows[0].words))))
 
 
-def remove_timeline(conn: sqlite3.Connection, doc: Document) -> None:
+def remove_timeline(conn: sqlite3.Connection, seq: int, doc: Document) -> None:
     conn.executemany(
         "DELETE FROM timeline WHERE party = ? AND at = ? AND id = ?",
         [(r.party_id, r.at, r.interaction_id) for r in timeline_rows(doc)],
     )
+    conn.execute("DELETE FROM timeline_words WHERE seq = ?", (seq,))
 
 
 def read_timeline(conn: sqlite3.Connection, query: TimelineQuery) -> TimelinePage:
@@ -56,7 +51,9 @@ def read_timeline(conn: sqlite3.Connection, query: TimelineQuery) -> TimelinePag
         rows = [
             (seq, TimelineRow(party, at, id_, tuple(orjson.loads(channels)), status, reason, frozenset(found.split())))
             for party, at, id_, seq, channels, status, reason, found in conn.execute(
-                "SELECT * FROM timeline WHERE party = ? ORDER BY at DESC, id DESC", (query.party_id,)
+                "SELECT t.party, t.at, t.id, t.seq, t.channels, t.status, t.reason, w.words FROM timeline t"
+                " JOIN timeline_words w ON w.seq = t.seq WHERE t.party = ? ORDER BY t.at DESC, t.id DESC",
+                (query.party_id,),
             )
         ]
         # the filters, facets and cursor are the reference functions themselves

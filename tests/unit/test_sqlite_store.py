@@ -221,3 +221,59 @@ def test_a_version_5_store_is_migrated_with_the_same_kpis(tmp_path):
             assert expected and run(store.kpis(query)) == expected
     finally:
         run(store.close())
+
+
+def test_an_interactions_words_are_stored_once_whatever_its_number_of_parties(tmp_path):
+    import sqlite3
+
+    from storage.timeline import TimelineQuery
+
+    parties = [{"id": f"p{n}", "@referredType": "Individual", "role": "customer"} for n in range(100)]
+    body = {
+        "reason": "r",
+        "direction": "in",
+        "channel": [{"id": "web"}],
+        "relatedParty": parties,
+        "description": " ".join(f"word{n}" for n in range(5000)) + " " + "x" * 5000,
+    }
+    doc = resource(body, 1)
+    store = SqliteStore(tmp_path, synchronous="NORMAL")
+    run(store.write(create_change(doc), no_notifications))
+    found = run(store.timeline(TimelineQuery("p42", text=("word4999",))))
+    assert [orjson.loads(item)["id"] for item in found.items] == [doc["id"]]
+    long_word = run(store.timeline(TimelineQuery("p7", text=("x" * 100,))))  # searched by its prefix
+    assert len(long_word.items) == 1
+    run(store.close())
+    with sqlite3.connect(tmp_path / "interactions.sqlite3") as conn:
+        assert conn.execute("SELECT count(*) FROM timeline").fetchone()[0] == 100
+        (stored,) = conn.execute("SELECT words FROM timeline_words").fetchall()
+        assert len(stored[0]) < 60_000  # once, and no word longer than 100 characters
+
+
+def test_a_version_8_store_keeps_its_timeline_words_once(tmp_path):
+    import sqlite3
+
+    from storage.timeline import TimelineQuery
+
+    docs = contract_documents()[:50]
+    store = SqliteStore(tmp_path, synchronous="NORMAL")
+    run(store.write_many([create_change(d) for d in docs], no_notifications))
+    run(store.close())
+    with sqlite3.connect(tmp_path / "interactions.sqlite3") as conn:  # the words in every party's row, as 8 had
+        conn.executescript("""
+            ALTER TABLE timeline ADD COLUMN words TEXT NOT NULL DEFAULT '';
+            UPDATE timeline SET words = (SELECT words FROM timeline_words w WHERE w.seq = timeline.seq);
+            DROP TABLE timeline_words;
+            PRAGMA user_version = 8;
+        """)
+    party = docs[0]["relatedParty"][0]["id"]
+    word = sorted(w for w in docs[0]["reason"].casefold().split())[0]
+    store = SqliteStore(tmp_path, synchronous="NORMAL")
+    try:
+        found = run(store.timeline(TimelineQuery(party, text=(word,))))
+        assert docs[0]["id"] in [orjson.loads(item)["id"] for item in found.items]
+    finally:
+        run(store.close())
+    with sqlite3.connect(tmp_path / "interactions.sqlite3") as conn:
+        assert "words" not in {row[1] for row in conn.execute("PRAGMA table_info(timeline)")}
+        assert conn.execute("SELECT count(*) FROM timeline_words").fetchone()[0] == 50
