@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from ingest.adapters.tmf683 import event_for
 from interaction_hub.topics import partitions_of
-from schemas.channel_event import CHANGES_TOPIC, RAW_TOPIC
+from schemas.channel_event import CHANGES_TOPIC, RAW_TOPIC, is_ours
 from storage.base import Notify, StoredDocument, WriteNotYetApplied
 from storage.changes import Change, Outcome, Refused, State
 from storage.kpis import KpiGroups, KpiQuery
@@ -34,8 +34,9 @@ log = logging.getLogger(__name__)
 class ChangeFeed:
     """Tails the change topic from its end and resolves the writes this process waits for."""
 
-    def __init__(self, bootstrap: str):
+    def __init__(self, bootstrap: str, index_alias: str):
         self._bootstrap = bootstrap
+        self._index_alias = index_alias  # the records of workers of other deployments are not ours
         self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._task: asyncio.Task[None] | None = None
@@ -68,6 +69,8 @@ class ChangeFeed:
             if not self._waiting:
                 continue
             record = orjson.loads(message.value)
+            if not is_ours(record, self._index_alias):
+                continue
             future = self._waiting.pop(record.get("eventId"), None)
             if future is not None and not future.done():
                 future.set_result(record)
@@ -78,7 +81,7 @@ class LogBackedStore:
 
     def __init__(self, search: SearchStore, bootstrap: str, *, timeout_s: float):
         self.search = search
-        self.feed = ChangeFeed(bootstrap)
+        self.feed = ChangeFeed(bootstrap, search.alias)
         self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
         self._timeout_s = timeout_s
 

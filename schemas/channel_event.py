@@ -16,11 +16,13 @@ Topics and keys
 - `CHANGES_TOPIC`, `ihub.interaction-changes.v1`: one record per applied change (notifications,
   dashboards), same key.
 
-Change records (value, JSON): `{"eventId", "source", "type", "time", "interactionId", "version",
-"kind", "old", "new"}` for an applied event (`kind`: create | update | delete | unchanged |
-superseded, `version` the interaction's version after it), or `{"eventId", "interactionId",
-"kind": "rejected", "refused": <storage.changes.Refused code>, "error"}` for a TMF683 API write that
-could not apply (the API that published it is waiting for the answer).
+Change records (value, JSON): `{"index", "eventId", "source", "type", "time", "interactionId",
+"version", "kind", "old", "new"}` for an applied event (`kind`: create | update | delete |
+unchanged | superseded, `version` the interaction's version after it), or `{"index", "eventId",
+"interactionId", "kind": "rejected", "refused": <storage.changes.Refused code>, "error"}` for a
+TMF683 API write that could not apply (the API that published it is waiting for the answer).
+`index` is the index alias the worker applied it to: deployments that share a Kafka cluster
+(and so these topics) each read only the records of their own index (`is_ours`).
 
 Ordering does not depend on Kafka offsets alone: each change carries a version taken from its time,
 and storage/changes.py never lets an older create replace a newer state, so a replay or a
@@ -45,6 +47,13 @@ DLQ_TOPIC = "ihub.channel-events.dlq.v1"
 
 CHANGES_TOPIC = "ihub.interaction-changes.v1"
 """Applied changes (the source of notifications); key = interaction id."""
+
+
+def is_ours(record: dict[str, Any], index_alias: str) -> bool:
+    """Whether a change record is about the index `index_alias` (a record of a worker from before
+    records named their index is taken as everyone's)."""
+    return bool(record.get("index", index_alias) == index_alias)
+
 
 API_SOURCE = "urn:ihub:api"
 """The `source` of the events the TMF683 API publishes for its own writes."""

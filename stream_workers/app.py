@@ -134,6 +134,7 @@ def create_worker(settings: Settings) -> faust.App:
             max_attempts=settings.notify_max_attempts,
             timeout_s=settings.notify_timeout_s,
             backoff_s=settings.notify_backoff_s,
+            settings=settings,
         )
         try:
             async for values in stream.take(500, within=0.05):
@@ -148,7 +149,7 @@ def create_worker(settings: Settings) -> faust.App:
         index = ContactIndex(client, f"{settings.index_alias}-contacts")
         try:
             async for values in stream.take(settings.worker_batch_size, within=settings.worker_batch_seconds):
-                found, refresh = contacts.states(values)
+                found, refresh = contacts.states(values, settings.index_alias)
                 await until_done("updating contacts", partial(index.update, found, refresh=refresh))
         finally:
             await client.close()

@@ -14,18 +14,21 @@ from typing import Any
 
 import orjson
 
-from schemas.channel_event import API_SOURCE
+from schemas.channel_event import API_SOURCE, is_ours
 
 State = tuple[str, int, dict[str, Any] | None]
 
 
-def states(records: Iterable[bytes]) -> tuple[list[State], bool]:
-    """(interaction id, version, stored resource or None) of each change record that carries a
-    state, and whether any came from the API (whose writers expect to read them back soon)."""
+def states(records: Iterable[bytes], index_alias: str) -> tuple[list[State], bool]:
+    """(interaction id, version, stored resource or None) of each change record of `index_alias`
+    that carries a state, and whether any came from the API (whose writers expect to read them
+    back soon)."""
     found: list[State] = []
     from_api = False
     for raw in records:
         record = orjson.loads(raw)
+        if not is_ours(record, index_alias):
+            continue
         from_api = from_api or record.get("source") == API_SOURCE
         if "version" in record:  # "rejected" answers to the API carry none
             found.append((record["interactionId"], record["version"], record["new"]))

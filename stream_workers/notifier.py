@@ -1,8 +1,11 @@
 """Full-mode notifications: change records -> TMF683 events POSTed to hub subscribers.
 
-Records are handled in partition order; a subscriber gets an interaction's events in order, each
-retried with exponential backoff and jitter up to the configured number of attempts. Offsets are
-committed after the batch's deliveries finished or gave up (at-least-once).
+Records are read in partition order and each subscriber's deliveries join its own queue, which a
+task of its own delivers in order, each retried with exponential backoff and jitter up to the
+configured number of attempts. A slow or failing subscriber holds up only its own queue: `handle`
+queues a batch's deliveries and returns without waiting for any callback. The queues are in
+memory: what a worker had not delivered when it stops is lost (at most `hub_max_pending` per
+subscriber; past that the oldest are dropped), unlike the embedded store's outbox.
 """
 
 from __future__ import annotations
@@ -10,13 +13,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
+from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 import orjson
 
 from interaction_hub.backoff import backoff_delay
-from interaction_hub.notifications import MAX_RETRY_DELAY_S, Subscriber, fan_out, post_event, subscriber
+from interaction_hub.notifications import (
+    MAX_RETRY_DELAY_S,
+    CallbackRule,
+    Subscriber,
+    callback_client,
+    fan_out,
+    post_event,
+    subscribers,
+)
+from interaction_hub.settings import Settings
+from schemas.channel_event import is_ours
 from storage.base import Delivery
 from storage.search.subscriptions import SubscriptionIndex
 
@@ -25,58 +39,112 @@ log = logging.getLogger(__name__)
 NOTIFYING_KINDS = ("create", "update", "delete")
 
 
+@dataclass
+class _Queue:
+    """One subscriber's deliveries; the first is the one under way."""
+
+    waiting: deque[Delivery] = field(default_factory=deque)
+    task: asyncio.Task[None] | None = None
+    dropped: int = 0
+
+
 class Notifier:
     def __init__(
-        self, index: SubscriptionIndex, *, max_attempts: int, timeout_s: float, backoff_s: float, reload_s: float = 0.0
+        self,
+        index: SubscriptionIndex,
+        *,
+        max_attempts: int,
+        timeout_s: float,
+        backoff_s: float,
+        reload_s: float = 0.0,
+        settings: Settings | None = None,
     ):
         self.index = index
         self.max_attempts = max_attempts
+        self.timeout_s = timeout_s
         self.backoff_s = backoff_s
         self.reload_s = reload_s
-        self.client = httpx.AsyncClient(timeout=timeout_s)
+        # the hub_* settings; by default from the environment, like everything else
+        settings = settings or Settings()
+        self.rule = CallbackRule.from_settings(settings)
+        self.max_pending = settings.hub_max_pending
+        self.index_alias = settings.index_alias  # change records of other deployments are not ours
+        self.client = callback_client(timeout_s)
         self._subscribers: tuple[Subscriber, ...] = ()
         self._loaded_at = 0.0
+        self._queues: dict[str, _Queue] = {}  # subscription id -> its queue
 
     async def close(self) -> None:
+        tasks = [queue.task for queue in self._queues.values() if queue.task]
+        if tasks:  # a stopping worker gives what is queued one attempt's time to go out
+            await asyncio.wait(tasks, timeout=self.timeout_s)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self.client.aclose()
 
     async def subscribers(self) -> tuple[Subscriber, ...]:
         if time.monotonic() - self._loaded_at > self.reload_s:
             try:
-                self._subscribers = tuple(subscriber(s) for s in await self.index.subscriptions())
+                self._subscribers = subscribers(await self.index.subscriptions())
                 self._loaded_at = time.monotonic()
             except Exception as exc:
                 log.warning("could not reload subscriptions: %r", exc)
         return self._subscribers
 
     async def handle(self, records: list[bytes]) -> int:
-        """Deliver what a batch of change records causes; returns the number delivered."""
+        """Queue what a batch of change records causes; returns the number of deliveries queued."""
         subscribers = await self.subscribers()
-        if not subscribers:
-            return 0
-        delivered = 0
+        self._forget_all_but({s[0] for s in subscribers})
+        queued = 0
         for raw in records:
             record: dict[str, Any] = orjson.loads(raw)
-            if record.get("kind") not in NOTIFYING_KINDS:
-                continue
-            # subscribers in parallel; each one's events (e.g. AttributeValueChange, then
-            # StatusChange) one after the other, in order
-            per_subscriber: dict[str, list[Delivery]] = {}
-            for delivery in fan_out(subscribers, record.get("old"), record.get("new")):
-                per_subscriber.setdefault(delivery.subscription_id, []).append(delivery)
-            results = await asyncio.gather(*(self._deliver_in_order(d) for d in per_subscriber.values()))
-            delivered += sum(results)
-        return delivered
+            if subscribers and record.get("kind") in NOTIFYING_KINDS and is_ours(record, self.index_alias):
+                for delivery in fan_out(subscribers, record.get("old"), record.get("new")):
+                    self._queue(delivery)
+                    queued += 1
+        return queued
 
-    async def _deliver_in_order(self, deliveries: list[Delivery]) -> int:
-        return sum([await self._deliver(delivery) for delivery in deliveries])
+    def _forget_all_but(self, subscription_ids: set[str]) -> None:
+        """Drop the queues of subscriptions that were removed."""
+        for subscription_id in self._queues.keys() - subscription_ids:
+            task = self._queues.pop(subscription_id).task
+            if task:
+                task.cancel()
 
-    async def _deliver(self, delivery: Delivery) -> bool:
+    def _queue(self, delivery: Delivery) -> None:
+        queue = self._queues.setdefault(delivery.subscription_id, _Queue())
+        queue.waiting.append(delivery)
+        if len(queue.waiting) > self.max_pending:
+            queue.waiting.popleft()  # the oldest; if it is under way, its retries stop
+            queue.dropped += 1
+            if queue.dropped & (queue.dropped - 1) == 0:  # a line each time the count doubles, not each one
+                log.warning(
+                    "subscription %s: more than %d notifications waiting, dropped the oldest (%d so far)",
+                    delivery.subscription_id,
+                    self.max_pending,
+                    queue.dropped,
+                )
+        if queue.task is None or queue.task.done():
+            queue.task = asyncio.create_task(self._drain(queue))
+
+    async def _drain(self, queue: _Queue) -> None:
+        while queue.waiting:
+            delivery = queue.waiting[0]
+            try:
+                await self._deliver(delivery, queue)
+            except Exception:  # not the callback's doing (post_event answers for that): go on
+                log.exception("delivery to %s failed", delivery.callback)
+            if queue.waiting and queue.waiting[0] is delivery:
+                queue.waiting.popleft()
+
+    async def _deliver(self, delivery: Delivery, queue: _Queue) -> None:
         for attempt in range(1, self.max_attempts + 1):
-            reason = await post_event(self.client, delivery.callback, delivery.body)
+            reason = await post_event(self.client, delivery.callback, delivery.body, self.rule, self.timeout_s)
             if reason is None:
-                return True
+                return
             if attempt < self.max_attempts:
                 await asyncio.sleep(backoff_delay(attempt, first_s=self.backoff_s, max_s=MAX_RETRY_DELAY_S))
+                if not queue.waiting or queue.waiting[0] is not delivery:
+                    return  # dropped meanwhile: the queue was full
         log.warning("giving up on %s after %d attempts (%s)", delivery.callback, self.max_attempts, reason)
-        return False

@@ -138,13 +138,13 @@ class Projector:
                 result.changes.append((item.change.interaction_id.encode(), self._change_record(item)))
         return result
 
-    @staticmethod
-    def _reject(result: BatchResult, item: _Pending, refusal: Refused) -> None:
+    def _reject(self, result: BatchResult, item: _Pending, refusal: Refused) -> None:
         if item.event.source != API_SOURCE:
             result.dead_letters.append(dead_letter(item.message, refusal.message))
             return
         # the API that published it waits for the answer, and tells its client (404, 412, 400)
         record = {
+            "index": self.store.alias,
             "eventId": item.event.id,
             "interactionId": item.change.interaction_id,
             "kind": "rejected",
@@ -182,12 +182,12 @@ class Projector:
         log.warning("%s; retry %d in %.1fs", reason, attempt, delay)
         await asyncio.sleep(delay)
 
-    @staticmethod
-    def _change_record(item: _Pending) -> bytes:
+    def _change_record(self, item: _Pending) -> bytes:
         outcome = item.outcome
         assert outcome is not None
         return orjson.dumps(
             {
+                "index": self.store.alias,
                 "eventId": item.event.id,
                 "source": item.event.source,
                 "type": item.event.type,

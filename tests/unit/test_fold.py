@@ -22,7 +22,9 @@ BODY = {"reason": "Bill", "direction": "inbound", "channel": [{"id": "voice"}], 
 
 
 class MemoryIndex:
-    """What the projector needs of the search store: latest states, and versioned bulk writes."""
+    """What the projector needs of the search store: its alias, latest states, versioned bulk writes."""
+
+    alias = "test-interactions"
 
     def __init__(self, refuse: Iterable[str] = ()) -> None:
         self.docs: dict[str, State] = {}
@@ -69,6 +71,7 @@ def test_changes_to_one_interaction_fold_in_order_into_one_write_of_the_final_st
     done = Change.at("merge", "i1", at(2), {"status": "completed"})
     index = MemoryIndex()
     result = fold(index, *(event_for(c) for c in (create, note, done)))
+    assert {r["index"] for r in records(result)} == {"test-interactions"}  # the records say whose they are
     assert [(r["kind"], r["version"]) for r in records(result)] == [
         ("create", version_at(at(0))),
         ("update", version_at(at(1))),
