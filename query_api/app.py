@@ -95,6 +95,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 )
                 components.update(model_schema.pop("$defs", {}))
                 components[model.__name__] = model_schema
+            # bad parameters are a TMF Error 400 (errors.py), never FastAPI's own 422
+            for operation in (op for path in schema["paths"].values() for op in path.values()):
+                operation["responses"].pop("422", None)
+            for unused in ("HTTPValidationError", "ValidationError"):
+                components.pop(unused, None)
             app.openapi_schema = schema
         return app.openapi_schema
 

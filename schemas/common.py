@@ -7,15 +7,18 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 # ISO 8601 date or date-time, optional fraction and offset. Stricter than datetime.fromisoformat,
-# which would also take "20260101" and make every eight-digit id look like a date.
-_DATE_TIME = re.compile(
-    r"^\d{4}-\d{2}-\d{2}"
-    r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?"
-    r"(?:Z|z|[+-]\d{2}:?\d{2})?$"
+# which would also take "20260101" and make every eight-digit id look like a date. ASCII digits
+# (what fromisoformat reads), so the same pattern holds in the OpenAPI (ECMA-262 regular expressions).
+DATE_TIME_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?)?"
+    r"(?:Z|z|[+-][0-9]{2}:?[0-9]{2})?$"
 )
+_DATE_TIME = re.compile(DATE_TIME_PATTERN)
+DATE_TIME_DESCRIPTION = "An ISO 8601 date or date-time that exists, e.g. 2026-01-31T09:30:00Z"
 
 
 def parse_date_time(text: str) -> datetime | None:
@@ -42,12 +45,39 @@ def _check_date_time(text: str) -> str:
 
 
 # Kept as the client wrote it (returned as sent), but validated as a real instant.
-DateTime = Annotated[str, AfterValidator(_check_date_time)]
+DateTime = Annotated[
+    str,
+    AfterValidator(_check_date_time),
+    WithJsonSchema({"type": "string", "pattern": DATE_TIME_PATTERN, "description": DATE_TIME_DESCRIPTION}),
+]
 
 
 def utc_now() -> str:
     """Server timestamps: UTC, millisecond precision, 'Z'."""
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+MAX_DEPTH = 64
+"""How many levels of objects and arrays a PartyInteraction, or a change to one, may nest: far more
+than any real document, and far from the ~255 levels past which the serializers (orjson, pydantic)
+give up; a notification wraps an interaction in two more."""
+
+
+def json_depth(value: Any) -> int:
+    """How many levels of objects and arrays `value` nests (a scalar: 0); a loop, not recursion."""
+    depth = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict):
+            children: Iterable[Any] = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        depth = max(depth, level)
+        stack.extend((child, level + 1) for child in children)
+    return depth
 
 
 def describe(errors: Iterable[Mapping[str, Any]]) -> str:
@@ -59,6 +89,15 @@ def describe(errors: Iterable[Mapping[str, Any]]) -> str:
     return "; ".join(parts)
 
 
+def extension_rule(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """TmfModel's rule for extension attributes in its JSON schema: unless `@type` names a
+    subclass, only the attributes the model declares."""
+    name = getattr(model, "tmf_name", "") or model.__name__
+    declared = sorted(info.alias or field for field, info in model.model_fields.items())
+    schema["if"] = {"properties": {"@type": {"enum": [None, name]}}}
+    schema["then"] = {"propertyNames": {"enum": declared}}
+
+
 class TmfModel(BaseModel):
     """Base of every TMF resource and sub-resource.
 
@@ -66,7 +105,7 @@ class TmfModel(BaseModel):
     otherwise an unknown attribute is most likely a typo and is refused rather than dropped.
     """
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True, strict=False)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, strict=False, json_schema_extra=extension_rule)
 
     # The name a client would use in @type for this class itself (no extension allowed then).
     tmf_name: ClassVar[str] = ""

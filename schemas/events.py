@@ -42,6 +42,16 @@ class PartyInteractionEvent(BaseModel):
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
+# The form `callback_url` takes, as the OpenAPI states it for requests: http(s), a host name or an
+# IPv4 address (or an IPv6 one in brackets), no credentials, a port from 1 to 65535, printable ASCII
+# after that. A little narrower than what it takes (IDNA host names, for one).
+CALLBACK_PATTERN = (
+    r"^[Hh][Tt][Tt][Pp][Ss]?://"
+    r"(?:[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?|\[[0-9A-Fa-f:.]+\])"
+    r"(?::(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"
+    r"(?:[/?#][!-~]*)?$"
+)
+
 
 def callback_url(text: str) -> httpx.URL:
     """The form a hub callback must have: an absolute http(s) URL with a host, a valid port and no
@@ -66,7 +76,10 @@ class EventSubscriptionInput(BaseModel):
 
     # bounded: every queued notification carries its subscriber's callback
     callback: str = Field(
-        max_length=2048, description="Absolute http(s) URL of a public address that receives the notifications"
+        max_length=2048,
+        description="Absolute http(s) URL that receives the notifications. Its host must resolve, to public "
+        "addresses only (unless IHUB_HUB_ALLOWED_NETWORKS allows others), and not to this server; an IP address "
+        "must be a valid one",
     )
     query: str | None = Field(
         default=None,

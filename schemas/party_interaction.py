@@ -6,11 +6,22 @@ swagger's `_Create` schema: on create only `reason`, `direction` and `channel[].
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, ClassVar, TypeVar
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas.common import DateTime, TmfModel, parse_date_time
+from schemas.common import MAX_DEPTH, DateTime, TmfModel, extension_rule, json_depth, parse_date_time
+
+# What an interaction's id is, whoever chose it (the API, a channel adapter, a TMF683 event's
+# publisher): URL-safe as it is, since it is the last segment of the interaction's href.
+INTERACTION_ID_PATTERN = r"^[A-Za-z0-9._~-]{1,128}$"
+_INTERACTION_ID = re.compile(INTERACTION_ID_PATTERN)
+
+
+def is_interaction_id(text: str) -> bool:
+    return _INTERACTION_ID.fullmatch(text) is not None
+
 
 # How many items each array of an interaction may hold. Each item is indexed on its own (the
 # embedded store keeps a timeline row per related party, the engine a nested document), so an
@@ -121,6 +132,13 @@ class _PartyInteractionBody(TmfModel):
 
     tmf_name: ClassVar[str] = "PartyInteraction"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _bounded_depth(cls, data: Any) -> Any:
+        if json_depth(data) > MAX_DEPTH:
+            raise ValueError(f"a PartyInteraction nests at most {MAX_DEPTH} levels of objects and arrays")
+        return data
+
     creationDate: DateTime | None = None
     description: str | None = None
     reason: str | None = None
@@ -135,8 +153,20 @@ class _PartyInteractionBody(TmfModel):
     relatedParty: Parties[RelatedParty] | None = None
 
 
+def _create_schema(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    extension_rule(schema, model)
+    schema["propertyNames"] = {"not": {"enum": ["id", "href"]}}  # the server's, even with a subclass
+
+
+def _update_schema(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    # no extension rule: what a merge patch makes of the stored interaction is checked
+    schema["propertyNames"] = {"not": {"enum": list(NOT_PATCHABLE)}}
+
+
 class PartyInteractionCreate(_PartyInteractionBody):
     """POST body. Server-owned attributes (id, href) are refused as unknown."""
+
+    model_config = ConfigDict(json_schema_extra=_create_schema)
 
     direction: str
     reason: str
@@ -146,9 +176,13 @@ class PartyInteractionCreate(_PartyInteractionBody):
 class PartyInteractionUpdate(_PartyInteractionBody):
     """PATCH body (merge patch). id, href and direction are not patchable."""
 
+    model_config = ConfigDict(json_schema_extra=_update_schema)
+
 
 class PartyInteraction(PartyInteractionCreate):
     """The resource as stored and returned: what a client wrote plus server-set attributes."""
+
+    model_config = ConfigDict(json_schema_extra=extension_rule)
 
     id: str
     href: str

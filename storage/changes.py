@@ -33,7 +33,7 @@ import jsonpointer
 import orjson
 from pydantic import ValidationError
 
-from schemas.common import describe, parse_date_time
+from schemas.common import MAX_DEPTH, describe, json_depth, parse_date_time
 from schemas.party_interaction import NOT_PATCHABLE, stored_resource, validated_resource
 
 Document = dict[str, Any]
@@ -141,6 +141,8 @@ class Outcome:
 def check(change: Change) -> None:
     """Refuse what is wrong with a change whatever the state (malformed, not patchable).
     `apply` calls it too; the API calls it first to answer such a change without a round trip."""
+    if change.kind in ("merge", "json-patch") and json_depth(change.body) > MAX_DEPTH:
+        raise Invalid(f"a patch nests at most {MAX_DEPTH} levels of objects and arrays")
     if change.kind == "merge":
         if not isinstance(change.body, dict):
             raise Invalid("a merge patch is a JSON object")
@@ -237,7 +239,7 @@ def _json_patch_targets(ops: Any) -> list[str]:
             raise Invalid(f"operation {index}: 'op' must be one of {', '.join(sorted(JSON_PATCH_OPS))}")
         for key in ("path", "from") if name in ("move", "copy") else ("path",):
             pointer = op.get(key)
-            if not isinstance(pointer, str) or (pointer and not pointer.startswith("/")):
+            if not isinstance(pointer, str) or not _is_pointer(pointer):
                 raise Invalid(f"operation {index}: '{key}' must be a JSON Pointer")
             if (key == "path" and name != "test") or (key == "from" and name == "move"):
                 if pointer == "":
@@ -248,13 +250,29 @@ def _json_patch_targets(ops: Any) -> list[str]:
     return targets
 
 
+def _is_pointer(text: str) -> bool:
+    """Whether `text` is a JSON Pointer (RFC 6901): "" or "/"-separated tokens, `~` only in `~0`/`~1`."""
+    try:
+        jsonpointer.JsonPointer(text)
+    except jsonpointer.JsonPointerException:
+        return False
+    return True
+
+
 def _json_patch(doc: Document, ops: list[dict[str, Any]], max_bytes: int | None) -> Document:
     """The operations applied in order to a copy of `doc`. With `max_bytes`, the size each one adds
     is counted before it runs, so a few `copy` operations that double an array are refused after
-    a few doublings instead of building gigabytes first."""
+    a few doublings instead of building gigabytes first. How deep each one nests is bounded the
+    same way (always), so no step builds what the serializers cannot write."""
     result = copy.deepcopy(doc)
     size = _json_size(result) if max_bytes is not None else 0
+    depth = json_depth(result)
     for index, op in enumerate(ops):
+        depth = max(depth, _reach(result, op))
+        if depth > MAX_DEPTH:
+            raise Invalid(
+                f"operation {index}: the PartyInteraction would nest more than {MAX_DEPTH} levels of objects and arrays"
+            )
         if max_bytes is not None:
             size += _growth(result, op)
             if size > max_bytes:
@@ -278,12 +296,30 @@ def _growth(doc: Document, op: dict[str, Any]) -> int:
     if name in ("add", "replace"):
         added = _json_size(op["value"])
     elif name == "copy":
-        added = _json_size(jsonpointer.resolve_pointer(doc, op["from"], _NOTHING))
+        added = _json_size(_value_at(doc, op["from"]))
     else:
         added = 0
     if name in ("replace", "remove"):  # an `add` into an array inserts; into an object it may replace
-        added -= _json_size(jsonpointer.resolve_pointer(doc, op["path"], _NOTHING))
+        added -= _json_size(_value_at(doc, op["path"]))
     return added
+
+
+def _reach(doc: Document, op: dict[str, Any]) -> int:
+    """How deep in `doc` what `op` writes nests, at most (levels of objects and arrays)."""
+    name = op["op"]
+    if name in ("add", "replace"):
+        written = op["value"]
+    elif name in ("copy", "move"):
+        written = _value_at(doc, op["from"])
+    else:
+        return 0
+    return len(jsonpointer.JsonPointer(op["path"]).parts) + (0 if written is _NOTHING else json_depth(written))
+
+
+def _value_at(doc: Document, pointer: str) -> Any:
+    """The value `pointer` names in `doc`, or _NOTHING (none there; `-`, past an array's end, names none)."""
+    found = jsonpointer.resolve_pointer(doc, pointer, _NOTHING)
+    return _NOTHING if isinstance(found, jsonpointer.EndOfList) else found
 
 
 def _json_size(value: Any) -> int:

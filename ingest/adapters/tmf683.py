@@ -14,16 +14,14 @@ the latest state, in partition order. Any system that already speaks TMF683 may 
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from uuid import uuid4
 
 from ingest.adapters.common import AdapterError, required, validated
 from schemas.channel_event import API_SOURCE, ChannelEvent
+from schemas.party_interaction import is_interaction_id
 from storage.changes import Change, Invalid, check, version_at
 
-# The id becomes a URL path segment (href), so it must be URL-safe as it is.
-_ID = re.compile(r"^[A-Za-z0-9._~-]{1,128}$")
 _NOT_BODY = ("id", "href", "creationDate")
 _ACTIONS = {"create": "create", "merge": "patch", "json-patch": "patch", "delete": "delete"}
 
@@ -76,7 +74,7 @@ def event_for(change: Change) -> ChannelEvent:
 
 def _change(event: ChannelEvent, kind: Any, body: Any, href: str | None = None) -> Change:
     interaction_id = required(event.data, "id")
-    if not _ID.match(interaction_id):
+    if not is_interaction_id(interaction_id):
         raise AdapterError(f"data.id: not a URL-safe id (letters, digits, '.', '_', '~', '-'): {interaction_id!r}")
     expected = event.data.get("expectedVersions")
     if expected is not None and not (

@@ -11,8 +11,9 @@ from starlette.responses import Response
 
 from query_api.deps import AppState
 from query_api.errors import TmfError
-from query_api.routes.timeline import EARLIEST, instant
+from query_api.routes.timeline import DATE_TIME_PARAM, EARLIEST, EARLIEST_TEXT, LATEST_TEXT, instant
 from schemas import Error
+from schemas.reports import KpiReport
 from storage.kpis import GROUP_BY, INTERVALS, KpiQuery
 
 router = APIRouter(prefix="/ihub/v1", tags=["analytics"])
@@ -26,21 +27,25 @@ def _iso(at: float) -> str:
     "/analytics/kpis",
     summary="Volume, handling time, resolution and first-contact resolution, grouped and over time",
     responses={
-        200: {
-            "description": '{"from", "to", "interval", "groupBy", "fcrDays", "groups": [{"key", "volume", '
-            '"avgHandlingSeconds", "resolutionRate", "firstContactResolutionRate", "series": [...]}]}'
+        200: {"model": KpiReport, "description": "The figures of each group, in total and per bucket"},
+        400: {
+            "model": Error,
+            "description": f"A bad parameter: `from`/`to` not a date-time between {EARLIEST_TEXT} and "
+            f"{LATEST_TEXT} in UTC, `from` not before `to`, an unknown `interval` or `groupBy`",
         },
-        400: {"model": Error},
     },
 )
 async def kpi_report(
     state: AppState,
     from_: Annotated[
-        str | None, Query(alias="from", description="Start (inclusive); default: 30 days before `to`")
+        str | None,
+        Query(alias="from", description="Start (inclusive); default: 30 days before `to`", **DATE_TIME_PARAM),
     ] = None,
-    to: Annotated[str | None, Query(description="End (exclusive); default: now")] = None,
-    interval: Annotated[str, Query(description="hour, day, week or month")] = "day",
-    groupBy: Annotated[str, Query(description="channel, direction, status, agent or store")] = "channel",
+    to: Annotated[str | None, Query(description="End (exclusive); default: now", **DATE_TIME_PARAM)] = None,
+    interval: Annotated[str, Query(description="Bucket size", json_schema_extra={"enum": list(INTERVALS)})] = "day",
+    groupBy: Annotated[
+        str, Query(description="What a group is", json_schema_extra={"enum": list(GROUP_BY)})
+    ] = "channel",
     fcrDays: Annotated[float, Query(gt=0, le=365, description="Days within which a repeat contact undoes FCR")] = 7,
 ) -> Response:
     if groupBy not in GROUP_BY:

@@ -13,11 +13,16 @@ from query_api.body import read_json
 from query_api.deps import AppState
 from query_api.errors import TmfError
 from query_api.hub import HubFull
+from query_api.routes.party_interaction import ATTRIBUTE_PATH
 from schemas import Error, EventSubscription, EventSubscriptionInput
-from schemas.events import DEFAULT_PORTS
-from storage.tmf630 import QueryError
+from schemas.events import CALLBACK_PATTERN, DEFAULT_PORTS
+from storage.tmf630 import MAX_QUERY_CHARS, QueryError
 
 router = APIRouter(tags=["events subscription"])
+
+# TMF630 conditions (`path=value`, or !=, >=, <=, >, <) joined by `&`, as storage/tmf630.py reads them
+_CONDITION = rf"{ATTRIBUTE_PATH}(?:!=|>=|<=|=|>|<)[^&]*"
+FILTER_PATTERN = rf"^(?:{_CONDITION}(?:&{_CONDITION})*)?$"
 
 
 @router.post(
@@ -26,13 +31,34 @@ router = APIRouter(tags=["events subscription"])
     summary="Registers a listener: notifications are POSTed to its callback",
     responses={
         201: {"model": EventSubscription, "description": "Subscribed"},
-        400: {"model": Error, "description": "A bad callback or query"},
+        400: {
+            "model": Error,
+            "description": "A bad callback or query: e.g. a callback whose host does not resolve, or resolves to "
+            "an address that is not public (unless IHUB_HUB_ALLOWED_NETWORKS allows it), or to this server",
+        },
         409: {"model": Error, "description": "The hub has its maximum of subscriptions"},
+        413: {"model": Error, "description": "The body is larger than the limit (IHUB_MAX_BODY_BYTES)"},
+        415: {"model": Error, "description": "A Content-Type other than application/json"},
     },
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EventSubscriptionInput"}}},
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "allOf": [
+                            {"$ref": "#/components/schemas/EventSubscriptionInput"},
+                            {
+                                "properties": {
+                                    "callback": {"format": "uri", "pattern": CALLBACK_PATTERN},
+                                    # the syntax and the limits of a list's query
+                                    "query": {"pattern": FILTER_PATTERN, "maxLength": MAX_QUERY_CHARS},
+                                }
+                            },
+                        ]
+                    }
+                }
+            },
         }
     },
 )
@@ -69,7 +95,7 @@ def _this_server(request: Request) -> set[Endpoint]:
     "/hub/{id}",
     status_code=204,
     summary="Unregisters a listener",
-    responses={204: {"description": "Deleted"}, 404: {"model": Error}},
+    responses={204: {"description": "Deleted"}, 404: {"model": Error, "description": "No subscription with this id"}},
 )
 async def unregister_listener(id: str, state: AppState) -> Response:
     if not await state.hub.unsubscribe(id):

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
 from uuid import uuid4
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
 from query_api.body import read_json
@@ -21,9 +21,19 @@ from query_api.deps import AppState
 from query_api.errors import TmfError, error_response
 from schemas import Error, PartyInteraction, PartyInteractionCreate, PartyInteractionUpdate
 from schemas.common import utc_now
+from schemas.party_interaction import INTERACTION_ID_PATTERN, is_interaction_id
 from storage.changes import Change, Kind, NotFound, check
 from storage.query import Query, project
-from storage.tmf630 import QueryError, parse_query
+from storage.tmf630 import (
+    MAX_CONDITIONS,
+    MAX_FIELDS,
+    MAX_OFFSET,
+    MAX_QUERY_CHARS,
+    MAX_SORT_KEYS,
+    MAX_VALUES,
+    QueryError,
+    parse_query,
+)
 
 router = APIRouter(tags=["partyInteraction"])
 
@@ -64,8 +74,105 @@ def _ref(model: type) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
+# What each error status means here (every 4xx body is a TMF Error).
+ERRORS = {
+    400: "A malformed or invalid request: the message names the parameter, attribute or limit",
+    404: "No PartyInteraction with this id (none has an id that does not match the pattern)",
+    412: "If-Match names none of the interaction's current ETag",
+    413: "The body is larger than the limit (IHUB_MAX_BODY_BYTES, 1 MiB by default)",
+    415: "A Content-Type this operation does not take",
+}
+
+
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"model": Error, "description": "TMF Error"} for code in codes}
+    return {code: {"model": Error, "description": ERRORS[code]} for code in codes}
+
+
+# The TMF630 parameters as the server reads them (storage/tmf630.py). Attribute names are written
+# here in ASCII, a subset of what the server takes. `fields` and `sort` are bounded so that, with
+# `offset` and `limit`, a query string stays within the server's MAX_QUERY_CHARS however encoded.
+_NAME = r"[A-Za-z_@$][A-Za-z0-9_@$-]*"
+ATTRIBUTE_PATH = rf"{_NAME}(?:\.{_NAME})*"
+_LISTED_MAX_CHARS = 2048
+_FIELDS: dict[str, Any] = {
+    "name": "fields",
+    "in": "query",
+    "description": f"Attributes to return (dotted paths reach inside), comma-separated, at most {MAX_FIELDS}; "
+    "id and href always come; `none`: only those",
+    "schema": {
+        "type": "string",
+        "pattern": rf"^{ATTRIBUTE_PATH}(?:,{ATTRIBUTE_PATH}){{0,{MAX_FIELDS - 1}}}$",
+        "maxLength": _LISTED_MAX_CHARS,
+    },
+}
+_SORT: dict[str, Any] = {
+    "name": "sort",
+    "in": "query",
+    "description": f"Sort keys, comma-separated, at most {MAX_SORT_KEYS}; `-` before a key: descending",
+    "schema": {
+        "type": "string",
+        "pattern": rf"^[+-]?{ATTRIBUTE_PATH}(?:,[+-]?{ATTRIBUTE_PATH}){{0,{MAX_SORT_KEYS - 1}}}$",
+        "maxLength": _LISTED_MAX_CHARS,
+    },
+}
+_PAGE = {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}
+_OFFSET = {"name": "offset", "in": "query", "description": "Matches to skip", "schema": _PAGE}
+_LIMIT = {
+    "name": "limit",
+    "in": "query",
+    "description": "Page size (default IHUB_DEFAULT_PAGE_SIZE); a larger one than IHUB_MAX_PAGE_SIZE is lowered to it",
+    "schema": _PAGE,
+}
+InteractionId = Annotated[
+    str, Path(description="The interaction's id", json_schema_extra={"pattern": INTERACTION_ID_PATTERN})
+]
+_ETAG = {"type": "string", "description": 'ETags, comma-separated, e.g. "1767225600000000", or *'}
+_IF_MATCH = {"name": "If-Match", "in": "header", "description": "Change only this version", "schema": _ETAG}
+_IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "description": "304 if still this version", "schema": _ETAG}
+# what a GET answers with `fields`: only the attributes named, and id and href
+_PROJECTED: dict[str, Any] = {
+    "anyOf": [
+        _ref(PartyInteraction),
+        {
+            "type": "object",
+            "required": ["id", "href"],
+            "properties": {"id": {"type": "string"}, "href": {"type": "string"}},
+            "description": "With `fields`: the attributes named, and id and href",
+        },
+    ]
+}
+_LIST = {"type": "array", "items": _PROJECTED}
+# RFC 6902 operations, as storage/changes.py checks them; a path to id, href or direction is a 400
+_POINTER = {"type": "string", "pattern": "^(?:/(?:[^/~]|~[01])*)*$", "description": "JSON Pointer (RFC 6901)"}
+_TARGET = {**_POINTER, "pattern": "^(?:/(?:[^/~]|~[01])*)+$", "description": "JSON Pointer to an attribute"}
+JSON_PATCH_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "items": {
+        "anyOf": [
+            {
+                "type": "object",
+                "required": ["op", "path", "value"],
+                "properties": {"op": {"enum": ["add", "replace"]}, "path": _TARGET, "value": {}},
+            },
+            {
+                "type": "object",
+                "required": ["op", "path", "value"],
+                "properties": {"op": {"const": "test"}, "path": _POINTER, "value": {}},
+            },
+            {"type": "object", "required": ["op", "path"], "properties": {"op": {"const": "remove"}, "path": _TARGET}},
+            {
+                "type": "object",
+                "required": ["op", "from", "path"],
+                "properties": {"op": {"const": "move"}, "from": _TARGET, "path": _TARGET},
+            },
+            {
+                "type": "object",
+                "required": ["op", "from", "path"],
+                "properties": {"op": {"const": "copy"}, "from": _POINTER, "path": _TARGET},
+            },
+        ]
+    },
+}
 
 
 def _json(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -112,11 +219,16 @@ async def create_party_interaction(request: Request, state: AppState) -> Respons
 @router.get(
     "/partyInteraction",
     summary="Lists or finds PartyInteraction objects (TMF630 filters, fields, sort, offset, limit)",
+    description="Any other query parameter is a TMF630 filter on an attribute path: `status=open`, "
+    "`relatedParty.id=cust-42`, `creationDate.gte=2026-11-01`, `reason.regex=(?i)^bill` (RE2), `a>=v`, "
+    "`a!=v`; a comma is OR. Filters are ANDed. The whole query string has at most "
+    f"{MAX_QUERY_CHARS} characters, {MAX_CONDITIONS} filters and {MAX_VALUES} filter values.",
     responses={
-        200: {"model": list[PartyInteraction], "description": "Complete result"},
-        206: {"model": list[PartyInteraction], "description": "Partial result (see Link)"},
+        200: {"content": {JSON: {"schema": _LIST}}, "description": "Complete result"},
+        206: {"content": {JSON: {"schema": _LIST}}, "description": "Partial result (see Link)"},
         **_errors(400),
     },
+    openapi_extra={"parameters": [_FIELDS, _SORT, _OFFSET, _LIMIT]},
 )
 async def list_party_interactions(request: Request, state: AppState) -> Response:
     query = _parse(request.url.query, allow=("fields", "sort", "offset", "limit"))
@@ -158,12 +270,13 @@ def _links(request: Request, query: Query, total: int) -> str:
     "/partyInteraction/{id}",
     summary="Retrieves a PartyInteraction by ID",
     responses={
-        200: {"model": PartyInteraction, "description": "Success"},
+        200: {"content": {JSON: {"schema": _PROJECTED}}, "description": "Success"},
         304: {"description": "Not Modified"},
         **_errors(400, 404),
     },
+    openapi_extra={"parameters": [_FIELDS, _IF_NONE_MATCH]},
 )
-async def get_party_interaction(id: str, request: Request, state: AppState) -> Response:
+async def get_party_interaction(id: InteractionId, request: Request, state: AppState) -> Response:
     query = _parse(request.url.query, allow=("fields",)) if request.url.query else None
     if query is not None and query.conditions:
         raise TmfError(400, "only 'fields' is accepted when retrieving one PartyInteraction")
@@ -181,6 +294,13 @@ async def get_party_interaction(id: str, request: Request, state: AppState) -> R
 
 def _not_found(interaction_id: str) -> str:
     return f"no PartyInteraction with id '{interaction_id}'"
+
+
+def _named(interaction_id: str) -> None:
+    """404 at once for an id no interaction can have: a write for it goes nowhere (in full mode,
+    the workers would not take it from the log)."""
+    if not is_interaction_id(interaction_id):
+        raise TmfError(404, _not_found(interaction_id))
 
 
 class RetrieveFastPath:
@@ -226,12 +346,13 @@ class RetrieveFastPath:
             "content": {
                 MERGE_PATCH: {"schema": _ref(PartyInteractionUpdate)},
                 JSON: {"schema": _ref(PartyInteractionUpdate)},
-                JSON_PATCH: {"schema": {"type": "array", "items": {"type": "object"}}},
+                JSON_PATCH: {"schema": JSON_PATCH_SCHEMA},
             },
-        }
+        },
+        "parameters": [_IF_MATCH],
     },
 )
-async def patch_party_interaction(id: str, request: Request, state: AppState) -> Response:
+async def patch_party_interaction(id: InteractionId, request: Request, state: AppState) -> Response:
     kind, patch = await read_json(request, state.settings.max_body_bytes, tuple(PATCH_KINDS))
     change = Change.at(
         PATCH_KINDS[kind],
@@ -242,6 +363,7 @@ async def patch_party_interaction(id: str, request: Request, state: AppState) ->
         max_bytes=state.settings.max_body_bytes,  # a patch makes nothing larger than a body may be
     )
     check(change)  # a malformed or not-patchable change is refused before it goes anywhere
+    _named(id)
     outcome = await state.store.write(change, state.hub.notify)
     state.hub.wake()
     return _json(orjson.dumps(outcome.new.doc), headers={"ETag": etag(outcome.new.version)})
@@ -252,8 +374,10 @@ async def patch_party_interaction(id: str, request: Request, state: AppState) ->
     status_code=204,
     summary="Deletes a PartyInteraction",
     responses={204: {"description": "Deleted"}, **_errors(404, 412)},
+    openapi_extra={"parameters": [_IF_MATCH]},
 )
-async def delete_party_interaction(id: str, request: Request, state: AppState) -> Response:
+async def delete_party_interaction(id: InteractionId, request: Request, state: AppState) -> Response:
+    _named(id)
     outcome = await state.store.write(
         Change.at("delete", id, utc_now(), expected_versions=if_match(request)), state.hub.notify
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, overload
+from typing import Annotated, Any, overload
 
 import orjson
 from fastapi import APIRouter, Query
@@ -12,7 +12,8 @@ from starlette.responses import Response
 from query_api.deps import AppState
 from query_api.errors import TmfError
 from schemas import Error
-from schemas.common import epoch_seconds
+from schemas.common import DATE_TIME_PATTERN, epoch_seconds
+from schemas.reports import Timeline
 from storage.timeline import TimelineQuery, decode_cursor, words
 
 router = APIRouter(prefix="/ihub/v1", tags=["customer 360"])
@@ -23,6 +24,10 @@ Csv = Annotated[str | None, Query(description="Comma-separated values; any of th
 EARLIEST_TEXT, LATEST_TEXT = "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"
 EARLIEST = datetime(1, 1, 1, tzinfo=UTC).timestamp()
 LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
+
+
+# what `instant` takes, stated in the OpenAPI (the check stays the route's, for its messages)
+DATE_TIME_PARAM: dict[str, Any] = {"json_schema_extra": {"pattern": DATE_TIME_PATTERN}}
 
 
 def _set(value: str | None) -> frozenset[str]:
@@ -54,11 +59,12 @@ def instant(name: str, value: str | None) -> float | None:
     "/parties/{partyId}/timeline",
     summary="All interactions of a party, newest first, with filters, search and facet counts",
     responses={
-        200: {
-            "description": '{"items": [PartyInteraction...], "nextCursor": str|null, "facets": {"channel": '
-            '[{"value", "count"}], "status": [...], "reason": [...]}}',
+        200: {"model": Timeline, "description": "A page of the timeline"},
+        400: {
+            "model": Error,
+            "description": f"A bad parameter: `from`/`to` not a date-time between {EARLIEST_TEXT} and "
+            f"{LATEST_TEXT} in UTC, a `cursor` that is not a nextCursor, a `limit` out of range",
         },
-        400: {"model": Error},
     },
 )
 async def party_timeline(
@@ -67,8 +73,10 @@ async def party_timeline(
     channel: Csv = None,
     status: Csv = None,
     reason: Csv = None,
-    from_: Annotated[str | None, Query(alias="from", description="Earliest interaction time (ISO 8601)")] = None,
-    to: Annotated[str | None, Query(description="Latest interaction time (ISO 8601)")] = None,
+    from_: Annotated[
+        str | None, Query(alias="from", description="Earliest interaction time", **DATE_TIME_PARAM)
+    ] = None,
+    to: Annotated[str | None, Query(description="Latest interaction time", **DATE_TIME_PARAM)] = None,
     q: Annotated[str | None, Query(description="Words that must all appear in reason, description or notes")] = None,
     cursor: Annotated[str | None, Query(description="nextCursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
