@@ -127,6 +127,21 @@ def server(request, tmp_path_factory):
         yield stack.enter_context(running(srv, tmp_path_factory.mktemp("worker")))
 
 
+@contextmanager
+def own_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, name: str, env: dict[str, str]
+) -> Iterator[httpx.Client]:
+    """A server of a test module's own, with settings `env`, on the store `request.param` (its own
+    index and worker in full mode), and a client of it."""
+    env = {"IHUB_STORE": request.param, **env}
+    with ExitStack() as stack:
+        if request.param == "search":
+            env.update(stack.enter_context(full_mode_store(request, name)))
+        server = Server(tmp_path_factory.mktemp(f"{name}-store"), env)
+        stack.enter_context(running(server, tmp_path_factory.mktemp(f"{name}-worker")))
+        yield stack.enter_context(httpx.Client(base_url=server.url, timeout=10))
+
+
 def _stop(worker: subprocess.Popen | None) -> None:
     if worker:
         worker.terminate()

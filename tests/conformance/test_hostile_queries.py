@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from uuid import uuid4
@@ -14,7 +13,7 @@ from uuid import uuid4
 import httpx
 import pytest
 
-from tests.conformance.conftest import Server, full_mode_store, running
+from tests.conformance.conftest import own_server
 from tests.conformance.test_party_interaction import CTK_BODY, assert_tmf_error
 
 
@@ -152,13 +151,10 @@ def test_kpis_at_the_ends_of_time_are_answered(api, server):
 @pytest.fixture(scope="module", params=["embedded", "search"])
 def small_pages(request, tmp_path_factory):
     """A server whose lists have 3 items unless asked for more, and never more than 5."""
-    env = {"IHUB_STORE": request.param, "IHUB_DEFAULT_PAGE_SIZE": "3", "IHUB_MAX_PAGE_SIZE": "5"}
-    with ExitStack() as stack:
-        if request.param == "search":
-            env.update(stack.enter_context(full_mode_store(request, "pages")))
-        server = Server(tmp_path_factory.mktemp("pages-store"), env)
-        stack.enter_context(running(server, tmp_path_factory.mktemp("pages-worker")))
-        yield stack.enter_context(httpx.Client(base_url=server.url, timeout=10))
+    with own_server(
+        request, tmp_path_factory, "pages", {"IHUB_DEFAULT_PAGE_SIZE": "3", "IHUB_MAX_PAGE_SIZE": "5"}
+    ) as client:
+        yield client
 
 
 def links(response: httpx.Response) -> dict[str, tuple[str, str]]:

@@ -5,14 +5,12 @@ waiting for one subscriber."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from uuid import uuid4
 
 import httpx
 import pytest
 
-from tests.conformance.conftest import Server, full_mode_store, running, subscribe
+from tests.conformance.conftest import own_server, subscribe
 from tests.conformance.test_hub import LOOPBACK
 from tests.conformance.test_party_interaction import CTK_BODY, assert_tmf_error
 from tests.unit.test_hub_callbacks import Listener
@@ -31,28 +29,17 @@ def create_marked(api: httpx.Client, marker: str) -> str:
 LIMITS = {"IHUB_HUB_MAX_SUBSCRIPTIONS": "3", "IHUB_HUB_MAX_PENDING": "3", "IHUB_NOTIFY_TIMEOUT_S": "1"}
 
 
-@contextmanager
-def module_server(request: pytest.FixtureRequest, tmp_path_factory, env: dict[str, str]) -> Iterator[httpx.Client]:
-    """A server of this module's own (request.param: its store) with `env`, and a client of it."""
-    env = {"IHUB_NOTIFY_BACKOFF_S": "0.2", "IHUB_STORE": request.param, **env}
-    with ExitStack() as stack:
-        if request.param == "search":
-            env.update(stack.enter_context(full_mode_store(request, "hub-safety")))
-        server = Server(tmp_path_factory.mktemp("hub-safety-store"), env)
-        stack.enter_context(running(server, tmp_path_factory.mktemp("hub-safety-worker")))
-        yield stack.enter_context(httpx.Client(base_url=server.url, timeout=10))
-
-
 @pytest.fixture(scope="module", params=["embedded", "search"])
 def plain_api(request, tmp_path_factory):
     """The default settings: callbacks reach public addresses only."""
-    with module_server(request, tmp_path_factory, {}) as client:
+    with own_server(request, tmp_path_factory, "hub-safety", {"IHUB_NOTIFY_BACKOFF_S": "0.2"}) as client:
         yield client
 
 
 @pytest.fixture(scope="module", params=["embedded", "search"])
 def limited_api(request, tmp_path_factory):
-    with module_server(request, tmp_path_factory, {**LOOPBACK, **LIMITS}) as client:
+    env = {"IHUB_NOTIFY_BACKOFF_S": "0.2", **LOOPBACK, **LIMITS}
+    with own_server(request, tmp_path_factory, "hub-safety", env) as client:
         yield client
 
 
