@@ -52,14 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store, subscriptions, outbox = await open_stores(settings)
-        event_hub = Hub(
-            subscriptions,
-            outbox=outbox,
-            max_attempts=settings.notify_max_attempts,
-            timeout_s=settings.notify_timeout_s,
-            backoff_s=settings.notify_backoff_s,
-            settings=settings,
-        )
+        event_hub = Hub(subscriptions, outbox=outbox, settings=settings)
         app.state.ihub = State(settings, store, event_hub)
         await event_hub.start()
         try:

@@ -55,18 +55,13 @@ class Hub:
         store: SubscriptionRegistry,
         *,
         outbox: SubscriptionStore | None,
-        max_attempts: int,
-        timeout_s: float,
-        backoff_s: float,
-        settings: Settings | None = None,
+        settings: Settings,
     ):
         self._store = store
         self._outbox = outbox
-        self._max_attempts = max_attempts
-        self._timeout_s = timeout_s
-        self._backoff_s = backoff_s
-        # the hub_* settings; by default from the environment, like everything else
-        settings = settings or Settings()
+        self._max_attempts = settings.notify_max_attempts
+        self._timeout_s = settings.notify_timeout_s
+        self._backoff_s = settings.notify_backoff_s
         self._rule = CallbackRule.from_settings(settings)
         self._max_subscriptions = settings.hub_max_subscriptions
         self._max_pending = settings.hub_max_pending

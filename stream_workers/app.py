@@ -129,13 +129,7 @@ def create_worker(settings: Settings) -> faust.App:
     @app.agent(changes, concurrency=1)
     async def notify(stream: faust.StreamT[bytes]) -> None:
         client = create_client(settings.search_url, engine=settings.search_engine)
-        notifier = Notifier(
-            SubscriptionIndex(client, f"{settings.index_alias}-subscriptions"),
-            max_attempts=settings.notify_max_attempts,
-            timeout_s=settings.notify_timeout_s,
-            backoff_s=settings.notify_backoff_s,
-            settings=settings,
-        )
+        notifier = Notifier(SubscriptionIndex(client, f"{settings.index_alias}-subscriptions"), settings)
         try:
             async for values in stream.take(500, within=0.05):
                 await notifier.handle(list(values))

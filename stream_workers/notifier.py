@@ -52,24 +52,19 @@ class Notifier:
     def __init__(
         self,
         index: SubscriptionIndex,
+        settings: Settings,
         *,
-        max_attempts: int,
-        timeout_s: float,
-        backoff_s: float,
         reload_s: float = 0.0,
-        settings: Settings | None = None,
     ):
         self.index = index
-        self.max_attempts = max_attempts
-        self.timeout_s = timeout_s
-        self.backoff_s = backoff_s
+        self.max_attempts = settings.notify_max_attempts
+        self.timeout_s = settings.notify_timeout_s
+        self.backoff_s = settings.notify_backoff_s
         self.reload_s = reload_s
-        # the hub_* settings; by default from the environment, like everything else
-        settings = settings or Settings()
         self.rule = CallbackRule.from_settings(settings)
         self.max_pending = settings.hub_max_pending
         self.index_alias = settings.index_alias  # change records of other deployments are not ours
-        self.client = callback_client(timeout_s)
+        self.client = callback_client(self.timeout_s)
         self._subscribers: tuple[Subscriber, ...] = ()
         self._loaded_at = 0.0
         self._queues: dict[str, _Queue] = {}  # subscription id -> its queue

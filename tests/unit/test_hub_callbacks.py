@@ -48,6 +48,12 @@ NAMES = {  # what the fake resolver answers
 LOOPBACK = Settings(hub_allowed_networks=("127.0.0.0/8",))
 
 
+def with_notify(settings: Settings, *, attempts: int, timeout_s: float, backoff_s: float) -> Settings:
+    return settings.model_copy(
+        update={"notify_max_attempts": attempts, "notify_timeout_s": timeout_s, "notify_backoff_s": backoff_s}
+    )
+
+
 @pytest.fixture(autouse=True)
 def resolver(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
     """Names from NAMES (a test may change them), numeric hosts as the system reads them, no DNS."""
@@ -297,7 +303,7 @@ def test_each_subscriber_is_delivered_on_its_own_and_in_order(tmp_path, listener
     async def scenario():
         # a callback an older version accepted, which cannot even be parsed
         await store.add_subscription({"id": "unparsable", "callback": "http://127.0.0.1:abc/x"})
-        hub = Hub(store, outbox=store, max_attempts=3, timeout_s=0.5, backoff_s=0.05, settings=LOOPBACK)
+        hub = Hub(store, outbox=store, settings=with_notify(LOOPBACK, attempts=3, timeout_s=0.5, backoff_s=0.05))
         await hub.start()
         try:
             for listener in (slow, refusing, fast):
@@ -325,7 +331,7 @@ def test_the_hub_takes_at_most_max_subscriptions_and_only_good_callbacks(tmp_pat
     settings = Settings(hub_allowed_networks=("127.0.0.0/8",), hub_max_subscriptions=2)
 
     async def scenario():
-        hub = Hub(store, outbox=store, max_attempts=1, timeout_s=1, backoff_s=1, settings=settings)
+        hub = Hub(store, outbox=store, settings=with_notify(settings, attempts=1, timeout_s=1, backoff_s=1))
         await hub.start()
         try:
             with pytest.raises(CallbackRefused, match=r"^169\.254\.169\.254 is not a public address$"):
@@ -470,7 +476,7 @@ def test_full_mode_subscribers_are_delivered_on_their_own_and_in_order(listeners
     docs = interactions(5)
 
     async def scenario():
-        notifier = Notifier(index, max_attempts=3, timeout_s=0.5, backoff_s=0.05, settings=LOOPBACK)
+        notifier = Notifier(index, with_notify(LOOPBACK, attempts=3, timeout_s=0.5, backoff_s=0.05))
         try:
             started = time.monotonic()
             queued = 0
@@ -497,7 +503,7 @@ def test_full_mode_drops_the_oldest_past_max_pending(listeners, caplog):
     docs = interactions(7)
 
     async def scenario():
-        notifier = Notifier(index, max_attempts=3, timeout_s=1, backoff_s=0.05, settings=settings)
+        notifier = Notifier(index, with_notify(settings, attempts=3, timeout_s=1, backoff_s=0.05))
         try:
             with caplog.at_level(logging.WARNING, logger="stream_workers.notifier"):
                 assert await notifier.handle(records(docs)) == 7
