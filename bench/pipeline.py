@@ -122,7 +122,9 @@ async def changes_lag(bootstrap: str, group: str) -> int:
     from interaction_hub.topics import partitions_of
     from schemas.channel_event import CHANGES_TOPIC
 
-    partitions = [TopicPartition(CHANGES_TOPIC, p) for p in await partitions_of(bootstrap, CHANGES_TOPIC)]
+    partitions = [
+        TopicPartition(CHANGES_TOPIC, p) for p in await partitions_of({"bootstrap_servers": bootstrap}, CHANGES_TOPIC)
+    ]
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
@@ -338,7 +340,7 @@ def main() -> None:
     )
 
     subprocess.run([IHUB, "init"], env=env, check=True, capture_output=True)
-    asyncio.run(start_group_at_end(bootstrap, env["IHUB_WORKER_GROUP"]))
+    asyncio.run(start_group_at_end({"bootstrap_servers": bootstrap}, env["IHUB_WORKER_GROUP"]))
     asyncio.run(publish_all(bootstrap, events))
     workers = [start_worker(env, out / f"bench-pipeline-worker-{n}.log") for n in range(args.workers)]
     try:

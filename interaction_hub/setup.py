@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from interaction_hub.backoff import backoff_delay
+from interaction_hub.kafka_client import kafka_options
 from interaction_hub.settings import Settings
 from interaction_hub.topics import ensure_topics, start_group_at_end
 from schemas.channel_event import CHANGES_TOPIC
@@ -33,7 +34,7 @@ async def prepare(settings: Settings, *, wait: bool = False) -> None:
 
 
 async def _prepare(settings: Settings) -> None:
-    await ensure_topics(settings.kafka_bootstrap, settings.topic_partitions)
+    await ensure_topics(kafka_options(settings), settings.topic_partitions)
     client = create_client(settings.search_url, engine=settings.search_engine)
     try:
         await SearchStore(client, settings.index_alias).ensure_index()
@@ -48,6 +49,6 @@ async def prepare_worker(settings: Settings) -> None:
     raw topic, the log of record, it does read from the start)."""
     await prepare(settings, wait=True)
     try:
-        await start_group_at_end(settings.kafka_bootstrap, settings.worker_group, CHANGES_TOPIC, if_new=True)
+        await start_group_at_end(kafka_options(settings), settings.worker_group, CHANGES_TOPIC, if_new=True)
     except Exception as exc:
         log.warning("could not set the change topic's start for %s: %r", settings.worker_group, exc)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -19,8 +21,8 @@ def topic_specs(partitions: int, replication: int = 1) -> list[NewTopic]:
     ]
 
 
-async def ensure_topics(bootstrap: str, partitions: int, replication: int = 1) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def ensure_topics(kafka: Mapping[str, Any], partitions: int, replication: int = 1) -> None:
+    admin = AIOKafkaAdminClient(**kafka)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -32,8 +34,8 @@ async def ensure_topics(bootstrap: str, partitions: int, replication: int = 1) -
         await admin.close()
 
 
-async def partitions_of(bootstrap: str, topic: str) -> list[int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def partitions_of(kafka: Mapping[str, Any], topic: str) -> list[int]:
+    admin = AIOKafkaAdminClient(**kafka)
     await admin.start()
     try:
         (description,) = await admin.describe_topics([topic])
@@ -45,15 +47,17 @@ async def partitions_of(bootstrap: str, topic: str) -> list[int]:
     return partitions
 
 
-async def start_group_at_end(bootstrap: str, group: str, topic: str = RAW_TOPIC, *, if_new: bool = False) -> None:
+async def start_group_at_end(
+    kafka: Mapping[str, Any], group: str, topic: str = RAW_TOPIC, *, if_new: bool = False
+) -> None:
     """Commit a topic's end offsets for a consumer group, so its workers see only what comes next
     (a new group otherwise starts from the beginning of the log). `if_new`: only partitions the
     group has never committed."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
     from aiokafka.structs import OffsetAndMetadata
 
-    partitions = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    partitions = [TopicPartition(topic, p) for p in await partitions_of(kafka, topic)]
+    consumer = AIOKafkaConsumer(**kafka, group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign(partitions)

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
+from interaction_hub.kafka_client import kafka_options
 from interaction_hub.settings import Settings
 from query_api import errors
 from query_api.deps import State
@@ -41,7 +42,7 @@ async def open_stores(settings: Settings) -> tuple[InteractionStore, Subscriptio
     client = create_client(settings.search_url, engine=settings.search_engine)
     search = SearchStore(client, settings.index_alias)
     subscriptions = SubscriptionIndex(client, f"{settings.index_alias}-subscriptions")
-    log_backed = LogBackedStore(search, settings.kafka_bootstrap, timeout_s=settings.write_timeout_s)
+    log_backed = LogBackedStore(search, kafka_options(settings), timeout_s=settings.write_timeout_s)
     await log_backed.start()
     return log_backed, subscriptions, None
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -34,16 +35,16 @@ log = logging.getLogger(__name__)
 class ChangeFeed:
     """Tails the change topic from its end and resolves the writes this process waits for."""
 
-    def __init__(self, bootstrap: str, index_alias: str):
-        self._bootstrap = bootstrap
+    def __init__(self, kafka: Mapping[str, Any], index_alias: str):
+        self._kafka = kafka
         self._index_alias = index_alias  # the records of workers of other deployments are not ours
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+        self._consumer = AIOKafkaConsumer(**kafka, enable_auto_commit=False, group_id=None)
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self._consumer.start()
-        assigned = [TopicPartition(CHANGES_TOPIC, p) for p in await partitions_of(self._bootstrap, CHANGES_TOPIC)]
+        assigned = [TopicPartition(CHANGES_TOPIC, p) for p in await partitions_of(self._kafka, CHANGES_TOPIC)]
         self._consumer.assign(assigned)
         await self._consumer.seek_to_end(*assigned)
         for tp in assigned:  # pin the positions now: nothing published after start is missed
@@ -79,10 +80,10 @@ class ChangeFeed:
 class LogBackedStore:
     """InteractionStore for full mode (notifications come from the change topic, not `notify`)."""
 
-    def __init__(self, search: SearchStore, bootstrap: str, *, timeout_s: float):
+    def __init__(self, search: SearchStore, kafka: Mapping[str, Any], *, timeout_s: float):
         self.search = search
-        self.feed = ChangeFeed(bootstrap, search.alias)
-        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+        self.feed = ChangeFeed(kafka, search.alias)
+        self._producer = AIOKafkaProducer(**kafka, acks="all", enable_idempotence=True)
         self._timeout_s = timeout_s
 
     async def start(self) -> None:

@@ -23,6 +23,7 @@ import faust
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from interaction_hub.backoff import until_done
+from interaction_hub.kafka_client import kafka_options
 from interaction_hub.settings import Settings
 from schemas.channel_event import CHANGES_TOPIC, DLQ_TOPIC, RAW_TOPIC
 from storage.search import create_client
@@ -98,9 +99,7 @@ def create_worker(settings: Settings) -> faust.App:
     async def project(stream: faust.StreamT[bytes]) -> None:
         store = SearchStore(create_client(settings.search_url, engine=settings.search_engine), settings.index_alias)
         projector = Projector(store, settings.resource_root() + settings.base_path)
-        producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True, linger_ms=5
-        )
+        producer = AIOKafkaProducer(**kafka_options(settings), acks="all", enable_idempotence=True, linger_ms=5)
         await producer.start()
         try:
             async for events in stream.take_events(  # type: ignore[attr-defined]  # faust's StreamT declares no take_events

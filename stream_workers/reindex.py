@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from rich.console import Console
 from rich.progress import Progress
 
+from interaction_hub.kafka_client import kafka_options
 from interaction_hub.settings import Settings
 from interaction_hub.setup import prepare
 from interaction_hub.topics import partitions_of
@@ -30,7 +31,7 @@ console = Console(stderr=True)
 async def reindex(settings: Settings) -> str:
     await prepare(settings)
     store = SearchStore(create_client(settings.search_url, engine=settings.search_engine), settings.index_alias)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(**kafka_options(settings), enable_auto_commit=False, group_id=None)
     await consumer.start()
     try:
         # only the interaction index is rebuilt: the contacts (FCR) are kept from the change topic
@@ -38,7 +39,7 @@ async def reindex(settings: Settings) -> str:
         projector = Projector(new, settings.resource_root() + settings.base_path)
 
         # from the brokers' metadata: a consumer that has not fetched yet knows no partitions
-        partitions = [TopicPartition(RAW_TOPIC, p) for p in await partitions_of(settings.kafka_bootstrap, RAW_TOPIC)]
+        partitions = [TopicPartition(RAW_TOPIC, p) for p in await partitions_of(kafka_options(settings), RAW_TOPIC)]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         replayed = await _replay(consumer, projector, await consumer.end_offsets(partitions), "replaying the log")

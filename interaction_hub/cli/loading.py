@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from ingest.demo import stories
+from interaction_hub.kafka_client import kafka_options
 from interaction_hub.settings import Settings
 from schemas.channel_event import ChannelEvent
 from schemas.party_interaction import PartyInteractionCreate
@@ -78,7 +79,7 @@ def demo_events(count: int, seed: int, parties: int) -> Iterator[ChannelEvent]:
 async def _demo_kafka(settings: Settings, count: int, seed: int, parties: int) -> None:
     from ingest.publisher import Publisher
 
-    async with Publisher(settings.kafka_bootstrap) as publisher:
+    async with Publisher(**kafka_options(settings)) as publisher:
         with Progress(console=console) as progress:
             task = progress.add_task(f"publishing {count} interactions to Kafka", total=count)
             batch: list[ChannelEvent] = []
@@ -99,7 +100,7 @@ async def import_file(settings: Settings, path: Path) -> int:
 
     lines = path.read_bytes().splitlines()
     rejected = published = 0
-    async with Publisher(settings.kafka_bootstrap) as publisher:
+    async with Publisher(**kafka_options(settings)) as publisher:
         with Progress(console=console) as progress:
             task = progress.add_task(f"importing {path.name}", total=len(lines))
             batch: list[ChannelEvent] = []

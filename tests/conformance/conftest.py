@@ -85,8 +85,8 @@ def full_mode_store(request: pytest.FixtureRequest, name: str) -> Iterator[dict[
         "IHUB_INDEX_ALIAS": tag,
         "IHUB_WORKER_GROUP": tag,
     }
-    run_async(ensure_topics(bootstrap, 6))  # a browser test may have an event loop running
-    run_async(start_group_at_end(bootstrap, tag))
+    run_async(ensure_topics({"bootstrap_servers": bootstrap}, 6))  # a browser test may have an event loop running
+    run_async(start_group_at_end({"bootstrap_servers": bootstrap}, tag))
     try:
         yield env
     finally:

@@ -66,8 +66,9 @@ def isolated(kafka_bootstrap, search_url, tmp_path):
         "IHUB_WORKER_GROUP": f"test-{tag}",
         "IHUB_INDEX_ALIAS": f"test-{tag}",
     }
-    asyncio.run(ensure_topics(kafka_bootstrap, 6))
-    asyncio.run(start_group_at_end(kafka_bootstrap, env["IHUB_WORKER_GROUP"]))  # only this test's events
+    asyncio.run(ensure_topics({"bootstrap_servers": kafka_bootstrap}, 6))
+    # only this test's events
+    asyncio.run(start_group_at_end({"bootstrap_servers": kafka_bootstrap}, env["IHUB_WORKER_GROUP"]))
     started: list[Worker] = []
 
     def worker() -> Worker:
