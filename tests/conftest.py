@@ -16,10 +16,12 @@ import asyncio
 import os
 import shlex
 import socket
+import ssl
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -143,6 +145,37 @@ def kafka_bootstrap(_local_services: _LocalServices) -> str:
     return bootstrap
 
 
+# How the engine under test is reached besides its URL (scripts/services runs it with users and
+# HTTPS): the project's own settings, read from the environment by every process a test starts.
+SEARCH_ACCESS = ("IHUB_SEARCH_USERNAME", "IHUB_SEARCH_PASSWORD", "IHUB_SEARCH_API_KEY", "IHUB_SEARCH_CA_FILE")
+
+
+def engine_client(url: str, **options: Any) -> Any:
+    """A client of the engine under test at `url`, with its credentials and CA bundle
+    (IHUB_SEARCH_USERNAME, _PASSWORD, _API_KEY, _CA_FILE); `options` go to create_client."""
+    from storage.search import client_options, create_client
+
+    access = client_options(
+        username=os.environ.get("IHUB_SEARCH_USERNAME"),
+        password=os.environ.get("IHUB_SEARCH_PASSWORD"),
+        api_key=os.environ.get("IHUB_SEARCH_API_KEY"),
+        ca_file=os.environ.get("IHUB_SEARCH_CA_FILE"),
+    )
+    return create_client(url, **access, **options)
+
+
+def engine_http() -> dict[str, Any]:
+    """Keyword arguments that let httpx reach the engine under test: credentials and CA bundle."""
+    options: dict[str, Any] = {}
+    if os.environ.get("IHUB_SEARCH_USERNAME"):
+        options["auth"] = (os.environ["IHUB_SEARCH_USERNAME"], os.environ.get("IHUB_SEARCH_PASSWORD", ""))
+    elif os.environ.get("IHUB_SEARCH_API_KEY"):
+        options["headers"] = {"Authorization": f"ApiKey {os.environ['IHUB_SEARCH_API_KEY']}"}
+    if os.environ.get("IHUB_SEARCH_CA_FILE"):
+        options["verify"] = ssl.create_default_context(cafile=os.environ["IHUB_SEARCH_CA_FILE"])
+    return options
+
+
 @pytest.fixture(scope="session")
 def search_url(_local_services: _LocalServices) -> str:
     """Base URL of a search engine whose cluster is at least yellow."""
@@ -150,11 +183,18 @@ def search_url(_local_services: _LocalServices) -> str:
     engine = os.environ.get("IHUB_SEARCH_ENGINE") or (_local_services.env or {}).get("IHUB_SEARCH_ENGINE")
     if engine:
         os.environ.setdefault("IHUB_SEARCH_ENGINE", engine)
+    if not os.environ.get("IHUB_SEARCH_URL"):
+        # the engine scripts/services started: its credentials, for this process and every
+        # worker and server the tests start (they inherit the environment)
+        printed = _local_services.env or {}
+        for name in SEARCH_ACCESS:
+            if name in printed:
+                os.environ.setdefault(name, printed[name])
 
     async def check() -> None:
-        from storage.search import create_client, wait_until_ready
+        from storage.search import wait_until_ready
 
-        client = create_client(url, request_timeout=10, max_retries=0)
+        client = engine_client(url, request_timeout=10, max_retries=0)
         try:
             await wait_until_ready(client, timeout_s=20)
         finally:
@@ -165,3 +205,25 @@ def search_url(_local_services: _LocalServices) -> str:
     except Exception as exc:
         pytest.fail(f"the search engine at {url} does not answer: {exc!r}", pytrace=False)
     return url
+
+
+@pytest.fixture(scope="session")
+def secure_kafka(_local_services: _LocalServices) -> dict[str, str]:
+    """The broker's SASL_SSL listener, as the project's settings name it: IHUB_KAFKA_BOOTSTRAP,
+    IHUB_KAFKA_SECURITY_PROTOCOL, _SASL_MECHANISM, _SASL_USERNAME, _SASL_PASSWORD, _CA_FILE. Taken from
+    IHUB_KAFKA_SECURE_BOOTSTRAP, _USERNAME, _PASSWORD, _CA_FILE (printed by scripts/services env)."""
+    found = {
+        name: _setting(f"IHUB_KAFKA_SECURE_{name}", _local_services)
+        for name in ("BOOTSTRAP", "USERNAME", "PASSWORD", "CA_FILE")
+    }
+    host, _, port = found["BOOTSTRAP"].split(",")[0].rpartition(":")
+    if not _wait_tcp(host, int(port), 30):
+        pytest.fail(f"Kafka's SASL_SSL listener is not reachable at {found['BOOTSTRAP']}", pytrace=False)
+    return {
+        "IHUB_KAFKA_BOOTSTRAP": found["BOOTSTRAP"],
+        "IHUB_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "IHUB_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+        "IHUB_KAFKA_SASL_USERNAME": found["USERNAME"],
+        "IHUB_KAFKA_SASL_PASSWORD": found["PASSWORD"],
+        "IHUB_KAFKA_CA_FILE": found["CA_FILE"],
+    }

@@ -86,6 +86,36 @@ def create_client(
     raise ValueError(f"unknown search engine {engine!r}; expected one of {ENGINES}")
 
 
+def client_options(
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    api_key: str | None = None,
+    ca_file: str | os.PathLike[str] | None = None,
+    engine: str | None = None,
+) -> dict[str, Any]:
+    """Credential and TLS keywords for :func:`create_client`, in the engine's client's own terms.
+
+    Both clients verify an https server's certificate (against ``ca_file`` when given, else the
+    system CAs) and its host name. Elasticsearch takes ``basic_auth``/``api_key``; opensearch-py
+    takes ``http_auth`` and an ``Authorization: ApiKey`` header."""
+    engine = engine or engine_from_env()
+    options: dict[str, Any] = {}
+    if ca_file:
+        options["ca_certs"] = os.fspath(ca_file)
+    if engine == OPENSEARCH:
+        if username and password:
+            options["http_auth"] = (username, password)
+        if api_key:
+            options["headers"] = {"Authorization": f"ApiKey {api_key}"}
+        return options
+    if username and password:
+        options["basic_auth"] = (username, password)
+    if api_key:
+        options["api_key"] = api_key
+    return options
+
+
 def _is_opensearch(client: Any) -> bool:
     return type(client).__module__.startswith("opensearchpy")
 

@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaProducer
 from ingest.publisher import Publisher
 from interaction_hub.topics import ensure_topics, start_group_at_end
 from schemas.channel_event import RAW_TOPIC, ChannelEvent
+from tests.conftest import engine_http
 
 IHUB = str(Path(sys.executable).with_name("ihub"))
 
@@ -81,11 +82,12 @@ def isolated(kafka_bootstrap, search_url, tmp_path):
     httpx.delete(
         f"{search_url}/test-{tag}-v1,test-{tag}-v2,test-{tag}-contacts,test-{tag}-subscriptions",
         params={"ignore_unavailable": "true"},
+        **engine_http(),
     )
 
 
 def count(search_url: str, alias: str, query: dict | None = None) -> int:
-    response = httpx.post(f"{search_url}/{alias}/_count", json={"query": query or {"match_all": {}}})
+    response = httpx.post(f"{search_url}/{alias}/_count", json={"query": query or {"match_all": {}}}, **engine_http())
     return response.json().get("count", 0) if response.status_code == 200 else 0
 
 

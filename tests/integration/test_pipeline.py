@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer
 from ingest.adapters import adapt, sample_events
 from schemas.channel_event import DLQ_TOPIC, RAW_TOPIC, ChannelEvent
 from tests.conformance.conftest import Server
+from tests.conftest import engine_client, engine_http
 from tests.integration.conftest import IHUB, count, publish, publish_raw, wait_until
 
 pytestmark = pytest.mark.integration
@@ -179,19 +180,22 @@ def assert_contacts_match_the_documents(search_url: str, alias: str) -> None:
     """Every indexed interaction with a customer is a member of exactly one contact, its own, and
     the engine's KPIs are the reference's on the indexed documents."""
     from storage.kpis import KpiQuery, fact, kpis
-    from storage.search import create_client
     from storage.search.contacts import contact_id
     from storage.search.store import SearchStore
 
-    hits = httpx.post(f"{search_url}/{alias}/_search", json={"size": 10_000, "query": {"match_all": {}}}).json()
+    hits = httpx.post(
+        f"{search_url}/{alias}/_search", json={"size": 10_000, "query": {"match_all": {}}}, **engine_http()
+    ).json()
     facts = [fact(hit["_source"]) for hit in hits["hits"]["hits"]]
     expected = sorted((contact_id(f.customer, f.reason), f.interaction_id) for f in facts if f.customer)
     assert expected
 
     def members():
-        httpx.post(f"{search_url}/{alias}-contacts/_refresh")
+        httpx.post(f"{search_url}/{alias}-contacts/_refresh", **engine_http())
         contacts = httpx.post(
-            f"{search_url}/{alias}-contacts/_search", json={"size": 10_000, "query": {"exists": {"field": "customer"}}}
+            f"{search_url}/{alias}-contacts/_search",
+            json={"size": 10_000, "query": {"exists": {"field": "customer"}}},
+            **engine_http(),
         ).json()
         return sorted((hit["_id"], m["id"]) for hit in contacts["hits"]["hits"] for m in hit["_source"]["members"])
 
@@ -203,7 +207,7 @@ def assert_contacts_match_the_documents(search_url: str, alias: str) -> None:
     query = KpiQuery(min(f.at for f in facts), max(f.at for f in facts) + 1, "month", "channel", 30)
 
     async def engine_kpis():
-        store = SearchStore(create_client(search_url), alias)
+        store = SearchStore(engine_client(search_url), alias)
         try:
             return await store.kpis(query)
         finally:
@@ -256,9 +260,11 @@ class FlakyProxy:
 
 def test_nothing_is_lost_while_the_engine_is_unavailable(isolated, search_url, kafka_bootstrap):
     env, worker = isolated
-    host, port = search_url.split("//")[1].split(":")
+    scheme, address = search_url.split("://")
+    host, port = address.split(":")
     proxy = FlakyProxy(host, int(port))
-    env["IHUB_SEARCH_URL"] = f"http://127.0.0.1:{proxy.port}"
+    # a TCP proxy: TLS, when the engine speaks it, passes through (the certificate names 127.0.0.1)
+    env["IHUB_SEARCH_URL"] = f"{scheme}://127.0.0.1:{proxy.port}"
     proxy.up = False  # down from the start: the worker must wait for it, not crash
     marker = uuid4().hex
     templates = [e for e in sample_events() if not e.type.startswith("tmf683.")]
@@ -290,7 +296,9 @@ def test_reindex_rebuilds_from_the_log_and_switches_the_alias_without_downtime(i
     wait_until(lambda: count(search_url, alias, ours) == len(ids), 120, "indexing")
 
     def sources() -> dict[str, dict]:
-        hits = httpx.post(f"{search_url}/{alias}/_search", json={"size": len(ids), "query": ours}).json()
+        hits = httpx.post(
+            f"{search_url}/{alias}/_search", json={"size": len(ids), "query": ours}, **engine_http()
+        ).json()
         return {hit["_id"]: hit["_source"] for hit in hits["hits"]["hits"]}
 
     before = sources()
@@ -310,7 +318,7 @@ def test_reindex_rebuilds_from_the_log_and_switches_the_alias_without_downtime(i
         reindexing = False
         watcher.join()
     assert done.returncode == 0, done.stderr[-2000:]
-    assert list(httpx.get(f"{search_url}/_alias/{alias}").json()) == [f"{alias}-v2"]
+    assert list(httpx.get(f"{search_url}/_alias/{alias}", **engine_http()).json()) == [f"{alias}-v2"]
     assert sources() == before
     assert len(seen) > 5 and min(seen) == len(ids)  # never fewer: readers saw a complete index throughout
     # the running worker writes through the alias, so into the new index

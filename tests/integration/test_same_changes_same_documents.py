@@ -12,9 +12,9 @@ import pytest
 from ingest.adapters.tmf683 import event_for
 from storage.base import StoredDocument
 from storage.changes import Change, Refused
-from storage.search import create_client
 from storage.search.store import SearchStore
 from storage.sqlite.store import SqliteStore
+from tests.conftest import engine_client
 from tests.integration.conftest import publish, wait_until
 
 pytestmark = pytest.mark.integration
@@ -87,7 +87,7 @@ async def embedded(data_dir: Path, sequence: list[Change]) -> tuple[dict[str, St
 
 
 async def indexed(search_url: str, alias: str, ids: set[str]) -> dict[str, StoredDocument | None]:
-    store = SearchStore(create_client(search_url), alias)
+    store = SearchStore(engine_client(search_url), alias)
     try:
         return {i: await store.get(i) for i in ids}
     finally:

@@ -8,8 +8,8 @@ import uuid
 import orjson
 import pytest
 
-from storage.search import create_client
 from storage.search.engine import bulk, create_index, get_document, search
+from tests.conftest import engine_client
 
 pytestmark = pytest.mark.integration
 
@@ -68,7 +68,7 @@ async def _major_version(client) -> int:
 
 
 async def _index_refresh_search(url: str) -> None:
-    client = create_client(url)
+    client = engine_client(url)
     index = f"ihub-it-{uuid.uuid4().hex[:12]}"
     try:
         opensearch = type(client).__module__.startswith("opensearchpy")
@@ -126,7 +126,7 @@ async def _index_refresh_search(url: str) -> None:
 
 
 async def _index_template_applies(url: str) -> None:
-    client = create_client(url)
+    client = engine_client(url)
     prefix = f"ihub-it-tpl-{uuid.uuid4().hex[:8]}"
     try:
         await client.indices.put_index_template(
@@ -158,7 +158,7 @@ def test_get_document_returns_version_and_stored_bytes_for_any_id_and_none_when_
     """The API's GET by id path (engine.get_document) with ids that need escaping in a URL."""
 
     async def scenario():
-        client = create_client(search_url)
+        client = engine_client(search_url)
         index = f"test-raw-{uuid.uuid4().hex[:8]}"
         try:
             await client.indices.create(index=index)

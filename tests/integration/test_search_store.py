@@ -9,9 +9,9 @@ from uuid import uuid4
 import orjson
 import pytest
 
-from storage.search import create_client
 from storage.search.store import IndexOp, SearchStore
 from storage.tmf630 import parse_query
+from tests.conftest import engine_client
 from tests.store_contract import QUERIES, contract_documents, expected, random_queries
 
 pytestmark = pytest.mark.integration
@@ -32,7 +32,7 @@ async def drop(store):
 
 @pytest.fixture(scope="module")
 def loaded(search_url, loop):
-    store = SearchStore(create_client(search_url), alias=f"test-contract-{uuid4().hex[:8]}")
+    store = SearchStore(engine_client(search_url), alias=f"test-contract-{uuid4().hex[:8]}")
     docs = contract_documents()
 
     async def load():
@@ -70,7 +70,7 @@ def test_get_returns_the_resource_without_index_fields(loaded, loop):
 
 
 def test_versions_never_go_backwards_and_replays_are_idempotent(search_url, loop):
-    store = SearchStore(create_client(search_url), alias=f"test-versions-{uuid4().hex[:8]}")
+    store = SearchStore(engine_client(search_url), alias=f"test-versions-{uuid4().hex[:8]}")
     base = contract_documents()[0]
 
     async def scenario():
@@ -131,7 +131,7 @@ def test_first_contact_resolution_stays_right_when_interactions_change_move_or_g
     reference on the final documents."""
     from storage.kpis import KpiQuery, fact, kpis
 
-    store = SearchStore(create_client(search_url), alias=f"test-fcr-{uuid4().hex[:8]}")
+    store = SearchStore(engine_client(search_url), alias=f"test-fcr-{uuid4().hex[:8]}")
     docs = {d["id"]: d for d in contract_documents()[:160]}
     ids = sorted(docs)
     first = [IndexOp("index", i, 1, d) for i, d in docs.items()]
@@ -205,7 +205,7 @@ def test_a_contact_the_engine_refuses_is_logged_and_the_others_are_written(searc
     """A permanent refusal (here: more members than the index allows) must not stall the agent."""
     from storage.search import contacts
 
-    store = SearchStore(create_client(search_url), alias=f"test-refused-{uuid4().hex[:8]}")
+    store = SearchStore(engine_client(search_url), alias=f"test-refused-{uuid4().hex[:8]}")
     docs = [d for d in contract_documents() if any(p.get("role") == "customer" for p in d.get("relatedParty", []))]
     crowd = [{**d, "relatedParty": [{"id": "cust-crowd", "role": "customer"}], "reason": "Same"} for d in docs[:3]]
     alone = {**docs[3], "relatedParty": [{"id": "cust-alone", "role": "customer"}], "reason": "Other"}

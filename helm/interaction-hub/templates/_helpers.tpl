@@ -64,6 +64,23 @@ envFrom:
 {{- end }}
 {{- end }}
 
+{{/* The CA bundles (tls.caSecret), mounted in the API and worker containers. */}}
+{{- define "ihub.tlsVolumeMount" -}}
+{{- if .Values.tls.caSecret }}
+- name: tls-ca
+  mountPath: {{ .Values.tls.mountPath }}
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "ihub.tlsVolume" -}}
+{{- if .Values.tls.caSecret }}
+- name: tls-ca
+  secret:
+    secretName: {{ .Values.tls.caSecret }}
+{{- end }}
+{{- end }}
+
 {{/* Pod-level settings shared by the API and the workers. */}}
 {{- define "ihub.podCommon" -}}
 {{- with .Values.imagePullSecrets }}
