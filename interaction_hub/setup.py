@@ -7,10 +7,10 @@ import logging
 
 from interaction_hub.backoff import backoff_delay
 from interaction_hub.kafka_client import kafka_options
+from interaction_hub.search_client import search_client
 from interaction_hub.settings import Settings
 from interaction_hub.topics import ensure_topics, start_group_at_end
 from schemas.channel_event import CHANGES_TOPIC
-from storage.search import create_client
 from storage.search.store import SearchStore
 from storage.search.subscriptions import SubscriptionIndex
 
@@ -34,8 +34,13 @@ async def prepare(settings: Settings, *, wait: bool = False) -> None:
 
 
 async def _prepare(settings: Settings) -> None:
-    await ensure_topics(kafka_options(settings), settings.topic_partitions)
-    client = create_client(settings.search_url, engine=settings.search_engine)
+    await ensure_topics(
+        kafka_options(settings),
+        settings.topic_partitions,
+        retention_days=settings.retention_days,
+        update_retention=True,  # the raw topic's retention follows IHUB_RETENTION_DAYS (docs/privacy.md)
+    )
+    client = search_client(settings)
     try:
         await SearchStore(client, settings.index_alias).ensure_index()
         await SubscriptionIndex(client, f"{settings.index_alias}-subscriptions").ensure()

@@ -7,29 +7,75 @@ from collections.abc import Mapping
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 
-from schemas.channel_event import CHANGES_TOPIC, DLQ_TOPIC, RAW_TOPIC
+from schemas.channel_event import AUDIT_TOPIC, CHANGES_TOPIC, DLQ_TOPIC, RAW_TOPIC
+from schemas.erasure import ERASURES_TOPIC
+
+_DAY_MS = 24 * 3600 * 1000
 
 
-def topic_specs(partitions: int, replication: int = 1) -> list[NewTopic]:
-    # the raw topic is the log of record (the index is rebuilt from it): kept forever
+def retention_configs(retention_days: int | None) -> dict[str, dict[str, str]]:
+    """retention.ms of the topics that hold interactions' data. The raw topic is the log of record
+    (the index is rebuilt from it): kept forever, unless retention (IHUB_RETENTION_DAYS) is on, when
+    Kafka deletes its records that many days after they were published (docs/privacy.md). The
+    erasure log is kept exactly as long (it guards the raw records below its watermarks); the dead
+    letters and the change records are never kept longer than that either."""
+    days = retention_days
+
+    def bounded(default_days: int) -> str:
+        return str(min(default_days, days) * _DAY_MS if days is not None else default_days * _DAY_MS)
+
+    forever = str(days * _DAY_MS) if days is not None else "-1"
+    return {
+        RAW_TOPIC: {"retention.ms": forever},
+        ERASURES_TOPIC: {"retention.ms": forever},
+        DLQ_TOPIC: {"retention.ms": bounded(30)},
+        CHANGES_TOPIC: {"retention.ms": bounded(7)},
+    }
+
+
+def topic_specs(partitions: int, replication: int = 1, retention_days: int | None = None) -> list[NewTopic]:
+    kept = retention_configs(retention_days)
     return [
-        NewTopic(RAW_TOPIC, partitions, replication, topic_configs={"retention.ms": "-1"}),
-        NewTopic(DLQ_TOPIC, 1, replication, topic_configs={"retention.ms": str(30 * 24 * 3600 * 1000)}),
-        NewTopic(CHANGES_TOPIC, partitions, replication, topic_configs={"retention.ms": str(7 * 24 * 3600 * 1000)}),
+        NewTopic(RAW_TOPIC, partitions, replication, topic_configs=kept[RAW_TOPIC]),
+        NewTopic(DLQ_TOPIC, 1, replication, topic_configs=kept[DLQ_TOPIC]),
+        NewTopic(CHANGES_TOPIC, partitions, replication, topic_configs=kept[CHANGES_TOPIC]),
+        # what each erasure removed (schemas/erasure.py); read whole by every worker at start
+        NewTopic(ERASURES_TOPIC, 1, replication, topic_configs=kept[ERASURES_TOPIC]),
+        # a year of who did what: long enough for a privacy officer's questions, bounded all the same
+        NewTopic(AUDIT_TOPIC, 1, replication, topic_configs={"retention.ms": str(365 * 24 * 3600 * 1000)}),
     ]
 
 
-async def ensure_topics(kafka: Mapping[str, Any], partitions: int, replication: int = 1) -> None:
+async def ensure_topics(
+    kafka: Mapping[str, Any],
+    partitions: int,
+    replication: int = 1,
+    *,
+    retention_days: int | None = None,
+    update_retention: bool = False,
+) -> None:
+    """Create the missing topics. `update_retention` (`ihub init`, the API and the workers at start):
+    also set the retention of existing ones to what `retention_days` asks (retention_configs)."""
     admin = AIOKafkaAdminClient(**kafka)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [spec for spec in topic_specs(partitions, replication) if spec.name not in existing]
+        missing = [spec for spec in topic_specs(partitions, replication, retention_days) if spec.name not in existing]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # another process created them first
                 await admin.create_topics(missing)
+        if update_retention:
+            # each of these topics has no other config of ours, so setting the whole set is safe
+            await admin.alter_configs(
+                [
+                    ConfigResource(ConfigResourceType.TOPIC, name, configs=configs)
+                    for name, configs in retention_configs(retention_days).items()
+                    if name in existing
+                ]
+            )
     finally:
         await admin.close()
 

@@ -12,20 +12,24 @@ means: visible to GET by id and to list queries.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from datetime import datetime
 from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from ingest.adapters.tmf683 import event_for
+from interaction_hub.privacy import markers, send_markers
 from interaction_hub.topics import partitions_of
-from schemas.channel_event import CHANGES_TOPIC, RAW_TOPIC, is_ours
-from storage.base import Notify, StoredDocument, WriteNotYetApplied
+from schemas.channel_event import AUDIT_TOPIC, CHANGES_TOPIC, RAW_TOPIC, is_ours
+from storage.base import Document, Notify, StoredDocument, WriteNotYetApplied
 from storage.changes import Change, Outcome, Refused, State
 from storage.kpis import KpiGroups, KpiQuery
 from storage.query import Page, Query
+from storage.search import privacy
 from storage.search.store import SearchStore
 from storage.timeline import TimelinePage, TimelineQuery
 
@@ -80,11 +84,15 @@ class ChangeFeed:
 class LogBackedStore:
     """InteractionStore for full mode (notifications come from the change topic, not `notify`)."""
 
-    def __init__(self, search: SearchStore, kafka: Mapping[str, Any], *, timeout_s: float):
+    def __init__(
+        self, search: SearchStore, kafka: Mapping[str, Any], *, timeout_s: float, erase_timeout_s: float = 120
+    ):
         self.search = search
         self.feed = ChangeFeed(kafka, search.alias)
+        self._kafka = kafka
         self._producer = AIOKafkaProducer(**kafka, acks="all", enable_idempotence=True)
         self._timeout_s = timeout_s
+        self._erase_timeout_s = erase_timeout_s
 
     async def start(self) -> None:
         await self._producer.start()
@@ -108,6 +116,10 @@ class LogBackedStore:
     async def kpis(self, query: KpiQuery) -> KpiGroups:
         return await self.search.kpis(query)
 
+    async def audit(self, record: bytes) -> None:
+        """Put an audit record on the audit topic (queued for the next batch, not awaited)."""
+        await self._producer.send(AUDIT_TOPIC, value=record)
+
     # writes
     async def write(self, change: Change, notify: Notify) -> Outcome:
         """Publish the change itself and wait until a worker has applied it to the latest state."""
@@ -124,3 +136,33 @@ class LogBackedStore:
             raise Refused.from_code(record.get("refused", ""), record.get("error", "refused"))
         old = State(0, record["old"])  # the version before is not carried; nothing needs it
         return Outcome(record["kind"], old, State(record["version"], record["new"]))
+
+    # privacy (docs/privacy.md): erase markers in the log of record, applied by the workers
+    async def erase_party(self, party_id: str, notify: Notify) -> builtins.list[str]:
+        """Publish an erase marker into every raw partition and wait until every partition's worker
+        applied it: then everything published before it that named the party is gone, for good."""
+        return await self._erase(party_id=party_id)
+
+    async def expired(self, cutoff: datetime) -> builtins.list[Document]:
+        return [doc async for doc in privacy.expired_documents(self.search, cutoff)]
+
+    async def purge_expired(self, cutoff: datetime, notify: Notify) -> builtins.list[str]:
+        return await self._erase(before=cutoff)
+
+    def export_party(self, party_id: str) -> AsyncIterator[bytes]:
+        return privacy.export_party(self.search, party_id)
+
+    async def _erase(self, *, party_id: str | None = None, before: datetime | None = None) -> builtins.list[str]:
+        found = markers(
+            len(await partitions_of(self._kafka, RAW_TOPIC)), self.search.alias, party_id=party_id, before=before
+        )
+        applied = [self.feed.expect(m.event_id) for m in found]  # before publishing: no answer is missed
+        try:
+            await send_markers(self._producer, found)
+            records = await asyncio.wait_for(asyncio.gather(*applied), self._erase_timeout_s)
+        except TimeoutError:
+            raise WriteNotYetApplied("the erasure is in the log but not yet applied everywhere; it will be") from None
+        finally:
+            for m in found:
+                self.feed.forget(m.event_id)
+        return sorted({i for record in records for i in record.get("erased", ())})

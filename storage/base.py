@@ -3,8 +3,9 @@ notification outbox as a separate capability."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
 from storage.changes import Change, Outcome
@@ -63,6 +64,27 @@ class InteractionStore(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class PrivacyStore(Protocol):
+    """Erasure, retention and export (docs/privacy.md). Both stores keep it: the embedded store in
+    one transaction, full mode through erase markers in the log of record (query_api/full_mode.py)."""
+
+    async def erase_party(self, party_id: str, notify: Notify) -> list[str]:
+        """Remove every interaction whose relatedParty names the party; the ids removed."""
+        ...
+
+    async def expired(self, cutoff: datetime) -> list[Document]:
+        """The interactions whose retention time (storage.privacy.retention_time) is before `cutoff`."""
+        ...
+
+    async def purge_expired(self, cutoff: datetime, notify: Notify) -> list[str]:
+        """Remove those interactions, as an erasure does; the ids removed."""
+        ...
+
+    def export_party(self, party_id: str) -> AsyncIterator[bytes]:
+        """Every interaction naming the party, as JSON, read page by page (constant memory)."""
+        ...
 
 
 class SubscriptionRegistry(Protocol):

@@ -23,14 +23,15 @@ import faust
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from interaction_hub.backoff import until_done
-from interaction_hub.kafka_client import kafka_options
+from interaction_hub.kafka_client import faust_credentials, kafka_options
+from interaction_hub.search_client import search_client
 from interaction_hub.settings import Settings
 from schemas.channel_event import CHANGES_TOPIC, DLQ_TOPIC, RAW_TOPIC
-from storage.search import create_client
 from storage.search.contacts import ContactIndex
 from storage.search.store import SearchStore
 from storage.search.subscriptions import SubscriptionIndex
 from stream_workers import contacts
+from stream_workers.erasures import ErasureLog
 from stream_workers.notifier import Notifier
 from stream_workers.pipeline import BatchResult, Message, Projector
 
@@ -78,6 +79,7 @@ def create_worker(settings: Settings) -> faust.App:
     app = faust.App(
         settings.worker_group,
         broker=f"kafka://{settings.kafka_bootstrap}",
+        broker_credentials=faust_credentials(settings),  # the same security as every aiokafka client
         key_serializer="raw",
         value_serializer="raw",
         web_enabled=False,
@@ -97,8 +99,12 @@ def create_worker(settings: Settings) -> faust.App:
 
     @app.agent(raw, concurrency=1)
     async def project(stream: faust.StreamT[bytes]) -> None:
-        store = SearchStore(create_client(settings.search_url, engine=settings.search_engine), settings.index_alias)
-        projector = Projector(store, settings.resource_root() + settings.base_path)
+        store = SearchStore(search_client(settings), settings.index_alias)
+        # every erasure so far, before the first record is applied (docs/privacy.md)
+        erasures = await until_done(
+            "loading the erasure log", lambda: ErasureLog(kafka_options(settings), settings.index_alias).start()
+        )
+        projector = Projector(store, settings.resource_root() + settings.base_path, erasures=erasures)
         producer = AIOKafkaProducer(**kafka_options(settings), acks="all", enable_idempotence=True, linger_ms=5)
         await producer.start()
         try:
@@ -121,13 +127,14 @@ def create_worker(settings: Settings) -> faust.App:
                 )
         finally:
             await producer.stop()
+            await erasures.stop()
             await store.close()
 
     changes = app.topic(CHANGES_TOPIC, key_type=bytes, value_type=bytes, internal=False)
 
     @app.agent(changes, concurrency=1)
     async def notify(stream: faust.StreamT[bytes]) -> None:
-        client = create_client(settings.search_url, engine=settings.search_engine)
+        client = search_client(settings)
         notifier = Notifier(SubscriptionIndex(client, f"{settings.index_alias}-subscriptions"), settings)
         try:
             async for values in stream.take(500, within=0.05):
@@ -138,7 +145,7 @@ def create_worker(settings: Settings) -> faust.App:
 
     @app.agent(changes, concurrency=1)
     async def keep_contacts(stream: faust.StreamT[bytes]) -> None:
-        client = create_client(settings.search_url, engine=settings.search_engine)
+        client = search_client(settings)
         index = ContactIndex(client, f"{settings.index_alias}-contacts")
         try:
             async for values in stream.take(settings.worker_batch_size, within=settings.worker_batch_seconds):
@@ -147,7 +154,30 @@ def create_worker(settings: Settings) -> faust.App:
         finally:
             await client.close()
 
+    if settings.retention_days is not None:
+        # one worker of the group (faust's leader) publishes the purge markers; every worker then
+        # applies them in its partitions. Two leaders for a moment (a rebalance) only purge twice,
+        # which the second time finds nothing (docs/privacy.md).
+        @app.timer(settings.retention_interval_s, on_leader=True)  # type: ignore[untyped-decorator]  # faust declares no types for it
+        async def purge_expired() -> None:
+            try:
+                await publish_purge(settings)
+            except Exception:  # the next round tries again
+                log.exception("the retention purge could not be published")
+
     return app
+
+
+async def publish_purge(settings: Settings) -> str:
+    """Publish one purge marker per raw partition for what ended more than retention_days ago."""
+    from interaction_hub.privacy import publish_markers
+    from storage.privacy import retention_cutoff
+
+    assert settings.retention_days is not None
+    cutoff = retention_cutoff(settings.retention_days)
+    erasure_id = await publish_markers(kafka_options(settings), settings.index_alias, before=cutoff)
+    log.info("retention: purge %s of what ended before %s published", erasure_id, cutoff.isoformat())
+    return erasure_id
 
 
 async def publish(producer: AIOKafkaProducer, result: BatchResult) -> None:

@@ -94,11 +94,20 @@ class Notifier:
         queued = 0
         for raw in records:
             record: dict[str, Any] = orjson.loads(raw)
+            if record.get("erasure") and is_ours(record, self.index_alias):
+                # erased (docs/privacy.md): what was still waiting about it must not go out now
+                self._forget_interaction(record.get("interactionId"))
             if subscribers and record.get("kind") in NOTIFYING_KINDS and is_ours(record, self.index_alias):
                 for delivery in fan_out(subscribers, record.get("old"), record.get("new")):
                     self._queue(delivery)
                     queued += 1
         return queued
+
+    def _forget_interaction(self, interaction_id: Any) -> None:
+        """Drop every queued delivery about the interaction (an attempt under way ends, and is not
+        retried: `_drain` and `_deliver` notice it left the head of the queue)."""
+        for queue in self._queues.values():
+            queue.waiting = deque(d for d in queue.waiting if _about(d) != interaction_id)
 
     def _forget_all_but(self, subscription_ids: set[str]) -> None:
         """Drop the queues of subscriptions that were removed."""
@@ -143,3 +152,10 @@ class Notifier:
                 if not queue.waiting or queue.waiting[0] is not delivery:
                     return  # dropped meanwhile: the queue was full
         log.warning("giving up on %s after %d attempts (%s)", delivery.callback, self.max_attempts, reason)
+
+
+def _about(delivery: Delivery) -> Any:
+    """The id of the interaction a notification is about."""
+    event = orjson.loads(delivery.body).get("event") or {}
+    resource = event.get("partyInteraction") if isinstance(event, dict) else None
+    return resource.get("id") if isinstance(resource, dict) else None

@@ -14,6 +14,11 @@ returns and lets the batch be committed. Everything that decides what the index 
 5. return dead letters and change records, which the loop publishes before the offsets commit.
    Every touched interaction gets a change record, also an unchanged one (a replay after a crash
    between 4 and 5): the contacts agent (stream_workers/contacts.py) keeps FCR's contacts from them.
+
+Erase and purge markers (schemas/erasure.py, docs/privacy.md) split a batch: what came before a
+marker in the batch is written first, then the marker is applied (`_erase`): the erased ids are
+written to the erasure log, and only then deleted. A raw record that an erasure covers (below its
+watermark, about an erased id: a replay) is never applied (stream_workers/erasures.py).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -31,9 +37,13 @@ from pydantic import ValidationError
 from ingest.adapters import AdapterError, adapt
 from interaction_hub.backoff import backoff_delay, until_done
 from schemas.channel_event import API_SOURCE, ChannelEvent
-from schemas.common import describe
-from storage.changes import Change, Invalid, Outcome, Refused, apply
+from schemas.common import describe, parse_date_time, utc_now
+from schemas.erasure import ERASED_KIND, Marker, is_marker_key
+from storage.changes import ABSENT, Change, Invalid, Outcome, Refused, apply
+from storage.privacy import erased_by, expired, redacted
+from storage.search import privacy
 from storage.search.store import IndexOp, SearchStore
+from stream_workers.erasures import ErasureRegistry, partition_for
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +71,14 @@ class _Pending:
     outcome: Outcome | None = None
 
 
+def parse_cutoff(text: str) -> datetime:
+    """A purge marker's `before` (ISO 8601) as an instant."""
+    found = parse_date_time(text)
+    if found is None:
+        raise ValueError(f"not an ISO 8601 date-time: {text!r}")
+    return found
+
+
 def dead_letter(message: Message, reason: str) -> tuple[bytes | None, bytes]:
     record = {
         "error": reason,
@@ -80,10 +98,22 @@ def _reason(exc: Exception) -> str:
 
 
 class Projector:
-    def __init__(self, store: SearchStore, resource_base: str, *, max_backoff_s: float = 30.0):
+    def __init__(
+        self,
+        store: SearchStore,
+        resource_base: str,
+        *,
+        max_backoff_s: float = 30.0,
+        erasures: ErasureRegistry | None = None,
+        index_alias: str | None = None,
+    ):
         self.store = store
+        # the deployment's alias (`ihub reindex` writes to a new index behind it): whose markers apply
+        self.index_alias = index_alias or store.alias
         self.resource_base = resource_base.rstrip("/") + "/partyInteraction/"
         self.max_backoff_s = max_backoff_s
+        self.erasures = erasures if erasures is not None else ErasureRegistry()
+        self._next_offset: dict[tuple[str, int], int] = {}  # (topic, partition) -> the offset expected next
 
     async def process(self, messages: Sequence[Message]) -> BatchResult:
         started = time.perf_counter()
@@ -98,16 +128,46 @@ class Projector:
         return result
 
     async def _process(self, messages: Sequence[Message]) -> BatchResult:
+        await self._learn_erasures_on_replay(messages)
         result = BatchResult()
+        segment: list[Message] = []
+        for message in messages:
+            if is_marker_key(message.key):
+                await self._fold(segment, result)  # everything before the marker, first
+                segment = []
+                await self._erase(message, result)
+            else:
+                segment.append(message)
+        await self._fold(segment, result)
+        return result
+
+    async def _learn_erasures_on_replay(self, messages: Sequence[Message]) -> None:
+        """Before records that may be replays are applied, know every erasure written so far. A
+        replay (a restart, a rebalance, a group reset) shows as a partition this process has not
+        read yet, or one whose offsets do not follow on; the steady state costs nothing."""
+        replay = False
+        for message in messages:
+            where = (message.topic, message.partition)
+            if self._next_offset.get(where) != message.offset:
+                replay = True
+            self._next_offset[where] = message.offset + 1
+        if replay:
+            await self._retrying("read the erasure log", self.erasures.catch_up)
+
+    async def _fold(self, messages: Sequence[Message], result: BatchResult) -> None:
         pending: list[_Pending] = []
         for message in messages:
             try:
                 event = ChannelEvent.from_bytes(message.value)
-                pending.append(_Pending(message, event, adapt(event)))
+                change = adapt(event)
             except (ValidationError, ValueError, AdapterError) as exc:
                 result.dead_letters.append(dead_letter(message, _reason(exc)))
+                continue
+            if self.erasures.covers(message.partition, message.offset, change.interaction_id):
+                continue  # erased after this record was published: never applied again
+            pending.append(_Pending(message, event, change))
         if not pending:
-            return result
+            return
 
         state = await self._retrying(
             "read current state", self.store.states, {p.change.interaction_id for p in pending}
@@ -136,7 +196,91 @@ class Projector:
                 self._reject(result, item, Invalid(f"the index refused the document: {error}"))
             else:
                 result.changes.append((item.change.interaction_id.encode(), self._change_record(item)))
-        return result
+
+    # -- erasure and retention (docs/privacy.md) --------------------------------------------
+
+    async def _erase(self, message: Message, result: BatchResult) -> None:
+        """Apply an erase or purge marker: in this partition, every interaction it removes. The ids
+        go to the erasure log first (so no replay can bring them back, even if this process dies
+        half-way), then each is deleted with a change record whose old state carries its identity
+        only, and the marker gets a change record of its own (the API waits for it)."""
+        try:
+            event = ChannelEvent.from_bytes(message.value)
+            marker = Marker.from_event(event)
+        except (ValidationError, ValueError) as exc:
+            result.dead_letters.append(dead_letter(message, _reason(exc)))
+            return
+        if marker.index not in (None, self.index_alias):
+            return  # another deployment's erasure (deployments may share the raw topic)
+        if self.erasures.applied(self.index_alias, marker.erasure_id, message.partition):
+            # a replay of a marker this index already applied: the index holds what came after it
+            # (a returning customer), so only what it wrote down is still to go (a crash between
+            # the writing down and the deleting), nothing found by a new search
+            candidates = sorted(self.erasures.erased(marker.erasure_id))
+        else:
+            await self._retrying("refresh the index", self.store.refresh)  # the search sees every write so far
+            candidates = await self._retrying("find what the erasure removes", self._candidates, marker)
+        mine = sorted(i for i in candidates if partition_for(i, marker.partitions) == message.partition)
+        state = await self._retrying("read current state", self.store.states, mine) if mine else {}
+        doomed = [i for i in mine if state[i].doc is not None and self._removes(marker, state[i].doc or {})]
+        await self._retrying(
+            "write the erasure log",
+            self.erasures.record,
+            self.index_alias,
+            marker.erasure_id,
+            message.partition,
+            message.offset,
+            doomed,
+        )
+        deleted: list[tuple[str, Outcome]] = []
+        for interaction_id in doomed:
+            change = Change.at("delete", interaction_id, event.time)
+            deleted.append((interaction_id, apply(state.get(interaction_id, ABSENT), change)))
+        ops = [IndexOp("delete", i, outcome.new.version) for i, outcome in deleted]
+        failed = await self._write(ops, refresh=True)
+        erased = []
+        for interaction_id, outcome in deleted:
+            if interaction_id in failed:
+                log.error("erasure %s: %s not deleted: %s", marker.erasure_id, interaction_id, failed[interaction_id])
+                continue
+            erased.append(interaction_id)
+            old = redacted(outcome.old.doc or {}, marker.party_id)
+            record = {
+                "index": self.store.alias,
+                "eventId": f"{event.id}:{interaction_id}",
+                "source": event.source,
+                "type": event.type,
+                "time": event.time,
+                "interactionId": interaction_id,
+                "version": outcome.new.version,
+                "kind": "delete",
+                "erasure": marker.erasure_id,
+                "old": old,
+                "new": None,
+            }
+            result.changes.append((interaction_id.encode(), orjson.dumps(record)))
+        answer = {
+            "index": self.store.alias,
+            "eventId": event.id,
+            "kind": ERASED_KIND,
+            "erasure": marker.erasure_id,
+            "partition": message.partition,
+            "erased": erased,
+            "at": utc_now(),
+        }
+        result.changes.append((marker.key, orjson.dumps(answer)))
+
+    async def _candidates(self, marker: Marker) -> list[str]:
+        if marker.party_id is not None:
+            return await privacy.ids_naming(self.store, marker.party_id)
+        cutoff = parse_cutoff(marker.before or "")
+        return [doc["id"] async for doc in privacy.expired_documents(self.store, cutoff)]
+
+    @staticmethod
+    def _removes(marker: Marker, doc: dict[str, Any]) -> bool:
+        if marker.party_id is not None:
+            return erased_by(doc, marker.party_id)
+        return expired(doc, parse_cutoff(marker.before or ""))
 
     def _reject(self, result: BatchResult, item: _Pending, refusal: Refused) -> None:
         if item.event.source != API_SOURCE:

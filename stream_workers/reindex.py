@@ -8,6 +8,10 @@
 4. replay what came in the moment before the switch, and refresh (writes are versioned, so
    replaying is harmless).
 Queries keep working throughout: the alias only ever points at a complete, searchable index.
+
+Erasures (docs/privacy.md): the erasure log is loaded before the first record is replayed, and no
+record an erasure covers is applied, so an erased interaction is not in the new index, not even
+for a moment; the erase markers in the log are met again in order and change nothing more.
 """
 
 from __future__ import annotations
@@ -17,12 +21,13 @@ from rich.console import Console
 from rich.progress import Progress
 
 from interaction_hub.kafka_client import kafka_options
+from interaction_hub.search_client import search_client
 from interaction_hub.settings import Settings
 from interaction_hub.setup import prepare
 from interaction_hub.topics import partitions_of
 from schemas.channel_event import RAW_TOPIC
-from storage.search import create_client
 from storage.search.store import SearchStore
+from stream_workers.erasures import ErasureLog
 from stream_workers.pipeline import Message, Projector
 
 console = Console(stderr=True)
@@ -30,13 +35,17 @@ console = Console(stderr=True)
 
 async def reindex(settings: Settings) -> str:
     await prepare(settings)
-    store = SearchStore(create_client(settings.search_url, engine=settings.search_engine), settings.index_alias)
+    store = SearchStore(search_client(settings), settings.index_alias)
     consumer = AIOKafkaConsumer(**kafka_options(settings), enable_auto_commit=False, group_id=None)
     await consumer.start()
+    erasures: ErasureLog | None = None
     try:
         # only the interaction index is rebuilt: the contacts (FCR) are kept from the change topic
         new = await store.create_next_index()
-        projector = Projector(new, settings.resource_root() + settings.base_path)
+        erasures = await ErasureLog(kafka_options(settings), settings.index_alias).start()  # before any record
+        projector = Projector(
+            new, settings.resource_root() + settings.base_path, erasures=erasures, index_alias=settings.index_alias
+        )
 
         # from the brokers' metadata: a consumer that has not fetched yet knows no partitions
         partitions = [TopicPartition(RAW_TOPIC, p) for p in await partitions_of(kafka_options(settings), RAW_TOPIC)]
@@ -53,6 +62,8 @@ async def reindex(settings: Settings) -> str:
             f"reindexed {replayed} events from {RAW_TOPIC} into {new.alias}; {store.alias} -> {new.alias} (was {old})"
         )
     finally:
+        if erasures is not None:
+            await erasures.stop()
         await consumer.stop()
         await store.close()
 

@@ -14,12 +14,15 @@ in kpi_facts.py, the customer timeline in timeline.py, notifications and subscri
 from __future__ import annotations
 
 import asyncio
+import builtins
 import fcntl
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,8 +31,9 @@ import orjson
 from storage.base import Document, DueDeliveries, Notify, StoredDocument, Subscriptions
 from storage.changes import ABSENT, Change, Outcome, State, apply
 from storage.kpis import KpiGroups, KpiQuery
+from storage.privacy import redacted
 from storage.query import Page, Query, SortKey, leaves, sort_value
-from storage.sqlite import compiler, outbox
+from storage.sqlite import compiler, outbox, privacy
 from storage.sqlite.connection import connect
 from storage.sqlite.kpi_facts import put_fact, read_kpis, remove_fact
 from storage.sqlite.schema import SCHEMA, SCHEMA_VERSION, migrate
@@ -211,6 +215,60 @@ class SqliteStore:
             conn.close()
         self._connections.clear()
         self._lock_file.close()
+
+    # -- privacy (storage/sqlite/privacy.py, docs/privacy.md) ---------------------------------
+
+    async def erase_party(self, party_id: str, notify: Notify) -> builtins.list[str]:
+        """Remove every interaction naming the party, in one transaction: what a DELETE removes of
+        each, its undelivered notifications, and one DeleteEvent each carrying its identity only.
+        The ids removed (none the second time)."""
+        return await self._erase(lambda conn: privacy.party_rows(conn, party_id), notify, party_id)
+
+    async def expired(self, cutoff: datetime) -> builtins.list[Document]:
+        """The interactions retention would purge at `cutoff` (what `ihub retention --dry-run` lists)."""
+        return await self._read(lambda conn: [doc for _, doc in privacy.expired_rows(conn, cutoff)])
+
+    async def purge_expired(self, cutoff: datetime, notify: Notify) -> builtins.list[str]:
+        """Remove, as an erasure does, every interaction whose retention time is before `cutoff`."""
+        return await self._erase(lambda conn: privacy.expired_rows(conn, cutoff), notify, None)
+
+    async def _erase(
+        self,
+        find: Callable[[sqlite3.Connection], builtins.list[tuple[int, Document]]],
+        notify: Notify,
+        party_id: str | None,
+    ) -> builtins.list[str]:
+        def transaction(conn: sqlite3.Connection) -> builtins.list[str]:
+            rows = find(conn)
+            if not rows:
+                return []
+            conn.execute("PRAGMA secure_delete = ON")  # freed pages are zeroed, not left readable in the file
+            try:
+                privacy.forget_notifications(conn, [doc["id"] for _, doc in rows])
+                for seq, doc in rows:
+                    self._remove(conn, seq, doc)
+                    outbox.enqueue(conn, notify(redacted(doc, party_id), None))
+            finally:
+                conn.execute("PRAGMA secure_delete = OFF")
+            return [doc["id"] for _, doc in rows]
+
+        removed = await self._write(transaction)
+        if removed:  # the old pages also leave the write-ahead log (best effort: a long read may hold it)
+            await asyncio.get_running_loop().run_in_executor(
+                self._writer, lambda: self._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            )
+        return removed
+
+    async def export_party(self, party_id: str) -> AsyncIterator[bytes]:
+        """Every interaction naming the party, as stored JSON, one page read at a time (keyset)."""
+        after: tuple[float, str] | None = None
+        while True:
+            page = await self._read(partial(privacy.export_page, party_id=party_id, after=after))
+            for _, _, doc in page:
+                yield doc
+            if len(page) < privacy.EXPORT_PAGE:
+                return
+            after = (page[-1][0], page[-1][1])
 
     # -- TimelineStore ----------------------------------------------------------------------
 

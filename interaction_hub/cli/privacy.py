@@ -1,0 +1,75 @@
+"""`ihub retention`: what the retention purge removes, listed (--dry-run) or removed now."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import typer
+
+from interaction_hub.kafka_client import kafka_options
+from interaction_hub.notifications import fan_out, subscribers
+from interaction_hub.settings import Settings
+from storage.base import Delivery, Document
+from storage.privacy import month_of, retention_cutoff
+
+
+async def retention(settings: Settings, days: int, *, dry_run: bool, show_ids: bool) -> int:
+    """List or purge; the number of interactions concerned."""
+    cutoff = retention_cutoff(days)
+    when = cutoff.isoformat().replace("+00:00", "Z")
+    store, close = await _open(settings)
+    try:
+        if dry_run:
+            found: list[Document] = await store.expired(cutoff)
+            typer.echo(f"{len(found)} interactions ended before {when} (kept {days} days); nothing purged (dry run)")
+            for month, count in sorted(Counter(month_of(doc) for doc in found).items()):
+                typer.echo(f"  {month}  {count}")
+            ids = sorted(doc["id"] for doc in found)
+        else:
+            notify = await _notify(settings, store)
+            ids = await store.purge_expired(cutoff, notify)
+            typer.echo(f"purged {len(ids)} interactions that ended before {when} (kept {days} days)")
+        if show_ids:
+            for interaction_id in ids:
+                typer.echo(interaction_id)
+        return len(ids)
+    finally:
+        await close()
+
+
+async def _open(settings: Settings) -> tuple[Any, Any]:
+    if settings.store == "embedded":
+        from storage.sqlite.store import SqliteStore, StoreLocked
+
+        try:
+            sqlite = SqliteStore(settings.data_dir, synchronous=settings.sqlite_synchronous)
+        except StoreLocked as exc:
+            typer.echo(
+                f"ihub: {exc}; a running server purges on its own schedule (IHUB_RETENTION_DAYS), stop it to purge now",
+                err=True,
+            )
+            raise typer.Exit(1) from None
+        return sqlite, sqlite.close
+    from interaction_hub.search_client import search_client
+    from query_api.full_mode import LogBackedStore
+    from storage.search.store import SearchStore
+
+    search = SearchStore(search_client(settings), settings.index_alias)
+    full = LogBackedStore(
+        search, kafka_options(settings), timeout_s=settings.write_timeout_s, erase_timeout_s=settings.erase_timeout_s
+    )
+    await full.start()
+    return full, full.close
+
+
+async def _notify(settings: Settings, store: Any) -> Any:
+    """The embedded store's subscribers hear of each purged interaction (full mode: the workers)."""
+    if settings.store != "embedded":
+        return lambda old, new: []
+    found = subscribers(await store.subscriptions())
+
+    def notify(old: Document | None, new: Document | None) -> list[Delivery]:
+        return fan_out(found, old, new, max_pending=settings.hub_max_pending)
+
+    return notify
