@@ -1,4 +1,5 @@
 // Small shared helpers: channel colours and icons, formatting, and two SVG charts (line, bars).
+import { apiFetch, forbiddenMessage } from "./auth.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 
@@ -201,10 +202,11 @@ export function barChart(container, rows, { max = null, name = "" } = {}) {
   });
 }
 
-/** GET a JSON resource of the API; the TMF Error's message on failure. */
+/** GET a JSON resource of the API (with the signed-in user's token); the TMF Error's message on failure. */
 export async function getJson(url) {
-  const response = await fetch(url, { headers: { Accept: "application/json" } });
+  const response = await apiFetch(url, { headers: { Accept: "application/json" } });
   const body = await response.json().catch(() => null);
+  if (response.status === 403) throw new Error(forbiddenMessage(response, body));
   if (!response.ok) throw new Error((body && body.message) || `${response.status} ${response.statusText}`);
   return body;
 }
