@@ -6,7 +6,7 @@ import socket
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, IPvAnyNetwork, field_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -56,6 +56,31 @@ class Settings(BaseSettings):
     )
     max_connections: int = Field(default=1000, ge=1, description="Open connections at most; past it, 503")
 
+    # authentication: on when a key source (JWKS URL or PEM file) is set (query_api/auth.py)
+    auth: Literal["on", "off"] | None = Field(
+        default=None,
+        description="Unset: on with a key source, else off on a loopback address only; off: no tokens anywhere",
+    )
+    auth_jwks_url: str | None = Field(default=None, description="The identity provider's JWKS URL")
+    auth_public_key_file: Path | None = Field(default=None, description="A PEM public key, instead of a JWKS URL")
+    auth_issuer: str | None = Field(default=None, description="The `iss` every token must carry")
+    auth_audience: str | None = Field(default=None, description="The `aud` every token must name")
+    auth_algorithms: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("RS256", "PS256", "ES256"), description="Signature algorithms accepted (asymmetric only)"
+    )
+    auth_leeway_s: float = Field(default=30.0, ge=0, le=300, description="Clock skew allowed on exp and nbf")
+    auth_scope_claim: str = Field(default="scope", description="Claim with space-separated permissions")
+    auth_role_claims: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("roles", "realm_access.roles"), description="Claims (dotted paths) with lists of permissions"
+    )
+    auth_party_claim: str = Field(default="party_id", description="Claim that limits a token to one party")
+    auth_public_docs: bool = Field(default=True, description="/docs and /openapi.json without a token")
+    auth_jwks_min_refresh_s: float = Field(
+        default=5.0, ge=0, description="An unknown kid refetches the JWKS at most this often"
+    )
+    auth_jwks_max_age_s: float = Field(default=3600.0, gt=0, description="Cached keys are refreshed after this")
+    auth_ui_client_id: str = Field(default="ihub-console", description="OIDC client the built-in pages sign in with")
+
     # full mode (store=search, workers)
     kafka_bootstrap: str = "127.0.0.1:9092"
     search_url: str = "http://127.0.0.1:9200"
@@ -67,10 +92,92 @@ class Settings(BaseSettings):
     worker_batch_seconds: float = Field(default=0.05, gt=0, description="Longest wait to fill a batch")
     write_timeout_s: float = Field(default=10.0, gt=0, description="API wait for its write to be indexed")
 
+    # privacy (docs/privacy.md): retention is off unless a number of days is set
+    retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="Purge interactions whose end (else start, else creationDate) is older than this many days;"
+        " also the raw topic's retention in full mode. Unset: kept forever",
+    )
+    retention_interval_s: float = Field(default=3600.0, gt=0, description="How often the retention purge runs")
+    erase_timeout_s: float = Field(
+        default=120.0, gt=0, description="Full mode: API wait for every worker to apply an erasure or purge"
+    )
+
+    # how full mode authenticates to Kafka and the search engine (every client: API, workers, CLI)
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="How Kafka clients connect: TLS (SSL, SASL_SSL) and/or SASL"
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        default="SCRAM-SHA-512", description="SASL mechanism (with SASL_PLAINTEXT or SASL_SSL)"
+    )
+    kafka_sasl_username: str | None = Field(default=None, description="SASL user (needed with SASL_*)")
+    kafka_sasl_password: SecretStr | None = Field(default=None, description="SASL password (needed with SASL_*)")
+    kafka_ca_file: Path | None = Field(
+        default=None, description="PEM CA bundle that verifies the brokers (SSL, SASL_SSL); default: the system CAs"
+    )
+    search_username: str | None = Field(default=None, description="Search engine user (HTTP basic auth)")
+    search_password: SecretStr | None = Field(default=None, description="Password of search_username")
+    search_api_key: SecretStr | None = Field(
+        default=None, description="Search engine API key (encoded form); instead of a user and password"
+    )
+    search_ca_file: Path | None = Field(
+        default=None, description="PEM CA bundle that verifies an https search_url; default: the system CAs"
+    )
+
+    @field_validator(
+        "kafka_sasl_username",
+        "kafka_sasl_password",
+        "kafka_ca_file",
+        "search_username",
+        "search_password",
+        "search_api_key",
+        "search_ca_file",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # deployment files pass optional settings as empty variables (an empty path would be ".")
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _check_credentials(self) -> Settings:
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+            self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError(
+                f"IHUB_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs IHUB_KAFKA_SASL_USERNAME"
+                " and IHUB_KAFKA_SASL_PASSWORD"
+            )
+        if self.kafka_ca_file and self.kafka_security_protocol not in ("SSL", "SASL_SSL"):
+            raise ValueError("IHUB_KAFKA_CA_FILE needs IHUB_KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL")
+        if bool(self.search_username) != bool(self.search_password and self.search_password.get_secret_value()):
+            raise ValueError("IHUB_SEARCH_USERNAME and IHUB_SEARCH_PASSWORD go together: set both or neither")
+        if self.search_username and self.search_api_key and self.search_api_key.get_secret_value():
+            raise ValueError(
+                "set either IHUB_SEARCH_USERNAME/IHUB_SEARCH_PASSWORD (basic auth) or IHUB_SEARCH_API_KEY, not both"
+            )
+        return self
+
     @field_validator("hub_allowed_networks", mode="before")
     @classmethod
     def _split_networks(cls, value: Any) -> Any:
         return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
+    @field_validator("auth_algorithms", "auth_role_claims", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
+    @field_validator("auth_algorithms")
+    @classmethod
+    def _asymmetric_only(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # an HMAC algorithm would let anyone holding the public key sign tokens; `none` signs nothing
+        allowed = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
+        refused = [alg for alg in value if alg not in allowed]
+        if refused or not value:
+            raise ValueError(f"only these algorithms may be accepted: {', '.join(allowed)}; not {refused}")
+        return value
 
     @field_validator("base_path")
     @classmethod

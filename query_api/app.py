@@ -14,9 +14,12 @@ from fastapi.staticfiles import StaticFiles
 from interaction_hub.kafka_client import kafka_options
 from interaction_hub.settings import Settings
 from query_api import errors
+from query_api.access import AccessControl, Audit
+from query_api.auth import PUBLIC, AccessRules, Authenticator
 from query_api.deps import State
 from query_api.hub import Hub
-from query_api.routes import analytics, docs, hub, party_interaction, timeline
+from query_api.retention import RetentionSchedule
+from query_api.routes import analytics, docs, hub, parties, party_interaction, timeline, ui_config
 from schemas import EventSubscriptionInput, PartyInteractionCreate, PartyInteractionUpdate
 from storage.base import InteractionStore, SubscriptionRegistry, SubscriptionStore
 from storage.sqlite.store import SqliteStore
@@ -32,33 +35,44 @@ async def open_stores(settings: Settings) -> tuple[InteractionStore, Subscriptio
         store = SqliteStore(settings.data_dir, synchronous=settings.sqlite_synchronous)
         return store, store, store
     # full mode: reads from the index, writes through Kafka, notifications by the workers
+    from interaction_hub.search_client import search_client
     from interaction_hub.setup import prepare
     from query_api.full_mode import LogBackedStore
-    from storage.search import create_client
     from storage.search.store import SearchStore
     from storage.search.subscriptions import SubscriptionIndex
 
     await prepare(settings)  # topics and indices (idempotent)
-    client = create_client(settings.search_url, engine=settings.search_engine)
+    client = search_client(settings)
     search = SearchStore(client, settings.index_alias)
     subscriptions = SubscriptionIndex(client, f"{settings.index_alias}-subscriptions")
-    log_backed = LogBackedStore(search, kafka_options(settings), timeout_s=settings.write_timeout_s)
+    log_backed = LogBackedStore(
+        search, kafka_options(settings), timeout_s=settings.write_timeout_s, erase_timeout_s=settings.erase_timeout_s
+    )
     await log_backed.start()
     return log_backed, subscriptions, None
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    authenticator = Authenticator.from_settings(settings)  # refuses settings that would expose data
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store, subscriptions, outbox = await open_stores(settings)
         event_hub = Hub(subscriptions, outbox=outbox, settings=settings)
-        app.state.ihub = State(settings, store, event_hub)
+        audit = Audit(getattr(store, "audit", None))  # full mode: to the audit topic as well
+        app.state.ihub = State(settings, store, event_hub, authenticator, audit)
+        if authenticator is not None:
+            await authenticator.keys.start()
         await event_hub.start()
+        # embedded mode purges here; in full mode the workers' leader does (docs/privacy.md)
+        retention = RetentionSchedule(store, event_hub, settings)
+        if settings.store == "embedded":
+            retention.start()
         try:
             yield
         finally:
+            await retention.stop()
             await event_hub.stop()
             await store.close()
 
@@ -74,9 +88,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     docs.install(app)
     app.include_router(party_interaction.router, prefix=settings.base_path)
     app.add_middleware(party_interaction.RetrieveFastPath, prefix=settings.base_path)
+    # added last, so outermost: nothing runs before the caller is known and allowed
+    app.add_middleware(AccessControl, base_path=settings.base_path, public_docs=settings.auth_public_docs)
     app.include_router(hub.router, prefix=settings.base_path)
     app.include_router(timeline.router)
     app.include_router(analytics.router)
+    app.include_router(parties.router)
+    app.include_router(ui_config.router)  # /ui/auth.json: before the /ui mount, so it wins
     app.mount("/ui", StaticFiles(directory=Path(__file__).parent / "ui", html=True), name="ui")
 
     def openapi() -> dict[str, Any]:
@@ -94,8 +112,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 operation["responses"].pop("422", None)
             for unused in ("HTTPValidationError", "ValidationError"):
                 components.pop(unused, None)
+            if authenticator is not None:
+                _document_security(schema, AccessRules(settings.base_path, public_docs=settings.auth_public_docs))
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the schema
     return app
+
+
+def _document_security(schema: dict[str, Any], rules: AccessRules) -> None:
+    """With auth on: the bearer scheme, and on each operation that needs a token its permission,
+    401 and 403 (from the one table of permissions)."""
+    schema["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            needed = rules.needed(method.upper(), path.replace("{", "").replace("}", ""))
+            if needed == PUBLIC:
+                continue
+            operation["security"] = [{"bearer": []}]
+            if needed:
+                operation["description"] = f"{operation.get('description', '')}\n\nPermission: `{needed}`".strip()
+            error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+            operation["responses"]["401"] = {"description": "No valid bearer token", "content": error}
+            if needed:
+                operation["responses"]["403"] = {"description": f"The token does not grant {needed}", "content": error}

@@ -8,6 +8,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from interaction_hub.settings import Settings
+from query_api.access import Audit
+from query_api.auth import Authenticator
 from query_api.hub import Hub
 from storage.base import InteractionStore
 
@@ -17,6 +19,8 @@ class State:
     settings: Settings
     store: InteractionStore
     hub: Hub
+    authenticator: Authenticator | None  # None: auth is off
+    audit: Audit
 
 
 async def _state(request: Request) -> State:  # async: no thread-pool hop per request

@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from schemas.common import describe
 from storage.base import WriteNotYetApplied
-from storage.changes import Invalid, NotFound, PreconditionFailed, Refused
+from storage.changes import Forbidden, Invalid, NotFound, PreconditionFailed, Refused
 from storage.query import UnsupportedQuery
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
 
 
 # what the stores' refusals (storage/changes.py) are in HTTP
-REFUSAL_STATUS: dict[type[Refused], int] = {NotFound: 404, PreconditionFailed: 412, Invalid: 400}
+REFUSAL_STATUS: dict[type[Refused], int] = {NotFound: 404, PreconditionFailed: 412, Invalid: 400, Forbidden: 403}
 
 
 def install(app: FastAPI) -> None:

@@ -100,6 +100,14 @@ class Hub:
             self._subscriptions = (*self._subscriptions, (subscription.id, subscription.callback, query))
         return subscription
 
+    async def listens_with(self, subscription_id: str, condition: str) -> bool:
+        """Whether that subscription exists and its query starts with `condition`."""
+        for subscription in await self._store.subscriptions():
+            if subscription.get("id") == subscription_id:
+                query = subscription.get("query") or ""
+                return bool(query == condition or query.startswith(condition + "&"))
+        return False
+
     async def unsubscribe(self, subscription_id: str) -> bool:
         self._subscriptions = tuple(s for s in self._subscriptions if s[0] != subscription_id)
         return await self._store.remove_subscription(subscription_id)

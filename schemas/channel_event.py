@@ -48,6 +48,9 @@ DLQ_TOPIC = "ihub.channel-events.dlq.v1"
 CHANGES_TOPIC = "ihub.interaction-changes.v1"
 """Applied changes (the source of notifications); key = interaction id."""
 
+AUDIT_TOPIC = "ihub.audit.v1"
+"""The API's audit records (query_api/access.py): who wrote, erased, exported or was refused; no key."""
+
 
 def is_ours(record: dict[str, Any], index_alias: str) -> bool:
     """Whether a change record is about the index `index_alias` (a record of a worker from before

@@ -67,7 +67,7 @@ class Refused(Exception):
     @staticmethod
     def from_code(code: str, message: str) -> Refused:
         """The refusal a change record names (full mode carries refusals through Kafka)."""
-        kinds: dict[str, type[Refused]] = {k.code: k for k in (NotFound, PreconditionFailed, Invalid)}
+        kinds: dict[str, type[Refused]] = {k.code: k for k in (NotFound, PreconditionFailed, Invalid, Forbidden)}
         return kinds.get(code, Invalid)(message)
 
 
@@ -87,6 +87,18 @@ class Invalid(Refused):
     """The change is malformed, touches what may not change, or would leave an invalid resource."""
 
     code = "invalid"
+
+
+class Forbidden(Refused):
+    """The writer acts for one party, and the change would leave an interaction that does not name it."""
+
+    code = "forbidden"
+
+
+def names_party(doc: Document, party_id: str) -> bool:
+    """Whether an interaction's relatedParty names the party (what a party-scoped caller may see)."""
+    related = doc.get("relatedParty")
+    return isinstance(related, list) and any(isinstance(p, dict) and p.get("id") == party_id for p in related)
 
 
 class State(NamedTuple):
@@ -109,7 +121,9 @@ class Change:
     lives (None: the applier's own base, see `apply`). `expected_versions`: the versions the writer
     accepts to change (HTTP If-Match; None: any, an empty tuple: none). `max_bytes`: the largest the
     interaction may become as JSON (the API's request body limit when the change was made, so a
-    replay of the log decides the same; None: no bound).
+    replay of the log decides the same; None: no bound). `party_id`: the one party the writer acts
+    for (a party-scoped token): the interaction must name it before the change (else NotFound, as
+    if it did not exist) and after it (else Forbidden).
     """
 
     kind: Kind
@@ -120,6 +134,7 @@ class Change:
     href: str | None = None
     expected_versions: tuple[int, ...] | None = None
     max_bytes: int | None = None
+    party_id: str | None = None
 
     @classmethod
     def at(cls, kind: Kind, interaction_id: str, time: str, body: Any = None, **extra: Any) -> Change:
@@ -158,6 +173,9 @@ def apply(current: State, change: Change, *, href: str | None = None) -> Outcome
     when the change does not say (the workers' base URL for channel events)."""
     check(change)
     doc = current.doc
+    if doc is not None and change.party_id is not None and not names_party(doc, change.party_id):
+        # another party's interaction is, to this writer, one that does not exist
+        raise NotFound(f"no PartyInteraction with id '{change.interaction_id}'")
     if change.kind == "create":
         if doc is not None and change.version < current.version:
             return Outcome("superseded", current, current)
@@ -194,6 +212,8 @@ def apply(current: State, change: Change, *, href: str | None = None) -> Outcome
 
 
 def _outcome(current: State, new: Document | None, change: Change) -> Outcome:
+    if new is not None and change.party_id is not None and not names_party(new, change.party_id):
+        raise Forbidden(f"the PartyInteraction must name the party '{change.party_id}' in relatedParty")
     if new == current.doc:
         return Outcome("unchanged", current, current)
     kind: OutcomeKind = "create" if current.doc is None else ("delete" if new is None else "update")

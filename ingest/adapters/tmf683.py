@@ -10,6 +10,9 @@ the latest state, in partition order. Any system that already speaks TMF683 may 
             optionally "expectedVersions": [versions the writer accepts] (HTTP If-Match) and
             "maxBytes": the largest the interaction may become (the API's body limit)
     delete: data = {"id"}, optionally "expectedVersions"
+
+    Any of them may carry "actingFor": the party a party-scoped writer acts for (storage/changes.py:
+    the interaction must name it before and after the change).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from schemas.channel_event import API_SOURCE, ChannelEvent
 from schemas.party_interaction import is_interaction_id
 from storage.changes import Change, Invalid, check, version_at
 
-_NOT_BODY = ("id", "href", "creationDate")
+_NOT_BODY = ("id", "href", "creationDate", "actingFor")
 _ACTIONS = {"create": "create", "merge": "patch", "json-patch": "patch", "delete": "delete"}
 
 
@@ -35,7 +38,7 @@ def create(event: ChannelEvent) -> Change:
 
 
 def patch(event: ChannelEvent) -> Change:
-    _only(event.data, "id", "patch", "jsonPatch", "expectedVersions", "maxBytes")
+    _only(event.data, "id", "patch", "jsonPatch", "expectedVersions", "maxBytes", "actingFor")
     if ("patch" in event.data) == ("jsonPatch" in event.data):
         raise AdapterError("data: exactly one of 'patch' (merge patch) and 'jsonPatch' is needed")
     if "patch" in event.data:
@@ -44,7 +47,7 @@ def patch(event: ChannelEvent) -> Change:
 
 
 def delete(event: ChannelEvent) -> Change:
-    _only(event.data, "id", "expectedVersions")
+    _only(event.data, "id", "expectedVersions", "actingFor")
     return _change(event, "delete", None)
 
 
@@ -63,6 +66,8 @@ def event_for(change: Change) -> ChannelEvent:
         data["expectedVersions"] = list(change.expected_versions)
     if change.max_bytes is not None:
         data["maxBytes"] = change.max_bytes
+    if change.party_id is not None:
+        data["actingFor"] = change.party_id
     return ChannelEvent(
         id=uuid4().hex,
         source=API_SOURCE,
@@ -84,6 +89,9 @@ def _change(event: ChannelEvent, kind: Any, body: Any, href: str | None = None) 
     max_bytes = event.data.get("maxBytes")
     if max_bytes is not None and (isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1):
         raise AdapterError("data.maxBytes: must be a positive integer")
+    party_id = event.data.get("actingFor")
+    if party_id is not None and not (isinstance(party_id, str) and party_id):
+        raise AdapterError("data.actingFor: must be a party id")
     change = Change(
         kind,
         interaction_id,
@@ -93,6 +101,7 @@ def _change(event: ChannelEvent, kind: Any, body: Any, href: str | None = None) 
         href,
         None if expected is None else tuple(expected),
         max_bytes,
+        party_id,
     )
     try:
         check(change)

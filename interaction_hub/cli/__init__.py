@@ -50,7 +50,9 @@ def serve(
     """Serve the TMF683 API."""
     import uvicorn
 
+    from query_api.access import audit_to_stderr
     from query_api.app import create_app
+    from query_api.auth import AuthConfigError, describe
     from query_api.connections import uvicorn_options
     from storage.sqlite.store import StoreLocked
 
@@ -66,9 +68,16 @@ def serve(
         f"ihub: TMF683 on http://{settings.host}:{settings.port}{settings.base_path}/partyInteraction"
         f" (store: {settings.store}, {where}); docs at /docs"
     )
+    audit_to_stderr()
+    try:
+        typer.echo(f"ihub: {describe(settings)}")
+        application = create_app(settings)
+    except AuthConfigError as exc:
+        typer.echo(f"ihub: refusing to start: {exc}", err=True)
+        raise typer.Exit(2) from None
     try:
         uvicorn.run(
-            create_app(settings),
+            application,
             host=settings.host,
             port=settings.port,
             loop="uvloop",
@@ -141,3 +150,23 @@ def reindex() -> None:
     from stream_workers.reindex import reindex as run_reindex
 
     typer.echo(asyncio.run(run_reindex(_settings())))
+
+
+@app.command()
+def retention(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list what would go: a count per month")] = False,
+    days: Annotated[
+        int | None, typer.Option(min=1, help="Keep this many days [IHUB_RETENTION_DAYS; needed if that is unset]")
+    ] = None,
+    ids: Annotated[bool, typer.Option("--ids", help="Also print the ids, one per line")] = False,
+    store: Store = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Purge now the interactions that ended more than the retention period ago (docs/privacy.md)."""
+    from interaction_hub.cli.privacy import retention as run_retention
+
+    settings = _settings(store=store, data_dir=data_dir)
+    kept = days or settings.retention_days
+    if kept is None:
+        raise typer.BadParameter("set IHUB_RETENTION_DAYS or give --days")
+    asyncio.run(run_retention(settings, kept, dry_run=dry_run, show_ids=ids))

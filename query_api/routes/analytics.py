@@ -9,6 +9,7 @@ import orjson
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
+from query_api.access import CurrentCaller
 from query_api.deps import AppState
 from query_api.errors import TmfError
 from query_api.routes.timeline import DATE_TIME_PARAM, EARLIEST, EARLIEST_TEXT, LATEST_TEXT, instant
@@ -37,6 +38,7 @@ def _iso(at: float) -> str:
 )
 async def kpi_report(
     state: AppState,
+    caller: CurrentCaller,
     from_: Annotated[
         str | None,
         Query(alias="from", description="Start (inclusive); default: 30 days before `to`", **DATE_TIME_PARAM),
@@ -48,6 +50,9 @@ async def kpi_report(
     ] = "channel",
     fcrDays: Annotated[float, Query(gt=0, le=365, description="Days within which a repeat contact undoes FCR")] = 7,
 ) -> Response:
+    if caller.party_id is not None:
+        # the figures aggregate over every customer: not for a token that acts for one of them
+        raise TmfError(403, "KPIs cover all customers; a token acting for one party cannot read them")
     if groupBy not in GROUP_BY:
         raise TmfError(400, f"groupBy must be one of {', '.join(GROUP_BY)}, got '{groupBy}'")
     if interval not in INTERVALS:

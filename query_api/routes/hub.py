@@ -9,6 +9,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from interaction_hub.notifications import CallbackRefused, Endpoint, endpoint
+from query_api.access import CurrentCaller
+from query_api.auth import READ
 from query_api.body import read_json
 from query_api.deps import AppState
 from query_api.errors import TmfError
@@ -62,9 +64,16 @@ FILTER_PATTERN = rf"^(?:{_CONDITION}(?:&{_CONDITION})*)?$"
         }
     },
 )
-async def register_listener(request: Request, state: AppState) -> Response:
+async def register_listener(request: Request, state: AppState, caller: CurrentCaller) -> Response:
+    # notifications carry interactions: a listener gets only what its own token could read
+    if not caller.may(READ):
+        raise TmfError(403, f"a listener needs {READ} as well")
     _, body = await read_json(request, state.settings.max_body_bytes, ("application/json",))
     subscription_input = EventSubscriptionInput.model_validate(body)
+    if caller.party_id is not None:
+        own = party_filter(caller.party_id)
+        query = f"{own}&{subscription_input.query}" if subscription_input.query else own
+        subscription_input = subscription_input.model_copy(update={"query": query})
     try:
         subscription = await state.hub.subscribe(subscription_input, this_server=_this_server(request))
     except QueryError as exc:
@@ -77,6 +86,12 @@ async def register_listener(request: Request, state: AppState) -> Response:
     return Response(
         orjson.dumps(subscription.model_dump()), 201, headers={"Location": location}, media_type="application/json"
     )
+
+
+def party_filter(party_id: str) -> str:
+    """The condition every notification to a party-scoped listener meets (the party ids a token may
+    carry need no escaping: query_api/auth.py)."""
+    return f"event.partyInteraction.relatedParty.id={party_id}"
 
 
 def _this_server(request: Request) -> set[Endpoint]:
@@ -97,7 +112,9 @@ def _this_server(request: Request) -> set[Endpoint]:
     summary="Unregisters a listener",
     responses={204: {"description": "Deleted"}, 404: {"model": Error, "description": "No subscription with this id"}},
 )
-async def unregister_listener(id: str, state: AppState) -> Response:
+async def unregister_listener(id: str, state: AppState, caller: CurrentCaller) -> Response:
+    if caller.party_id is not None and not await state.hub.listens_with(id, party_filter(caller.party_id)):
+        raise TmfError(404, f"no subscription with id '{id}'")  # another party's listener does not exist
     if not await state.hub.unsubscribe(id):
         raise TmfError(404, f"no subscription with id '{id}'")
     return Response(status_code=204)

@@ -16,14 +16,15 @@ import orjson
 from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
+from query_api.access import CurrentCaller
 from query_api.body import read_json
 from query_api.deps import AppState
 from query_api.errors import TmfError, error_response
 from schemas import Error, PartyInteraction, PartyInteractionCreate, PartyInteractionUpdate
 from schemas.common import utc_now
 from schemas.party_interaction import INTERACTION_ID_PATTERN, is_interaction_id
-from storage.changes import Change, Kind, NotFound, check
-from storage.query import Query, project
+from storage.changes import Change, Kind, NotFound, check, names_party
+from storage.query import Condition, Op, Operand, Query, project
 from storage.tmf630 import (
     MAX_CONDITIONS,
     MAX_FIELDS,
@@ -198,7 +199,7 @@ def _href(state: AppState, interaction_id: str) -> str:
     responses={201: {"model": PartyInteraction, "description": "Created"}, **_errors(400, 413, 415)},
     openapi_extra={"requestBody": {"required": True, "content": {JSON: {"schema": _ref(PartyInteractionCreate)}}}},
 )
-async def create_party_interaction(request: Request, state: AppState) -> Response:
+async def create_party_interaction(request: Request, state: AppState, caller: CurrentCaller) -> Response:
     _, body = await read_json(request, state.settings.max_body_bytes, (JSON,))
     if not isinstance(body, dict):
         raise TmfError(400, "the body must be a JSON object")
@@ -207,8 +208,12 @@ async def create_party_interaction(request: Request, state: AppState) -> Respons
         raise TmfError(400, f"set by the server, not by clients: {', '.join(owned)}")
     created = PartyInteractionCreate.model_validate(body).to_json_dict()
     created.pop("creationDate", None)  # the server's clock, whatever a client sent
+    if caller.party_id is not None and not names_party(created, caller.party_id):
+        raise TmfError(403, f"this token creates only interactions whose relatedParty names '{caller.party_id}'")
     interaction_id = uuid4().hex
-    change = Change.at("create", interaction_id, utc_now(), created, href=_href(state, interaction_id))
+    change = Change.at(
+        "create", interaction_id, utc_now(), created, href=_href(state, interaction_id), party_id=caller.party_id
+    )
     outcome = await state.store.write(change, state.hub.notify)
     state.hub.wake()
     doc = outcome.new.doc
@@ -230,8 +235,8 @@ async def create_party_interaction(request: Request, state: AppState) -> Respons
     },
     openapi_extra={"parameters": [_FIELDS, _SORT, _OFFSET, _LIMIT]},
 )
-async def list_party_interactions(request: Request, state: AppState) -> Response:
-    query = _parse(request.url.query, allow=("fields", "sort", "offset", "limit"))
+async def list_party_interactions(request: Request, state: AppState, caller: CurrentCaller) -> Response:
+    query = scoped(_parse(request.url.query, allow=("fields", "sort", "offset", "limit")), caller.party_id)
     # without `limit`, the default page; never more than the maximum (a larger `limit` is lowered to
     # it: the answer is then a 206 whose Link header leads on)
     limit = state.settings.default_page_size if query.limit is None else query.limit
@@ -247,6 +252,15 @@ async def list_party_interactions(request: Request, state: AppState) -> Response
     if page.total:
         headers["Link"] = _links(request, query, page.total)
     return _json(body, 206 if partial else 200, headers)
+
+
+def scoped(query: Query, party_id: str | None) -> Query:
+    """The query a party-scoped caller runs: only interactions whose relatedParty names the party.
+    Part of the query the store compiles, so totals, paging and `fields` stay right."""
+    if party_id is None:
+        return query
+    only_party = Condition("relatedParty.id", Op.EQ, (Operand(party_id),))  # text equality, nothing parsed
+    return replace(query, conditions=(*query.conditions, only_party))
 
 
 def _links(request: Request, query: Query, total: int) -> str:
@@ -276,12 +290,14 @@ def _links(request: Request, query: Query, total: int) -> str:
     },
     openapi_extra={"parameters": [_FIELDS, _IF_NONE_MATCH]},
 )
-async def get_party_interaction(id: InteractionId, request: Request, state: AppState) -> Response:
+async def get_party_interaction(
+    id: InteractionId, request: Request, state: AppState, caller: CurrentCaller
+) -> Response:
     query = _parse(request.url.query, allow=("fields",)) if request.url.query else None
     if query is not None and query.conditions:
         raise TmfError(400, "only 'fields' is accepted when retrieving one PartyInteraction")
     stored = await state.store.get(id)
-    if stored is None:
+    if stored is None or (caller.party_id is not None and not names_party(orjson.loads(stored.body), caller.party_id)):
         raise TmfError(404, _not_found(id))
     headers = {"ETag": etag(stored.version)}
     if not_modified(request.headers.get("if-none-match"), stored.version):
@@ -307,7 +323,7 @@ class RetrieveFastPath:
     """Pure ASGI middleware for the API's hottest call, a plain `GET /partyInteraction/{id}`: the
     stored bytes (or the 404) go straight out, without FastAPI's routing, dependency and middleware
     layers (measured: about 0.3 ms of a ~1.4 ms GET in full mode). Anything else, a query string
-    (`fields`), another method, goes on to `get_party_interaction` and the rest of the app; an
+    (`fields`), another method, a party-scoped caller, goes on to `get_party_interaction` and the rest of the app; an
     error from the store goes to the app's error handlers like one from a route."""
 
     def __init__(self, app: Any, prefix: str) -> None:
@@ -315,7 +331,12 @@ class RetrieveFastPath:
         self.prefix = prefix.rstrip("/") + "/partyInteraction/"
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET" and not scope["query_string"]:
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "GET"
+            and not scope["query_string"]
+            and scope["state"]["caller"].party_id is None  # set by AccessControl, the outer middleware
+        ):
             path: str = scope["path"]
             interaction_id = path[len(self.prefix) :] if path.startswith(self.prefix) else ""
             if interaction_id and "/" not in interaction_id:
@@ -352,7 +373,9 @@ class RetrieveFastPath:
         "parameters": [_IF_MATCH],
     },
 )
-async def patch_party_interaction(id: InteractionId, request: Request, state: AppState) -> Response:
+async def patch_party_interaction(
+    id: InteractionId, request: Request, state: AppState, caller: CurrentCaller
+) -> Response:
     kind, patch = await read_json(request, state.settings.max_body_bytes, tuple(PATCH_KINDS))
     change = Change.at(
         PATCH_KINDS[kind],
@@ -361,6 +384,7 @@ async def patch_party_interaction(id: InteractionId, request: Request, state: Ap
         patch,
         expected_versions=if_match(request),
         max_bytes=state.settings.max_body_bytes,  # a patch makes nothing larger than a body may be
+        party_id=caller.party_id,
     )
     check(change)  # a malformed or not-patchable change is refused before it goes anywhere
     _named(id)
@@ -376,11 +400,12 @@ async def patch_party_interaction(id: InteractionId, request: Request, state: Ap
     responses={204: {"description": "Deleted"}, **_errors(404, 412)},
     openapi_extra={"parameters": [_IF_MATCH]},
 )
-async def delete_party_interaction(id: InteractionId, request: Request, state: AppState) -> Response:
+async def delete_party_interaction(
+    id: InteractionId, request: Request, state: AppState, caller: CurrentCaller
+) -> Response:
     _named(id)
-    outcome = await state.store.write(
-        Change.at("delete", id, utc_now(), expected_versions=if_match(request)), state.hub.notify
-    )
+    change = Change.at("delete", id, utc_now(), expected_versions=if_match(request), party_id=caller.party_id)
+    outcome = await state.store.write(change, state.hub.notify)
     if outcome.old.doc is None:
         raise NotFound(_not_found(id))
     state.hub.wake()

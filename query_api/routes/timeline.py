@@ -9,6 +9,7 @@ import orjson
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
+from query_api.access import CurrentCaller
 from query_api.deps import AppState
 from query_api.errors import TmfError
 from schemas import Error
@@ -70,6 +71,7 @@ def instant(name: str, value: str | None) -> float | None:
 async def party_timeline(
     partyId: str,
     state: AppState,
+    caller: CurrentCaller,
     channel: Csv = None,
     status: Csv = None,
     reason: Csv = None,
@@ -81,6 +83,8 @@ async def party_timeline(
     cursor: Annotated[str | None, Query(description="nextCursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> Response:
+    if caller.party_id is not None and partyId != caller.party_id:
+        raise TmfError(404, f"no timeline for party '{partyId}'")  # as if another party did not exist
     store_timeline = getattr(state.store, "timeline", None)
     if store_timeline is None:
         raise TmfError(501, "this store has no timeline")

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from interaction_hub.topics import ensure_topics, start_group_at_end
-from tests.conftest import run_async
+from tests.conftest import engine_http, run_async
 
 BASE_PATH = "/tmf-api/partyInteraction/v4"
 
@@ -44,18 +44,27 @@ class Server:
         self.process: subprocess.Popen | None = None
         self.url = f"{self.root}{BASE_PATH}/"
 
+    @property
+    def log_path(self) -> Path:
+        """The server's output (a file, not a pipe: a pipe nobody reads would stall the server)."""
+        return self.data_dir / "server.log"
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
     def start(self) -> Server:
-        self.process = subprocess.Popen(
-            [IHUB, "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)],
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "a") as log:
+            self.process = subprocess.Popen(
+                [IHUB, "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.process.stdout.read()}")
+                raise RuntimeError(f"server exited: {self.output()}")
             try:
                 httpx.get(self.url + "partyInteraction?limit=0", timeout=1)
                 return self
@@ -92,9 +101,9 @@ def full_mode_store(request: pytest.FixtureRequest, name: str) -> Iterator[dict[
     finally:
         # only this store's indices, by name (the engine refuses wildcard deletes): the versioned
         # index behind the alias, the subscriptions and the contacts
-        behind = httpx.get(f"{search_url}/_alias/{tag}")
+        behind = httpx.get(f"{search_url}/_alias/{tag}", **engine_http())
         indices = [*(behind.json() if behind.status_code == 200 else {}), f"{tag}-subscriptions", f"{tag}-contacts"]
-        httpx.delete(f"{search_url}/{','.join(indices)}", params={"ignore_unavailable": "true"})
+        httpx.delete(f"{search_url}/{','.join(indices)}", params={"ignore_unavailable": "true"}, **engine_http())
 
 
 @contextmanager

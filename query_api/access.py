@@ -1,0 +1,136 @@
+"""The door every request passes: authenticate (query_api/auth.py), check the endpoint's permission,
+then hand the caller to the routes; and the audit trail of who wrote, erased, exported or was refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Depends, Request
+
+from query_api.auth import ANONYMOUS, EXPORT, PUBLIC, AccessRules, Authenticator, Caller, InvalidToken
+from query_api.errors import error_response
+
+audit_log = logging.getLogger("ihub.audit")
+
+NOBODY = Caller(None, None, frozenset())
+_AUDITED_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_MAX_AUDITED_PATH = 300
+
+
+class Audit:
+    """One structured record per write, erasure, export and refusal: who (`sub`, client), what
+    (method and path), when, and the answer's status. The records name interactions and parties by
+    id only; bodies never go in. `sink` also receives each record (full mode: the audit topic)."""
+
+    def __init__(self, sink: Callable[[bytes], Awaitable[None]] | None = None) -> None:
+        self.sink = sink
+
+    async def record(self, caller: Caller | None, method: str, path: str, status: int, **extra: Any) -> None:
+        entry: dict[str, Any] = {
+            "log": "audit",
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "sub": caller.subject if caller else None,
+            "client": caller.client if caller else None,
+            "method": method,
+            "path": path[:_MAX_AUDITED_PATH],
+            "status": status,
+        }
+        if caller is not None and caller.party_id is not None:
+            entry["actingFor"] = caller.party_id
+        entry.update(extra)
+        line = orjson.dumps(entry)
+        audit_log.info("%s", line.decode())
+        if self.sink is not None:
+            try:
+                await self.sink(line)
+            except Exception as exc:  # the log line above stands; the request is not failed for it
+                audit_log.error("audit record not sent to the audit topic: %s", type(exc).__name__)
+
+
+def audit_to_stderr() -> None:
+    """Audit records as one JSON object a line on stderr (the server's own log stays separate)."""
+    if not audit_log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        audit_log.addHandler(handler)
+        audit_log.setLevel(logging.INFO)
+        audit_log.propagate = False
+
+
+class AccessControl:
+    """Pure ASGI middleware, outermost: no request reaches a route (or the fast path) without a
+    caller that may make it. With auth off every caller is ANONYMOUS, who may do everything."""
+
+    def __init__(self, app: Any, *, base_path: str, public_docs: bool) -> None:
+        self.app = app
+        self.rules = AccessRules(base_path, public_docs=public_docs)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = scope["app"].state.ihub
+        method, path = scope["method"], scope["path"]
+        needed = self.rules.needed(method, path)
+        authenticator: Authenticator | None = state.authenticator
+        # with auth on, a public path (pages, docs) runs as NOBODY: it can reach no data by accident
+        caller = ANONYMOUS if authenticator is None else NOBODY
+        if authenticator is not None and needed != PUBLIC:
+            try:
+                caller = await authenticator.caller(_header(scope, b"authorization"))
+            except InvalidToken as exc:
+                await state.audit.record(None, method, path, 401, reason=str(exc))
+                response = error_response(
+                    401, "a valid bearer token is needed", {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+                )
+                await response(scope, receive, send)
+                return
+            if needed and not caller.may(needed):
+                await state.audit.record(caller, method, path, 403, needed=needed)
+                response = error_response(
+                    403,
+                    f"this token does not grant {needed}",
+                    {"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{needed}"'},
+                )
+                await response(scope, receive, send)
+                return
+        scope.setdefault("state", {})["caller"] = caller
+        if method not in _AUDITED_METHODS and needed != EXPORT:
+            await self.app(scope, receive, send)
+            return
+        answer: dict[str, Any] = {"status": 500}
+
+        async def send_noting_status(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                answer["status"] = message["status"]
+                location = _header(message, b"location")
+                if location:
+                    answer["location"] = location
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noting_status)
+        finally:
+            extra = {"location": answer["location"]} if "location" in answer else {}
+            await state.audit.record(caller, method, path, answer["status"], **extra)
+
+
+def _header(scope_or_message: dict[str, Any], name: bytes) -> str | None:
+    for key, value in scope_or_message.get("headers", ()):
+        if key.lower() == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+async def _caller(request: Request) -> Caller:
+    # set by AccessControl for every request; a request that did not pass it may do nothing
+    caller: Caller = request.scope.get("state", {}).get("caller", NOBODY)
+    return caller
+
+
+CurrentCaller = Annotated[Caller, Depends(_caller)]
