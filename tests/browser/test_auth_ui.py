@@ -25,8 +25,10 @@ import pytest
 
 from interaction_hub.settings import Settings
 from query_api.app import create_app
-from tests.browser.test_ui import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LIST, board, shown_ids, wait_ready
+from tests.browser.test_ui import ARTIFACTS, LIST, board, browser, shown_ids, wait_ready
 from tests.conformance.conftest import IHUB, Server, running
+
+__all__ = ["browser"]  # the Chromium fixture of test_ui.py, shared
 
 ROOT = Path(__file__).resolve().parents[2]
 REALM_FILE = ROOT / "services" / "keycloak" / "ihub-realm.json"
@@ -119,20 +121,6 @@ def auth_server(keycloak, tmp_path_factory):
     )
     with running(server, tmp_path_factory.mktemp("auth-ui-worker")):
         yield server
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"{CHROMIUM} is missing: the browser tests need Debian's chromium; no browser is ever downloaded")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("the Python package 'playwright' is missing: pip install -e '.[test]'")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 class Recorder:

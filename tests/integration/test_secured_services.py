@@ -22,20 +22,11 @@ from ingest.publisher import Publisher
 from interaction_hub.kafka_client import kafka_options
 from interaction_hub.search_client import search_client
 from interaction_hub.settings import Settings
-from schemas.channel_event import ChannelEvent
 from storage.search import wait_until_ready
 from tests.integration.conftest import count, wait_until
+from tests.integration.test_pipeline import marked
 
 pytestmark = pytest.mark.integration
-
-
-def marked(event: ChannelEvent, marker: str) -> ChannelEvent:
-    """The same kind of event about a new interaction (ids made unique by `marker`)."""
-    data = dict(event.data)
-    for key in ("callId", "sessionId", "visitId", "messageId", "conversationId"):
-        if key in data:
-            data[key] = f"{data[key]}-{marker}"
-    return event.model_copy(update={"id": f"{event.id}-{marker}", "data": data})
 
 
 def settings_of(env: dict[str, str]) -> Settings:
