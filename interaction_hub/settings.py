@@ -133,6 +133,11 @@ class Settings(BaseSettings):
         "search_password",
         "search_api_key",
         "search_ca_file",
+        "auth",
+        "auth_jwks_url",
+        "auth_public_key_file",
+        "auth_issuer",
+        "auth_audience",
         mode="before",
     )
     @classmethod

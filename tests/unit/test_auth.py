@@ -307,3 +307,12 @@ def test_a_key_server_that_never_answered_refuses_every_token() -> None:
     authenticator = _jwks_authenticator(url)
     with pytest.raises(InvalidToken):
         asyncio.run(authenticator.caller(f"Bearer {Signer().token(READ)}"))
+
+
+def test_empty_auth_variables_count_as_unset() -> None:
+    # deployment files pass unset settings as empty variables: an empty path must not read as "."
+    empty = Settings(auth="", auth_jwks_url="", auth_public_key_file="", auth_issuer="", auth_audience="")
+    assert (empty.auth, empty.auth_jwks_url, empty.auth_public_key_file) == (None, None, None)
+    assert auth_enabled(empty) is False
+    with pytest.raises(AuthConfigError):
+        auth_enabled(Settings(host="0.0.0.0", auth="", auth_jwks_url=""))
