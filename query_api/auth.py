@@ -150,7 +150,10 @@ class PemKey:
     """One public key from a PEM file: for sites that cannot reach the provider's JWKS."""
 
     def __init__(self, path: Path) -> None:
-        key = load_pem_public_key(path.read_bytes())
+        try:
+            key = load_pem_public_key(path.read_bytes())
+        except (OSError, ValueError, TypeError) as exc:
+            raise AuthConfigError(f"{path}: not a readable PEM public key ({type(exc).__name__})") from None
         if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
             raise AuthConfigError(f"{path}: not an RSA or EC public key")
         self.key = key

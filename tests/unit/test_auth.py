@@ -316,3 +316,13 @@ def test_empty_auth_variables_count_as_unset() -> None:
     assert auth_enabled(empty) is False
     with pytest.raises(AuthConfigError):
         auth_enabled(Settings(host="0.0.0.0", auth="", auth_jwks_url=""))
+
+
+@pytest.mark.parametrize("content", [None, b"", b"-----BEGIN PUBLIC KEY-----\nnot base64\n-----END PUBLIC KEY-----\n"])
+def test_a_missing_or_broken_key_file_is_a_clear_refusal(tmp_path: Path, content: bytes | None) -> None:
+    path = tmp_path / "key.pem"
+    if content is not None:
+        path.write_bytes(content)
+    settings = Settings(auth_public_key_file=path, auth_issuer=ISSUER, auth_audience=AUDIENCE)
+    with pytest.raises(AuthConfigError, match="PEM public key"):
+        Authenticator.from_settings(settings)
