@@ -8,7 +8,7 @@ PORT   ?= 8683
 DATA   ?= ./data
 NEWMAN := .tools/node_modules/.bin/newman
 
-.PHONY: install run test test-unit test-ctk bench clean
+.PHONY: install run test test-unit test-ctk test-cluster bench clean
 
 # The venv is rebuilt when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -32,6 +32,12 @@ run: $(VENV)/.installed
 # Elasticsearch (started by scripts/services), and the official CTK on both stores.
 test: install
 	scripts/test-all
+
+# The fault tests on a local three-broker Kafka and two-node Elasticsearch cluster (scripts/services
+# cluster, its own ports), started here and stopped afterwards; figures in artifacts/cluster-*.json.
+test-cluster: install
+	scripts/services cluster up
+	$(PY) -m pytest -p no:cacheprovider -s tests/cluster/faults.py; rc=$$?; scripts/services cluster down; exit $$rc
 
 bench: install
 	$(PY) bench/embedded.py

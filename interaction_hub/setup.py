@@ -37,13 +37,18 @@ async def _prepare(settings: Settings) -> None:
     await ensure_topics(
         kafka_options(settings),
         settings.topic_partitions,
+        settings.topic_replication,
         retention_days=settings.retention_days,
         update_retention=True,  # the raw topic's retention follows IHUB_RETENTION_DAYS (docs/privacy.md)
+        min_insync=settings.topic_min_insync,
     )
     client = search_client(settings)
     try:
-        await SearchStore(client, settings.index_alias).ensure_index()
-        await SubscriptionIndex(client, f"{settings.index_alias}-subscriptions").ensure()
+        # replicas: at creation only (an index made earlier keeps its own)
+        await SearchStore(client, settings.index_alias, replicas=settings.index_replicas).ensure_index()
+        await SubscriptionIndex(
+            client, f"{settings.index_alias}-subscriptions", replicas=settings.index_replicas
+        ).ensure()
     finally:
         await client.close()
 

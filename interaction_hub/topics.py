@@ -36,16 +36,21 @@ def retention_configs(retention_days: int | None) -> dict[str, dict[str, str]]:
     }
 
 
-def topic_specs(partitions: int, replication: int = 1, retention_days: int | None = None) -> list[NewTopic]:
+def topic_specs(
+    partitions: int, replication: int = 1, retention_days: int | None = None, min_insync: int = 1
+) -> list[NewTopic]:
+    """The topics, each with `replication` replicas of which `min_insync` must have a write before
+    an acks=all producer (every producer of the project) is answered."""
     kept = retention_configs(retention_days)
+    durable = {"min.insync.replicas": str(min_insync)}
     return [
-        NewTopic(RAW_TOPIC, partitions, replication, topic_configs=kept[RAW_TOPIC]),
-        NewTopic(DLQ_TOPIC, 1, replication, topic_configs=kept[DLQ_TOPIC]),
-        NewTopic(CHANGES_TOPIC, partitions, replication, topic_configs=kept[CHANGES_TOPIC]),
+        NewTopic(RAW_TOPIC, partitions, replication, topic_configs={**kept[RAW_TOPIC], **durable}),
+        NewTopic(DLQ_TOPIC, 1, replication, topic_configs={**kept[DLQ_TOPIC], **durable}),
+        NewTopic(CHANGES_TOPIC, partitions, replication, topic_configs={**kept[CHANGES_TOPIC], **durable}),
         # what each erasure removed (schemas/erasure.py); read whole by every worker at start
-        NewTopic(ERASURES_TOPIC, 1, replication, topic_configs=kept[ERASURES_TOPIC]),
+        NewTopic(ERASURES_TOPIC, 1, replication, topic_configs={**kept[ERASURES_TOPIC], **durable}),
         # a year of who did what: long enough for a privacy officer's questions, bounded all the same
-        NewTopic(AUDIT_TOPIC, 1, replication, topic_configs={"retention.ms": str(365 * 24 * 3600 * 1000)}),
+        NewTopic(AUDIT_TOPIC, 1, replication, topic_configs={"retention.ms": str(365 * _DAY_MS), **durable}),
     ]
 
 
@@ -56,22 +61,31 @@ async def ensure_topics(
     *,
     retention_days: int | None = None,
     update_retention: bool = False,
+    min_insync: int = 1,
 ) -> None:
-    """Create the missing topics. `update_retention` (`ihub init`, the API and the workers at start):
-    also set the retention of existing ones to what `retention_days` asks (retention_configs)."""
+    """Create the missing topics (`replication` replicas, `min_insync` of them in sync for a write).
+    `update_retention` (`ihub init`, the API and the workers at start): also set the retention of
+    existing ones to what `retention_days` asks (retention_configs), and their min.insync.replicas
+    to `min_insync` (every process of a deployment is given the same settings)."""
+    if min_insync > replication:
+        raise ValueError(f"min.insync.replicas {min_insync} is more than the replication factor {replication}")
     admin = AIOKafkaAdminClient(**kafka)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [spec for spec in topic_specs(partitions, replication, retention_days) if spec.name not in existing]
+        specs = topic_specs(partitions, replication, retention_days, min_insync)
+        missing = [spec for spec in specs if spec.name not in existing]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # another process created them first
                 await admin.create_topics(missing)
         if update_retention:
             # each of these topics has no other config of ours, so setting the whole set is safe
+            # (AlterConfigs replaces a topic's whole set: min.insync.replicas is part of it)
             await admin.alter_configs(
                 [
-                    ConfigResource(ConfigResourceType.TOPIC, name, configs=configs)
+                    ConfigResource(
+                        ConfigResourceType.TOPIC, name, configs={**configs, "min.insync.replicas": str(min_insync)}
+                    )
                     for name, configs in retention_configs(retention_days).items()
                     if name in existing
                 ]

@@ -35,7 +35,7 @@ console = Console(stderr=True)
 
 async def reindex(settings: Settings) -> str:
     await prepare(settings)
-    store = SearchStore(search_client(settings), settings.index_alias)
+    store = SearchStore(search_client(settings), settings.index_alias, replicas=settings.index_replicas)
     consumer = AIOKafkaConsumer(**kafka_options(settings), enable_auto_commit=False, group_id=None)
     await consumer.start()
     erasures: ErasureLog | None = None

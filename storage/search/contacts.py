@@ -102,12 +102,14 @@ class _ContactChange:
 
 
 class ContactIndex:
-    def __init__(self, client: Any, index: str):
+    def __init__(self, client: Any, index: str, *, replicas: int = 0):
         self.client = client
         self.index = index
+        self.replicas = replicas  # of the index, when this creates it
 
     async def ensure(self) -> None:
-        await engine.ensure_index(self.client, self.index, mappings=MAPPINGS, settings=SETTINGS)
+        settings = {**SETTINGS, "number_of_replicas": self.replicas}
+        await engine.ensure_index(self.client, self.index, mappings=MAPPINGS, settings=settings)
 
     async def update(self, states: Iterable[tuple[str, int, Document | None]], *, refresh: bool = False) -> None:
         """Make the contacts reflect these interaction states (id, version, stored resource or None

@@ -54,10 +54,11 @@ class OpResult:
 class SearchStore:
     """The interactions behind `alias`, and FCR's contacts in `<alias>-contacts` (storage/search/contacts.py)."""
 
-    def __init__(self, client: Any, alias: str = "ihub-interactions"):
+    def __init__(self, client: Any, alias: str = "ihub-interactions", *, replicas: int = 0):
         self.client = client
         self.alias = alias
-        self.contacts = ContactIndex(client, f"{alias}-contacts")
+        self.replicas = replicas  # replicas of each shard of the indices this store creates
+        self.contacts = ContactIndex(client, f"{alias}-contacts", replicas=replicas)
 
     # -- index management -------------------------------------------------------------------
 
@@ -71,7 +72,7 @@ class SearchStore:
             await engine.wait_for_primaries(self.client, index)
         else:
             index = f"{self.alias}-v1"
-            await engine.ensure_index(self.client, index, mappings=MAPPINGS, settings=SETTINGS)
+            await engine.ensure_index(self.client, index, mappings=MAPPINGS, settings=self._settings())
             await self.client.indices.put_alias(index=index, name=self.alias, body={"is_write_index": True})
         await self.contacts.ensure()
         return index
@@ -85,8 +86,11 @@ class SearchStore:
         `ihub reindex` fills); a store over that index alone."""
         match = re.search(r"-v(\d+)$", await self.current_index())
         index = f"{self.alias}-v{int(match.group(1)) + 1 if match else 2}"
-        await engine.create_index(self.client, index, mappings=MAPPINGS, settings=SETTINGS)
-        return SearchStore(self.client, index)
+        await engine.create_index(self.client, index, mappings=MAPPINGS, settings=self._settings())
+        return SearchStore(self.client, index, replicas=self.replicas)
+
+    def _settings(self) -> dict[str, Any]:
+        return {**SETTINGS, "number_of_replicas": self.replicas}
 
     async def move_alias_to(self, index: str) -> str:
         """Point the alias, for reads and writes, at `index` in one atomic update; the index it left."""

@@ -15,12 +15,15 @@ MAPPINGS = {
 class SubscriptionIndex:
     """One per deployment (named after its interaction alias: `<alias>-subscriptions`)."""
 
-    def __init__(self, client: Any, index: str):
+    def __init__(self, client: Any, index: str, *, replicas: int = 0):
         self.client = client
         self.index = index
+        self.replicas = replicas  # of the index, when this creates it
 
     async def ensure(self) -> None:
-        await engine.ensure_index(self.client, self.index, mappings=MAPPINGS)
+        await engine.ensure_index(
+            self.client, self.index, mappings=MAPPINGS, settings={"number_of_replicas": self.replicas}
+        )
 
     async def add_subscription(self, subscription: dict[str, Any]) -> None:
         await self.client.index(index=self.index, id=subscription["id"], document=subscription, refresh="wait_for")
