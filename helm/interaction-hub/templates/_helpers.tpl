@@ -23,6 +23,15 @@ app.kubernetes.io/name: {{ include "ihub.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- if .Values.component.enabled }}
+oda.tmforum.org/componentName: {{ include "ihub.componentName" . }}
+{{- end }}
+{{- end }}
+
+{{/* The ODA Component's name (component.enabled), also the value of the label
+oda.tmforum.org/componentName on every resource: <release>-<component.name>. */}}
+{{- define "ihub.componentName" -}}
+{{- printf "%s-%s" .Release.Name (required "component.name is required with component.enabled" .Values.component.name) | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
 {{- define "ihub.selectorLabels" -}}
