@@ -8,7 +8,12 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from prometheus_client import Counter
+
 log = logging.getLogger(__name__)
+# `what` is always a literal of the code ("bulk write", "publishing batch results"): a bounded label
+RETRIES = Counter("ihub_retries", "Retries after a failure of Kafka, the engine or another service", ["operation"])
+BACKOFF_SECONDS = Counter("ihub_backoff_seconds", "Seconds spent waiting before retries", ["operation"])
 T = TypeVar("T")
 
 
@@ -28,4 +33,6 @@ async def until_done(what: str, attempt_once: Callable[[], Awaitable[T]], *, max
             attempt += 1
             delay = backoff_delay(attempt, max_s=max_backoff_s)
             log.warning("%s failed (%r); retry %d in %.1fs", what, exc, attempt, delay)
+            RETRIES.labels(what).inc()
+            BACKOFF_SECONDS.labels(what).inc(delay)
             await asyncio.sleep(delay)

@@ -56,6 +56,21 @@ class Settings(BaseSettings):
     )
     max_connections: int = Field(default=1000, ge=1, description="Open connections at most; past it, 503")
 
+    # operating (README "Operating"): health, metrics, logs, shutdown
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text: for people; json: one JSON object per line (API and workers)"
+    )
+    metrics_public: bool = Field(default=True, description="/metrics without a token; false: any valid token")
+    worker_http_port: int = Field(
+        default=8684, ge=0, le=65535, description="The worker's health and metrics port; 0: none"
+    )
+    worker_http_host: str = Field(
+        default="0.0.0.0", description="Interface of the worker's health and metrics port (probes come from outside)"
+    )
+    shutdown_timeout_s: float = Field(
+        default=10.0, gt=0, description="After SIGTERM, the longest the API or a worker takes to exit"
+    )
+
     # authentication: on when a key source (JWKS URL or PEM file) is set (query_api/auth.py)
     auth: Literal["on", "off"] | None = Field(
         default=None,
@@ -88,6 +103,11 @@ class Settings(BaseSettings):
     index_alias: str = "ihub-interactions"
     worker_group: str = Field(default="ihub-worker", description="Consumer group (faust app id) of the workers")
     topic_partitions: int = Field(default=6, ge=1, description="Partitions of the topics ihub creates")
+    topic_replication: int = Field(default=1, ge=1, description="Replication factor of the topics ihub creates")
+    topic_min_insync: int = Field(
+        default=1, ge=1, description="min.insync.replicas of the topics ihub creates (at most their replication factor)"
+    )
+    index_replicas: int = Field(default=0, ge=0, description="Replicas of each shard of the indices ihub creates")
     worker_batch_size: int = Field(default=2000, ge=1)
     worker_batch_seconds: float = Field(default=0.05, gt=0, description="Longest wait to fill a batch")
     write_timeout_s: float = Field(default=10.0, gt=0, description="API wait for its write to be indexed")

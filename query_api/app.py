@@ -18,8 +18,10 @@ from query_api.access import AccessControl, Audit
 from query_api.auth import PUBLIC, AccessRules, Authenticator
 from query_api.deps import State
 from query_api.hub import Hub
+from query_api.observability import Observe, store_readiness
+from query_api.observability import router as operations_router
 from query_api.retention import RetentionSchedule
-from query_api.routes import analytics, docs, hub, parties, party_interaction, timeline, ui_config
+from query_api.routes import analytics, docs, hub, parties, party_interaction, party_role, timeline, ui_config
 from schemas import EventSubscriptionInput, PartyInteractionCreate, PartyInteractionUpdate
 from storage.base import InteractionStore, SubscriptionRegistry, SubscriptionStore
 from storage.sqlite.store import SqliteStore
@@ -62,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         event_hub = Hub(subscriptions, outbox=outbox, settings=settings)
         audit = Audit(getattr(store, "audit", None))  # full mode: to the audit topic as well
         app.state.ihub = State(settings, store, event_hub, authenticator, audit)
+        app.state.readiness = store_readiness(store, settings.data_dir if settings.store == "embedded" else None)
         if authenticator is not None:
             await authenticator.keys.start()
         await event_hub.start()
@@ -89,11 +92,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(party_interaction.router, prefix=settings.base_path)
     app.add_middleware(party_interaction.RetrieveFastPath, prefix=settings.base_path)
     # added last, so outermost: nothing runs before the caller is known and allowed
-    app.add_middleware(AccessControl, base_path=settings.base_path, public_docs=settings.auth_public_docs)
+    app.add_middleware(
+        AccessControl,
+        base_path=settings.base_path,
+        public_docs=settings.auth_public_docs,
+        public_metrics=settings.metrics_public,
+    )
+    app.add_middleware(Observe)  # outermost of all: request ids and metrics for every answer, a 401 too
+    app.include_router(operations_router)  # /health/live, /health/ready, /metrics
     app.include_router(hub.router, prefix=settings.base_path)
     app.include_router(timeline.router)
     app.include_router(analytics.router)
     app.include_router(parties.router)
+    app.include_router(party_role.router)  # TMF669: the component's roles, one per permission
     app.include_router(ui_config.router)  # /ui/auth.json: before the /ui mount, so it wins
     app.mount("/ui", StaticFiles(directory=Path(__file__).parent / "ui", html=True), name="ui")
 
@@ -113,7 +124,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for unused in ("HTTPValidationError", "ValidationError"):
                 components.pop(unused, None)
             if authenticator is not None:
-                _document_security(schema, AccessRules(settings.base_path, public_docs=settings.auth_public_docs))
+                rules = AccessRules(
+                    settings.base_path, public_docs=settings.auth_public_docs, public_metrics=settings.metrics_public
+                )
+                _document_security(schema, rules)
             app.openapi_schema = schema
         return app.openapi_schema
 

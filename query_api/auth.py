@@ -59,6 +59,9 @@ ACCESS_RULES: tuple[tuple[str, str, str], ...] = (
 PUBLIC_PREFIXES = ("/ui/", "/ui")
 DOCS_PATHS = ("/docs", "/docs/", "/openapi.json")
 DOCS_PREFIXES = ("/docs/",)
+# Kubernetes' probes carry no token; /metrics is public unless IHUB_METRICS_PUBLIC is off (then any valid token)
+HEALTH_PATHS = ("/health/live", "/health/ready")
+METRICS_PATH = "/metrics"
 
 MAX_TOKEN_CHARS = 16 * 1024
 # what a token's party claim may hold: it goes into queries and URLs without any escaping
@@ -373,18 +376,21 @@ def _at(claims: dict[str, Any], path: Iterable[str]) -> Any:
 class AccessRules:
     """ACCESS_RULES for one base path, matched against a request's method and path."""
 
-    def __init__(self, base_path: str, *, public_docs: bool) -> None:
+    def __init__(self, base_path: str, *, public_docs: bool, public_metrics: bool = True) -> None:
         self.rules = [
             (method, re.compile("^" + re.escape(pattern.format(base=base_path)).replace(r"\*", "[^/]+") + "/?$"), perm)
             for method, pattern, perm in ACCESS_RULES
         ]
         self.public_docs = public_docs
+        self.public_metrics = public_metrics
 
     def needed(self, method: str, path: str) -> str | None:
         """The permission a request needs; PUBLIC for none; None for "a valid token, no more"."""
         if path.startswith(PUBLIC_PREFIXES) and path.split("/")[1] == "ui":
             return PUBLIC
         if self.public_docs and (path in DOCS_PATHS or path.startswith(DOCS_PREFIXES)):
+            return PUBLIC
+        if path in HEALTH_PATHS or (self.public_metrics and path == METRICS_PATH):
             return PUBLIC
         method = "GET" if method == "HEAD" else method
         for rule_method, pattern, permission in self.rules:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import logging
+import time
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import Any
@@ -22,9 +23,11 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from ingest.adapters.tmf683 import event_for
+from interaction_hub.health import engine_ready, first_reason, kafka_ready
 from interaction_hub.privacy import markers, send_markers
 from interaction_hub.topics import partitions_of
-from schemas.channel_event import AUDIT_TOPIC, CHANGES_TOPIC, RAW_TOPIC, is_ours
+from query_api.observability import WRITE_WAIT
+from schemas.channel_event import AUDIT_TOPIC, CHANGES_TOPIC, DLQ_TOPIC, RAW_TOPIC, is_ours
 from storage.base import Document, Notify, StoredDocument, WriteNotYetApplied
 from storage.changes import Change, Outcome, Refused, State
 from storage.kpis import KpiGroups, KpiQuery
@@ -98,6 +101,14 @@ class LogBackedStore:
         await self._producer.start()
         await self.feed.start()
 
+    async def readiness(self) -> str | None:
+        """None when Kafka and the engine answer and the topics and the index alias exist; else why not."""
+        kafka, engine = await asyncio.gather(
+            kafka_ready(self._producer.client, (RAW_TOPIC, CHANGES_TOPIC, DLQ_TOPIC)),
+            engine_ready(self.search.client, self.search.alias),
+        )
+        return first_reason(engine, kafka)
+
     async def close(self) -> None:
         await self.feed.stop()
         await self._producer.stop()
@@ -125,13 +136,18 @@ class LogBackedStore:
         """Publish the change itself and wait until a worker has applied it to the latest state."""
         event = event_for(change)
         applied = self.feed.expect(event.id)  # before publishing: the answer cannot be missed
+        started = time.perf_counter()
         try:
             await self._producer.send_and_wait(RAW_TOPIC, value=event.to_bytes(), key=change.interaction_id.encode())
             record = await asyncio.wait_for(applied, self._timeout_s)
         except TimeoutError:
+            WRITE_WAIT.labels("timeout").observe(time.perf_counter() - started)
             raise WriteNotYetApplied(f"the {change.kind} is in the log but not yet applied; it will be") from None
         finally:
             self.feed.forget(event.id)
+        WRITE_WAIT.labels("rejected" if record["kind"] == "rejected" else "applied").observe(
+            time.perf_counter() - started
+        )
         if record["kind"] == "rejected":
             raise Refused.from_code(record.get("refused", ""), record.get("error", "refused"))
         old = State(0, record["old"])  # the version before is not carried; nothing needs it

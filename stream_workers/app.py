@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import gc
 import logging
+import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
+from typing import Any
 
 import faust
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -26,13 +28,15 @@ from interaction_hub.backoff import until_done
 from interaction_hub.kafka_client import faust_credentials, kafka_options
 from interaction_hub.search_client import search_client
 from interaction_hub.settings import Settings
+from interaction_hub.shutdown import arm_deadline
 from schemas.channel_event import CHANGES_TOPIC, DLQ_TOPIC, RAW_TOPIC
 from storage.search.contacts import ContactIndex
 from storage.search.store import SearchStore
 from storage.search.subscriptions import SubscriptionIndex
-from stream_workers import contacts
+from stream_workers import contacts, metrics
 from stream_workers.erasures import ErasureLog
 from stream_workers.notifier import Notifier
+from stream_workers.operations import WorkerState
 from stream_workers.pipeline import BatchResult, Message, Projector
 
 log = logging.getLogger(__name__)
@@ -56,14 +60,25 @@ def _short_fetch_wait() -> None:
     AIOKafkaConsumerThread._create_worker_consumer = create  # type: ignore[method-assign]  # the patch itself
 
 
-def run_worker(make_app: Callable[[], faust.App], *, loglevel: str = "info") -> None:
+def run_worker(
+    make_app: Callable[[], faust.App],
+    *,
+    loglevel: str = "info",
+    shutdown_timeout_s: float | None = None,
+    status: WorkerState | None = None,
+) -> None:
     """Run a faust app tuned for many small events (`ihub worker`, and bench/faust_floor.py).
 
     faust's loops (its own and the consumer thread's) run on uvloop. Per event a worker allocates
     hundreds of short-lived objects; with the default thresholds the collector keeps re-scanning
     what faust, aiokafka and pydantic built at start-up, so that is frozen into the permanent
     generation and the young generation is collected less often; cycles are still collected.
-    (Both: 561 -> ~460 us of worker CPU per event in bench/pipeline.py.)"""
+    (Both: 561 -> ~460 us of worker CPU per event in bench/pipeline.py.)
+
+    With `shutdown_timeout_s` (`ihub worker`): logging is left as the caller set it up, and a
+    SIGTERM or SIGINT starts faust's stop and a deadline: a worker that has not exited by then
+    (Kafka or the engine gone, its commit hanging) ends with exit code 3, having committed only
+    what was applied (`_withhold`)."""
     import mode.loop
 
     mode.loop.use("uvloop")  # before the app exists, so every loop it makes is a uvloop one
@@ -71,10 +86,30 @@ def run_worker(make_app: Callable[[], faust.App], *, loglevel: str = "info") -> 
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
-    faust.Worker(app, loglevel=loglevel).execute_from_commandline()
+    if shutdown_timeout_s is None:
+        faust.Worker(app, loglevel=loglevel).execute_from_commandline()
+    timeout_s = shutdown_timeout_s
+
+    class Worker(faust.Worker):
+        def _schedule_shutdown(self, signum: signal.Signals) -> None:
+            if status is not None:
+                status.stopping = True
+            arm_deadline(timeout_s, f"ihub worker ({signal.Signals(signum).name})")
+            super()._schedule_shutdown(signum)
+
+    Worker(app, loglevel=loglevel, override_logging=False).execute_from_commandline()
 
 
-def create_worker(settings: Settings) -> faust.App:
+def _withhold(events: Iterable[Any]) -> None:
+    """Keep events an agent took but did not finish from being committed. faust's take/take_events
+    ack the whole batch in a `finally`, also when the agent's body raised or was cancelled (a
+    stopping worker), and the stop then commits what was acked: marked acked beforehand, these are
+    never marked safe to commit, so they come again to the partition's next owner."""
+    for event in events:
+        event.message.acked = True
+
+
+def create_worker(settings: Settings, status: WorkerState | None = None) -> faust.App:
     _short_fetch_wait()
     app = faust.App(
         settings.worker_group,
@@ -112,13 +147,25 @@ def create_worker(settings: Settings) -> faust.App:
                 settings.worker_batch_size, within=settings.worker_batch_seconds
             ):
                 batch = [
-                    Message(e.message.topic, e.message.partition, e.message.offset, e.message.key, e.message.value)
+                    Message(
+                        e.message.topic,
+                        e.message.partition,
+                        e.message.offset,
+                        e.message.key,
+                        e.message.value,
+                        e.message.timestamp,
+                    )
                     for e in events
                 ]
+                metrics.BATCH_SIZE.observe(len(batch))
                 started = time.perf_counter()
-                result = await projector.process(batch)
-                processed = time.perf_counter()
-                await publish(producer, result)
+                try:
+                    result = await projector.process(batch)
+                    processed = time.perf_counter()
+                    await publish(producer, result)
+                except BaseException:  # cancelled by a stop, or failed: not done, so not committed
+                    _withhold(events)
+                    raise
                 log.debug(
                     "batch %d: process %.1f ms, publish %.1f ms",
                     len(batch),
@@ -148,11 +195,42 @@ def create_worker(settings: Settings) -> faust.App:
         client = search_client(settings)
         index = ContactIndex(client, f"{settings.index_alias}-contacts")
         try:
-            async for values in stream.take(settings.worker_batch_size, within=settings.worker_batch_seconds):
-                found, refresh = contacts.states(values, settings.index_alias)
-                await until_done("updating contacts", partial(index.update, found, refresh=refresh))
+            async for events in stream.take_events(  # type: ignore[attr-defined]  # faust's StreamT declares no take_events
+                settings.worker_batch_size, within=settings.worker_batch_seconds
+            ):
+                try:
+                    found, refresh = contacts.states((e.message.value for e in events), settings.index_alias)
+                    await until_done("updating contacts", partial(index.update, found, refresh=refresh))
+                except BaseException:  # cancelled by a stop, or failed: not done, so not committed
+                    _withhold(events)
+                    raise
+                newest = max((e.message.timestamp or 0.0) for e in events)
+                if newest:
+                    metrics.CONTACTS_LAG_SECONDS.set(max(0.0, time.time() - newest))
         finally:
             await client.close()
+
+    async def assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
+        if status is not None:
+            status.assigned = True
+            status.partitions = len(assigned)
+
+    app.on_partitions_assigned.connect(assigned)  # type: ignore[arg-type]  # faust's signal type wants a `signal` keyword
+
+    @app.timer(2.0)  # type: ignore[untyped-decorator]  # faust declares no types for it
+    async def measure_lag() -> None:
+        """Per assigned partition: records in the log not yet committed by the group."""
+        consumer = app.consumer
+        metrics.CONSUMER_LAG.clear()
+        for tp in consumer.assignment():
+            committed = consumer._committed_offset.get(tp)  # type: ignore[attr-defined]  # no public accessor in faust
+            try:
+                high = consumer.highwater(tp)
+            except Exception:  # not fetched yet
+                continue
+            if high is None or high < 0:
+                continue
+            metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, high - (committed or 0)))
 
     if settings.retention_days is not None:
         # one worker of the group (faust's leader) publishes the purge markers; every worker then

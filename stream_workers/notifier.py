@@ -33,6 +33,7 @@ from interaction_hub.settings import Settings
 from schemas.channel_event import is_ours
 from storage.base import Delivery
 from storage.search.subscriptions import SubscriptionIndex
+from stream_workers import metrics
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,7 @@ class Notifier:
     def _forget_all_but(self, subscription_ids: set[str]) -> None:
         """Drop the queues of subscriptions that were removed."""
         for subscription_id in self._queues.keys() - subscription_ids:
+            metrics.forget_subscription(subscription_id)
             task = self._queues.pop(subscription_id).task
             if task:
                 task.cancel()
@@ -146,11 +148,13 @@ class Notifier:
         for attempt in range(1, self.max_attempts + 1):
             reason = await post_event(self.client, delivery.callback, delivery.body, self.rule, self.timeout_s)
             if reason is None:
+                metrics.NOTIFICATIONS_DELIVERED.labels(delivery.subscription_id).inc()
                 return
             if attempt < self.max_attempts:
                 await asyncio.sleep(backoff_delay(attempt, first_s=self.backoff_s, max_s=MAX_RETRY_DELAY_S))
                 if not queue.waiting or queue.waiting[0] is not delivery:
                     return  # dropped meanwhile: the queue was full
+        metrics.NOTIFICATIONS_FAILED.labels(delivery.subscription_id).inc()
         log.warning("giving up on %s after %d attempts (%s)", delivery.callback, self.max_attempts, reason)
 
 

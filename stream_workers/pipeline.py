@@ -35,7 +35,7 @@ import orjson
 from pydantic import ValidationError
 
 from ingest.adapters import AdapterError, adapt
-from interaction_hub.backoff import backoff_delay, until_done
+from interaction_hub.backoff import BACKOFF_SECONDS, RETRIES, backoff_delay, until_done
 from schemas.channel_event import API_SOURCE, ChannelEvent
 from schemas.common import describe, parse_date_time, utc_now
 from schemas.erasure import ERASED_KIND, Marker, is_marker_key
@@ -43,6 +43,7 @@ from storage.changes import ABSENT, Change, Invalid, Outcome, Refused, apply
 from storage.privacy import erased_by, expired, redacted
 from storage.search import privacy
 from storage.search.store import IndexOp, SearchStore
+from stream_workers import metrics
 from stream_workers.erasures import ErasureRegistry, partition_for
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class Message:
     offset: int
     key: bytes | None
     value: bytes
+    timestamp: float | None = None  # Kafka's, in seconds: where freshness is measured from
 
 
 @dataclass(slots=True)
@@ -157,12 +159,18 @@ class Projector:
     async def _fold(self, messages: Sequence[Message], result: BatchResult) -> None:
         pending: list[_Pending] = []
         for message in messages:
+            event_type = None
             try:
                 event = ChannelEvent.from_bytes(message.value)
+                event_type = event.type
                 change = adapt(event)
             except (ValidationError, ValueError, AdapterError) as exc:
+                channel = metrics.channel_of(event_type)
+                metrics.EVENTS_CONSUMED.labels(channel).inc()
+                metrics.EVENTS_DEAD_LETTERED.labels(channel, "invalid").inc()
                 result.dead_letters.append(dead_letter(message, _reason(exc)))
                 continue
+            metrics.EVENTS_CONSUMED.labels(metrics.channel_of(event_type)).inc()
             if self.erasures.covers(message.partition, message.offset, change.interaction_id):
                 continue  # erased after this record was published: never applied again
             pending.append(_Pending(message, event, change))
@@ -178,7 +186,7 @@ class Projector:
             try:
                 item.outcome = apply(state[interaction_id], item.change, href=self.resource_base + interaction_id)
             except Refused as exc:
-                self._reject(result, item, exc)
+                self._reject(result, item, exc, "refused")
                 continue
             state[interaction_id] = item.outcome.new
             applied.append(item)
@@ -190,12 +198,16 @@ class Projector:
         ]
         refresh = any(p.event.source == API_SOURCE for p in applied)  # read-your-writes for the API
         failed = await self._write(ops, refresh=refresh)
+        now = time.time()
         for item in applied:
             error = failed.get(item.change.interaction_id)
             if error:
-                self._reject(result, item, Invalid(f"the index refused the document: {error}"))
+                self._reject(result, item, Invalid(f"the index refused the document: {error}"), "index_rejected")
             else:
                 result.changes.append((item.change.interaction_id.encode(), self._change_record(item)))
+                metrics.EVENTS_INDEXED.labels(metrics.channel_of(item.event.type)).inc()
+                if item.message.timestamp is not None:
+                    metrics.FRESHNESS_SECONDS.observe(max(0.0, now - item.message.timestamp))
 
     # -- erasure and retention (docs/privacy.md) --------------------------------------------
 
@@ -282,8 +294,9 @@ class Projector:
             return erased_by(doc, marker.party_id)
         return expired(doc, parse_cutoff(marker.before or ""))
 
-    def _reject(self, result: BatchResult, item: _Pending, refusal: Refused) -> None:
+    def _reject(self, result: BatchResult, item: _Pending, refusal: Refused, reason: str) -> None:
         if item.event.source != API_SOURCE:
+            metrics.EVENTS_DEAD_LETTERED.labels(metrics.channel_of(item.event.type), reason).inc()
             result.dead_letters.append(dead_letter(item.message, refusal.message))
             return
         # the API that published it waits for the answer, and tells its client (404, 412, 400)
@@ -304,7 +317,9 @@ class Projector:
         rejected: dict[str, str] = {}
         attempt = 0
         while ops:
+            started = time.perf_counter()
             results = await self._retrying("bulk write", self.store.apply, ops, refresh=refresh)
+            metrics.BULK_SECONDS.observe(time.perf_counter() - started)
             retry = []
             for op, outcome in zip(ops, results, strict=True):
                 if outcome.retryable:
@@ -324,6 +339,8 @@ class Projector:
     async def _backoff(self, attempt: int, reason: str) -> None:
         delay = backoff_delay(attempt, max_s=self.max_backoff_s)
         log.warning("%s; retry %d in %.1fs", reason, attempt, delay)
+        RETRIES.labels("bulk write refused").inc()
+        BACKOFF_SECONDS.labels("bulk write refused").inc(delay)
         await asyncio.sleep(delay)
 
     def _change_record(self, item: _Pending) -> bytes:

@@ -48,8 +48,13 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the TMF683 API."""
+    import signal
+    import types
+
     import uvicorn
 
+    from interaction_hub import logs
+    from interaction_hub.shutdown import arm_deadline
     from query_api.access import audit_to_stderr
     from query_api.app import create_app
     from query_api.auth import AuthConfigError, describe
@@ -68,6 +73,7 @@ def serve(
         f"ihub: TMF683 on http://{settings.host}:{settings.port}{settings.base_path}/partyInteraction"
         f" (store: {settings.store}, {where}); docs at /docs"
     )
+    logs.configure(settings.log_format)
     audit_to_stderr()
     try:
         typer.echo(f"ihub: {describe(settings)}")
@@ -75,19 +81,34 @@ def serve(
     except AuthConfigError as exc:
         typer.echo(f"ihub: refusing to start: {exc}", err=True)
         raise typer.Exit(2) from None
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, whose stop (SIGTERM, SIGINT) is bounded by IHUB_SHUTDOWN_TIMEOUT_S."""
+
+        def handle_exit(self, sig: int, frame: types.FrameType | None) -> None:
+            arm_deadline(settings.shutdown_timeout_s, f"ihub serve ({signal.Signals(sig).name})")
+            super().handle_exit(sig, frame)
+
+    config = uvicorn.Config(
+        application,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        access_log=settings.access_log,
+        **uvicorn_options(settings.header_timeout_s, settings.max_connections),
+        log_level="info",
+        log_config=None,  # logs.configure above: one format for every line
+        # open requests get half the time to finish; the store's close has the rest
+        timeout_graceful_shutdown=max(1, int(settings.shutdown_timeout_s / 2)),
+    )
+    server = Server(config)
     try:
-        uvicorn.run(
-            application,
-            host=settings.host,
-            port=settings.port,
-            loop="uvloop",
-            access_log=settings.access_log,
-            **uvicorn_options(settings.header_timeout_s, settings.max_connections),
-            log_level="info",
-        )
+        server.run()
     except StoreLocked as exc:
         typer.echo(f"ihub: {exc}", err=True)
         raise typer.Exit(1) from None
+    if not server.started:
+        raise typer.Exit(3)  # as uvicorn.run: the application did not start
 
 
 @app.command()
@@ -105,15 +126,21 @@ def init() -> None:
 @app.command()
 def worker() -> None:
     """Run the stream workers (full mode): index channel events, dead-letter bad ones, notify."""
-    import logging
-
+    from interaction_hub import logs
     from interaction_hub.setup import prepare_worker
     from stream_workers.app import create_worker, run_worker
+    from stream_workers.operations import WorkerHttp
 
     settings = _settings()
-    logging.basicConfig(level=logging.INFO)
+    logs.configure(settings.log_format)
+    status = WorkerHttp(settings)
+    status.start()  # /health/live answers while the worker still waits for its services
     asyncio.run(prepare_worker(settings))  # a worker waits for its services; it does not crash-loop
-    run_worker(lambda: create_worker(settings))
+    run_worker(
+        lambda: create_worker(settings, status=status.state),
+        shutdown_timeout_s=settings.shutdown_timeout_s,
+        status=status.state,
+    )
 
 
 @app.command()

@@ -225,6 +225,10 @@ def test_only_asymmetric_algorithms_may_be_configured(algorithms: str) -> None:
         ("GET", "/ui/index.html", PUBLIC),
         ("GET", "/docs", PUBLIC),
         ("GET", "/openapi.json", PUBLIC),
+        ("GET", "/health/live", PUBLIC),
+        ("GET", "/health/ready", PUBLIC),
+        ("GET", "/metrics", PUBLIC),
+        ("GET", "/health/other", None),
         ("PUT", "/tmf/partyInteraction/abc", None),  # not an endpoint: a valid token, then 405
         ("GET", "/tmf/partyInteraction/abc/more", None),
         ("GET", "/uix/secret", None),
@@ -237,6 +241,12 @@ def test_each_endpoint_needs_its_permission(method: str, path: str, permission: 
 
 def test_docs_can_need_a_token() -> None:
     assert AccessRules("/tmf", public_docs=False).needed("GET", "/openapi.json") is None
+
+
+def test_metrics_can_need_a_token() -> None:
+    rules = AccessRules("/tmf", public_docs=True, public_metrics=False)
+    assert rules.needed("GET", "/metrics") is None
+    assert rules.needed("GET", "/health/ready") == PUBLIC
 
 
 # --- the key cache ----------------------------------------------------------------------------------

@@ -1,0 +1,58 @@
+"""The workers' Prometheus metrics (served on IHUB_WORKER_HTTP_PORT, stream_workers/operations.py).
+
+Every label is bounded: channels are a fixed list, reasons a few words of the code, partitions
+those of the topics, subscriptions at most IHUB_HUB_MAX_SUBSCRIPTIONS (and removed with them).
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+
+from prometheus_client import Counter, Gauge, Histogram
+
+CHANNELS = frozenset({"web", "app", "voice", "ivr", "store", "email", "chat", "social"})
+
+EVENTS_CONSUMED = Counter("ihub_worker_events_consumed", "Raw events taken from Kafka", ["channel"])
+EVENTS_INDEXED = Counter("ihub_worker_events_indexed", "Raw events applied to the index", ["channel"])
+EVENTS_DEAD_LETTERED = Counter(
+    "ihub_worker_events_dead_lettered", "Raw events sent to the dead-letter topic", ["channel", "reason"]
+)
+BATCH_SIZE = Histogram(
+    "ihub_worker_batch_size", "Events per batch", buckets=(1, 5, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000)
+)
+BULK_SECONDS = Histogram(
+    "ihub_worker_bulk_seconds",
+    "One bulk write to the engine, until it acknowledged (retries included)",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+FRESHNESS_SECONDS = Histogram(
+    "ihub_worker_freshness_seconds",
+    "From an event's Kafka timestamp to its change being in the index",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+CONSUMER_LAG = Gauge("ihub_worker_consumer_lag", "Records not yet committed, per partition", ["topic", "partition"])
+CONTACTS_LAG_SECONDS = Gauge(
+    "ihub_worker_contacts_lag_seconds", "Age of the newest change record the contacts agent has applied"
+)
+NOTIFICATIONS_DELIVERED = Counter(
+    "ihub_worker_notifications_delivered", "Notifications a subscriber accepted", ["subscription"]
+)
+NOTIFICATIONS_FAILED = Counter(
+    "ihub_worker_notifications_failed", "Notifications given up after every attempt", ["subscription"]
+)
+
+
+def channel_of(event_type: str | None) -> str:
+    """`ihub.voice.call.ended` -> voice, `tmf683.partyInteraction.create` -> api; else other."""
+    if not event_type:
+        return "unknown"
+    if event_type.startswith("tmf683."):
+        return "api"
+    parts = event_type.split(".")
+    return parts[1] if len(parts) > 1 and parts[0] == "ihub" and parts[1] in CHANNELS else "other"
+
+
+def forget_subscription(subscription_id: str) -> None:
+    for counter in (NOTIFICATIONS_DELIVERED, NOTIFICATIONS_FAILED):
+        with suppress(KeyError):  # it never delivered (or never failed)
+            counter.remove(subscription_id)
