@@ -13,11 +13,14 @@ starts and stops the cluster, scripts/services cluster).
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.cluster.conftest import EVENTS, Run, assert_exact, make_events, services
+from tests.cluster.conftest import EVENTS, Run, assert_exact, make_events, report, services
 
 pytestmark = pytest.mark.cluster
 
@@ -110,3 +113,57 @@ def test_workers_killed_added_and_restarted_one_by_one_lose_and_duplicate_nothin
         assert_exact(figures, reader)
     finally:
         run.close()
+
+
+def test_a_worker_stops_in_time_with_kafka_and_the_engine_gone_and_its_events_are_applied_later(cluster, tmp_path):
+    """SIGTERM to a worker whose brokers and engine nodes are all down: it exits within its
+    shutdown timeout (it used to keep running, logging commit errors), and having committed nothing
+    it had not written, a new worker applies every event exactly once when the cluster is back."""
+    events_total = 20_000
+    run = Run("stop", cluster, tmp_path)
+    run.env["IHUB_SHUTDOWN_TIMEOUT_S"] = "10"
+    nodes = ["kafka-1", "kafka-2", "kafka-3", "search-2", "search-1"]
+    try:
+        worker = run.worker()
+        events, ids = make_events(run.marker, events_total)
+        publisher = run.publish_in_background(events)
+        publisher.join(600)
+        assert run.published == events_total
+        at_kill = run.wait_count(1, 300, "the first events")
+        for node in nodes:
+            services("kill", node)
+        time.sleep(5)  # the worker meets failing fetches, commits and bulk writes
+        assert worker.process is not None and worker.process.poll() is None
+        started = time.monotonic()
+        worker.process.send_signal(signal.SIGTERM)
+        exit_code = worker.process.wait(60)
+        stop_seconds = time.monotonic() - started
+        restart_all(nodes)
+        run.worker()
+        run.wait_count(events_total, 900, "every event, after the restart")
+        time.sleep(3)  # a replay would land now
+        found = run.indexed_ids()
+        figures = {
+            "test": "stop",
+            "events": events_total,
+            "indexed_when_killed": at_kill,
+            "stop_seconds": round(stop_seconds, 1),
+            "exit_code": exit_code,
+            "indexed": len(found),
+            "duplicates": len(found) - len(set(found)),
+            "missing": len(ids - set(found)),
+        }
+        report(figures)
+        assert stop_seconds < 10 + 10, figures  # the timeout, and a margin for a loaded machine
+        assert figures["duplicates"] == 0 and figures["missing"] == 0 and set(found) == ids, figures
+    finally:
+        with contextlib.suppress(BaseException):  # leave the cluster whole for whatever runs next
+            restart_all(nodes)  # a node that runs is left alone
+        run.close()
+
+
+def restart_all(nodes: list[str]) -> None:
+    """Start the nodes at once: a KRaft broker is ready only once a majority of the controller
+    quorum runs, so starting them one after another, each waiting, would never finish."""
+    with ThreadPoolExecutor(len(nodes) or 1) as pool:
+        list(pool.map(lambda node: services("start", node), nodes))
