@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     shutdown_timeout_s: float = Field(
         default=10.0, gt=0, description="After SIGTERM, the longest the API or a worker takes to exit"
     )
+    otlp_endpoint: str | None = Field(
+        default=None,
+        description="OpenTelemetry: spans go over OTLP/HTTP to <endpoint>/v1/traces;"
+        " default: OTEL_EXPORTER_OTLP_ENDPOINT, else no tracing",
+    )
 
     # authentication: on when a key source (JWKS URL or PEM file) is set (query_api/auth.py)
     auth: Literal["on", "off"] | None = Field(

@@ -23,6 +23,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from ingest.adapters.tmf683 import event_for
+from interaction_hub import tracing
 from interaction_hub.health import engine_ready, first_reason, kafka_ready
 from interaction_hub.privacy import markers, send_markers
 from interaction_hub.topics import partitions_of
@@ -138,7 +139,12 @@ class LogBackedStore:
         applied = self.feed.expect(event.id)  # before publishing: the answer cannot be missed
         started = time.perf_counter()
         try:
-            await self._producer.send_and_wait(RAW_TOPIC, value=event.to_bytes(), key=change.interaction_id.encode())
+            await self._producer.send_and_wait(
+                RAW_TOPIC,
+                value=event.to_bytes(),
+                key=change.interaction_id.encode(),
+                headers=tracing.kafka_headers(),  # the request's trace, to the worker's bulk write
+            )
             record = await asyncio.wait_for(applied, self._timeout_s)
         except TimeoutError:
             WRITE_WAIT.labels("timeout").observe(time.perf_counter() - started)

@@ -3,7 +3,7 @@
 - `Observe`: pure ASGI middleware, outermost. Takes the client's `X-Request-ID` when it is a short
   safe token (else makes one), returns it, and keeps it in a context variable for the log lines of
   the request; counts each request by route template (never the raw path), method and status, with
-  its latency.
+  its latency; with tracing on, a server span per request (interaction_hub/tracing.py).
 - `GET /health/live` (the process serves), `GET /health/ready` (the store is usable), `GET /metrics`.
 """
 
@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.routing import Mount
 
+from interaction_hub import tracing
 from interaction_hub.health import Readiness
 from interaction_hub.logs import request_id, request_id_from
 
@@ -63,14 +64,18 @@ class Observe:
                 message["headers"] = [*message.get("headers", ()), (b"x-request-id", rid.encode())]
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            method = scope["method"] if scope["method"] in _METHODS else "OTHER"
-            route = self._route_template(scope)
-            REQUESTS.labels(route, method, str(answer["status"])).inc()
-            LATENCY.labels(route, method).observe(time.perf_counter() - started)
-            request_id.reset(token)
+        with tracing.request_span(scope) as span:
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+                route = self._route_template(scope)
+                REQUESTS.labels(route, method, str(answer["status"])).inc()
+                LATENCY.labels(route, method).observe(time.perf_counter() - started)
+                request_id.reset(token)
+                if span is not None:  # tracing on (interaction_hub/tracing.py)
+                    span.update_name(f"{method} {route}")
+                    span.set_attributes({"http.route": route, "http.response.status_code": answer["status"]})
 
     def _route_template(self, scope: dict[str, Any]) -> str:
         """The template of the route a path belongs to (`/tmf-api/.../partyInteraction/{id}`), or

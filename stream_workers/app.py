@@ -154,6 +154,7 @@ def create_worker(settings: Settings, status: WorkerState | None = None) -> faus
                         e.message.key,
                         e.message.value,
                         e.message.timestamp,
+                        e.message.headers,
                     )
                     for e in events
                 ]

@@ -35,6 +35,7 @@ import orjson
 from pydantic import ValidationError
 
 from ingest.adapters import AdapterError, adapt
+from interaction_hub import tracing
 from interaction_hub.backoff import BACKOFF_SECONDS, RETRIES, backoff_delay, until_done
 from schemas.channel_event import API_SOURCE, ChannelEvent
 from schemas.common import describe, parse_date_time, utc_now
@@ -57,6 +58,7 @@ class Message:
     key: bytes | None
     value: bytes
     timestamp: float | None = None  # Kafka's, in seconds: where freshness is measured from
+    headers: Sequence[tuple[str, bytes]] | None = None  # Kafka's: the trace context (interaction_hub/tracing.py)
 
 
 @dataclass(slots=True)
@@ -197,7 +199,8 @@ class Projector:
             for i in sorted(dirty)
         ]
         refresh = any(p.event.source == API_SOURCE for p in applied)  # read-your-writes for the API
-        failed = await self._write(ops, refresh=refresh)
+        with tracing.batch_span("bulk write", (p.message.headers for p in applied)):
+            failed = await self._write(ops, refresh=refresh)
         now = time.time()
         for item in applied:
             error = failed.get(item.change.interaction_id)

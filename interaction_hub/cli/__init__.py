@@ -53,7 +53,7 @@ def serve(
 
     import uvicorn
 
-    from interaction_hub import logs
+    from interaction_hub import logs, tracing
     from interaction_hub.shutdown import arm_deadline
     from query_api.access import audit_to_stderr
     from query_api.app import create_app
@@ -74,6 +74,7 @@ def serve(
         f" (store: {settings.store}, {where}); docs at /docs"
     )
     logs.configure(settings.log_format)
+    tracing.setup(settings, "ihub-api")
     audit_to_stderr()
     try:
         typer.echo(f"ihub: {describe(settings)}")
@@ -126,13 +127,14 @@ def init() -> None:
 @app.command()
 def worker() -> None:
     """Run the stream workers (full mode): index channel events, dead-letter bad ones, notify."""
-    from interaction_hub import logs
+    from interaction_hub import logs, tracing
     from interaction_hub.setup import prepare_worker
     from stream_workers.app import create_worker, run_worker
     from stream_workers.operations import WorkerHttp
 
     settings = _settings()
     logs.configure(settings.log_format)
+    tracing.setup(settings, "ihub-worker")
     status = WorkerHttp(settings)
     status.start()  # /health/live answers while the worker still waits for its services
     asyncio.run(prepare_worker(settings))  # a worker waits for its services; it does not crash-loop
