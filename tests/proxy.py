@@ -62,6 +62,15 @@ class TcpProxy:
 
         self.loop.call_soon_threadsafe(close_all)
 
+    def resume(self) -> None:
+        """Take new connections again (the service "back")."""
+
+        def reopen() -> None:
+            self._cut = False
+            self._writers.clear()
+
+        self.loop.call_soon_threadsafe(reopen)
+
     def close(self) -> None:
         self.cut()
 

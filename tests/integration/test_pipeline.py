@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import threading
 import time
 from uuid import uuid4
 
@@ -20,6 +21,7 @@ from schemas.channel_event import DLQ_TOPIC, RAW_TOPIC, ChannelEvent
 from tests.conformance.conftest import Server
 from tests.conftest import engine_client, engine_http
 from tests.integration.conftest import IHUB, count, publish, publish_raw, wait_until
+from tests.proxy import TcpProxy
 
 pytestmark = pytest.mark.integration
 
@@ -216,56 +218,14 @@ def assert_contacts_match_the_documents(search_url: str, alias: str) -> None:
     assert asyncio.run(engine_kpis()) == kpis(query, facts, facts)
 
 
-class FlakyProxy:
-    """A TCP proxy to the engine that can refuse connections (the engine "down")."""
-
-    def __init__(self, target_host: str, target_port: int):
-        self.target = (target_host, target_port)
-        self.up = True
-        self.loop = asyncio.new_event_loop()
-        self.port = 0
-        self._ready = __import__("threading").Event()
-        __import__("threading").Thread(target=self._run, daemon=True).start()
-        self._ready.wait(10)
-
-    def _run(self):
-        asyncio.set_event_loop(self.loop)
-        server = self.loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0))
-        self.port = server.sockets[0].getsockname()[1]
-        self._ready.set()
-        self.loop.run_forever()
-
-    async def _handle(self, reader, writer):
-        if not self.up:
-            writer.close()
-            return
-        try:
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            writer.close()
-            return
-
-        async def pipe(src, dst):
-            try:
-                while self.up and (data := await src.read(65536)):
-                    dst.write(data)
-                    await dst.drain()
-            except (ConnectionError, OSError):
-                pass
-            finally:
-                dst.close()
-
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-
-
 def test_nothing_is_lost_while_the_engine_is_unavailable(isolated, search_url, kafka_bootstrap):
     env, worker = isolated
     scheme, address = search_url.split("://")
     host, port = address.split(":")
-    proxy = FlakyProxy(host, int(port))
+    proxy = TcpProxy(f"{host}:{port}")
     # a TCP proxy: TLS, when the engine speaks it, passes through (the certificate names 127.0.0.1)
     env["IHUB_SEARCH_URL"] = f"{scheme}://127.0.0.1:{proxy.port}"
-    proxy.up = False  # down from the start: the worker must wait for it, not crash
+    proxy.cut()  # down from the start: the worker must wait for it, not crash
     marker = uuid4().hex
     templates = [e for e in sample_events() if not e.type.startswith("tmf683.")]
     events = [marked(templates[n % len(templates)], f"{marker}-{n}") for n in range(300)]
@@ -275,7 +235,7 @@ def test_nothing_is_lost_while_the_engine_is_unavailable(isolated, search_url, k
     time.sleep(8)  # the worker is retrying against a dead engine
     assert running.process.poll() is None, "the worker must not crash while the engine is down"
     assert count(search_url, env["IHUB_INDEX_ALIAS"], {"ids": {"values": ids}}) == 0
-    proxy.up = True
+    proxy.resume()
     wait_until(
         lambda: count(search_url, env["IHUB_INDEX_ALIAS"], {"ids": {"values": ids}}) == len(ids),
         120,
@@ -310,7 +270,7 @@ def test_reindex_rebuilds_from_the_log_and_switches_the_alias_without_downtime(i
             seen.append(count(search_url, alias, ours))
             time.sleep(0.05)
 
-    watcher = __import__("threading").Thread(target=watch)
+    watcher = threading.Thread(target=watch)
     watcher.start()
     try:
         done = subprocess.run([IHUB, "reindex"], env=env, capture_output=True, text=True, timeout=600)
