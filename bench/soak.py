@@ -289,6 +289,16 @@ def main() -> None:
             time.sleep(1)
         indexed = count(search, alias, ingested_prefix)
         after = memory(processes, services)
+        # a read that found nothing: asked again now, and of the engine itself (is it gone, or was
+        # the answer wrong at that moment?)
+        missed = sorted({e.split("'")[1] for e in errors["read"] if e.startswith("404") and "'" in e})
+        recheck = {
+            interaction_id: {
+                "api": httpx.get(f"{root}{BASE}/partyInteraction/{interaction_id}", timeout=30).status_code,
+                "engine": httpx.get(f"{search}/{alias}/_doc/{interaction_id}", timeout=30).status_code,
+            }
+            for interaction_id in missed
+        }
     finally:
         for process in processes.values():
             if process.poll() is None:
@@ -306,6 +316,7 @@ def main() -> None:
             )
 
     result = {
+        "read_404_asked_again": recheck,
         "seconds": round(elapsed, 1),
         "ingest": {"rate": args.rate, "published": sent[0], "indexed": indexed},
         "operations": {
