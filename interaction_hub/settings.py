@@ -9,6 +9,9 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+# The token signatures the API may be told to accept: RSA (RS*, PS*) and EC (ES*) public keys only.
+ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="IHUB_", extra="ignore")
@@ -203,10 +206,11 @@ class Settings(BaseSettings):
     @classmethod
     def _asymmetric_only(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         # an HMAC algorithm would let anyone holding the public key sign tokens; `none` signs nothing
-        allowed = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
-        refused = [alg for alg in value if alg not in allowed]
+        refused = [alg for alg in value if alg not in ASYMMETRIC_ALGORITHMS]
         if refused or not value:
-            raise ValueError(f"only these algorithms may be accepted: {', '.join(allowed)}; not {refused}")
+            raise ValueError(
+                f"only these algorithms may be accepted: {', '.join(ASYMMETRIC_ALGORITHMS)}; not {refused}"
+            )
         return value
 
     @field_validator("base_path")

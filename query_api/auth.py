@@ -26,10 +26,11 @@ from typing import Any
 
 import httpx
 import jwt
+import orjson
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from interaction_hub.settings import Settings
+from interaction_hub.settings import ASYMMETRIC_ALGORITHMS, Settings
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,6 @@ ACCESS_RULES: tuple[tuple[str, str, str], ...] = (
 )
 # Served to anyone: the built-in pages' files (their data comes from the API, with a token) and,
 # unless IHUB_AUTH_PUBLIC_DOCS is off, the API description.
-PUBLIC_PREFIXES = ("/ui/", "/ui")
 DOCS_PATHS = ("/docs", "/docs/", "/openapi.json")
 DOCS_PREFIXES = ("/docs/",)
 # Kubernetes' probes carry no token; /metrics is public unless IHUB_METRICS_PUBLIC is off (then any valid token)
@@ -67,18 +67,10 @@ MAX_TOKEN_CHARS = 16 * 1024
 # what a token's party claim may hold: it goes into queries and URLs without any escaping
 PARTY_ID = re.compile(r"[A-Za-z0-9._~:@-]{1,256}")
 MAX_JWKS_BYTES = 1024 * 1024
+# the kind of key each accepted algorithm verifies with
 _ALGORITHM_KEYS: dict[str, type] = {
-    "RS256": rsa.RSAPublicKey,
-    "RS384": rsa.RSAPublicKey,
-    "RS512": rsa.RSAPublicKey,
-    "PS256": rsa.RSAPublicKey,
-    "PS384": rsa.RSAPublicKey,
-    "PS512": rsa.RSAPublicKey,
-    "ES256": ec.EllipticCurvePublicKey,
-    "ES384": ec.EllipticCurvePublicKey,
-    "ES512": ec.EllipticCurvePublicKey,
+    alg: ec.EllipticCurvePublicKey if alg.startswith("ES") else rsa.RSAPublicKey for alg in ASYMMETRIC_ALGORITHMS
 }
-ASYMMETRIC_ALGORITHMS = frozenset(_ALGORITHM_KEYS)
 
 
 class InvalidToken(Exception):
@@ -242,7 +234,7 @@ class JwksKeys:
                 body += chunk
                 if len(body) > MAX_JWKS_BYTES:
                     raise ValueError("key set larger than 1 MiB")
-        document = httpx.Response(200, content=bytes(body)).json()
+        document = orjson.loads(body)
         keys: dict[str | None, tuple[jwt.PyJWK, str | None]] = {}
         for data in document.get("keys", []) if isinstance(document, dict) else []:
             if not isinstance(data, dict) or data.get("use", "sig") != "sig" or data.get("kty") not in ("RSA", "EC"):
@@ -386,7 +378,7 @@ class AccessRules:
 
     def needed(self, method: str, path: str) -> str | None:
         """The permission a request needs; PUBLIC for none; None for "a valid token, no more"."""
-        if path.startswith(PUBLIC_PREFIXES) and path.split("/")[1] == "ui":
+        if path == "/ui" or path.startswith("/ui/"):
             return PUBLIC
         if self.public_docs and (path in DOCS_PATHS or path.startswith(DOCS_PREFIXES)):
             return PUBLIC

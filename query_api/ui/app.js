@@ -1,6 +1,6 @@
 // Customer 360: a party's interactions, newest first, from GET /ihub/v1/parties/{id}/timeline.
 import { channelColor, channelIcon, channelLabel, escapeHtml, formatDateTime, formatSeconds, getJson, showError } from "./charts.js";
-import { READ, showNotPermitted, startAuth } from "./auth.js";
+import { READ, pageNeeding } from "./auth.js";
 
 const TIMELINE = (party) => `/ihub/v1/parties/${encodeURIComponent(party)}/timeline`;
 const LIST = "/tmf-api/partyInteraction/v4/partyInteraction";
@@ -265,14 +265,7 @@ function applyInputs() {
 }
 
 async function init() {
-  const auth = await startAuth(); // when a sign-in is needed, the page goes to the provider and this never returns
-  if (!auth.may(READ)) {
-    // nothing here is for this user: say so instead of calls the API would refuse
-    for (const node of document.querySelectorAll("main > *")) node.classList.add("hidden");
-    showNotPermitted(document.querySelector("main"), READ, "search customers or read their interactions");
-    document.body.dataset.state = "ready";
-    return;
-  }
+  if (!(await pageNeeding(READ, "search customers or read their interactions"))) return;
   $("finder").addEventListener("submit", (ev) => { ev.preventDefault(); openParty($("party-input").value); });
   $("apply").addEventListener("click", applyInputs);
   $("q").addEventListener("keydown", (ev) => { if (ev.key === "Enter") applyInputs(); });

@@ -301,7 +301,19 @@ function halt(message, { button = "Sign in", state = "signed-out" } = {}) {
 }
 
 /** Show, in `container`, that the signed-in user may not do `what` (it needs `permission`). */
-export function showNotPermitted(container, permission, what) {
+/** Sign in (when auth is on), then the session if it grants `permission`; else the page's content
+ * gives way to a "not permitted" panel saying it cannot `what`, and the answer is null. */
+export async function pageNeeding(permission, what) {
+  const auth = await startAuth(); // when a sign-in is needed, the page goes to the provider and this never returns
+  if (auth.may(permission)) return auth;
+  // nothing here is for this user: say so instead of making calls the API would refuse
+  for (const node of document.querySelectorAll("main > *")) node.classList.add("hidden");
+  showNotPermitted(document.querySelector("main"), permission, what);
+  document.body.dataset.state = "ready";
+  return null;
+}
+
+function showNotPermitted(container, permission, what) {
   const s = currentSession();
   const box = document.createElement("div");
   box.className = "panel not-permitted";

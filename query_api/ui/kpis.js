@@ -1,6 +1,6 @@
 // KPI dashboard: GET /ihub/v1/analytics/kpis grouped by channel, agent and store.
 import { barChart, channelColor, channelLabel, escapeHtml, formatPercent, formatSeconds, lineChart, getJson, showError } from "./charts.js";
-import { ANALYTICS, showNotPermitted, startAuth } from "./auth.js";
+import { ANALYTICS, pageNeeding } from "./auth.js";
 
 const KPIS = "/ihub/v1/analytics/kpis";
 const TOP = 10;
@@ -130,13 +130,7 @@ function board(kind, groups) {
 }
 
 async function init() {
-  const auth = await startAuth(); // when a sign-in is needed, the page goes to the provider and this never returns
-  if (!auth.may(ANALYTICS)) {
-    for (const node of document.querySelectorAll("main > *")) node.classList.add("hidden");
-    showNotPermitted(document.querySelector("main"), ANALYTICS, "see the KPI dashboards");
-    document.body.dataset.state = "ready";
-    return;
-  }
+  if (!(await pageNeeding(ANALYTICS, "see the KPI dashboards"))) return;
   const p = new URLSearchParams(location.search);
   const today = isoDate(new Date());
   state.to = p.get("to") || today;
