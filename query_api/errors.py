@@ -17,6 +17,7 @@ from schemas.common import describe
 from storage.base import WriteNotYetApplied
 from storage.changes import Forbidden, Invalid, NotFound, PreconditionFailed, Refused
 from storage.query import UnsupportedQuery
+from storage.search import engine as search_engine
 
 log = logging.getLogger(__name__)
 
@@ -80,5 +81,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
+        if search_engine.outage(exc):
+            log.warning("search engine unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+            return error_response(503, "the search engine is unavailable; retry shortly", {"Retry-After": "1"})
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_response(500, "internal error; the request may be retried")

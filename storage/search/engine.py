@@ -191,13 +191,17 @@ async def get_document(client: Any, index: str, doc_id: str) -> tuple[int, bytes
         except Exception:
             pass
         else:
-            if meta.status == 404:
-                return None
-            if meta.status == 200:
+            if meta.status in (200, 404):
                 answer = orjson.loads(body)
+                if "found" not in answer:  # a 404 for the index itself, not for the document
+                    answer = None
     if answer is None:
         answer = _body(await client.options(ignore_status=404).get(index=index, id=doc_id))
-    return (answer["_version"], orjson.dumps(answer["_source"])) if answer.get("found") else None
+        if "found" not in answer:
+            # only the engine's own "found: false" means no document; a missing index or alias
+            # is an outage, never an answer to give a client
+            raise IndexMissing(f"the search engine has no index {index!r}")
+    return (answer["_version"], orjson.dumps(answer["_source"])) if answer["found"] else None
 
 
 async def ensure_index(
@@ -238,6 +242,28 @@ async def bulk(client: Any, lines: list[bytes], *, refresh: bool = False) -> dic
         await client.bulk(body=b"\n".join(lines) + b"\n", refresh="true" if refresh else "false")
     )
     return answer
+
+
+class IndexMissing(LookupError):
+    """The engine answered, but the index or alias the store uses is not there."""
+
+
+OUTAGE_STATUS = frozenset({429, 502, 503, 504})
+
+
+def outage(exc: BaseException) -> bool:
+    """Whether the engine could not answer at all (unreachable, timed out, overloaded, its index gone):
+    worth a 503 and a retry, never a 500. Both clients name their connection errors alike."""
+    if isinstance(exc, IndexMissing):
+        return True
+    names = {kind.__name__ for kind in type(exc).__mro__ if kind.__module__.split(".")[0] in ENGINE_MODULES}
+    if names & {"ConnectionError", "ConnectionTimeout"}:
+        return True
+    status = getattr(getattr(exc, "meta", None), "status", None) or getattr(exc, "status_code", None)
+    return status in OUTAGE_STATUS
+
+
+ENGINE_MODULES = frozenset({"elasticsearch", "elastic_transport", "opensearchpy"})
 
 
 def refused_request(exc: BaseException) -> str | None:

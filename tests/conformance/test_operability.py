@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.conformance.conftest import Server, full_mode_store, own_server, running
+from tests.conformance.test_party_interaction import CTK_BODY
 from tests.proxy import TcpProxy
 from tests.tokens import Signer, auth_env, bearer
 
@@ -125,3 +126,38 @@ def test_ready_is_503_with_a_reason_when_the_engine_is_unreachable(behind_a_prox
     assert answer.status_code == 503
     assert answer.json() == {"status": "not ready", "reason": "search engine unreachable"}
     assert httpx.get(server.root + "/health/live", timeout=10).status_code == 200
+
+
+def test_reads_while_the_engine_is_unreachable_are_503_to_retry_never_500_or_404(behind_a_proxy):
+    server, proxy = behind_a_proxy
+    created = httpx.post(server.url + "partyInteraction", json=CTK_BODY, timeout=30)
+    assert created.status_code == 201
+    item = server.url + f"partyInteraction/{created.json()['id']}"
+    proxy.cut()
+    for url in (item, server.url + "partyInteraction?limit=5"):
+        answer = httpx.get(url, timeout=60)
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["retry-after"] == "1"
+        assert answer.json()["message"] == "the search engine is unavailable; retry shortly"
+    proxy.resume()
+    assert httpx.get(item, timeout=30).status_code == 200
+
+
+def test_embedded_ready_is_503_while_its_data_directory_is_gone(tmp_path_factory):
+    server = Server(tmp_path_factory.mktemp("operability-embedded") / "data", {"IHUB_STORE": "embedded"})
+    with running(server, tmp_path_factory.mktemp("operability-embedded-worker")):
+        assert httpx.get(server.root + "/health/ready", timeout=10).status_code == 200
+        moved = server.data_dir.rename(server.data_dir.with_name("moved"))
+        try:
+            answer = httpx.get(server.root + "/health/ready", timeout=10)
+            for _ in range(20):  # the result is cached for about a second
+                if answer.status_code == 503:
+                    break
+                time.sleep(0.2)
+                answer = httpx.get(server.root + "/health/ready", timeout=10)
+            assert answer.status_code == 503
+            assert answer.json() == {"status": "not ready", "reason": "data directory missing"}
+        finally:
+            moved.rename(server.data_dir)
+        time.sleep(1.2)
+        assert httpx.get(server.root + "/health/ready", timeout=10).status_code == 200

@@ -8,7 +8,7 @@ import uuid
 import orjson
 import pytest
 
-from storage.search.engine import bulk, create_index, get_document, search
+from storage.search.engine import IndexMissing, bulk, create_index, get_document, outage, search
 from tests.conftest import engine_client
 
 pytestmark = pytest.mark.integration
@@ -154,7 +154,7 @@ def test_index_template_applies_to_new_indices(search_url: str) -> None:
     asyncio.run(asyncio.wait_for(_index_template_applies(search_url), 120))
 
 
-def test_get_document_returns_version_and_stored_bytes_for_any_id_and_none_when_absent(search_url):
+def test_get_document_returns_version_and_stored_bytes_for_any_id_and_none_only_when_absent(search_url):
     """The API's GET by id path (engine.get_document) with ids that need escaping in a URL."""
 
     async def scenario():
@@ -177,7 +177,10 @@ def test_get_document_returns_version_and_stored_bytes_for_any_id_and_none_when_
                 assert (version, orjson.loads(body)) == (1000 + n, {"id": doc_id, "n": '"_source":'})
             for absent in ("..", ".", "nope"):
                 assert await get_document(client, index, absent) is None
-            assert await get_document(client, f"{index}-missing", "a b") is None
+            # a missing index is an outage to report, never "no such interaction"
+            with pytest.raises(IndexMissing) as missing:
+                await get_document(client, f"{index}-missing", "a b")
+            assert outage(missing.value)
         finally:
             await client.indices.delete(index=index, ignore_unavailable=True)
             await client.close()
