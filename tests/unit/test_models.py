@@ -1,10 +1,12 @@
 """Models follow the conformance profile: what the CTK sends is accepted, the rest is checked."""
 
+import random
+
 import pytest
 from pydantic import ValidationError
 
 from schemas import EventSubscriptionInput, PartyInteraction, PartyInteractionCreate
-from schemas.common import epoch_seconds, parse_date_time
+from schemas.common import MAX_DEPTH, deeper_than, epoch_seconds, json_depth, parse_date_time
 
 CTK_BODY = {
     "channel": [{"id": "555"}],
@@ -120,3 +122,25 @@ def test_date_times_denote_instants(text, epoch):
 @pytest.mark.parametrize("text", ["20260101", "2026", "42", "2026-13-01", "tomorrow", "2026-01-01T25:00:00Z"])
 def test_other_strings_are_not_date_times(text):
     assert parse_date_time(text) is None and epoch_seconds(text) is None
+
+
+def test_deeper_than_agrees_with_json_depth_and_stops_early_on_any_depth():
+    rng = random.Random(64)
+
+    def value(depth: int):
+        roll = rng.random()
+        if depth > 6 or roll < 0.3:
+            return rng.choice([1, "x", None, True])
+        if roll < 0.65:
+            return {str(i): value(depth + 1) for i in range(rng.randint(0, 3))}
+        return [value(depth + 1) for _ in range(rng.randint(0, 3))]
+
+    for _ in range(1000):
+        sample = value(0)
+        for limit in range(9):
+            assert deeper_than(sample, limit) == (json_depth(sample) > limit)
+    far = inner = []
+    for _ in range(5000):  # far deeper than the interpreter's recursion limit
+        inner.append([])
+        inner = inner[0]
+    assert deeper_than(far, MAX_DEPTH)

@@ -1,0 +1,112 @@
+"""The worker's own CPU per event, without Kafka and without the engine.
+
+    .venv/bin/python bench/fold.py --events 20000 [--profile]
+
+Runs `Projector.process` (stream_workers/pipeline.py: decode, adapt, validate, fold with the
+change model, build the index documents and bulk lines, change records) over the same channel
+events as bench/pipeline.py, in batches of --batch, against an in-memory stand-in for the engine
+that keeps what it is given. It prints the process CPU time per event (time.process_time, so a busy
+machine changes it little) for new interactions, and for the same events sent again under new event
+ids (the interactions do not change: nothing is written, as after a replay). What the
+worker costs in production is this plus faust and the Kafka client (bench/faust_floor.py) plus the
+engine client's I/O. With --profile, the functions that take the most CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import pstats
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from pipeline import channel_event
+
+from storage.changes import ABSENT, State
+from storage.search.documents import search_document
+from storage.search.store import IndexOp, OpResult
+from stream_workers.pipeline import Message, Projector
+
+TOPIC = "ihub.channel-events.v1"
+
+
+class MemoryEngine:
+    """What the Projector needs of SearchStore, in memory; it builds the same bulk lines."""
+
+    alias = "bench-fold"
+
+    def __init__(self) -> None:
+        self.docs: dict[str, State] = {}
+
+    async def states(self, ids: Sequence[str]) -> dict[str, State]:
+        return {i: self.docs.get(i, ABSENT) for i in ids}
+
+    async def apply(self, ops: Sequence[IndexOp], *, refresh: bool = False) -> list[OpResult]:
+        lines = []
+        for op in ops:
+            meta = {"_index": self.alias, "_id": op.interaction_id, "version": op.version}
+            lines.append(orjson.dumps({op.action: meta}))
+            if op.doc is not None:
+                lines.append(orjson.dumps(search_document(op.doc)))
+                self.docs[op.interaction_id] = State(op.version, op.doc)
+        b"\n".join(lines)
+        return [OpResult(True) for _ in ops]
+
+
+def messages(events: int, tag: str, first_offset: int) -> list[Message]:
+    found = []
+    for n in range(events):
+        event = channel_event(n, tag)
+        key = event.subject.encode() if event.subject else None
+        found.append(Message(TOPIC, 0, first_offset + n, key, event.to_bytes(), time.time()))
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=2000)
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+
+    engine = MemoryEngine()
+    projector = Projector(engine, "http://127.0.0.1:8683/tmf-api/partyInteraction/v4")  # type: ignore[arg-type]  # the stand-in has the two methods used
+    first = messages(args.events, "fold", 0)
+    # the same events under new event ids: each interaction is already as the event says
+    again = [
+        Message(m.topic, m.partition, m.offset + args.events, m.key, m.value.replace(b'"id":"', b'"id":"again-', 1))
+        for m in first
+    ]
+
+    async def run(batch: list[Message]) -> float:
+        started = time.process_time()
+        for i in range(0, len(batch), args.batch):
+            await projector.process(batch[i : i + args.batch])
+        return time.process_time() - started
+
+    profile = cProfile.Profile(time.process_time) if args.profile else None
+    if profile:
+        profile.enable()
+    created = asyncio.run(run(first))
+    unchanged = asyncio.run(run(again))
+    if profile:
+        profile.disable()
+    print(f"{args.events} events, batches of {args.batch}: CPU per event in the worker's fold")
+    print(f"  new interactions: {created * 1e6 / args.events:6.0f} us")
+    print(f"  unchanged again:  {unchanged * 1e6 / args.events:6.0f} us")
+    if profile:
+        print("(profiled: the figures above include the profiler's own cost)")
+        pstats.Stats(profile).sort_stats("tottime").print_stats(25)
+
+
+if __name__ == "__main__":
+    main()
