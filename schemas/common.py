@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -21,8 +22,19 @@ _DATE_TIME = re.compile(DATE_TIME_PATTERN)
 DATE_TIME_DESCRIPTION = "An ISO 8601 date or date-time that exists, e.g. 2026-01-31T09:30:00Z"
 
 
+# the longest string DATE_TIME_PATTERN matches: 2026-01-31T09:30:00.123456789+01:00
+_LONGEST_DATE_TIME = 35
+
+
 def parse_date_time(text: str) -> datetime | None:
     """The instant a TMF date-time string denotes (UTC when it has no offset), or None."""
+    # one event's times are read several times over (adapter, model, version, index fields, KPIs):
+    # recent ones are remembered; only short strings, so the cache stays small whatever comes in
+    return _parse_date_time(text) if len(text) <= _LONGEST_DATE_TIME else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_date_time(text: str) -> datetime | None:
     if not _DATE_TIME.match(text):
         return None
     try:
@@ -75,7 +87,7 @@ def deeper_than(value: Any, limit: int) -> bool:
         return False
     if limit <= 0:
         return True
-    for child in children:  # a loop, not any(): no generator frame per level
+    for child in children:  # noqa: SIM110  # a loop, not any(): no generator frame per level (measured ~2x)
         if isinstance(child, (dict, list)) and deeper_than(child, limit - 1):
             return True
     return False
