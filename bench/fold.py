@@ -7,7 +7,9 @@ change model, build the index documents and bulk lines, change records) over the
 events as bench/pipeline.py, in batches of --batch, against an in-memory stand-in for the engine
 that keeps what it is given. It prints the process CPU time per event (time.process_time, so a busy
 machine changes it little) for new interactions, and for the same events sent again under new event
-ids (the interactions do not change: nothing is written, as after a replay). What the
+ids (the interactions do not change: nothing is written, as after a replay). It also prints the bytes
+per new interaction of the raw record, its change record, the dead letters and the
+bulk request body. What the
 worker costs in production is this plus faust and the Kafka client (bench/faust_floor.py) plus the
 engine client's I/O. With --profile, the functions that take the most CPU.
 """
@@ -46,6 +48,7 @@ class MemoryEngine:
 
     def __init__(self) -> None:
         self.docs: dict[str, State] = {}
+        self.bulk_bytes = 0
 
     async def states(self, ids: Sequence[str]) -> dict[str, State]:
         return {i: self.docs.get(i, ABSENT) for i in ids}
@@ -58,7 +61,7 @@ class MemoryEngine:
             if op.doc is not None:
                 lines.append(orjson.dumps(search_document(op.doc)))
                 self.docs[op.interaction_id] = State(op.version, op.doc)
-        b"\n".join(lines)
+        self.bulk_bytes += len(b"\n".join(lines)) + 1
         return [OpResult(True) for _ in ops]
 
 
@@ -87,22 +90,31 @@ def main() -> None:
         for m in first
     ]
 
+    written = {"raw": 0, "changes": 0, "dead letters": 0}
+
     async def run(batch: list[Message]) -> float:
         started = time.process_time()
         for i in range(0, len(batch), args.batch):
-            await projector.process(batch[i : i + args.batch])
+            result = await projector.process(batch[i : i + args.batch])
+            written["changes"] += sum(len(record) for _, record in result.changes)
+            written["dead letters"] += sum(len(record) for _, record in result.dead_letters)
         return time.process_time() - started
 
     profile = cProfile.Profile(time.process_time) if args.profile else None
     if profile:
         profile.enable()
+    bulk_before = engine.bulk_bytes
     created = asyncio.run(run(first))
+    written["raw"] = sum(len(m.value) for m in first)
+    written["bulk"] = engine.bulk_bytes - bulk_before
+    sizes = {name: round(total / args.events) for name, total in written.items()}
     unchanged = asyncio.run(run(again))
     if profile:
         profile.disable()
     print(f"{args.events} events, batches of {args.batch}: CPU per event in the worker's fold")
     print(f"  new interactions: {created * 1e6 / args.events:6.0f} us")
     print(f"  unchanged again:  {unchanged * 1e6 / args.events:6.0f} us")
+    print("bytes per new interaction: " + ", ".join(f"{name} {size}" for name, size in sizes.items()))
     if profile:
         print("(profiled: the figures above include the profiler's own cost)")
         pstats.Stats(profile).sort_stats("tottime").print_stats(25)
