@@ -26,6 +26,10 @@ class Settings(BaseSettings):
         default="/tmf-api/partyInteraction/v4",
         description="Prefix of the TMF683 routes (the field also uses /partyInteractionManagement/v1)",
     )
+    base_path_v5: str = Field(
+        default="/tmf-api/partyInteraction/v5",
+        description="Prefix of the TMF683 v5.0.0 routes (the same interactions, in the v5 shape)",
+    )
     public_url: str | None = Field(
         default=None,
         description="Scheme://host[:port] of the API as clients reach it, used in href and Location;"
@@ -213,7 +217,7 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("base_path")
+    @field_validator("base_path", "base_path_v5")
     @classmethod
     def _normalise_base_path(cls, value: str) -> str:
         return "/" + value.strip("/") if value.strip("/") else ""
