@@ -114,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(Observe)  # outermost of all: request ids and metrics for every answer, a 401 too
     app.include_router(operations_router)  # /health/live, /health/ready, /metrics
     app.include_router(hub.router, prefix=settings.base_path)
+    app.include_router(hub.router_v5, prefix=settings.base_path_v5, include_in_schema=False)
     app.include_router(timeline.router)
     app.include_router(analytics.router)
     app.include_router(parties.router)

@@ -405,3 +405,23 @@ def stored_path(path: str) -> str:
         if parts[: len(v5)] == v5:
             return ".".join((*stored, *parts[len(v5) :]))
     return path
+
+
+# -- events -----------------------------------------------------------------------------------
+
+
+def v5_event(event: Document, *, href_base: str) -> Document:
+    """The v5 notification for a v4 one (schemas/events.py builds those): the interaction in its
+    v5 view (`href_base` + id its href; lastUpdate the event's time, when the change was applied),
+    `@type` naming the event (Extensible), and `timeOccurred` as the v5 schema spells it."""
+    interaction = event["event"]["partyInteraction"]
+    out: Document = {"@type": event["eventType"]}
+    for key, value in event.items():
+        if key == "timeOcurred":
+            out["timeOccurred"] = value
+        elif key != "event":
+            out[key] = value
+    out["event"] = {
+        "partyInteraction": to_v5(interaction, href=f"{href_base}{interaction['id']}", last_update=event["eventTime"])
+    }
+    return out
