@@ -260,8 +260,11 @@ def check_v5(resource: Any, *, create: bool) -> None:
     if not isinstance(resource, dict):
         raise V5Invalid("a PartyInteraction is a JSON object")
     _need_type(resource, "")
+    _not_v4(resource, "", "channel")
     if create:
         _need(resource, "", "reason", "direction", "relatedChannel")
+        if resource["relatedChannel"] == []:  # every v4 view needs one (shared/CONFORMANCE.md)
+            raise V5Invalid("relatedChannel: at least one is required")
     for name in ("relatedChannel", "relatedParty", *_LISTS, "interactionItem"):
         if name in resource:
             _check_list(name, resource[name], name, create=create)
@@ -283,6 +286,14 @@ def _need_type(obj: Document, where: str) -> None:
         raise V5Invalid(f"{where + ': ' if where else ''}'@type' is required (TMF683 v5: every resource is Extensible)")
 
 
+def _not_v4(obj: Document, where: str, *names: str) -> None:
+    """Refuse attributes the stored form has at this place but v5 has elsewhere (they would be
+    taken for the stored form's)."""
+    found = [name for name in names if name in obj]
+    if found:
+        raise V5Invalid(f"{where + ': ' if where else ''}not a TMF683 v5 attribute here: {', '.join(found)}")
+
+
 def _need(obj: Document, where: str, *names: str) -> None:
     missing = [name for name in names if obj.get(name) is None]
     if missing:
@@ -298,6 +309,7 @@ def _object(obj: Document, name: str, where: str) -> Document:
 
 
 def _check_channel(item: Document, where: str, create: bool) -> None:
+    _not_v4(item, where, *_REF_KEYS)
     if create:
         _need(item, where, "role", "channel")
     channel = _object(item, "channel", where)  # the stored form needs the channel's id
@@ -311,6 +323,7 @@ def _check_channel(item: Document, where: str, create: bool) -> None:
 
 
 def _check_party(item: Document, where: str, create: bool) -> None:
+    _not_v4(item, where, *_REF_KEYS)
     if create:
         _need(item, where, "role")
     party = _object(item, "partyOrPartyRole", where)  # the stored form needs the party's id
@@ -339,6 +352,7 @@ def _check_external_identifier(item: Document, where: str, create: bool) -> None
 
 
 def _check_item(item: Document, where: str, create: bool) -> None:
+    _not_v4(item, where, "channel")
     kept = [name for name in _ITEM_NOT_KEPT if name in item]
     if kept:
         raise V5Invalid(f"{where}: {', '.join(kept)} cannot be kept by this server (see docs/v5.md)")

@@ -249,6 +249,27 @@ def test_last_update_is_the_time_of_the_version():
             "interactionItemType cannot be kept",
         ),
         ({"@type": "PartyInteraction", "reason": "r", "direction": "in", "relatedChannel": {}}, "must be an array"),
+        (
+            {"@type": "PartyInteraction", "reason": "r", "direction": "in", "relatedChannel": [], "channel": []},
+            "not a TMF683 v5 attribute here: channel",
+        ),
+        (
+            {
+                "@type": "PartyInteraction",
+                "reason": "r",
+                "direction": "in",
+                "relatedChannel": [],
+                "relatedParty": [
+                    {
+                        "@type": "RelatedPartyOrPartyRole",
+                        "role": "c",
+                        "id": "x",
+                        "partyOrPartyRole": {"@type": "PartyRef", "id": "1"},
+                    }
+                ],
+            },
+            "relatedParty[0]: not a TMF683 v5 attribute here: id",
+        ),
     ],
 )
 def test_v5_rules_refuse_with_a_message_naming_the_place(body, message):
