@@ -201,6 +201,9 @@ def test_last_update_is_the_time_of_the_version():
     assert last_update(1_767_225_600_123_456) == "2026-01-01T00:00:00.123Z"
 
 
+CHANNELS = [{"@type": "RelatedChannel", "role": "o", "channel": {"@type": "ChannelRef", "id": "w"}}]
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
@@ -233,7 +236,7 @@ def test_last_update_is_the_time_of_the_version():
                 "@type": "PartyInteraction",
                 "reason": "r",
                 "direction": "in",
-                "relatedChannel": [],
+                "relatedChannel": CHANNELS,
                 "relatedParty": [{"@type": "RelatedPartyOrPartyRole", "role": "c", "partyOrPartyRole": {"id": "1"}}],
             },
             "relatedParty[0].partyOrPartyRole: '@type' is required",
@@ -243,7 +246,7 @@ def test_last_update_is_the_time_of_the_version():
                 "@type": "PartyInteraction",
                 "reason": "r",
                 "direction": "in",
-                "relatedChannel": [],
+                "relatedChannel": CHANNELS,
                 "interactionItem": [{"@type": "InteractionItem", "interactionItemType": "Case"}],
             },
             "interactionItemType cannot be kept",
@@ -258,7 +261,7 @@ def test_last_update_is_the_time_of_the_version():
                 "@type": "PartyInteraction",
                 "reason": "r",
                 "direction": "in",
-                "relatedChannel": [],
+                "relatedChannel": CHANNELS,
                 "relatedParty": [
                     {
                         "@type": "RelatedPartyOrPartyRole",
@@ -317,3 +320,25 @@ def test_v5_query_paths_are_stored_paths(v5, stored):
 def test_paths_the_stored_form_cannot_answer_are_refused(path):
     with pytest.raises(V5Invalid, match="cannot be used to filter or sort"):
         stored_path(path)
+
+
+def test_a_native_v5_event_becomes_the_create_its_resource_says():
+    from ingest.adapters import adapt, sample_events
+
+    event = next(e for e in sample_events() if e.type == "tmf683.v5.partyInteraction.create")
+    change = adapt(event)
+    assert (change.kind, change.interaction_id) == ("create", event.data["id"])
+    resource = {k: v for k, v in event.data.items() if k != "id"}
+    assert change.body == from_v5(resource)
+    stored = validated_resource({**change.body, "id": change.interaction_id, "href": "http://x", "creationDate": AT})
+    shown = validate(to_v5(stored, href=HREF, last_update=AT), "PartyInteraction")
+    assert {k: v for k, v in shown.items() if k not in ("id", "href", "creationDate", "lastUpdate")} == resource
+
+
+def test_a_native_v5_event_breaking_v5_rules_is_refused_with_the_reason():
+    from ingest.adapters import AdapterError, adapt, sample_events
+
+    event = next(e for e in sample_events() if e.type == "tmf683.v5.partyInteraction.create")
+    untyped = event.model_copy(update={"data": {k: v for k, v in event.data.items() if k != "@type"}})
+    with pytest.raises(AdapterError, match="'@type' is required"):
+        adapt(untyped)
