@@ -424,6 +424,37 @@ def test_the_timeline_sees_interactions_written_through_v5(server, v5, marker):
     assert [item["id"] for item in timeline.json()["items"]] == [resource["id"]]
 
 
+def test_kpis_count_interactions_from_both_versions(api, server, v5, marker):
+    agent = f"agent-{marker}"
+    window = {"startDateTime": "2018-03-01T10:00:00Z", "endDateTime": "2018-03-01T10:05:00Z"}
+    through_v5 = v5_body(marker, interactionDate=window, status="completed")
+    through_v5["relatedParty"].append(
+        {
+            "@type": "RelatedPartyOrPartyRole",
+            "role": "agent",
+            "partyOrPartyRole": {"@type": "PartyRoleRef", "id": agent, "@referredType": "PartyRole"},
+        }
+    )
+    created(v5, through_v5)
+    through_v4 = {
+        "reason": "r",
+        "direction": "inbound",
+        "status": "open",
+        "channel": [{"id": "voice"}],
+        "interactionDate": window,
+        "relatedParty": [{"id": agent, "role": "agent", "@referredType": "PartyRole"}],
+    }
+    assert api.post("partyInteraction", json=through_v4).status_code == 201
+    kpis = httpx.get(
+        f"{server.root}/ihub/v1/analytics/kpis",
+        params={"from": "2018-03-01T00:00:00Z", "to": "2018-03-02T00:00:00Z", "groupBy": "agent"},
+        timeout=30,
+    )
+    assert kpis.status_code == 200, kpis.text
+    group = next(g for g in kpis.json()["groups"] if g["key"] == agent)
+    assert (group["volume"], group["resolutionRate"], group["avgHandlingSeconds"]) == (2, 0.5, 300.0)
+
+
 # -- events -----------------------------------------------------------------------------------
 
 
