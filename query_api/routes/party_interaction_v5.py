@@ -58,8 +58,9 @@ from storage.query import Query, project
 router = APIRouter(tags=["partyInteraction v5"])
 
 JSON_PATCH_QUERY = "application/json-patch-query+json"
-# how often a PATCH reads and applies again when other writes keep changing the interaction
-PATCH_ATTEMPTS = 5
+# how often a PATCH reads and applies again when other writes keep changing the interaction (each
+# round one of the concurrent writers gets through, so this many writers at once all do)
+PATCH_ATTEMPTS = 32
 
 InteractionId = Annotated[
     str, Path(description="The interaction's id", json_schema_extra={"pattern": INTERACTION_ID_PATTERN})

@@ -8,6 +8,7 @@ The counts of a run (operations driven, bodies validated per schema) go to artif
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import re
 import time
@@ -316,6 +317,21 @@ def test_if_match_and_unknown_ids(v5, marker):
     error(v5.delete(url, headers={"if-match": etag}), 412)
     error(v5.patch("partyInteraction/not-there", json={"status": "x"}, headers=MERGE), 404)
     error(v5.delete("partyInteraction/not-there"), 404)
+
+
+def test_concurrent_patches_all_apply_each_to_the_latest_state(v5, marker):
+    resource = created(v5, v5_body(marker))
+    url = f"partyInteraction/{resource['id']}"
+
+    def add_note(n: int) -> int:
+        op = [{"op": "add", "path": "/note/-", "value": {"@type": "Note", "text": f"note {n}"}}]
+        return v5.patch(url, json=op, headers=JSON_PATCH).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(add_note, range(16)))
+    assert statuses == [200] * 16
+    notes = validate(v5.get(url).json(), "PartyInteraction")["note"]
+    assert sorted(n["text"] for n in notes[1:]) == sorted(f"note {n}" for n in range(16))
 
 
 def test_delete(v5, marker):
