@@ -196,6 +196,12 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _two_base_paths(self) -> Settings:
+        if self.base_path_v5 == self.base_path:
+            raise ValueError("IHUB_BASE_PATH and IHUB_BASE_PATH_V5 must differ: each version has its own routes")
+        return self
+
     @field_validator("hub_allowed_networks", mode="before")
     @classmethod
     def _split_networks(cls, value: Any) -> Any:

@@ -342,3 +342,13 @@ def test_a_native_v5_event_breaking_v5_rules_is_refused_with_the_reason():
     untyped = event.model_copy(update={"data": {k: v for k, v in event.data.items() if k != "@type"}})
     with pytest.raises(AdapterError, match="'@type' is required"):
         adapt(untyped)
+
+
+def test_the_two_versions_need_their_own_base_paths():
+    from pydantic import ValidationError
+
+    from interaction_hub.settings import Settings
+
+    assert Settings().base_path_v5 == "/tmf-api/partyInteraction/v5"
+    with pytest.raises(ValidationError, match="must differ"):
+        Settings(base_path="/pim", base_path_v5="/pim/")
