@@ -13,7 +13,7 @@ import logging
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import orjson
@@ -21,6 +21,7 @@ import orjson
 from interaction_hub.settings import Settings
 from schemas.common import utc_now
 from schemas.events import DEFAULT_PORTS, callback_url, change_events
+from schemas.party_interaction_v5 import v5_event
 from storage.base import Delivery
 from storage.query import Query, matches
 from storage.tmf630 import QueryError, parse_filter
@@ -154,12 +155,20 @@ async def _post(client: httpx.AsyncClient, callback: str, body: bytes, rule: Cal
     return None if response.is_success else f"HTTP {response.status_code}"
 
 
-Subscriber = tuple[str, str, Query | None]  # (subscription id, callback, parsed query)
+class Subscriber(NamedTuple):
+    id: str
+    callback: str
+    query: Query | None  # parsed
+    # a listener registered through TMF683 v5: where its interactions' hrefs start (it gets the
+    # events in the v5 shape, and its query reads them); None: v4
+    v5: str | None = None
 
 
 def subscriber(subscription: dict[str, Any]) -> Subscriber:
     query = subscription.get("query")
-    return subscription["id"], subscription["callback"], parse_filter(query) if query else None
+    return Subscriber(
+        subscription["id"], subscription["callback"], parse_filter(query) if query else None, subscription.get("v5")
+    )
 
 
 def subscribers(subscriptions: Iterable[dict[str, Any]]) -> tuple[Subscriber, ...]:
@@ -188,7 +197,14 @@ def fan_out(
     deliveries = []
     for event in change_events(old, new, utc_now()):
         body = orjson.dumps(event)
-        for sub_id, callback, query in subscribers:
-            if query is None or matches(query, event):
-                deliveries.append(Delivery(sub_id, callback, body, max_pending))
+        in_v5: dict[str, tuple[dict[str, Any], bytes]] = {}  # the v5 event per href base, made once
+        for sub in subscribers:
+            seen, sent = event, body
+            if sub.v5 is not None:
+                if sub.v5 not in in_v5:
+                    shaped = v5_event(event, href_base=sub.v5)
+                    in_v5[sub.v5] = shaped, orjson.dumps(shaped)
+                seen, sent = in_v5[sub.v5]
+            if sub.query is None or matches(sub.query, seen):
+                deliveries.append(Delivery(sub.id, sub.callback, sent, max_pending))
     return deliveries

@@ -26,6 +26,10 @@ class Settings(BaseSettings):
         default="/tmf-api/partyInteraction/v4",
         description="Prefix of the TMF683 routes (the field also uses /partyInteractionManagement/v1)",
     )
+    base_path_v5: str = Field(
+        default="/tmf-api/partyInteraction/v5",
+        description="Prefix of the TMF683 v5.0.0 routes (the same interactions, in the v5 shape)",
+    )
     public_url: str | None = Field(
         default=None,
         description="Scheme://host[:port] of the API as clients reach it, used in href and Location;"
@@ -192,6 +196,12 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _two_base_paths(self) -> Settings:
+        if self.base_path_v5 == self.base_path:
+            raise ValueError("IHUB_BASE_PATH and IHUB_BASE_PATH_V5 must differ: each version has its own routes")
+        return self
+
     @field_validator("hub_allowed_networks", mode="before")
     @classmethod
     def _split_networks(cls, value: Any) -> Any:
@@ -213,7 +223,7 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("base_path")
+    @field_validator("base_path", "base_path_v5")
     @classmethod
     def _normalise_base_path(cls, value: str) -> str:
         return "/" + value.strip("/") if value.strip("/") else ""

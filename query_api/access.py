@@ -66,9 +66,17 @@ class AccessControl:
     """Pure ASGI middleware, outermost: no request reaches a route (or the fast path) without a
     caller that may make it. With auth off every caller is ANONYMOUS, who may do everything."""
 
-    def __init__(self, app: Any, *, base_path: str, public_docs: bool, public_metrics: bool = True) -> None:
+    def __init__(
+        self,
+        app: Any,
+        *,
+        base_path: str,
+        base_path_v5: str | None = None,
+        public_docs: bool,
+        public_metrics: bool = True,
+    ) -> None:
         self.app = app
-        self.rules = AccessRules(base_path, public_docs=public_docs, public_metrics=public_metrics)
+        self.rules = AccessRules(base_path, base_path_v5, public_docs=public_docs, public_metrics=public_metrics)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":

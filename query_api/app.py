@@ -21,7 +21,17 @@ from query_api.hub import Hub
 from query_api.observability import Observe, store_readiness
 from query_api.observability import router as operations_router
 from query_api.retention import RetentionSchedule
-from query_api.routes import analytics, docs, hub, parties, party_interaction, party_role, timeline, ui_config
+from query_api.routes import (
+    analytics,
+    docs,
+    hub,
+    parties,
+    party_interaction,
+    party_interaction_v5,
+    party_role,
+    timeline,
+    ui_config,
+)
 from schemas import EventSubscriptionInput, PartyInteractionCreate, PartyInteractionUpdate
 from storage.base import InteractionStore, SubscriptionRegistry, SubscriptionStore
 from storage.sqlite.store import SqliteStore
@@ -90,17 +100,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     docs.install(app)
     app.include_router(party_interaction.router, prefix=settings.base_path)
+    # its contract is TM Forum's v5 OpenAPI (docs/v5.md), not this app's v4 one
+    app.include_router(party_interaction_v5.router, prefix=settings.base_path_v5, include_in_schema=False)
     app.add_middleware(party_interaction.RetrieveFastPath, prefix=settings.base_path)
     # added last, so outermost: nothing runs before the caller is known and allowed
     app.add_middleware(
         AccessControl,
         base_path=settings.base_path,
+        base_path_v5=settings.base_path_v5,
         public_docs=settings.auth_public_docs,
         public_metrics=settings.metrics_public,
     )
     app.add_middleware(Observe)  # outermost of all: request ids and metrics for every answer, a 401 too
     app.include_router(operations_router)  # /health/live, /health/ready, /metrics
     app.include_router(hub.router, prefix=settings.base_path)
+    app.include_router(hub.router_v5, prefix=settings.base_path_v5, include_in_schema=False)
     app.include_router(timeline.router)
     app.include_router(analytics.router)
     app.include_router(parties.router)
@@ -125,7 +139,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 components.pop(unused, None)
             if authenticator is not None:
                 rules = AccessRules(
-                    settings.base_path, public_docs=settings.auth_public_docs, public_metrics=settings.metrics_public
+                    settings.base_path,
+                    settings.base_path_v5,
+                    public_docs=settings.auth_public_docs,
+                    public_metrics=settings.metrics_public,
                 )
                 _document_security(schema, rules)
             app.openapi_schema = schema

@@ -40,8 +40,9 @@ ERASE, EXPORT = "party:erase", "party:export"
 PERMISSIONS = frozenset({READ, WRITE, DELETE, HUB, ANALYTICS, ERASE, EXPORT})
 PUBLIC = ""  # an endpoint anyone may call (subject to settings)
 
-# The one table: which permission each endpoint needs. `{base}` is the TMF683 base path, `*` one
-# path segment. A path not listed still needs a valid token (it then answers 404 or 405).
+# The one table: which permission each endpoint needs. `{base}` is the TMF683 base path, `{v5}`
+# the TMF683 v5 one, `*` one path segment. A path not listed still needs a valid token (it then
+# answers 404 or 405).
 ACCESS_RULES: tuple[tuple[str, str, str], ...] = (
     ("GET", "{base}/partyInteraction", READ),
     ("GET", "{base}/partyInteraction/*", READ),
@@ -50,6 +51,13 @@ ACCESS_RULES: tuple[tuple[str, str, str], ...] = (
     ("DELETE", "{base}/partyInteraction/*", DELETE),
     ("POST", "{base}/hub", HUB),
     ("DELETE", "{base}/hub/*", HUB),
+    ("GET", "{v5}/partyInteraction", READ),
+    ("GET", "{v5}/partyInteraction/*", READ),
+    ("POST", "{v5}/partyInteraction", WRITE),
+    ("PATCH", "{v5}/partyInteraction/*", WRITE),
+    ("DELETE", "{v5}/partyInteraction/*", DELETE),
+    ("POST", "{v5}/hub", HUB),
+    ("DELETE", "{v5}/hub/*", HUB),
     ("GET", "/ihub/v1/parties/*/timeline", READ),
     ("GET", "/ihub/v1/analytics/kpis", ANALYTICS),
     ("DELETE", "/ihub/v1/parties/*", ERASE),
@@ -366,12 +374,22 @@ def _at(claims: dict[str, Any], path: Iterable[str]) -> Any:
 
 
 class AccessRules:
-    """ACCESS_RULES for one base path, matched against a request's method and path."""
+    """ACCESS_RULES for the base paths (v4's, and v5's unless None), matched against a request's
+    method and path."""
 
-    def __init__(self, base_path: str, *, public_docs: bool, public_metrics: bool = True) -> None:
+    def __init__(
+        self, base_path: str, base_path_v5: str | None = None, *, public_docs: bool, public_metrics: bool = True
+    ) -> None:
         self.rules = [
-            (method, re.compile("^" + re.escape(pattern.format(base=base_path)).replace(r"\*", "[^/]+") + "/?$"), perm)
+            (
+                method,
+                re.compile(
+                    "^" + re.escape(pattern.format(base=base_path, v5=base_path_v5)).replace(r"\*", "[^/]+") + "/?$"
+                ),
+                perm,
+            )
             for method, pattern, perm in ACCESS_RULES
+            if base_path_v5 is not None or "{v5}" not in pattern
         ]
         self.public_docs = public_docs
         self.public_metrics = public_metrics

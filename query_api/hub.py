@@ -83,10 +83,11 @@ class Hub:
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def subscribe(
-        self, request: EventSubscriptionInput, *, this_server: Collection[Endpoint] = ()
+        self, request: EventSubscriptionInput, *, this_server: Collection[Endpoint] = (), v5: str | None = None
     ) -> EventSubscription:
         """Register a listener. Refusals: QueryError and CallbackRefused (the request is wrong),
-        HubFull. `this_server`: where the request reached this server (not a callback)."""
+        HubFull. `this_server`: where the request reached this server (not a callback). `v5`: a
+        listener of TMF683 v5, and where its interactions' hrefs start (notifications.Subscriber)."""
         query = parse_filter(request.query) if request.query else None
         try:
             await asyncio.wait_for(check_callback(request.callback, self._rule.serving(*this_server)), self._timeout_s)
@@ -96,8 +97,9 @@ class Hub:
         async with self._registering:  # the count and the insert together
             if len(await self._store.subscriptions()) >= self._max_subscriptions:
                 raise HubFull(f"the hub has its maximum of {self._max_subscriptions} subscriptions")
-            await self._store.add_subscription(subscription.model_dump(exclude_none=True))
-            self._subscriptions = (*self._subscriptions, (subscription.id, subscription.callback, query))
+            stored = subscription.model_dump(exclude_none=True)
+            await self._store.add_subscription(stored if v5 is None else {**stored, "v5": v5})
+            self._subscriptions = (*self._subscriptions, Subscriber(subscription.id, subscription.callback, query, v5))
         return subscription
 
     async def listens_with(self, subscription_id: str, condition: str) -> bool:

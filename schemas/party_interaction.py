@@ -33,6 +33,7 @@ MAX_ITEMS = {
     "attachment": 100,
     "interactionItem": 1000,
     "interactionRelationship": 1000,
+    "externalIdentifier": 100,
 }
 
 T = TypeVar("T")
@@ -42,6 +43,7 @@ Notes = Annotated[list[T], Field(max_length=MAX_ITEMS["note"])]
 Attachments = Annotated[list[T], Field(max_length=MAX_ITEMS["attachment"])]
 Items = Annotated[list[T], Field(max_length=MAX_ITEMS["interactionItem"])]
 Relationships = Annotated[list[T], Field(max_length=MAX_ITEMS["interactionRelationship"])]
+Identifiers = Annotated[list[T], Field(max_length=MAX_ITEMS["externalIdentifier"])]
 
 
 class TimePeriod(TmfModel):
@@ -127,6 +129,15 @@ class InteractionRelationship(TmfModel):
     relationshipType: str | None = None
 
 
+class ExternalIdentifier(TmfModel):
+    """TMF683 v5's: the interaction as another system knows it. Kept (and shown) for interactions
+    written through v5 (schemas/party_interaction_v5.py); v4 has no such attribute."""
+
+    id: str
+    owner: str | None = None
+    externalIdentifierType: str | None = None
+
+
 class _PartyInteractionBody(TmfModel):
     """Attributes a client may write (the swagger's _Update attributes)."""
 
@@ -151,6 +162,7 @@ class _PartyInteractionBody(TmfModel):
     interactionRelationship: Relationships[InteractionRelationship] | None = None
     note: Notes[Note] | None = None
     relatedParty: Parties[RelatedParty] | None = None
+    externalIdentifier: Identifiers[ExternalIdentifier] | None = None
 
 
 def _create_schema(schema: dict[str, Any], model: type[BaseModel]) -> None:

@@ -201,14 +201,34 @@ def apply(current: State, change: Change, *, href: str | None = None) -> Outcome
         )
     if change.kind == "delete":
         return _outcome(current, None, change)
-    if change.kind == "merge":
-        patched = _merge(doc, change.body)
-    else:
-        patched = _json_patch(doc, change.body, change.max_bytes)
-    new = _validated_patch_result(doc, patched, change.time)
+    new = _validated_patch_result(doc, patched(doc, change.kind, change.body, change.max_bytes), change.time)
     if change.max_bytes is not None and len(orjson.dumps(new)) > change.max_bytes:
         raise Invalid(f"the PartyInteraction would be larger than {change.max_bytes} bytes")
     return _outcome(current, new, change)
+
+
+def patched(doc: Document, kind: Kind, body: Any, max_bytes: int | None = None) -> Document:
+    """What a merge patch or a JSON Patch (checked by `check`) makes of `doc`, a new document, or
+    Invalid. The one place patches are applied: to the stored form here, to its v5 view by the v5
+    routes (query_api/routes/party_interaction_v5.py)."""
+    if kind == "merge":
+        result: Document = _merge(doc, body)
+        return result
+    return _json_patch(doc, body, max_bytes)
+
+
+def merge_diff(old: Document, new: Document) -> Document:
+    """The merge patch (RFC 7386) that turns `old` into `new` (documents without nulls)."""
+    diff: Document = {key: None for key in old if key not in new}
+    for key, value in new.items():
+        before = old.get(key)
+        if isinstance(before, dict) and isinstance(value, dict):
+            inner = merge_diff(before, value)
+            if inner:
+                diff[key] = inner
+        elif before != value:
+            diff[key] = value
+    return diff
 
 
 def _outcome(current: State, new: Document | None, change: Change) -> Outcome:

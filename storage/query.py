@@ -171,6 +171,7 @@ class Query:
 class Page:
     total: int
     items: list[bytes] = field(default_factory=list)  # JSON documents, as stored
+    versions: list[int] = field(default_factory=list)  # each item's version (its ETag), in the same order
 
 
 def number_text(number: float) -> str:

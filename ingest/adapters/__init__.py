@@ -31,6 +31,8 @@ ADAPTERS: dict[str, Callable[[ChannelEvent], Change]] = {
     "tmf683.partyInteraction.create": tmf683.create,
     "tmf683.partyInteraction.patch": tmf683.patch,
     "tmf683.partyInteraction.delete": tmf683.delete,
+    "tmf683.v5.partyInteraction.create": tmf683.create_v5,
+    "tmf683.v5.partyInteraction.delete": tmf683.delete,
 }
 
 

@@ -13,6 +13,14 @@ the latest state, in partition order. Any system that already speaks TMF683 may 
 
     Any of them may carry "actingFor": the party a party-scoped writer acts for (storage/changes.py:
     the interaction must name it before and after the change).
+
+Systems that speak TMF683 v5 publish `tmf683.v5.partyInteraction.create|delete`:
+
+    create: data = a v5 PartyInteraction (its `_FVO` rules, schemas/party_interaction_v5.py) with
+            its `id`; `href`, `creationDate` and `lastUpdate` are ignored. Like a v4 create, it
+            replaces an older version of the same interaction: a system re-sends its whole record
+            as it changes (a v5 patch needs the current state, which an adapter does not read).
+    delete: as v4's.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from uuid import uuid4
 from ingest.adapters.common import AdapterError, required, validated
 from schemas.channel_event import API_SOURCE, ChannelEvent
 from schemas.party_interaction import is_interaction_id
+from schemas.party_interaction_v5 import V5Invalid, check_v5, from_v5
 from storage.changes import Change, Invalid, check, version_at
 
 _NOT_BODY = ("id", "href", "creationDate", "actingFor")
@@ -35,6 +44,15 @@ def create(event: ChannelEvent) -> Change:
     if href is not None and not (isinstance(href, str) and href.startswith(("http://", "https://"))):
         raise AdapterError("data.href: must be an absolute http(s) URL")
     return _change(event, "create", validated(body), href=href)
+
+
+def create_v5(event: ChannelEvent) -> Change:
+    resource = {k: v for k, v in event.data.items() if k not in (*_NOT_BODY, "lastUpdate")}
+    try:
+        check_v5(resource, create=True)
+    except V5Invalid as exc:
+        raise AdapterError(f"data: {exc}") from None
+    return _change(event, "create", validated(from_v5(resource)))
 
 
 def patch(event: ChannelEvent) -> Change:

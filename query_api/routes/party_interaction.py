@@ -17,14 +17,16 @@ from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
 from query_api.access import CurrentCaller
+from query_api.auth import Caller
 from query_api.body import read_json
 from query_api.deps import AppState
 from query_api.errors import TmfError, error_response
 from schemas import Error, PartyInteraction, PartyInteractionCreate, PartyInteractionUpdate
 from schemas.common import utc_now
 from schemas.party_interaction import INTERACTION_ID_PATTERN, is_interaction_id
-from storage.changes import Change, Kind, NotFound, check, names_party
-from storage.query import Condition, Op, Operand, Query, project
+from storage.base import StoredDocument
+from storage.changes import Change, Kind, NotFound, Outcome, check, names_party
+from storage.query import Condition, Op, Operand, Page, Query, project
 from storage.tmf630 import (
     MAX_CONDITIONS,
     MAX_FIELDS,
@@ -206,6 +208,14 @@ async def create_party_interaction(request: Request, state: AppState, caller: Cu
     owned = [key for key in SERVER_OWNED if key in body]
     if owned:
         raise TmfError(400, f"set by the server, not by clients: {', '.join(owned)}")
+    outcome = await create_interaction(state, caller, body)
+    doc = outcome.new.doc
+    assert doc is not None
+    return _json(orjson.dumps(doc), 201, {"Location": doc["href"], "ETag": etag(outcome.new.version)})
+
+
+async def create_interaction(state: AppState, caller: Caller, body: dict[str, Any]) -> Outcome:
+    """Create an interaction from a create body in the stored form (v4 and v5 routes)."""
     created = PartyInteractionCreate.model_validate(body).to_json_dict()
     created.pop("creationDate", None)  # the server's clock, whatever a client sent
     if caller.party_id is not None and not names_party(created, caller.party_id):
@@ -216,9 +226,7 @@ async def create_party_interaction(request: Request, state: AppState, caller: Cu
     )
     outcome = await state.store.write(change, state.hub.notify)
     state.hub.wake()
-    doc = outcome.new.doc
-    assert doc is not None
-    return _json(orjson.dumps(doc), 201, {"Location": doc["href"], "ETag": etag(outcome.new.version)})
+    return outcome
 
 
 @router.get(
@@ -236,22 +244,34 @@ async def create_party_interaction(request: Request, state: AppState, caller: Cu
     openapi_extra={"parameters": [_FIELDS, _SORT, _OFFSET, _LIMIT]},
 )
 async def list_party_interactions(request: Request, state: AppState, caller: CurrentCaller) -> Response:
-    query = scoped(_parse(request.url.query, allow=("fields", "sort", "offset", "limit")), caller.party_id)
-    # without `limit`, the default page; never more than the maximum (a larger `limit` is lowered to
-    # it: the answer is then a 206 whose Link header leads on)
-    limit = state.settings.default_page_size if query.limit is None else query.limit
-    query = replace(query, limit=min(limit, state.settings.max_page_size))
+    query = paged(state, scoped(parse_list_query(request), caller.party_id))
     page = await state.store.list(query)
     if query.fields is None:
         body = b"[" + b",".join(page.items) + b"]"
     else:
         body = orjson.dumps([project(orjson.loads(item), query.fields) for item in page.items])
+    return _json(body, *page_answer(request, query, page))
+
+
+def parse_list_query(request: Request) -> Query:
+    return _parse(request.url.query, allow=("fields", "sort", "offset", "limit"))
+
+
+def paged(state: AppState, query: Query) -> Query:
+    """Without `limit`, the default page; never more than the maximum (a larger `limit` is lowered
+    to it: the answer is then a 206 whose Link header leads on)."""
+    limit = state.settings.default_page_size if query.limit is None else query.limit
+    return replace(query, limit=min(limit, state.settings.max_page_size))
+
+
+def page_answer(request: Request, query: Query, page: Page) -> tuple[int, dict[str, str]]:
+    """A list answer's status (200 complete, 206 partial) and paging headers."""
     count = len(page.items)
     headers = {"X-Total-Count": str(page.total), "X-Result-Count": str(count)}
     partial = query.offset > 0 or count < page.total
     if page.total:
         headers["Link"] = _links(request, query, page.total)
-    return _json(body, 206 if partial else 200, headers)
+    return 206 if partial else 200, headers
 
 
 def scoped(query: Query, party_id: str | None) -> Query:
@@ -293,12 +313,8 @@ def _links(request: Request, query: Query, total: int) -> str:
 async def get_party_interaction(
     id: InteractionId, request: Request, state: AppState, caller: CurrentCaller
 ) -> Response:
-    query = _parse(request.url.query, allow=("fields",)) if request.url.query else None
-    if query is not None and query.conditions:
-        raise TmfError(400, "only 'fields' is accepted when retrieving one PartyInteraction")
-    stored = await state.store.get(id)
-    if stored is None or (caller.party_id is not None and not names_party(orjson.loads(stored.body), caller.party_id)):
-        raise TmfError(404, _not_found(id))
+    query = parse_retrieve_query(request)
+    stored = await read_interaction(state, caller, id)
     headers = {"ETag": etag(stored.version)}
     if not_modified(request.headers.get("if-none-match"), stored.version):
         return Response(status_code=304, headers=headers)
@@ -306,6 +322,21 @@ async def get_party_interaction(
     if query is not None and query.fields is not None:
         body = orjson.dumps(project(orjson.loads(body), query.fields))
     return _json(body, headers=headers)
+
+
+def parse_retrieve_query(request: Request) -> Query | None:
+    query = _parse(request.url.query, allow=("fields",)) if request.url.query else None
+    if query is not None and query.conditions:
+        raise TmfError(400, "only 'fields' is accepted when retrieving one PartyInteraction")
+    return query
+
+
+async def read_interaction(state: AppState, caller: Caller, interaction_id: str) -> StoredDocument:
+    """The stored interaction, or 404 (also for one a party-scoped caller may not see)."""
+    stored = await state.store.get(interaction_id)
+    if stored is None or (caller.party_id is not None and not names_party(orjson.loads(stored.body), caller.party_id)):
+        raise TmfError(404, _not_found(interaction_id))
+    return stored
 
 
 def _not_found(interaction_id: str) -> str:
@@ -403,6 +434,10 @@ async def patch_party_interaction(
 async def delete_party_interaction(
     id: InteractionId, request: Request, state: AppState, caller: CurrentCaller
 ) -> Response:
+    return await delete_interaction(id, request, state, caller)
+
+
+async def delete_interaction(id: str, request: Request, state: AppState, caller: Caller) -> Response:
     _named(id)
     change = Change.at("delete", id, utc_now(), expected_versions=if_match(request), party_id=caller.party_id)
     outcome = await state.store.write(change, state.hub.notify)

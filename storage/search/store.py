@@ -122,10 +122,12 @@ class SearchStore:
             raise UnsupportedQuery(f"the search engine cannot run this query: {reason}") from None
 
     async def _list(self, query: Query) -> Page:
-        body = search_body(query)
+        body = {**search_body(query), "version": True}  # each hit's version: the interaction's ETag
         if query.limit is not None and query.offset + query.limit <= RESULT_WINDOW:
             hits = (await engine.search(self.client, self.alias, body))["hits"]
-            return Page(hits["total"]["value"], [orjson.dumps(hit["_source"]) for hit in hits["hits"]])
+            found = hits["hits"]
+            items = [orjson.dumps(hit["_source"]) for hit in found]
+            return Page(hits["total"]["value"], items, [hit["_version"] for hit in found])
         # everything, or past the engine's result window: walk the sort order with search_after
         body.pop("from")
         body["size"] = SCROLL_PAGE
@@ -140,6 +142,7 @@ class SearchStore:
                     skip -= 1
                 elif wanted is None or len(page.items) < wanted:
                     page.items.append(orjson.dumps(hit["_source"]))
+                    page.versions.append(hit["_version"])
             if len(hits["hits"]) < SCROLL_PAGE or (wanted is not None and len(page.items) >= wanted):
                 return page
             body["search_after"] = hits["hits"][-1]["sort"]

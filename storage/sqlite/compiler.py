@@ -87,7 +87,7 @@ def page_sql(query: Query) -> Sql:
     where, order = where_sql(query), order_sql(query.sort)
     limit = -1 if query.limit is None else query.limit
     return Sql(
-        f"SELECT doc FROM interaction WHERE {where.text} {order.text} LIMIT ? OFFSET ?",
+        f"SELECT doc, version FROM interaction WHERE {where.text} {order.text} LIMIT ? OFFSET ?",
         [*where.params, *order.params, limit, query.offset],
     )
 

@@ -201,10 +201,10 @@ class SqliteStore:
             conn.execute("BEGIN")  # one snapshot for the count and the page
             try:
                 total = conn.execute(count.text, count.params).fetchone()[0]
-                items = [row[0] for row in conn.execute(page.text, page.params)] if total else []
+                rows = conn.execute(page.text, page.params).fetchall() if total else []
             finally:
                 conn.execute("COMMIT")
-            return Page(total, items)
+            return Page(total, [row[0] for row in rows], [row[1] for row in rows])
 
         return await self._read(run)
 

@@ -321,3 +321,46 @@ def test_writes_and_refusals_leave_an_audit_record_without_personal_data(tmp_pat
     assert unauthenticated["sub"] is None and "nope" not in json.dumps(unauthenticated)
     assert forbidden["needed"] == DELETE and forbidden["path"].endswith(made["id"])
     assert secret not in server.output()  # bodies never reach the log
+
+
+# --- TMF683 v5: the same table, the same party scope ------------------------------------------------------
+
+
+def v5(api: httpx.Client, path: str) -> str:
+    return url(api, f"/tmf-api/partyInteraction/v5/{path}")
+
+
+def test_v5_endpoints_need_the_same_permissions(api: httpx.Client, parties) -> None:
+    theirs = parties["other"][0]
+    assert_tmf_error(api.get(v5(api, "partyInteraction")), 401)
+    assert_tmf_error(api.get(v5(api, f"partyInteraction/{theirs}"), headers=as_(WRITE)), 403, READ)
+    body = {"@type": "PartyInteraction", "reason": "r", "direction": "in", "relatedChannel": []}
+    assert_tmf_error(api.post(v5(api, "partyInteraction"), json=body, headers=as_(READ)), 403, WRITE)
+    patch = api.patch(v5(api, f"partyInteraction/{theirs}"), json={"status": "x"}, headers={**as_(READ), **MERGE})
+    assert_tmf_error(patch, 403, WRITE)
+    assert_tmf_error(api.delete(v5(api, f"partyInteraction/{theirs}"), headers=as_(f"{READ} {WRITE}")), 403, DELETE)
+    hub = {"@type": "Hub", "callback": "http://127.0.0.1:9/x"}
+    assert_tmf_error(api.post(v5(api, "hub"), json=hub, headers=as_(READ)), 403, HUB)
+
+
+def test_a_party_scoped_token_cannot_read_another_party_through_v5(api: httpx.Client, parties) -> None:
+    theirs = parties["other"][0]
+    for response in (
+        api.get(v5(api, f"partyInteraction/{theirs}"), headers=customer(parties)),
+        api.get(v5(api, f"partyInteraction/{theirs}"), params={"fields": "status"}, headers=customer(parties)),
+        api.patch(v5(api, f"partyInteraction/{theirs}"), json={"status": "x"}, headers={**customer(parties), **MERGE}),
+        api.delete(v5(api, f"partyInteraction/{theirs}"), headers=customer(parties)),
+    ):
+        assert_tmf_error(response, 404, theirs)
+    listed = api.get(v5(api, "partyInteraction"), params={"description": parties["marker"]}, headers=customer(parties))
+    assert listed.status_code == 200 and listed.headers["x-total-count"] == "8"
+    assert sorted(item["id"] for item in listed.json()) == sorted([*parties["own"], parties["shared"]])
+    # asking for the other party's interactions by their v5 path finds none
+    theirs_only = api.get(
+        v5(api, "partyInteraction"),
+        params={"relatedParty.partyOrPartyRole.id": parties["theirs"], "description": parties["marker"]},
+        headers=customer(parties),
+    )
+    assert [item["id"] for item in theirs_only.json()] == [parties["shared"]]
+    mine = api.get(v5(api, f"partyInteraction/{parties['shared']}"), headers=customer(parties))
+    assert mine.status_code == 200 and mine.json()["@type"] == "PartyInteraction"

@@ -49,7 +49,7 @@ def parties(document: dict) -> dict[str, dict]:
 
 def test_there_is_a_sample_for_every_event_type():
     assert sorted(SAMPLES) == sorted(ADAPTERS)
-    assert len(ADAPTERS) == 12
+    assert len(ADAPTERS) == 14
 
 
 @pytest.mark.parametrize("event_type", sorted(ADAPTERS))

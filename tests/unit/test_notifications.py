@@ -87,3 +87,37 @@ def test_a_stored_subscription_whose_query_is_refused_now_is_left_out_not_fatal(
     with caplog.at_level("WARNING"):
         assert [s[0] for s in subscribers(stored)] == ["all", "status"]
     assert "subscription old is not served" in caplog.text
+
+
+# -- TMF683 v5 listeners ------------------------------------------------------------------------
+
+V5 = {
+    "id": "v5",
+    "callback": "http://127.0.0.1:9/v5",
+    "query": "event.partyInteraction.relatedChannel.channel.id=voice",
+    "v5": "http://api/tmf-api/partyInteraction/v5/partyInteraction/",
+}
+
+
+def test_a_v5_listener_gets_v5_events_filtered_on_v5_paths_beside_a_v4_one():
+    from tests.tmf683_v5 import validate
+
+    deliveries = fan_out((subscriber(ALL), subscriber(V5)), OLD, NEW)
+    by_subscriber: dict[str, list[dict]] = {}
+    for delivery in deliveries:
+        by_subscriber.setdefault(delivery.subscription_id, []).append(orjson.loads(delivery.body))
+    assert [e["eventType"] for e in by_subscriber["v5"]] == [e["eventType"] for e in by_subscriber["all"]]
+    schemas = {
+        "PartyInteractionAttributeValueChangeEvent": "PartyInteractionAttributeValueChangeEvent",
+        "PartyInteractionStatusChangeEvent": "PartyInteractionStatusChange",
+    }
+    for event in by_subscriber["v5"]:
+        validate(event, schemas[event["eventType"]])
+        interaction = event["event"]["partyInteraction"]
+        assert interaction["href"] == V5["v5"] + "i1" and interaction["relatedChannel"][0]["channel"]["id"] == "voice"
+        assert event["@type"] == event["eventType"] and "timeOccurred" in event and "timeOcurred" not in event
+    for event in by_subscriber["all"]:
+        assert "channel" in event["event"]["partyInteraction"] and "@type" not in event
+    # the v5 query reads the v5 event: another channel, no delivery
+    elsewhere = {**NEW, "channel": [{"id": "web"}]}
+    assert [d.subscription_id for d in fan_out((subscriber(V5),), None, elsewhere)] == []

@@ -1,7 +1,7 @@
 -- query: 'creationDate=2026-01-01T10:00:00Z'
 
 -- page
-SELECT doc FROM interaction WHERE seq IN (SELECT seq FROM leaf WHERE pid = (SELECT pid FROM path WHERE path = ?) AND ((v = ? OR (kind = 'd' AND num = ?)))) ORDER BY created ASC NULLS LAST, id LIMIT ? OFFSET ?
+SELECT doc, version FROM interaction WHERE seq IN (SELECT seq FROM leaf WHERE pid = (SELECT pid FROM path WHERE path = ?) AND ((v = ? OR (kind = 'd' AND num = ?)))) ORDER BY created ASC NULLS LAST, id LIMIT ? OFFSET ?
 
 -- page params
 1. 'creationDate'

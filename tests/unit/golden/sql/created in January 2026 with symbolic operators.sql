@@ -1,7 +1,7 @@
 -- query: 'creationDate>=2026-01-01T00:00:00Z&creationDate<2026-02-01T00:00:00Z'
 
 -- page
-SELECT doc FROM interaction WHERE seq IN (SELECT seq FROM leaf WHERE pid = (SELECT pid FROM path WHERE path = ?) AND (((kind = 'd' AND num >= ?) OR (kind <> 'd' AND v >= ?)))) AND seq IN (SELECT seq FROM leaf WHERE pid = (SELECT pid FROM path WHERE path = ?) AND (((kind = 'd' AND num < ?) OR (kind <> 'd' AND v < ?)))) ORDER BY created ASC NULLS LAST, id LIMIT ? OFFSET ?
+SELECT doc, version FROM interaction WHERE seq IN (SELECT seq FROM leaf WHERE pid = (SELECT pid FROM path WHERE path = ?) AND (((kind = 'd' AND num >= ?) OR (kind <> 'd' AND v >= ?)))) AND seq IN (SELECT seq FROM leaf WHERE pid = (SELECT pid FROM path WHERE path = ?) AND (((kind = 'd' AND num < ?) OR (kind <> 'd' AND v < ?)))) ORDER BY created ASC NULLS LAST, id LIMIT ? OFFSET ?
 
 -- page params
 1. 'creationDate'

@@ -1,7 +1,7 @@
 -- query: 'sort=-interactionDate.startDateTime,reason'
 
 -- page
-SELECT doc FROM interaction WHERE 1 ORDER BY started DESC NULLS LAST, sort_value(doc, ?, ?) ASC NULLS LAST, id LIMIT ? OFFSET ?
+SELECT doc, version FROM interaction WHERE 1 ORDER BY started DESC NULLS LAST, sort_value(doc, ?, ?) ASC NULLS LAST, id LIMIT ? OFFSET ?
 
 -- page params
 1. 'reason'

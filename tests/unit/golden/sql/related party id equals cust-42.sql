@@ -1,7 +1,7 @@
 -- query: 'relatedParty.id=cust-42'
 
 -- page
-SELECT doc FROM interaction WHERE seq IN (SELECT seq FROM leaf WHERE pid = (SELECT pid FROM path WHERE path = ?) AND ((v = ?))) ORDER BY created ASC NULLS LAST, id LIMIT ? OFFSET ?
+SELECT doc, version FROM interaction WHERE seq IN (SELECT seq FROM leaf WHERE pid = (SELECT pid FROM path WHERE path = ?) AND ((v = ?))) ORDER BY created ASC NULLS LAST, id LIMIT ? OFFSET ?
 
 -- page params
 1. 'relatedParty.id'

@@ -1,7 +1,7 @@
 -- query: 'handling.talkSeconds.gt=300'
 
 -- page
-SELECT doc FROM interaction WHERE seq IN (SELECT seq FROM leaf WHERE pid = (SELECT pid FROM path WHERE path = ?) AND (((kind = 'n' AND num > ?) OR (kind <> 'n' AND v > ?)))) ORDER BY created ASC NULLS LAST, id LIMIT ? OFFSET ?
+SELECT doc, version FROM interaction WHERE seq IN (SELECT seq FROM leaf WHERE pid = (SELECT pid FROM path WHERE path = ?) AND (((kind = 'n' AND num > ?) OR (kind <> 'n' AND v > ?)))) ORDER BY created ASC NULLS LAST, id LIMIT ? OFFSET ?
 
 -- page params
 1. 'handling.talkSeconds'

@@ -1,7 +1,7 @@
 -- query: 'offset=20&limit=10'
 
 -- page
-SELECT doc FROM interaction WHERE 1 ORDER BY created ASC NULLS LAST, id LIMIT ? OFFSET ?
+SELECT doc, version FROM interaction WHERE 1 ORDER BY created ASC NULLS LAST, id LIMIT ? OFFSET ?
 
 -- page params
 1. 10

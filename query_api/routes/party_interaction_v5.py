@@ -1,0 +1,207 @@
+"""TMF683 v5.0.0 /partyInteraction routes: the same interactions as v4, in the v5 shape.
+
+Every route reads and writes the one stored form through the v4 routes' helpers and the change
+model; schemas/party_interaction_v5.py is the only place that turns one shape into the other.
+A v5 PATCH is applied to the v5 view of the interaction's current version and written as the
+merge patch that turns the stored form into the result, on condition that the version is still
+the one read (If-Match inside the server: a concurrent change makes it read and apply again, unless
+the client itself sent If-Match, which then answers 412 as in v4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Path, Request
+from starlette.responses import Response
+
+from query_api.access import CurrentCaller
+from query_api.auth import Caller
+from query_api.body import media_type, read_json
+from query_api.deps import AppState
+from query_api.errors import TmfError
+from query_api.routes.party_interaction import (
+    JSON,
+    JSON_PATCH,
+    MERGE_PATCH,
+    PATCH_KINDS,
+    _named,
+    create_interaction,
+    delete_interaction,
+    etag,
+    if_match,
+    not_modified,
+    page_answer,
+    paged,
+    parse_list_query,
+    parse_retrieve_query,
+    read_interaction,
+    scoped,
+)
+from schemas.common import utc_now
+from schemas.party_interaction import INTERACTION_ID_PATTERN
+from schemas.party_interaction_v5 import (
+    NOT_PATCHABLE,
+    NOT_WRITABLE,
+    V5Invalid,
+    check_v5,
+    from_v5,
+    last_update,
+    stored_path,
+    to_v5,
+)
+from storage.changes import Change, Invalid, PreconditionFailed, check, merge_diff, patched
+from storage.query import Query, project
+
+router = APIRouter(tags=["partyInteraction v5"])
+
+JSON_PATCH_QUERY = "application/json-patch-query+json"
+# how often a PATCH reads and applies again when other writes keep changing the interaction (each
+# round one of the concurrent writers gets through, so this many writers at once all do)
+PATCH_ATTEMPTS = 32
+
+InteractionId = Annotated[
+    str, Path(description="The interaction's id", json_schema_extra={"pattern": INTERACTION_ID_PATTERN})
+]
+
+
+def href_v5(state: AppState, interaction_id: str) -> str:
+    return f"{state.settings.resource_root()}{state.settings.base_path_v5}/partyInteraction/{interaction_id}"
+
+
+def view(state: AppState, stored: dict[str, Any], version: int) -> dict[str, Any]:
+    """The v5 resource for a stored interaction at a version."""
+    return to_v5(stored, href=href_v5(state, stored["id"]), last_update=last_update(version))
+
+
+def _checked(resource: Any, *, create: bool) -> None:
+    try:
+        check_v5(resource, create=create)
+    except V5Invalid as exc:
+        raise TmfError(400, str(exc)) from None
+
+
+def _v5_query(query: Query) -> Query:
+    """The query on the stored form: v5 paths as stored paths (`fields` is applied to the v5 view)."""
+    try:
+        conditions = tuple(replace(c, path=stored_path(c.path)) for c in query.conditions)
+        sort = tuple(replace(key, path=stored_path(key.path)) for key in query.sort)
+    except V5Invalid as exc:
+        raise TmfError(400, str(exc)) from None
+    return replace(query, conditions=conditions, sort=sort)
+
+
+def _projected(resource: dict[str, Any], fields: tuple[str, ...] | None) -> dict[str, Any]:
+    # @type comes with id and href: v5 requires it on every PartyInteraction it shows
+    return resource if fields is None else project(resource, ("@type", *fields))
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status, headers=headers, media_type=JSON)
+
+
+@router.post(
+    "/partyInteraction",
+    status_code=201,
+    summary="Creates a PartyInteraction (v5)",
+    responses={201: {"description": "Created"}, 400: {"description": "Invalid"}, 415: {"description": "Not JSON"}},
+)
+async def create_party_interaction_v5(request: Request, state: AppState, caller: CurrentCaller) -> Response:
+    _, body = await read_json(request, state.settings.max_body_bytes, (JSON,))
+    _checked(body, create=True)
+    owned = [key for key in NOT_WRITABLE if key in body]
+    if owned:
+        raise TmfError(400, f"set by the server, not by clients: {', '.join(owned)}")
+    outcome = await create_interaction(state, caller, from_v5(body))
+    doc = outcome.new.doc
+    assert doc is not None
+    resource = view(state, doc, outcome.new.version)
+    return _json(resource, 201, {"Location": resource["href"], "ETag": etag(outcome.new.version)})
+
+
+@router.get("/partyInteraction", summary="Lists or finds PartyInteraction objects (v5; TMF630 query)")
+async def list_party_interactions_v5(request: Request, state: AppState, caller: CurrentCaller) -> Response:
+    asked = parse_list_query(request)
+    query = paged(state, scoped(_v5_query(asked), caller.party_id))
+    page = await state.store.list(query)
+    items = [
+        _projected(view(state, orjson.loads(item), version), asked.fields)
+        for item, version in zip(page.items, page.versions, strict=True)
+    ]
+    status, headers = page_answer(request, query, page)
+    return _json(items, status, headers)
+
+
+@router.get("/partyInteraction/{id}", summary="Retrieves a PartyInteraction by ID (v5)")
+async def get_party_interaction_v5(
+    id: InteractionId, request: Request, state: AppState, caller: CurrentCaller
+) -> Response:
+    query = parse_retrieve_query(request)
+    stored = await read_interaction(state, caller, id)
+    headers = {"ETag": etag(stored.version)}
+    if not_modified(request.headers.get("if-none-match"), stored.version):
+        return Response(status_code=304, headers=headers)
+    resource = view(state, orjson.loads(stored.body), stored.version)
+    return _json(_projected(resource, None if query is None else query.fields), headers=headers)
+
+
+@router.patch("/partyInteraction/{id}", summary="Updates partially a PartyInteraction (v5)")
+async def patch_party_interaction_v5(
+    id: InteractionId, request: Request, state: AppState, caller: CurrentCaller
+) -> Response:
+    if media_type(request) == JSON_PATCH_QUERY:
+        raise TmfError(
+            415,
+            f"{JSON_PATCH_QUERY} is not supported; send {MERGE_PATCH}, {JSON_PATCH} or {JSON} (as merge patch)",
+        )
+    kind, patch = await read_json(request, state.settings.max_body_bytes, tuple(PATCH_KINDS))
+    max_bytes = state.settings.max_body_bytes
+    check(Change.at(PATCH_KINDS[kind], id, utc_now(), patch, max_bytes=max_bytes))  # malformed, id/href/direction
+    _named(id)
+    wanted = if_match(request)
+    for _ in range(PATCH_ATTEMPTS):
+        try:
+            return await _patch_once(id, PATCH_KINDS[kind], patch, wanted, state, caller)
+        except PreconditionFailed:
+            if wanted is not None:
+                raise
+    raise TmfError(409, f"PartyInteraction '{id}' kept changing while this patch was applied; send it again")
+
+
+async def _patch_once(
+    id: str, kind: Any, patch: Any, wanted: tuple[int, ...] | None, state: AppState, caller: Caller
+) -> Response:
+    stored = await read_interaction(state, caller, id)
+    if wanted is not None and stored.version not in wanted:
+        raise PreconditionFailed(f"PartyInteraction '{id}' has changed (its ETag is now \"{stored.version}\")")
+    doc = orjson.loads(stored.body)
+    current = view(state, doc, stored.version)
+    result = patched(current, kind, patch, state.settings.max_body_bytes)
+    result["lastUpdate"] = current["lastUpdate"]  # the server's: the new version sets it
+    touched = sorted(key for key in NOT_PATCHABLE if result.get(key) != current.get(key))
+    if touched:
+        raise Invalid(f"not patchable: {', '.join(touched)}")
+    _checked(result, create=False)
+    new = from_v5(result)
+    change = Change.at(
+        "merge",
+        id,
+        utc_now(),
+        merge_diff({k: v for k, v in doc.items() if k not in ("id", "href")}, new),
+        expected_versions=(stored.version,),
+        max_bytes=state.settings.max_body_bytes,
+        party_id=caller.party_id,
+    )
+    outcome = await state.store.write(change, state.hub.notify)
+    state.hub.wake()
+    assert outcome.new.doc is not None
+    return _json(view(state, outcome.new.doc, outcome.new.version), headers={"ETag": etag(outcome.new.version)})
+
+
+@router.delete("/partyInteraction/{id}", status_code=204, summary="Deletes a PartyInteraction (v5)")
+async def delete_party_interaction_v5(
+    id: InteractionId, request: Request, state: AppState, caller: CurrentCaller
+) -> Response:
+    return await delete_interaction(id, request, state, caller)

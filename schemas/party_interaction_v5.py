@@ -1,0 +1,441 @@
+"""TMF683 v5.0.0 PartyInteraction: the v5 view of the one stored form, and the way back.
+
+Interactions are stored in one form, the v4 resource (schemas/party_interaction.py); v5 is a view
+of it. This module is the only place that knows how the two shapes correspond (docs/v5.md has the
+table), in both directions:
+
+- `to_v5(stored, href=, last_update=)`: the v5 resource for a stored interaction;
+- `from_v5(resource)`: the stored form for a v5 resource (what a v5 create or patch writes);
+- `stored_path(path)`: a TMF630 attribute path of v5 (`relatedChannel.channel.id`) as a path of the
+  stored form (`channel.id`), so both stores compile v5 queries with their one compiler;
+- `check_v5(resource, create=)`: the v5 rules the stored form cannot state (`@type` on the resource
+  and every sub-resource, the `_FVO` required attributes on create).
+
+What v5 adds is kept: `externalIdentifier` as an attribute of the stored form (v4 shows it too); a
+related party given by value, or a reference v4 cannot tell apart (PartyRoleRef with a
+`@referredType` other than PartyRole, `partyId`), as a `partyOrPartyRole` extension attribute of the
+v4 relatedParty item, whose `@type` (`RelatedPartyOrPartyRole`) names the subclass that has it.
+`lastUpdate` is the time of the interaction's version (every change sets a new one), so it is
+never stored. v5 `@type` values that are the default for their place are implied: the stored form
+leaves them out, the v5 view puts them in.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+Document = dict[str, Any]
+
+RESOURCE_TYPE = "PartyInteraction"
+RELATED_CHANNEL = "RelatedChannel"
+CHANNEL_REF = "ChannelRef"
+RELATED_PARTY = "RelatedPartyOrPartyRole"
+ITEM_RELATED_PARTY = "RelatedPartyRefOrPartyRoleRef"  # an interactionItem's relatedParty
+PARTY_REF, PARTY_ROLE_REF = "PartyRef", "PartyRoleRef"
+NOTE = "Note"
+INTERACTION_ITEM = "InteractionItem"
+RELATED_ENTITY = "RelatedEntityRefOrValue"
+ENTITY, ENTITY_REF = "Entity", "EntityRef"
+INTERACTION_RELATIONSHIP = "InteractionRelationship"
+EXTERNAL_IDENTIFIER = "ExternalIdentifier"
+ATTACHMENT, ATTACHMENT_REF = "Attachment", "AttachmentRef"
+
+_REF_KEYS = ("id", "href", "name", "@referredType")
+# attributes only an Attachment (by value) has; without any of them, an item with an id is a reference
+_ATTACHMENT_VALUE_KEYS = ("attachmentType", "content", "description", "mimeType", "url", "size", "validFor")
+# set by the server: a v5 client may send them (the _FVO/_MVO schemas list lastUpdate), they change nothing
+SERVER_SET = ("lastUpdate",)
+# in neither _FVO nor _MVO: the server's (creationDate, statusChangeDate) or fixed at creation
+NOT_WRITABLE = ("id", "href", "creationDate", "statusChangeDate")
+NOT_PATCHABLE = (*NOT_WRITABLE, "direction")
+# v5 attributes of an interaction item the stored form has no place for (refused, not dropped)
+_ITEM_NOT_KEPT = ("interactionItemRelationship", "interactionItemType", "lastUpdate")
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class V5Invalid(ValueError):
+    """A v5 body that breaks a v5 rule, or that the stored form cannot keep (-> 400)."""
+
+
+def last_update(version: int) -> str:
+    """lastUpdate: the time of the interaction's version (microseconds since the epoch)."""
+    moment = _EPOCH + timedelta(microseconds=version)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# -- stored form -> v5 ------------------------------------------------------------------------
+
+
+def to_v5(stored: Document, *, href: str, last_update: str) -> Document:
+    """The v5 resource for a stored interaction, `href` its v5 URL."""
+    out: Document = {"id": stored["id"], "href": href, "@type": stored.get("@type", RESOURCE_TYPE)}
+    for key, value in stored.items():
+        if key in ("id", "href", "@type"):
+            continue
+        if key == "channel":
+            out["relatedChannel"] = [_channel_to_v5(item) for item in value]
+        elif key == "relatedParty":
+            out["relatedParty"] = [_party_to_v5(item, RELATED_PARTY) for item in value]
+        elif key == "interactionItem":
+            out["interactionItem"] = [_item_to_v5(item) for item in value]
+        elif key in _LISTS:
+            out[key] = [_LISTS[key][0](item) for item in value]
+        else:
+            out[key] = value
+    out["lastUpdate"] = last_update
+    return out
+
+
+def _typed(obj: Document, default: str) -> Document:
+    return {"@type": obj.get("@type", default), **{k: v for k, v in obj.items() if k != "@type"}}
+
+
+def _attachment_type(attachment: Document) -> str:
+    by_value = any(key in attachment for key in _ATTACHMENT_VALUE_KEYS)
+    return ATTACHMENT_REF if "id" in attachment and not by_value else ATTACHMENT
+
+
+def _channel_to_v5(item: Document) -> Document:
+    ref = {key: item[key] for key in _REF_KEYS if key in item}
+    rest = {key: value for key, value in item.items() if key not in _REF_KEYS and key != "@type"}
+    return {"@type": item.get("@type", RELATED_CHANNEL), **rest, "channel": {"@type": CHANNEL_REF, **ref}}
+
+
+def _party_ref_type(referred_type: Any) -> str:
+    return PARTY_ROLE_REF if referred_type == "PartyRole" else PARTY_REF
+
+
+def _party_to_v5(item: Document, default: str) -> Document:
+    given = item.get("partyOrPartyRole")
+    ref = {key: item[key] for key in _REF_KEYS if key in item}
+    if isinstance(given, dict):  # kept as v5 sent it; id, href and name are the v4 item's
+        party = {**given, **{key: ref[key] for key in ("id", "href", "name") if key in ref}}
+    else:
+        party = {"@type": _party_ref_type(ref.get("@referredType")), **ref}
+    rest = {k: v for k, v in item.items() if k not in _REF_KEYS and k not in ("@type", "partyOrPartyRole")}
+    return {"@type": item.get("@type", default), **rest, "partyOrPartyRole": party}
+
+
+def _related_entity_to_v5(item: Document) -> Document:
+    entity = {k: v for k, v in item.items() if k not in ("@type", "role")}
+    entity = {"@type": ENTITY_REF if "id" in item else ENTITY, **entity}
+    if "@type" in item:  # v4 names the entity's type in @type; v5 in the entity's @referredType
+        entity["@referredType"] = item["@type"]
+    out: Document = {"@type": RELATED_ENTITY}
+    if "role" in item:
+        out["role"] = item["role"]
+    out["entity"] = entity
+    return out
+
+
+def _item_to_v5(item: Document) -> Document:
+    out: Document = {"@type": item.get("@type", INTERACTION_ITEM)}
+    for key, value in item.items():
+        if key == "@type":
+            continue
+        if key == "channel":
+            out["relatedChannel"] = [_channel_to_v5(c) for c in value]
+        elif key == "relatedParty":
+            out["relatedParty"] = [_party_to_v5(p, ITEM_RELATED_PARTY) for p in value]
+        elif key == "item":
+            out["item"] = _related_entity_to_v5(value)
+        elif key in _LISTS:
+            out[key] = [_LISTS[key][0](x) for x in value]
+        else:
+            out[key] = value
+    return out
+
+
+# -- v5 -> stored form ------------------------------------------------------------------------
+
+
+def from_v5(resource: Document) -> Document:
+    """The stored form of a v5 resource (checked with `check_v5` first). id, href and lastUpdate
+    are the server's and are not carried over."""
+    out: Document = {}
+    for key, value in resource.items():
+        if key in ("id", "href", *SERVER_SET):
+            continue
+        if key == "@type":
+            if value != RESOURCE_TYPE:
+                out["@type"] = value
+        elif key == "relatedChannel":
+            out["channel"] = [_channel_from_v5(item) for item in value]
+        elif key == "relatedParty":
+            out["relatedParty"] = [_party_from_v5(item, RELATED_PARTY) for item in value]
+        elif key == "interactionItem":
+            out["interactionItem"] = [_item_from_v5(item) for item in value]
+        elif key in _LISTS:
+            out[key] = [_LISTS[key][1](item) for item in value]
+        else:
+            out[key] = value
+    return out
+
+
+def _untyped(obj: Document, default: str) -> Document:
+    return {k: v for k, v in obj.items() if not (k == "@type" and v == default)}
+
+
+def _attachment_from_v5(attachment: Document) -> Document:
+    return _untyped(attachment, _attachment_type({k: v for k, v in attachment.items() if k != "@type"}))
+
+
+def _channel_from_v5(item: Document) -> Document:
+    channel = item["channel"]
+    ref = {key: channel[key] for key in _REF_KEYS if key in channel}
+    rest = {k: v for k, v in _untyped(item, RELATED_CHANNEL).items() if k != "channel"}
+    return {**ref, **rest}
+
+
+def _party_from_v5(item: Document, default: str) -> Document:
+    party: Document = item["partyOrPartyRole"]
+    referred = party.get("@referredType")
+    plain = (
+        party["@type"] in (PARTY_REF, PARTY_ROLE_REF)
+        and set(party) <= {"@type", *_REF_KEYS}
+        and referred is not None
+        and _party_ref_type(referred) == party["@type"]
+    )
+    out: Document = {key: party[key] for key in ("id", "href", "name") if key in party}
+    out["@referredType"] = referred if referred is not None else party["@type"]
+    rest = {k: v for k, v in item.items() if k not in ("@type", "partyOrPartyRole")}
+    out.update(rest)
+    if plain:
+        if item["@type"] != default:
+            out["@type"] = item["@type"]
+    else:  # what v4 cannot say is kept whole, as the subclass's extension attribute
+        out["@type"] = item["@type"]
+        out["partyOrPartyRole"] = {k: v for k, v in party.items() if k not in ("id", "href", "name")}
+    return out
+
+
+def _related_entity_from_v5(item: Document) -> Document:
+    entity: Document = item["entity"]
+    out = {k: v for k, v in entity.items() if k not in ("@type", "@referredType")}
+    out["@type"] = entity.get("@referredType") or entity["@type"]
+    if "role" in item:
+        out["role"] = item["role"]
+    return out
+
+
+def _item_from_v5(item: Document) -> Document:
+    out: Document = {}
+    for key, value in item.items():
+        if key == "@type":
+            if value != INTERACTION_ITEM:
+                out["@type"] = value
+        elif key == "relatedChannel":
+            out["channel"] = [_channel_from_v5(c) for c in value]
+        elif key == "relatedParty":
+            out["relatedParty"] = [_party_from_v5(p, ITEM_RELATED_PARTY) for p in value]
+        elif key == "item":
+            out["item"] = _related_entity_from_v5(value)
+        elif key in _LISTS:
+            out[key] = [_LISTS[key][1](x) for x in value]
+        else:
+            out[key] = value
+    return out
+
+
+# the lists whose items differ only by an implied @type: (to v5, from v5)
+_LISTS: dict[str, tuple[Any, Any]] = {
+    "note": (lambda x: _typed(x, NOTE), lambda x: _untyped(x, NOTE)),
+    "attachment": (lambda x: _typed(x, _attachment_type(x)), _attachment_from_v5),
+    "interactionRelationship": (
+        lambda x: _typed(x, INTERACTION_RELATIONSHIP),
+        lambda x: _untyped(x, INTERACTION_RELATIONSHIP),
+    ),
+    "externalIdentifier": (lambda x: _typed(x, EXTERNAL_IDENTIFIER), lambda x: _untyped(x, EXTERNAL_IDENTIFIER)),
+}
+
+
+# -- the v5 rules -----------------------------------------------------------------------------
+
+
+def check_v5(resource: Any, *, create: bool) -> None:
+    """V5Invalid unless `resource` keeps v5's rules: `@type` on the resource and on every
+    sub-resource (Extensible), what `_FVO` requires on create, and only what the stored form keeps."""
+    if not isinstance(resource, dict):
+        raise V5Invalid("a PartyInteraction is a JSON object")
+    _need_type(resource, "")
+    _not_v4(resource, "", "channel")
+    if create:
+        _need(resource, "", "reason", "direction", "relatedChannel")
+        if resource["relatedChannel"] == []:  # every v4 view needs one (shared/CONFORMANCE.md)
+            raise V5Invalid("relatedChannel: at least one is required")
+    for name in ("relatedChannel", "relatedParty", *_LISTS, "interactionItem"):
+        if name in resource:
+            _check_list(name, resource[name], name, create=create)
+
+
+def _check_list(kind: str, items: Any, where: str, *, create: bool) -> None:
+    if not isinstance(items, list):
+        raise V5Invalid(f"{where}: must be an array")
+    for index, item in enumerate(items):
+        at = f"{where}[{index}]"
+        if not isinstance(item, dict):
+            raise V5Invalid(f"{at}: must be an object")
+        _need_type(item, at)
+        _CHECKS[kind](item, at, create)
+
+
+def _need_type(obj: Document, where: str) -> None:
+    if not isinstance(obj.get("@type"), str) or not obj["@type"]:
+        raise V5Invalid(f"{where + ': ' if where else ''}'@type' is required (TMF683 v5: every resource is Extensible)")
+
+
+def _not_v4(obj: Document, where: str, *names: str) -> None:
+    """Refuse attributes the stored form has at this place but v5 has elsewhere (they would be
+    taken for the stored form's)."""
+    found = [name for name in names if name in obj]
+    if found:
+        raise V5Invalid(f"{where + ': ' if where else ''}not a TMF683 v5 attribute here: {', '.join(found)}")
+
+
+def _need(obj: Document, where: str, *names: str) -> None:
+    missing = [name for name in names if obj.get(name) is None]
+    if missing:
+        raise V5Invalid(f"{where + ': ' if where else ''}required: {', '.join(missing)}")
+
+
+def _object(obj: Document, name: str, where: str) -> Document:
+    value = obj.get(name)
+    if not isinstance(value, dict):
+        raise V5Invalid(f"{where}.{name}: must be an object")
+    _need_type(value, f"{where}.{name}")
+    return value
+
+
+def _check_channel(item: Document, where: str, create: bool) -> None:
+    _not_v4(item, where, *_REF_KEYS)
+    if create:
+        _need(item, where, "role", "channel")
+    channel = _object(item, "channel", where)  # the stored form needs the channel's id
+    if channel["@type"] != CHANNEL_REF:
+        raise V5Invalid(f"{where}.channel: '@type' must be {CHANNEL_REF}")
+    _need(channel, f"{where}.channel", "id")
+    extra = sorted(set(channel) - {"@type", *_REF_KEYS})
+    if extra:
+        names = ", ".join(extra)
+        raise V5Invalid(f"{where}.channel: a ChannelRef has only id, href, name, @referredType (not {names})")
+
+
+def _check_party(item: Document, where: str, create: bool) -> None:
+    _not_v4(item, where, *_REF_KEYS)
+    if create:
+        _need(item, where, "role")
+    party = _object(item, "partyOrPartyRole", where)  # the stored form needs the party's id
+    _need(party, f"{where}.partyOrPartyRole", "id")
+
+
+def _check_item_party(item: Document, where: str, create: bool) -> None:
+    _check_party(item, where, create)
+    if item["partyOrPartyRole"]["@type"] not in (PARTY_REF, PARTY_ROLE_REF):
+        raise V5Invalid(f"{where}.partyOrPartyRole: '@type' must be {PARTY_REF} or {PARTY_ROLE_REF}")
+
+
+def _check_attachment(item: Document, where: str, create: bool) -> None:
+    if create and item["@type"] == ATTACHMENT:
+        _need(item, where, "attachmentType", "mimeType")
+    if item["@type"] == ATTACHMENT_REF:
+        _need(item, where, "id")
+
+
+def _check_relationship(item: Document, where: str, create: bool) -> None:
+    _need(item, where, *(("id", "relationshipType") if create else ("id",)))
+
+
+def _check_external_identifier(item: Document, where: str, create: bool) -> None:
+    _need(item, where, "id")
+
+
+def _check_item(item: Document, where: str, create: bool) -> None:
+    _not_v4(item, where, "channel")
+    kept = [name for name in _ITEM_NOT_KEPT if name in item]
+    if kept:
+        raise V5Invalid(f"{where}: {', '.join(kept)} cannot be kept by this server (see docs/v5.md)")
+    for name, kind in (
+        ("relatedChannel", "relatedChannel"),
+        ("relatedParty", "itemRelatedParty"),
+        ("note", "note"),
+        ("attachment", "attachment"),
+    ):
+        if name in item:
+            _check_list(kind, item[name], f"{where}.{name}", create=create)
+    if "item" in item:
+        related = _object(item, "item", where)
+        if related["@type"] != RELATED_ENTITY:
+            raise V5Invalid(f"{where}.item: '@type' must be {RELATED_ENTITY}")
+        if create:
+            _need(related, f"{where}.item", "role", "entity")
+        _object(related, "entity", f"{where}.item")
+
+
+def _no_rule(item: Document, where: str, create: bool) -> None:
+    """Only '@type', which every item needs."""
+
+
+_CHECKS: dict[str, Any] = {
+    "relatedChannel": _check_channel,
+    "relatedParty": _check_party,
+    "itemRelatedParty": _check_item_party,
+    "note": _no_rule,
+    "attachment": _check_attachment,
+    "interactionRelationship": _check_relationship,
+    "externalIdentifier": _check_external_identifier,
+    "interactionItem": _check_item,
+}
+
+
+# -- query paths ------------------------------------------------------------------------------
+
+# a v5 path -> the stored form's; first matching prefix wins (segments)
+_PATHS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (("relatedChannel", "channel"), ("channel",)),
+    (("relatedChannel",), ("channel",)),
+    (("interactionItem", "relatedChannel", "channel"), ("interactionItem", "channel")),
+    (("interactionItem", "relatedChannel"), ("interactionItem", "channel")),
+    (("interactionItem", "item", "entity", "@referredType"), ("interactionItem", "item", "@type")),
+    (("interactionItem", "item", "entity"), ("interactionItem", "item")),
+)
+# by-reference parties keep id, href, name and @referredType in the relatedParty item itself
+_PARTY_KEYS = ("id", "href", "name", "@referredType")
+# not in the stored form as v5 shows them: refused rather than answered wrongly
+_UNQUERYABLE = ("lastUpdate", "href")
+
+
+def stored_path(path: str) -> str:
+    """The stored form's path for a v5 attribute path (TMF630 filters and sort), or V5Invalid."""
+    parts = tuple(path.split("."))
+    if path in _UNQUERYABLE or parts[-1] in ("@type", "lastUpdate"):
+        raise V5Invalid(f"'{path}' cannot be used to filter or sort PartyInteractions in v5 (see docs/v5.md)")
+    for prefix in ("relatedParty",), ("interactionItem", "relatedParty"):
+        n = len(prefix)
+        if parts[:n] == prefix and parts[n:] in {("partyOrPartyRole", key) for key in _PARTY_KEYS}:
+            return ".".join((*prefix, parts[n + 1]))
+    for v5, stored in _PATHS:
+        if parts[: len(v5)] == v5:
+            return ".".join((*stored, *parts[len(v5) :]))
+    return path
+
+
+# -- events -----------------------------------------------------------------------------------
+
+
+def v5_event(event: Document, *, href_base: str) -> Document:
+    """The v5 notification for a v4 one (schemas/events.py builds those): the interaction in its
+    v5 view (`href_base` + id its href; lastUpdate the event's time, when the change was applied),
+    `@type` naming the event (Extensible), and `timeOccurred` as the v5 schema spells it."""
+    interaction = event["event"]["partyInteraction"]
+    out: Document = {"@type": event["eventType"]}
+    for key, value in event.items():
+        if key == "timeOcurred":
+            out["timeOccurred"] = value
+        elif key != "event":
+            out[key] = value
+    out["event"] = {
+        "partyInteraction": to_v5(interaction, href=f"{href_base}{interaction['id']}", last_update=event["eventTime"])
+    }
+    return out
