@@ -34,6 +34,8 @@ import orjson
 ELASTICSEARCH = "elasticsearch"
 OPENSEARCH = "opensearch"
 ENGINES = (ELASTICSEARCH, OPENSEARCH)
+# the loggers of the clients' transports (each logs one INFO line per request)
+CLIENT_LOGGERS = ("elastic_transport", "opensearch")
 OPENSEARCH_MISSING = (
     "IHUB_SEARCH_ENGINE=opensearch needs the OpenSearch client: make install ENGINE=opensearch "
     "(or pip install 'interaction-hub[opensearch]')"
