@@ -12,6 +12,7 @@ import pytest
 from ingest.adapters.tmf683 import event_for
 from storage.base import StoredDocument
 from storage.changes import Change, Refused
+from storage.search.engine import IndexMissing
 from storage.search.store import SearchStore
 from storage.sqlite.store import SqliteStore
 from tests.conftest import engine_client
@@ -86,10 +87,13 @@ async def embedded(data_dir: Path, sequence: list[Change]) -> tuple[dict[str, St
         await store.close()
 
 
-async def indexed(search_url: str, alias: str, ids: set[str]) -> dict[str, StoredDocument | None]:
+async def indexed(search_url: str, alias: str, ids: set[str]) -> dict[str, StoredDocument | None] | None:
+    """What the index holds for `ids`; None while the worker has not made its index yet."""
     store = SearchStore(engine_client(search_url), alias)
     try:
         return {i: await store.get(i) for i in ids}
+    except IndexMissing:
+        return None
     finally:
         await store.close()
 
