@@ -38,7 +38,7 @@ run: $(VENV)/.installed-$(EXTRAS)
 # checks (scripts/test-all), whose client is installed whatever ENGINE says. ENGINE=opensearch: all
 # of it on OpenSearch instead.
 test: $(VENV)/.installed-test$(comma)opensearch $(NEWMAN)
-	$(if $(filter opensearch,$(ENGINE)),IHUB_SEARCH_ENGINE=opensearch )scripts/test-all
+	IHUB_SEARCH_ENGINE=$(ENGINE) scripts/test-all
 
 # The fault tests on a local three-broker Kafka and two-node Elasticsearch cluster (scripts/services
 # cluster, its own ports), started here and stopped afterwards; figures in artifacts/cluster-*.json.
