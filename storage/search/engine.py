@@ -31,6 +31,8 @@ from urllib.parse import quote
 
 import orjson
 
+from storage.search.documents import DERIVED
+
 ELASTICSEARCH = "elasticsearch"
 OPENSEARCH = "opensearch"
 ENGINES = (ELASTICSEARCH, OPENSEARCH)
@@ -122,6 +124,15 @@ def _is_opensearch(client: Any) -> bool:
     return type(client).__module__.startswith("opensearchpy")
 
 
+def _without_derived(client: Any, hits: list[dict[str, Any]]) -> None:
+    """Drop the derived fields from each hit's `_source` where the engine keeps them (OpenSearch, see
+    create_index); Elasticsearch's `_source.excludes` already left them out."""
+    if _is_opensearch(client):
+        for hit in hits:
+            for name in DERIVED:
+                hit.get("_source", {}).pop(name, None)
+
+
 def _body(response: Any) -> Any:
     """The decoded answer: the Elasticsearch client wraps it (``.body``), OpenSearch's does not."""
     return response.body if hasattr(response, "body") else response
@@ -167,7 +178,13 @@ async def create_index(
     settings: Mapping[str, Any] | None = None,
 ) -> None:
     """Create ``index`` with an explicit mapping (single node: no replicas by default)."""
-    body = {"settings": {"number_of_replicas": 0, **(settings or {})}, "mappings": dict(mappings)}
+    mappings = dict(mappings)
+    if _is_opensearch(client):
+        # OpenSearch rebuilds a _source it filters (`_source.excludes`) without its key order, and a
+        # document must come back as it was written: it keeps the source whole, and every read
+        # below drops the derived fields instead
+        mappings.pop("_source", None)
+    body = {"settings": {"number_of_replicas": 0, **(settings or {})}, "mappings": mappings}
     await client.indices.create(index=index, body=body)
 
 
@@ -203,7 +220,10 @@ async def get_document(client: Any, index: str, doc_id: str) -> tuple[int, bytes
             # only the engine's own "found: false" means no document; a missing index or alias
             # is an outage, never an answer to give a client
             raise IndexMissing(f"the search engine has no index {index!r}")
-    return (answer["_version"], orjson.dumps(answer["_source"])) if answer["found"] else None
+    if not answer["found"]:
+        return None
+    _without_derived(client, [answer])
+    return answer["_version"], orjson.dumps(answer["_source"])
 
 
 async def ensure_index(
@@ -227,6 +247,7 @@ async def ensure_index(
 async def search(client: Any, index: str, body: Mapping[str, Any]) -> Mapping[str, Any]:
     """Run a search request body (query, sort, from/size, aggs ...) and return the raw response."""
     answer: Mapping[str, Any] = _body(await client.search(index=index, body=dict(body)))
+    _without_derived(client, answer.get("hits", {}).get("hits", []))
     return answer
 
 
@@ -234,6 +255,7 @@ async def mget(client: Any, index: str, ids: list[str]) -> list[dict[str, Any]]:
     """The engine's answer for each id, in order (`found`, `_version`, `_seq_no`, `_source`...):
     realtime, what the last write left whether or not it was refreshed."""
     docs: list[dict[str, Any]] = _body(await client.mget(index=index, body={"ids": ids}))["docs"]
+    _without_derived(client, docs)
     return docs
 
 
