@@ -7,31 +7,38 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8683
 DATA   ?= ./data
 NEWMAN := .tools/node_modules/.bin/newman
+# The search engine: elasticsearch, or opensearch (`make install ENGINE=opensearch` adds its client,
+# the optional set interaction-hub[opensearch]; `make test ENGINE=opensearch` runs the whole suite on it).
+ENGINE ?= elasticsearch
+comma  := ,
+EXTRAS := test$(if $(filter opensearch,$(ENGINE)),$(comma)opensearch)
 
 .PHONY: install run test test-unit test-ctk test-cluster bench clean
 
-# The venv is rebuilt when pyproject.toml changes.
-$(VENV)/.installed: pyproject.toml
+# The venv is brought up to date when pyproject.toml changes, one stamp per set of extras.
+$(VENV)/.installed-%: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[$*]'
 	touch $@
 
 $(NEWMAN):
 	mkdir -p .tools
 	npm install --silent --no-audit --no-fund --prefix .tools newman@6
 
-install: $(VENV)/.installed $(NEWMAN)
+install: $(VENV)/.installed-$(EXTRAS) $(NEWMAN)
 
 # `make run DEMO=1` first fills an empty store with demo customer histories.
-run: $(VENV)/.installed
+run: $(VENV)/.installed-$(EXTRAS)
 	$(if $(DEMO),$(IHUB) demo --if-empty --events 5000 --data-dir $(DATA))
 	$(IHUB) serve --host $(HOST) --port $(PORT) --data-dir $(DATA)
 
 # Everything: unit, conformance over HTTP (both stores), integration against real Kafka and
-# Elasticsearch (started by scripts/services), and the official CTK on both stores.
-test: install
-	scripts/test-all
+# Elasticsearch (started by scripts/services), the official CTK on both stores, and the OpenSearch
+# checks (scripts/test-all), whose client is installed whatever ENGINE says. ENGINE=opensearch: all
+# of it on OpenSearch instead.
+test: $(VENV)/.installed-test$(comma)opensearch $(NEWMAN)
+	IHUB_SEARCH_ENGINE=$(ENGINE) scripts/test-all
 
 # The fault tests on a local three-broker Kafka and two-node Elasticsearch cluster (scripts/services
 # cluster, its own ports), started here and stopped afterwards; figures in artifacts/cluster-*.json.

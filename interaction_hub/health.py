@@ -9,6 +9,8 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from storage.search import engine
+
 log = logging.getLogger(__name__)
 
 CHECK_TIMEOUT_S = 2.0
@@ -18,7 +20,7 @@ CACHE_S = 1.0
 async def engine_ready(client: Any, alias: str, *, timeout_s: float = CHECK_TIMEOUT_S) -> str | None:
     """The search engine answers and the index alias exists."""
     try:
-        found = await asyncio.wait_for(client.indices.exists_alias(name=alias), timeout_s)
+        found = await asyncio.wait_for(engine.alias_exists(client, alias), timeout_s)
     except Exception as exc:
         log.debug("readiness: search engine: %s", type(exc).__name__)
         return "search engine unreachable"

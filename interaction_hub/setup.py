@@ -11,6 +11,7 @@ from interaction_hub.search_client import search_client
 from interaction_hub.settings import Settings
 from interaction_hub.topics import ensure_topics, start_group_at_end
 from schemas.channel_event import CHANGES_TOPIC
+from storage.search import engine
 from storage.search.store import SearchStore
 from storage.search.subscriptions import SubscriptionIndex
 
@@ -50,7 +51,7 @@ async def _prepare(settings: Settings) -> None:
             client, f"{settings.index_alias}-subscriptions", replicas=settings.index_replicas
         ).ensure()
     finally:
-        await client.close()
+        await engine.close(client)
 
 
 async def prepare_worker(settings: Settings) -> None:

@@ -30,6 +30,7 @@ from interaction_hub.search_client import search_client
 from interaction_hub.settings import Settings
 from interaction_hub.shutdown import arm_deadline
 from schemas.channel_event import CHANGES_TOPIC, DLQ_TOPIC, RAW_TOPIC
+from storage.search import engine
 from storage.search.contacts import ContactIndex
 from storage.search.store import SearchStore
 from storage.search.subscriptions import SubscriptionIndex
@@ -189,7 +190,7 @@ def create_worker(settings: Settings, status: WorkerState | None = None) -> faus
                 await notifier.handle(list(values))
         finally:
             await notifier.close()
-            await client.close()
+            await engine.close(client)
 
     @app.agent(changes, concurrency=1)
     async def keep_contacts(stream: faust.StreamT[bytes]) -> None:
@@ -209,7 +210,7 @@ def create_worker(settings: Settings, status: WorkerState | None = None) -> faus
                 if newest:
                     metrics.CONTACTS_LAG_SECONDS.set(max(0.0, time.time() - newest))
         finally:
-            await client.close()
+            await engine.close(client)
 
     async def assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
         if status is not None:

@@ -33,7 +33,10 @@ def main() -> None:
     """Interaction Hub: TMF683 Party Interaction Management."""
     import logging
 
-    logging.getLogger("elastic_transport").setLevel(logging.WARNING)  # one INFO line per request
+    from storage.search.engine import CLIENT_LOGGERS
+
+    for name in CLIENT_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)  # one INFO line per request
 
 
 @app.command()

@@ -1,26 +1,24 @@
-"""The one place that knows which search engine sits behind ``IHUB_SEARCH_URL``.
+"""The one place that knows which search engine sits behind ``IHUB_SEARCH_URL``, and the only
+module that calls a search client.
 
-Choice of client
-----------------
-Production runs Elasticsearch 8 or later, and CI and ``scripts/services`` run a
-real Elasticsearch 8.19 (see docs/services.md). The project therefore uses the
-official async client, ``elasticsearch[async]`` **8.x**:
+Choice of clients
+-----------------
+* Elasticsearch 8 or later: the official async client, ``elasticsearch[async]`` **8.x**. An 8.x
+  client talks to Elasticsearch 8.x natively and to 9.x through the REST compatibility headers it
+  sends (``compatible-with=8``); a 9.x client sends ``compatible-with=9``, which an 8.x server
+  rejects, so 8.x is the client line that covers "Elasticsearch 8+". It verifies that the server
+  is Elasticsearch (product check) and refuses anything else, OpenSearch included.
+* OpenSearch 2.x (``IHUB_SEARCH_ENGINE=opensearch``): ``opensearchpy.AsyncOpenSearch`` from the
+  optional dependency set ``interaction-hub[opensearch]`` (``make install ENGINE=opensearch``),
+  imported only when that engine is chosen.
 
-* an 8.x client talks to Elasticsearch 8.x natively and to 9.x through the
-  REST compatibility headers it sends (``compatible-with=8``); a 9.x client
-  sends ``compatible-with=9``, which an 8.x server rejects, so 8.x is the
-  client line that covers "Elasticsearch 8+";
-* it verifies that the server is Elasticsearch (product check) and refuses
-  anything else, OpenSearch included.
-
-For OpenSearch (``scripts/services`` falls back to it when Elasticsearch cannot
-be had, or ``IHUB_SEARCH_ENGINE=opensearch``) the factory returns
-``opensearchpy.AsyncOpenSearch`` instead; ``opensearch-py`` is then imported
-lazily and must be installed separately (it is not a project dependency).
-
-Everything else in the project goes through the helpers below, which take
-plain bodies and return plain answers, so that call-style differences between
-the two clients (and between client majors) stay in this file.
+The boundary
+------------
+The two clients differ in call style (keyword arguments against ``body=``/``params=``, ``.options()``
+against ``ignore=``, wrapped answers against plain dicts) and in error classes. Everything else in
+the project calls the functions below with plain bodies and gets plain answers; no other module
+touches a client's methods (tests/unit/test_engine_boundary.py checks that). A difference between
+the engines is handled here, once.
 """
 
 from __future__ import annotations
@@ -33,9 +31,17 @@ from urllib.parse import quote
 
 import orjson
 
+from storage.search.documents import DERIVED
+
 ELASTICSEARCH = "elasticsearch"
 OPENSEARCH = "opensearch"
 ENGINES = (ELASTICSEARCH, OPENSEARCH)
+# the loggers of the clients' transports (each logs one INFO line per request)
+CLIENT_LOGGERS = ("elastic_transport", "opensearch")
+OPENSEARCH_MISSING = (
+    "IHUB_SEARCH_ENGINE=opensearch needs the OpenSearch client: make install ENGINE=opensearch "
+    "(or pip install 'interaction-hub[opensearch]')"
+)
 
 
 def engine_from_env(default: str = ELASTICSEARCH) -> str:
@@ -77,9 +83,7 @@ def create_client(
         try:
             from opensearchpy import AsyncOpenSearch
         except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise RuntimeError(
-                "IHUB_SEARCH_ENGINE=opensearch needs opensearch-py: pip install 'opensearch-py[async]'"
-            ) from exc
+            raise RuntimeError(OPENSEARCH_MISSING) from exc
         return AsyncOpenSearch(
             hosts=[url], timeout=request_timeout, max_retries=max_retries, retry_on_timeout=True, **options
         )
@@ -118,6 +122,15 @@ def client_options(
 
 def _is_opensearch(client: Any) -> bool:
     return type(client).__module__.startswith("opensearchpy")
+
+
+def _without_derived(client: Any, hits: list[dict[str, Any]]) -> None:
+    """Drop the derived fields from each hit's `_source` where the engine keeps them (OpenSearch, see
+    create_index); Elasticsearch's `_source.excludes` already left them out."""
+    if _is_opensearch(client):
+        for hit in hits:
+            for name in DERIVED:
+                hit.get("_source", {}).pop(name, None)
 
 
 def _body(response: Any) -> Any:
@@ -165,7 +178,13 @@ async def create_index(
     settings: Mapping[str, Any] | None = None,
 ) -> None:
     """Create ``index`` with an explicit mapping (single node: no replicas by default)."""
-    body = {"settings": {"number_of_replicas": 0, **(settings or {})}, "mappings": dict(mappings)}
+    mappings = dict(mappings)
+    if _is_opensearch(client):
+        # OpenSearch rebuilds a _source it filters (`_source.excludes`) without its key order, and a
+        # document must come back as it was written: it keeps the source whole, and every read
+        # below drops the derived fields instead
+        mappings.pop("_source", None)
+    body = {"settings": {"number_of_replicas": 0, **(settings or {})}, "mappings": mappings}
     await client.indices.create(index=index, body=body)
 
 
@@ -196,12 +215,15 @@ async def get_document(client: Any, index: str, doc_id: str) -> tuple[int, bytes
                 if "found" not in answer:  # a 404 for the index itself, not for the document
                     answer = None
     if answer is None:
-        answer = _body(await client.options(ignore_status=404).get(index=index, id=doc_id))
+        answer = await _ignoring_404(client, "get", index=index, id=doc_id)
         if "found" not in answer:
             # only the engine's own "found: false" means no document; a missing index or alias
             # is an outage, never an answer to give a client
             raise IndexMissing(f"the search engine has no index {index!r}")
-    return (answer["_version"], orjson.dumps(answer["_source"])) if answer["found"] else None
+    if not answer["found"]:
+        return None
+    _without_derived(client, [answer])
+    return answer["_version"], orjson.dumps(answer["_source"])
 
 
 async def ensure_index(
@@ -213,7 +235,7 @@ async def ensure_index(
 ) -> None:
     """Create ``index`` unless it exists (another process may create it at the same moment), then
     wait until its primaries have started."""
-    if not await client.indices.exists(index=index):
+    if not await client.indices.exists(index=index):  # both clients: a bool
         try:
             await create_index(client, index, mappings=mappings, settings=settings)
         except Exception as exc:  # another process may have created it meanwhile
@@ -225,13 +247,15 @@ async def ensure_index(
 async def search(client: Any, index: str, body: Mapping[str, Any]) -> Mapping[str, Any]:
     """Run a search request body (query, sort, from/size, aggs ...) and return the raw response."""
     answer: Mapping[str, Any] = _body(await client.search(index=index, body=dict(body)))
+    _without_derived(client, answer.get("hits", {}).get("hits", []))
     return answer
 
 
 async def mget(client: Any, index: str, ids: list[str]) -> list[dict[str, Any]]:
     """The engine's answer for each id, in order (`found`, `_version`, `_seq_no`, `_source`...):
     realtime, what the last write left whether or not it was refreshed."""
-    docs: list[dict[str, Any]] = _body(await client.mget(index=index, ids=ids))["docs"]
+    docs: list[dict[str, Any]] = _body(await client.mget(index=index, body={"ids": ids}))["docs"]
+    _without_derived(client, docs)
     return docs
 
 
@@ -242,6 +266,74 @@ async def bulk(client: Any, lines: list[bytes], *, refresh: bool = False) -> dic
         await client.bulk(body=b"\n".join(lines) + b"\n", refresh="true" if refresh else "false")
     )
     return answer
+
+
+async def _ignoring_404(client: Any, method: str, **kwargs: Any) -> dict[str, Any]:
+    """The answer of `client.<method>(**kwargs)`, a 404 included (its body, not an exception)."""
+    if _is_opensearch(client):
+        found: dict[str, Any] = await getattr(client, method)(**kwargs, ignore=404)
+        return found
+    answer: dict[str, Any] = _body(await getattr(client.options(ignore_status=404), method)(**kwargs))
+    return answer
+
+
+async def refresh(client: Any, index: str) -> None:
+    """Make every write to `index` (an index or an alias) visible to searches."""
+    await client.indices.refresh(index=index)
+
+
+async def close(client: Any) -> None:
+    await client.close()
+
+
+# -- aliases and mappings ------------------------------------------------------------------------
+
+
+async def alias_exists(client: Any, alias: str) -> bool:
+    return bool(await client.indices.exists_alias(name=alias))
+
+
+async def alias_indices(client: Any, alias: str) -> list[str]:
+    """The indices behind `alias` (raises the client's not-found error when there is no such alias)."""
+    return list(_body(await client.indices.get_alias(name=alias)))
+
+
+async def add_alias(client: Any, index: str, alias: str) -> None:
+    """Put `alias` on `index` as its write index."""
+    await client.indices.put_alias(index=index, name=alias, body={"is_write_index": True})
+
+
+async def move_alias(client: Any, alias: str, *, old: str, new: str) -> None:
+    """Point `alias` (reads and writes) from index `old` to index `new` in one atomic update."""
+    actions = [
+        {"remove": {"index": old, "alias": alias}},
+        {"add": {"index": new, "alias": alias, "is_write_index": True}},
+    ]
+    await client.indices.update_aliases(body={"actions": actions})
+
+
+async def add_fields(client: Any, index: str, properties: Mapping[str, Any]) -> None:
+    """Add the fields in `properties` to the mapping of `index` (those it has already stay)."""
+    await client.indices.put_mapping(index=index, body={"properties": dict(properties)})
+
+
+async def delete_indices(client: Any, indices: list[str]) -> None:
+    """Delete `indices`; those that are not there are no error."""
+    await client.indices.delete(index=",".join(indices), ignore_unavailable=True)
+
+
+# -- single documents ----------------------------------------------------------------------------
+
+
+async def put_document(client: Any, index: str, doc_id: str, document: Mapping[str, Any]) -> None:
+    """Index `document` under `doc_id`, visible to searches when this returns."""
+    await client.index(index=index, id=doc_id, body=dict(document), refresh="wait_for")
+
+
+async def delete_document(client: Any, index: str, doc_id: str) -> bool:
+    """Delete a document, visible to searches when this returns; whether there was one."""
+    answer = await _ignoring_404(client, "delete", index=index, id=doc_id, refresh="wait_for")
+    return answer.get("result") == "deleted"
 
 
 class IndexMissing(LookupError):

@@ -64,22 +64,21 @@ class SearchStore:
 
     async def ensure_index(self) -> str:
         """Create `<alias>-v1` with the mapping and the alias if no index is behind the alias."""
-        if await self.client.indices.exists_alias(name=self.alias):
+        if await engine.alias_exists(self.client, self.alias):
             index = await self.current_index()
             # fields added since the index was made (documents indexed before need `ihub reindex`)
-            await self.client.indices.put_mapping(index=index, properties=MAPPINGS["properties"])
+            await engine.add_fields(self.client, index, MAPPINGS["properties"])
             # the index may be another process's, just created: searches get 503 until its shard starts
             await engine.wait_for_primaries(self.client, index)
         else:
             index = f"{self.alias}-v1"
             await engine.ensure_index(self.client, index, mappings=MAPPINGS, settings=self._settings())
-            await self.client.indices.put_alias(index=index, name=self.alias, body={"is_write_index": True})
+            await engine.add_alias(self.client, index, self.alias)
         await self.contacts.ensure()
         return index
 
     async def current_index(self) -> str:
-        aliases = await self.client.indices.get_alias(name=self.alias)
-        return str(next(iter(aliases)))
+        return (await engine.alias_indices(self.client, self.alias))[0]
 
     async def create_next_index(self) -> SearchStore:
         """A new, empty `<alias>-v(N+1)` with the current mapping, not behind the alias yet (what
@@ -95,16 +94,11 @@ class SearchStore:
     async def move_alias_to(self, index: str) -> str:
         """Point the alias, for reads and writes, at `index` in one atomic update; the index it left."""
         old = await self.current_index()
-        await self.client.indices.update_aliases(
-            actions=[
-                {"remove": {"index": old, "alias": self.alias}},
-                {"add": {"index": index, "alias": self.alias, "is_write_index": True}},
-            ]
-        )
+        await engine.move_alias(self.client, self.alias, old=old, new=index)
         return old
 
     async def refresh(self) -> None:
-        await self.client.indices.refresh(index=self.alias)
+        await engine.refresh(self.client, self.alias)
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -189,7 +183,7 @@ class SearchStore:
         )
 
     async def close(self) -> None:
-        await self.client.close()
+        await engine.close(self.client)
 
     # -- writes (workers) -------------------------------------------------------------------
 

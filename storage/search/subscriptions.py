@@ -26,14 +26,11 @@ class SubscriptionIndex:
         )
 
     async def add_subscription(self, subscription: dict[str, Any]) -> None:
-        await self.client.index(index=self.index, id=subscription["id"], document=subscription, refresh="wait_for")
+        await engine.put_document(self.client, self.index, subscription["id"], subscription)
 
     async def remove_subscription(self, subscription_id: str) -> bool:
-        response = await self.client.options(ignore_status=404).delete(
-            index=self.index, id=subscription_id, refresh="wait_for"
-        )
-        return bool(response.get("result") == "deleted")
+        return await engine.delete_document(self.client, self.index, subscription_id)
 
     async def subscriptions(self) -> list[dict[str, Any]]:
-        response = await self.client.search(index=self.index, size=10000, query={"match_all": {}})
+        response = await engine.search(self.client, self.index, {"size": 10000, "query": {"match_all": {}}})
         return [hit["_source"] for hit in response["hits"]["hits"]]

@@ -87,14 +87,13 @@ async def embedded(data_dir: Path, sequence: list[Change]) -> tuple[dict[str, St
         await store.close()
 
 
-async def indexed(search_url: str, alias: str, ids: set[str]) -> dict[str, StoredDocument | None]:
-    """What the index holds of `ids`; nothing yet while the worker has not created the index (a
-    missing index is an outage to the store, so the poll must not take it for an answer)."""
+async def indexed(search_url: str, alias: str, ids: set[str]) -> dict[str, StoredDocument | None] | None:
+    """What the index holds for `ids`; None while the worker has not made its index yet."""
     store = SearchStore(engine_client(search_url), alias)
     try:
         return {i: await store.get(i) for i in ids}
     except IndexMissing:
-        return {}
+        return None
     finally:
         await store.close()
 

@@ -8,7 +8,17 @@ import uuid
 import orjson
 import pytest
 
-from storage.search.engine import IndexMissing, bulk, create_index, get_document, outage, search
+from storage.search.engine import (
+    IndexMissing,
+    bulk,
+    close,
+    create_index,
+    delete_indices,
+    get_document,
+    outage,
+    refresh,
+    search,
+)
 from tests.conftest import engine_client
 
 pytestmark = pytest.mark.integration
@@ -77,7 +87,7 @@ async def _index_refresh_search(url: str) -> None:
         await create_index(client, index, mappings=MAPPINGS, settings={"number_of_shards": 1})
         indexed = await bulk(client, _index_lines(index, DOCS))
         assert not indexed["errors"] and len(indexed["items"]) == len(DOCS)
-        await client.indices.refresh(index=index)
+        await refresh(client, index)
 
         hits = (await search(client, index, {"query": {"term": {"status": "open"}}, "sort": [{"id": "asc"}]}))["hits"]
         assert [h["_id"] for h in hits["hits"]] == ["pi-1", "pi-3"]
@@ -121,8 +131,8 @@ async def _index_refresh_search(url: str) -> None:
         refused = await bulk(client, _index_lines(index, [{"id": "bad", "unknown": 1}]))
         assert refused["errors"] and "error" in refused["items"][0]["index"]
     finally:
-        await client.indices.delete(index=index, ignore_unavailable=True)
-        await client.close()
+        await delete_indices(client, [index])
+        await close(client)
 
 
 async def _index_template_applies(url: str) -> None:
@@ -140,10 +150,10 @@ async def _index_template_applies(url: str) -> None:
         assert not (await bulk(client, _index_lines(index, DOCS[:1]), refresh=True))["errors"]
         mapping = await client.indices.get_mapping(index=index)
         assert mapping[index]["mappings"]["properties"]["relatedParty"]["type"] == "nested"
-        await client.indices.delete(index=index, ignore_unavailable=True)
+        await delete_indices(client, [index])
     finally:
         await client.indices.delete_index_template(name=prefix)
-        await client.close()
+        await close(client)
 
 
 def test_index_refresh_and_search(search_url: str) -> None:
@@ -167,7 +177,7 @@ def test_get_document_returns_version_and_stored_bytes_for_any_id_and_none_only_
                 await client.index(
                     index=index,
                     id=doc_id,
-                    document={"id": doc_id, "n": '"_source":'},
+                    body={"id": doc_id, "n": '"_source":'},  # (both clients take `body`)
                     version=1000 + n,
                     version_type="external",
                     refresh=True,
@@ -182,7 +192,7 @@ def test_get_document_returns_version_and_stored_bytes_for_any_id_and_none_only_
                 await get_document(client, f"{index}-missing", "a b")
             assert outage(missing.value)
         finally:
-            await client.indices.delete(index=index, ignore_unavailable=True)
-            await client.close()
+            await delete_indices(client, [index])
+            await close(client)
 
     asyncio.run(scenario())

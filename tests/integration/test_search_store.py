@@ -9,6 +9,7 @@ from uuid import uuid4
 import orjson
 import pytest
 
+from storage.search import engine
 from storage.search.store import IndexOp, SearchStore
 from storage.tmf630 import parse_query
 from tests.conftest import engine_client
@@ -26,7 +27,7 @@ def loop():
 
 async def drop(store):
     """Delete the store's indices (those it made) and close its client."""
-    await store.client.indices.delete(index=f"{store.alias}-v1,{store.contacts.index}", ignore_unavailable=True)
+    await engine.delete_indices(store.client, [f"{store.alias}-v1", store.contacts.index])
     await store.close()
 
 
@@ -156,7 +157,7 @@ def test_first_contact_resolution_stays_right_when_interactions_change_move_or_g
         # a late, older version and a replay change nothing
         stale = [op for op in first if op.interaction_id in docs][:20]
         await write(stale + later[:10])
-        await store.client.indices.refresh(index=f"{store.alias},{store.contacts.index}")
+        await engine.refresh(store.client, f"{store.alias},{store.contacts.index}")
         facts = [fact(d) for d in docs.values()]
         for group_by in ("channel", "agent", "status"):
             query = KpiQuery(1767225600.0, 1767225600.0 + 330 * 86400, "month", group_by, 30)
@@ -193,7 +194,7 @@ def test_the_kibana_fcr_panel_query_gives_the_apis_figures(loaded, loop):
         json.dumps(spec["data"]["url"]["body"]).replace('{"%timefilter%": true}', json.dumps(time_filter))
     )
     assert time_filter["gte"] in json.dumps(body)
-    response = loop.run_until_complete(store.client.search(index=store.contacts.index, body=body))
+    response = loop.run_until_complete(engine.search(store.client, store.contacts.index, body))
     buckets = response["aggregations"]["members"]["window"]["channels"]["buckets"]
     panel_fcr = {b["key"]: round(1 - b["repeated"]["doc_count"] / b["doc_count"], 4) for b in buckets}
     api = loop.run_until_complete(store.kpis(KpiQuery(start, end, "month", "channel", 7)))
@@ -211,13 +212,14 @@ def test_a_contact_the_engine_refuses_is_logged_and_the_others_are_written(searc
     alone = {**docs[3], "relatedParty": [{"id": "cust-alone", "role": "customer"}], "reason": "Other"}
 
     async def scenario():
-        await store.client.indices.create(
-            index=store.contacts.index,
+        await engine.create_index(
+            store.client,
+            store.contacts.index,
             mappings=contacts.MAPPINGS,
             settings={**contacts.SETTINGS, "mapping.nested_objects.limit": 2},
         )
         await store.contacts.update([(d["id"], 1, d) for d in [*crowd, alone]], refresh=True)
-        found = await store.client.search(index=store.contacts.index, query={"exists": {"field": "customer"}})
+        found = await engine.search(store.client, store.contacts.index, {"query": {"exists": {"field": "customer"}}})
         return [hit["_source"]["customer"] for hit in found["hits"]["hits"]]
 
     try:

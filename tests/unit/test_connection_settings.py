@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+import sys
 from pathlib import Path
 
 import faust
@@ -153,3 +154,22 @@ def test_empty_variables_leave_a_setting_unset(monkeypatch: pytest.MonkeyPatch) 
     assert (s.kafka_sasl_username, s.kafka_sasl_password, s.kafka_ca_file) == (None, None, None)
     assert (s.search_api_key, s.search_ca_file) == (None, None)
     assert kafka_options(s) == {"bootstrap_servers": s.kafka_bootstrap, "security_protocol": "PLAINTEXT"}
+
+
+def test_each_engine_gets_its_own_client_and_a_missing_opensearch_client_names_its_install_command(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+
+    from storage.search.engine import close, create_client
+
+    async def kinds() -> list[str]:
+        made = [create_client("http://127.0.0.1:9", engine=name) for name in ("elasticsearch", "opensearch")]
+        for client in made:
+            await close(client)
+        return [type(client).__name__ for client in made]
+
+    assert asyncio.run(kinds()) == ["AsyncElasticsearch", "AsyncOpenSearch"]
+    monkeypatch.setitem(sys.modules, "opensearchpy", None)  # as if interaction-hub[opensearch] were not installed
+    with pytest.raises(RuntimeError, match=r"make install ENGINE=opensearch .*interaction-hub\[opensearch\]"):
+        create_client("http://127.0.0.1:9", engine="opensearch")
