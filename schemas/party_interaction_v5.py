@@ -421,7 +421,9 @@ _PATHS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
 )
 # by-reference parties keep id, href, name and @referredType in the relatedParty item itself
 _PARTY_KEYS = ("id", "href", "name", "@referredType")
-# not in the stored form as v5 shows them: refused rather than answered wrongly
+# not in the stored form as v5 shows them: refused rather than answered wrongly. lastUpdate is the
+# version, which the query model cannot address (not a document path; the search engine's _version
+# is not searchable); href is the v5 view's, the stored one is v4's. docs/v5.md has the details.
 _UNQUERYABLE = ("lastUpdate", "href")
 
 
