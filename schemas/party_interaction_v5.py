@@ -61,6 +61,11 @@ NOT_WRITABLE = ("id", "href", "creationDate", "statusChangeDate")
 NOT_PATCHABLE = (*NOT_WRITABLE, "direction")
 # v5 attributes of an interaction item v4's InteractionItem does not declare: kept as extensions
 _ITEM_V5_ONLY = ("interactionItemRelationship", "interactionItemType", "lastUpdate")
+# v5's InteractionItem: anything else needs a subclass @type, as in v4 (a typo is refused, not kept)
+_ITEM_ATTRIBUTES = frozenset(
+    {"@type", "@baseType", "@schemaLocation", "id", "itemDate", "reason", "resolution", "creationDate"}
+    | {"item", "relatedChannel", "relatedParty", "attachment", "note", *_ITEM_V5_ONLY}
+)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -369,6 +374,11 @@ def _check_item(item: Document, where: str, create: bool) -> None:
     _not_v4(item, where, "channel")
     if item["@type"] == STORED_V5_ITEM:  # shown as InteractionItem: it would not come back as sent
         raise V5Invalid(f"{where}: '@type' {STORED_V5_ITEM} is this server's stored name of an {INTERACTION_ITEM}")
+    unknown = sorted(set(item) - _ITEM_ATTRIBUTES) if item["@type"] == INTERACTION_ITEM else []
+    if unknown:
+        names = ", ".join(unknown)
+        subclass = "extension attributes need '@type' naming the subclass"
+        raise V5Invalid(f"{where}: unknown attribute(s): {names}; {subclass}")
     if "interactionItemType" in item and not isinstance(item["interactionItemType"], str):
         raise V5Invalid(f"{where}.interactionItemType: must be a string")
     if "lastUpdate" in item and not (isinstance(item["lastUpdate"], str) and parse_date_time(item["lastUpdate"])):

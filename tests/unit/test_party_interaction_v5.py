@@ -362,6 +362,16 @@ CHANNELS = [{"@type": "RelatedChannel", "role": "o", "channel": {"@type": "Chann
                 "@type": "PartyInteraction",
                 "reason": "r",
                 "direction": "in",
+                "relatedChannel": CHANNELS,
+                "interactionItem": [{"@type": "InteractionItem", "interactionItemType": "Case", "severty": "high"}],
+            },
+            "interactionItem[0]: unknown attribute(s): severty; extension attributes need '@type' naming the subclass",
+        ),
+        (
+            {
+                "@type": "PartyInteraction",
+                "reason": "r",
+                "direction": "in",
                 "relatedChannel": [
                     {"@type": "RelatedChannel", "role": "x", "channel": {"@type": "PartyRef", "id": "web"}}
                 ],
