@@ -15,15 +15,21 @@ What v5 adds is kept: `externalIdentifier` as an attribute of the stored form (v
 related party given by value, or a reference v4 cannot tell apart (PartyRoleRef with a
 `@referredType` other than PartyRole, `partyId`), as a `partyOrPartyRole` extension attribute of the
 v4 relatedParty item, whose `@type` (`RelatedPartyOrPartyRole`) names the subclass that has it.
-`lastUpdate` is the time of the interaction's version (every change sets a new one), so it is
-never stored. v5 `@type` values that are the default for their place are implied: the stored form
-leaves them out, the v5 view puts them in.
+An interaction item's `interactionItemType`, `interactionItemRelationship` and `lastUpdate`
+(the item's own, as the client gives it: the server keeps no time per item) are kept as extension
+attributes of the v4 item, whose `@type` then names the subclass that has them (`InteractionItemV5`
+when v5's is the default `InteractionItem`). The resource's `lastUpdate` is the time of the
+interaction's version (every change sets a new one), so it is never stored. v5 `@type` values
+that are the default for their place are implied: the stored form leaves them out, the v5 view
+puts them in.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from schemas.common import parse_date_time
 
 Document = dict[str, Any]
 
@@ -35,6 +41,10 @@ ITEM_RELATED_PARTY = "RelatedPartyRefOrPartyRoleRef"  # an interactionItem's rel
 PARTY_REF, PARTY_ROLE_REF = "PartyRef", "PartyRoleRef"
 NOTE = "Note"
 INTERACTION_ITEM = "InteractionItem"
+# the stored @type of a default-typed v5 interaction item with attributes only v5 has: v4 takes
+# extension attributes only when @type names a subclass (schemas/common.py)
+STORED_V5_ITEM = "InteractionItemV5"
+INTERACTION_ITEM_RELATIONSHIP = "InteractionItemRelationship"
 RELATED_ENTITY = "RelatedEntityRefOrValue"
 ENTITY, ENTITY_REF = "Entity", "EntityRef"
 INTERACTION_RELATIONSHIP = "InteractionRelationship"
@@ -49,8 +59,13 @@ SERVER_SET = ("lastUpdate",)
 # in neither _FVO nor _MVO: the server's (creationDate, statusChangeDate) or fixed at creation
 NOT_WRITABLE = ("id", "href", "creationDate", "statusChangeDate")
 NOT_PATCHABLE = (*NOT_WRITABLE, "direction")
-# v5 attributes of an interaction item the stored form has no place for (refused, not dropped)
-_ITEM_NOT_KEPT = ("interactionItemRelationship", "interactionItemType", "lastUpdate")
+# v5 attributes of an interaction item v4's InteractionItem does not declare: kept as extensions
+_ITEM_V5_ONLY = ("interactionItemRelationship", "interactionItemType", "lastUpdate")
+# v5's InteractionItem: anything else needs a subclass @type, as in v4 (a typo is refused, not kept)
+_ITEM_ATTRIBUTES = frozenset(
+    {"@type", "@baseType", "@schemaLocation", "id", "itemDate", "reason", "resolution", "creationDate"}
+    | {"item", "relatedChannel", "relatedParty", "attachment", "note", *_ITEM_V5_ONLY}
+)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -131,7 +146,8 @@ def _related_entity_to_v5(item: Document) -> Document:
 
 
 def _item_to_v5(item: Document) -> Document:
-    out: Document = {"@type": item.get("@type", INTERACTION_ITEM)}
+    stored_type = item.get("@type", INTERACTION_ITEM)
+    out: Document = {"@type": INTERACTION_ITEM if stored_type == STORED_V5_ITEM else stored_type}
     for key, value in item.items():
         if key == "@type":
             continue
@@ -236,6 +252,8 @@ def _item_from_v5(item: Document) -> Document:
             out[key] = [_LISTS[key][1](x) for x in value]
         else:
             out[key] = value
+    if "@type" not in out and any(name in out for name in _ITEM_V5_ONLY):
+        out = {"@type": STORED_V5_ITEM, **out}
     return out
 
 
@@ -263,8 +281,9 @@ def check_v5(resource: Any, *, create: bool) -> None:
     _not_v4(resource, "", "channel")
     if create:
         _need(resource, "", "reason", "direction", "relatedChannel")
-        if resource["relatedChannel"] == []:  # every v4 view needs one (shared/CONFORMANCE.md)
-            raise V5Invalid("relatedChannel: at least one is required")
+    # v5 allows none (on create and patch); every v4 view needs one (shared/CONFORMANCE.md)
+    if resource.get("relatedChannel") == []:
+        raise V5Invalid("relatedChannel: at least one is required")
     for name in ("relatedChannel", "relatedParty", *_LISTS, "interactionItem"):
         if name in resource:
             _check_list(name, resource[name], name, create=create)
@@ -353,10 +372,19 @@ def _check_external_identifier(item: Document, where: str, create: bool) -> None
 
 def _check_item(item: Document, where: str, create: bool) -> None:
     _not_v4(item, where, "channel")
-    kept = [name for name in _ITEM_NOT_KEPT if name in item]
-    if kept:
-        raise V5Invalid(f"{where}: {', '.join(kept)} cannot be kept by this server (see docs/v5.md)")
+    if item["@type"] == STORED_V5_ITEM:  # shown as InteractionItem: it would not come back as sent
+        raise V5Invalid(f"{where}: '@type' {STORED_V5_ITEM} is this server's stored name of an {INTERACTION_ITEM}")
+    unknown = sorted(set(item) - _ITEM_ATTRIBUTES) if item["@type"] == INTERACTION_ITEM else []
+    if unknown:
+        names = ", ".join(unknown)
+        subclass = "extension attributes need '@type' naming the subclass"
+        raise V5Invalid(f"{where}: unknown attribute(s): {names}; {subclass}")
+    if "interactionItemType" in item and not isinstance(item["interactionItemType"], str):
+        raise V5Invalid(f"{where}.interactionItemType: must be a string")
+    if "lastUpdate" in item and not (isinstance(item["lastUpdate"], str) and parse_date_time(item["lastUpdate"])):
+        raise V5Invalid(f"{where}.lastUpdate: must be an ISO 8601 date-time such as 2026-01-31T09:30:00Z")
     for name, kind in (
+        ("interactionItemRelationship", "interactionItemRelationship"),
         ("relatedChannel", "relatedChannel"),
         ("relatedParty", "itemRelatedParty"),
         ("note", "note"),
@@ -384,6 +412,7 @@ _CHECKS: dict[str, Any] = {
     "note": _no_rule,
     "attachment": _check_attachment,
     "interactionRelationship": _check_relationship,
+    "interactionItemRelationship": _check_relationship,
     "externalIdentifier": _check_external_identifier,
     "interactionItem": _check_item,
 }
@@ -402,14 +431,16 @@ _PATHS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
 )
 # by-reference parties keep id, href, name and @referredType in the relatedParty item itself
 _PARTY_KEYS = ("id", "href", "name", "@referredType")
-# not in the stored form as v5 shows them: refused rather than answered wrongly
+# not in the stored form as v5 shows them: refused rather than answered wrongly. lastUpdate is the
+# version, which the query model cannot address (not a document path; the search engine's _version
+# is not searchable); href is the v5 view's, the stored one is v4's. docs/v5.md has the details.
 _UNQUERYABLE = ("lastUpdate", "href")
 
 
 def stored_path(path: str) -> str:
     """The stored form's path for a v5 attribute path (TMF630 filters and sort), or V5Invalid."""
     parts = tuple(path.split("."))
-    if path in _UNQUERYABLE or parts[-1] in ("@type", "lastUpdate"):
+    if path in _UNQUERYABLE or parts[-1] == "@type":
         raise V5Invalid(f"'{path}' cannot be used to filter or sort PartyInteractions in v5 (see docs/v5.md)")
     for prefix in ("relatedParty",), ("interactionItem", "relatedParty"):
         n = len(prefix)

@@ -289,6 +289,13 @@ def test_json_patch(v5, marker):
             400,
             "required: id",
         ),
+        ({"relatedChannel": []}, MERGE, 400, "relatedChannel: at least one is required"),
+        (
+            {"relatedChannel": [{"@type": "RelatedChannel", "channel": {"@type": "PartyRef", "id": "web"}}]},
+            MERGE,
+            400,
+            "'@type' must be ChannelRef",
+        ),
         ([{"op": "remove", "path": "/@type"}], JSON_PATCH, 400, "'@type' is required"),
         (
             [{"op": "add", "path": "/statusChangeDate", "value": "2026-01-01T00:00:00Z"}],
@@ -431,6 +438,47 @@ def test_written_in_v5_with_what_only_v5_says_kept_through_v4_writes(api, v5, ma
     assert after["status"] == "completed"
     assert api.delete(f"partyInteraction/{resource['id']}").status_code == 204
     error(v5.get(f"partyInteraction/{resource['id']}"), 404)
+
+
+def test_interaction_items_keep_what_only_v5_says_through_v5_and_v4_writes(api, v5, marker):
+    items = [
+        {
+            "@type": "InteractionItem",
+            "id": "1",
+            "reason": "line down",
+            "interactionItemType": "Case",
+            "lastUpdate": "2026-11-20T09:40:00.000Z",
+            "interactionItemRelationship": [
+                {"@type": "InteractionItemRelationship", "id": "2", "relationshipType": "causes"}
+            ],
+        },
+        {"@type": "InteractionItem", "id": "2", "reason": "no dial tone"},
+    ]
+    resource = created(v5, v5_body(marker, interactionItem=items))
+    url = f"partyInteraction/{resource['id']}"
+    assert resource["interactionItem"] == items
+    # v4 shows them as extension attributes of the subclass InteractionItemV5
+    v4_items = api.get(url).json()["interactionItem"]
+    assert v4_items[0] == {"@type": "InteractionItemV5", **{k: v for k, v in items[0].items() if k != "@type"}}
+    assert v4_items[1] == {"id": "2", "reason": "no dial tone"}
+
+    items[1]["interactionItemType"] = "Incident"
+    patched = v5.patch(url, json={"interactionItem": items}, headers=MERGE)
+    assert patched.status_code == 200, patched.text
+    assert validate(patched.json(), "PartyInteraction")["interactionItem"] == items
+    assert api.patch(url, json={"status": "completed"}, headers=MERGE).status_code == 200
+    after = validate(v5.get(url).json(), "PartyInteraction")
+    assert after["interactionItem"] == items and after["status"] == "completed"
+    listed = v5.get("partyInteraction", params={"relatedChannel.channel.id": f"voice-{marker}"})
+    assert [x["interactionItem"] for x in validate_list(listed.json(), "PartyInteraction")] == [items]
+    for kind, found in (("Incident", [resource["id"]]), ("Ticket", [])):
+        query = {"relatedChannel.channel.id": f"voice-{marker}", "interactionItem.interactionItemType": kind}
+        listed = v5.get("partyInteraction", params=query)
+        assert [x["id"] for x in validate_list(listed.json(), "PartyInteraction")] == found
+    for after, found in (("2026-11-20T10:39:59+01:00", [resource["id"]]), ("2026-11-20T09:40:00Z", [])):
+        query = {"relatedChannel.channel.id": f"voice-{marker}", "interactionItem.lastUpdate.gt": after}
+        listed = v5.get("partyInteraction", params=query)
+        assert [x["id"] for x in validate_list(listed.json(), "PartyInteraction")] == found
 
 
 def test_the_timeline_sees_interactions_written_through_v5(server, v5, marker):
