@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaProducer
 from ingest.publisher import Publisher
 from interaction_hub.topics import ensure_topics, start_group_at_end
 from schemas.channel_event import RAW_TOPIC, ChannelEvent
+from tests.conformance.conftest import Server
 from tests.conftest import engine_http
 
 IHUB = str(Path(sys.executable).with_name("ihub"))
@@ -84,6 +85,20 @@ def isolated(kafka_bootstrap, search_url, tmp_path):
         params={"ignore_unavailable": "true"},
         **engine_http(),
     )
+
+
+@pytest.fixture
+def api_and_worker(isolated, tmp_path):
+    """A worker and a full-mode API of this test's group and index; yields the API's Server."""
+    env, worker = isolated
+    server = Server(tmp_path / "unused", env)
+    env["IHUB_PUBLIC_URL"] = server.root  # hrefs are built by the worker
+    worker()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def count(search_url: str, alias: str, query: dict | None = None) -> int:

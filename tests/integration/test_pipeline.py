@@ -18,7 +18,6 @@ from aiokafka import AIOKafkaConsumer
 
 from ingest.adapters import adapt, sample_events
 from schemas.channel_event import DLQ_TOPIC, RAW_TOPIC, ChannelEvent
-from tests.conformance.conftest import Server
 from tests.conftest import engine_client, engine_http
 from tests.integration.conftest import IHUB, count, publish, publish_raw, wait_until
 from tests.proxy import TcpProxy
@@ -35,44 +34,37 @@ def marked(event: ChannelEvent, marker: str) -> ChannelEvent:
     return event.model_copy(update={"id": f"{event.id}-{marker}", "data": data})
 
 
-def test_every_channel_end_to_end_through_the_tmf683_api(isolated, search_url, kafka_bootstrap, tmp_path):
-    env, worker = isolated
-    server = Server(tmp_path / "unused", env)
-    env["IHUB_PUBLIC_URL"] = server.root  # hrefs are built by the worker
-    worker()
-    server.start()
-    try:
-        channel_events = [e for e in sample_events() if not e.type.startswith("tmf683.")]
-        by_type = {e.type: e for e in sample_events()}
-        events = [*channel_events, by_type["tmf683.partyInteraction.create"], by_type["tmf683.partyInteraction.patch"]]
-        publish(kafka_bootstrap, events)
-        expected_ids = {adapt(e).interaction_id for e in events}
-        ours = {"ids": {"values": sorted(expected_ids)}}
-        wait_until(lambda: count(search_url, env["IHUB_INDEX_ALIAS"], ours) == len(expected_ids), 90, "indexing")
-        api = httpx.Client(base_url=server.url)
-        passthrough_url = f"partyInteraction/{by_type['tmf683.partyInteraction.create'].data['id']}"
-        wait_until(lambda: api.get(passthrough_url).json().get("status") == "completed", 30, "the patch")
-        for event in channel_events:
-            change = adapt(event)
-            doc = api.get(f"partyInteraction/{change.interaction_id}").json()
-            assert doc["href"] == server.url + f"partyInteraction/{change.interaction_id}"
-            for key, value in change.body.items() if event.type != "ihub.voice.call.started" else ():
-                assert doc[key] == value, (event.type, key)
-            channel = change.body["channel"][0]["id"]
-            found = api.get("partyInteraction", params={"relatedParty.id": event.subject, "channel.id": channel}).json()
-            assert change.interaction_id in [item["id"] for item in found], event.type
-        call = api.get(f"partyInteraction/{adapt(by_type['ihub.voice.call.ended']).interaction_id}").json()
-        assert call["status"] == "completed"  # started (older version) never overwrote ended
-        assert (
-            call["creationDate"] == by_type["ihub.voice.call.ended"].time
-            or call["creationDate"] == by_type["ihub.voice.call.started"].time
-        )
-        passthrough = api.get(passthrough_url).json()
-        assert "description" not in passthrough  # the patch removed it
-        publish(kafka_bootstrap, [by_type["tmf683.partyInteraction.delete"]])
-        wait_until(lambda: api.get(f"partyInteraction/{passthrough['id']}").status_code == 404, 30, "the delete")
-    finally:
-        server.stop()
+def test_every_channel_end_to_end_through_the_tmf683_api(isolated, api_and_worker, search_url, kafka_bootstrap):
+    env, server = isolated[0], api_and_worker
+    channel_events = [e for e in sample_events() if not e.type.startswith("tmf683.")]
+    by_type = {e.type: e for e in sample_events()}
+    events = [*channel_events, by_type["tmf683.partyInteraction.create"], by_type["tmf683.partyInteraction.patch"]]
+    publish(kafka_bootstrap, events)
+    expected_ids = {adapt(e).interaction_id for e in events}
+    ours = {"ids": {"values": sorted(expected_ids)}}
+    wait_until(lambda: count(search_url, env["IHUB_INDEX_ALIAS"], ours) == len(expected_ids), 90, "indexing")
+    api = httpx.Client(base_url=server.url)
+    passthrough_url = f"partyInteraction/{by_type['tmf683.partyInteraction.create'].data['id']}"
+    wait_until(lambda: api.get(passthrough_url).json().get("status") == "completed", 30, "the patch")
+    for event in channel_events:
+        change = adapt(event)
+        doc = api.get(f"partyInteraction/{change.interaction_id}").json()
+        assert doc["href"] == server.url + f"partyInteraction/{change.interaction_id}"
+        for key, value in change.body.items() if event.type != "ihub.voice.call.started" else ():
+            assert doc[key] == value, (event.type, key)
+        channel = change.body["channel"][0]["id"]
+        found = api.get("partyInteraction", params={"relatedParty.id": event.subject, "channel.id": channel}).json()
+        assert change.interaction_id in [item["id"] for item in found], event.type
+    call = api.get(f"partyInteraction/{adapt(by_type['ihub.voice.call.ended']).interaction_id}").json()
+    assert call["status"] == "completed"  # started (older version) never overwrote ended
+    assert (
+        call["creationDate"] == by_type["ihub.voice.call.ended"].time
+        or call["creationDate"] == by_type["ihub.voice.call.started"].time
+    )
+    passthrough = api.get(passthrough_url).json()
+    assert "description" not in passthrough  # the patch removed it
+    publish(kafka_bootstrap, [by_type["tmf683.partyInteraction.delete"]])
+    wait_until(lambda: api.get(f"partyInteraction/{passthrough['id']}").status_code == 404, 30, "the delete")
 
 
 def read_dead_letters(bootstrap: str, marker: str, expected: int, timeout: float = 60) -> list[dict]:
