@@ -343,7 +343,7 @@ def _not_found(interaction_id: str) -> str:
     return f"no PartyInteraction with id '{interaction_id}'"
 
 
-def _named(interaction_id: str) -> None:
+def require_interaction_id(interaction_id: str) -> None:
     """404 at once for an id no interaction can have: a write for it goes nowhere (in full mode,
     the workers would not take it from the log)."""
     if not is_interaction_id(interaction_id):
@@ -418,7 +418,7 @@ async def patch_party_interaction(
         party_id=caller.party_id,
     )
     check(change)  # a malformed or not-patchable change is refused before it goes anywhere
-    _named(id)
+    require_interaction_id(id)
     outcome = await state.store.write(change, state.hub.notify)
     state.hub.wake()
     return _json(orjson.dumps(outcome.new.doc), headers={"ETag": etag(outcome.new.version)})
@@ -438,7 +438,7 @@ async def delete_party_interaction(
 
 
 async def delete_interaction(id: str, request: Request, state: AppState, caller: Caller) -> Response:
-    _named(id)
+    require_interaction_id(id)
     change = Change.at("delete", id, utc_now(), expected_versions=if_match(request), party_id=caller.party_id)
     outcome = await state.store.write(change, state.hub.notify)
     if outcome.old.doc is None:

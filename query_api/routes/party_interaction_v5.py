@@ -27,7 +27,6 @@ from query_api.routes.party_interaction import (
     JSON_PATCH,
     MERGE_PATCH,
     PATCH_KINDS,
-    _named,
     create_interaction,
     delete_interaction,
     etag,
@@ -38,6 +37,7 @@ from query_api.routes.party_interaction import (
     parse_list_query,
     parse_retrieve_query,
     read_interaction,
+    require_interaction_id,
     scoped,
 )
 from schemas.common import utc_now
@@ -159,7 +159,7 @@ async def patch_party_interaction_v5(
     kind, patch = await read_json(request, state.settings.max_body_bytes, tuple(PATCH_KINDS))
     max_bytes = state.settings.max_body_bytes
     check(Change.at(PATCH_KINDS[kind], id, utc_now(), patch, max_bytes=max_bytes))  # malformed, id/href/direction
-    _named(id)
+    require_interaction_id(id)
     wanted = if_match(request)
     for _ in range(PATCH_ATTEMPTS):
         try:
