@@ -21,11 +21,13 @@ import argparse
 import asyncio
 import json
 import os
+import ssl
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 import httpx
@@ -38,7 +40,7 @@ from ingest.adapters import adapt, sample_events
 from ingest.publisher import Publisher
 from interaction_hub.topics import start_group_at_end
 from schemas.channel_event import ChannelEvent
-from schemas.party_interaction import stored_resource
+from storage.changes import ABSENT, apply
 from storage.search.documents import MAPPINGS, SETTINGS, search_document
 
 IHUB = str(Path(sys.executable).with_name("ihub"))
@@ -62,8 +64,21 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
+def engine_access() -> dict[str, Any]:
+    """httpx keywords that reach the engine as `scripts/services` runs it (users, HTTPS): the
+    project's own IHUB_SEARCH_* settings from the environment."""
+    options: dict[str, Any] = {}
+    if os.environ.get("IHUB_SEARCH_USERNAME"):
+        options["auth"] = (os.environ["IHUB_SEARCH_USERNAME"], os.environ.get("IHUB_SEARCH_PASSWORD", ""))
+    elif os.environ.get("IHUB_SEARCH_API_KEY"):
+        options["headers"] = {"Authorization": f"ApiKey {os.environ['IHUB_SEARCH_API_KEY']}"}
+    if os.environ.get("IHUB_SEARCH_CA_FILE"):
+        options["verify"] = ssl.create_default_context(cafile=os.environ["IHUB_SEARCH_CA_FILE"])
+    return options
+
+
 def count(search: str, index: str) -> int:
-    response = httpx.get(f"{search}/{index}/_count")
+    response = httpx.get(f"{search}/{index}/_count", **engine_access())
     return response.json()["count"] if response.status_code == 200 else 0
 
 
@@ -72,12 +87,8 @@ def ceiling(search: str, events: list[ChannelEvent], batch: int) -> tuple[float,
     bodies = []
     for event in events:
         change = adapt(event)
-        doc = stored_resource(
-            change.document,
-            interaction_id=change.interaction_id,
-            href=f"http://h/partyInteraction/{change.interaction_id}",
-            now=event.time,
-        )
+        doc = apply(ABSENT, change, href=f"http://h/partyInteraction/{change.interaction_id}").new.doc
+        assert doc is not None
         bodies.append((change.interaction_id, orjson.dumps(search_document(doc))))
     # warm the engine's JIT and caches first: right after a start a cold engine indexes at half
     # speed, which would make the ceiling low and the ratio flattering
@@ -91,8 +102,8 @@ def ceiling(search: str, events: list[ChannelEvent], batch: int) -> tuple[float,
 def bulk_rate(search: str, bodies: list[tuple[str, bytes]], batch: int) -> float:
     """Docs/s of plain `_bulk` requests of `bodies` into a fresh index, until searchable."""
     index = f"bench-ceiling-{uuid4().hex[:8]}"
-    httpx.put(f"{search}/{index}", json={"settings": SETTINGS, "mappings": MAPPINGS}).raise_for_status()
-    with httpx.Client(timeout=120) as client:
+    with httpx.Client(timeout=120, **engine_access()) as client:
+        client.put(f"{search}/{index}", json={"settings": SETTINGS, "mappings": MAPPINGS}).raise_for_status()
         start = time.perf_counter()
         for i in range(0, len(bodies), batch):
             lines = []
@@ -105,7 +116,7 @@ def bulk_rate(search: str, bodies: list[tuple[str, bytes]], batch: int) -> float
         client.post(f"{search}/{index}/_refresh")
         elapsed = time.perf_counter() - start
     distinct = count(search, index)
-    httpx.delete(f"{search}/{index}")
+    httpx.delete(f"{search}/{index}", **engine_access())
     return distinct / elapsed
 
 
@@ -228,7 +239,7 @@ async def freshness(bootstrap: str, search: str, alias: str, rate: float, second
     done = asyncio.Event()
 
     async def poll() -> None:
-        async with httpx.AsyncClient(timeout=10) as client:
+        async with httpx.AsyncClient(timeout=10, **engine_access()) as client:
             while not (done.is_set() and not sent):
                 pending = list(sent)
                 if pending:
@@ -261,11 +272,11 @@ async def freshness(bootstrap: str, search: str, alias: str, rate: float, second
 
 
 def api_latencies(search: str, api: str, alias: str, ids: list[str], posts: int) -> dict[str, float]:
-    with httpx.Client(timeout=30) as client:
+    with httpx.Client(timeout=30) as client, httpx.Client(timeout=30, **engine_access()) as engine:
 
         def timed(url: str) -> float:
             start = time.perf_counter()
-            response = client.get(url)
+            response = (engine if url.startswith(search) else client).get(url)
             assert response.status_code == 200, response.text
             return time.perf_counter() - start
 
@@ -409,7 +420,9 @@ def main() -> None:
             worker.wait(30)
         alias = env["IHUB_INDEX_ALIAS"]
         httpx.delete(
-            f"{search}/{alias}-v1,{alias}-contacts,{alias}-subscriptions", params={"ignore_unavailable": "true"}
+            f"{search}/{alias}-v1,{alias}-contacts,{alias}-subscriptions",
+            params={"ignore_unavailable": "true"},
+            **engine_access(),
         )
     (out / "bench-pipeline.json").write_text(json.dumps(results, indent=2))
     print(f"summary: {out / 'bench-pipeline.json'}")
