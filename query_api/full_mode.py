@@ -28,7 +28,7 @@ from interaction_hub.health import engine_ready, first_reason, kafka_ready
 from interaction_hub.privacy import markers, send_markers
 from interaction_hub.topics import partitions_of
 from query_api.observability import WRITE_WAIT
-from schemas.channel_event import AUDIT_TOPIC, CHANGES_TOPIC, DLQ_TOPIC, RAW_TOPIC, is_ours
+from schemas.channel_event import AUDIT_TOPIC, AWAITED_HEADER, CHANGES_TOPIC, DLQ_TOPIC, RAW_TOPIC, is_ours
 from storage.base import Document, Notify, StoredDocument, WriteNotYetApplied
 from storage.changes import Change, Outcome, Refused, State
 from storage.kpis import KpiGroups, KpiQuery
@@ -143,7 +143,8 @@ class LogBackedStore:
                 RAW_TOPIC,
                 value=event.to_bytes(),
                 key=change.interaction_id.encode(),
-                headers=tracing.kafka_headers(),  # the request's trace, to the worker's bulk write
+                # the request's trace, to the worker's bulk write; and that a client waits
+                headers=[*(tracing.kafka_headers() or ()), (AWAITED_HEADER, b"1")],
             )
             record = await asyncio.wait_for(applied, self._timeout_s)
         except TimeoutError:

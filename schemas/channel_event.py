@@ -48,6 +48,10 @@ DLQ_TOPIC = "ihub.channel-events.dlq.v1"
 CHANGES_TOPIC = "ihub.interaction-changes.v1"
 """Applied changes (the source of notifications); key = interaction id."""
 
+AWAITED_HEADER = "ihub-awaited"
+"""A raw record header: its writer (the TMF683 API, answering with read-your-writes) waits for the
+outcome, so a worker processes it at once rather than after its batch window."""
+
 AUDIT_TOPIC = "ihub.audit.v1"
 """The API's audit records (query_api/access.py): who wrote, erased, exported or was refused; no key."""
 

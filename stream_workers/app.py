@@ -17,7 +17,7 @@ import gc
 import logging
 import signal
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -35,6 +35,7 @@ from storage.search.contacts import ContactIndex
 from storage.search.store import SearchStore
 from storage.search.subscriptions import SubscriptionIndex
 from stream_workers import contacts, metrics
+from stream_workers.batching import batches
 from stream_workers.erasures import ErasureLog
 from stream_workers.notifier import Notifier
 from stream_workers.operations import WorkerState
@@ -79,7 +80,7 @@ def run_worker(
     With `shutdown_timeout_s` (`ihub worker`): logging is left as the caller set it up, and a
     SIGTERM or SIGINT starts faust's stop and a deadline: a worker that has not exited by then
     (Kafka or the engine gone, its commit hanging) ends with exit code 3, having committed only
-    what was applied (`_withhold`)."""
+    what was applied (stream_workers/batching.py)."""
     import mode.loop
 
     mode.loop.use("uvloop")  # before the app exists, so every loop it makes is a uvloop one
@@ -99,15 +100,6 @@ def run_worker(
             super()._schedule_shutdown(signum)
 
     Worker(app, loglevel=loglevel, override_logging=False).execute_from_commandline()
-
-
-def _withhold(events: Iterable[Any]) -> None:
-    """Keep events an agent took but did not finish from being committed. faust's take/take_events
-    ack the whole batch in a `finally`, also when the agent's body raised or was cancelled (a
-    stopping worker), and the stop then commits what was acked: marked acked beforehand, these are
-    never marked safe to commit, so they come again to the partition's next owner."""
-    for event in events:
-        event.message.acked = True
 
 
 def create_worker(settings: Settings, status: WorkerState | None = None) -> faust.App:
@@ -141,12 +133,10 @@ def create_worker(settings: Settings, status: WorkerState | None = None) -> faus
             "loading the erasure log", lambda: ErasureLog(kafka_options(settings), settings.index_alias).start()
         )
         projector = Projector(store, settings.resource_root() + settings.base_path, erasures=erasures)
-        producer = AIOKafkaProducer(**kafka_options(settings), acks="all", enable_idempotence=True, linger_ms=5)
+        producer = AIOKafkaProducer(**kafka_options(settings), acks="all", enable_idempotence=True, linger_ms=0)
         await producer.start()
         try:
-            async for events in stream.take_events(  # type: ignore[attr-defined]  # faust's StreamT declares no take_events
-                settings.worker_batch_size, within=settings.worker_batch_seconds
-            ):
+            async for events in batches(stream, settings.worker_batch_size, settings.worker_batch_seconds):
                 batch = [
                     Message(
                         e.message.topic,
@@ -161,13 +151,9 @@ def create_worker(settings: Settings, status: WorkerState | None = None) -> faus
                 ]
                 metrics.BATCH_SIZE.observe(len(batch))
                 started = time.perf_counter()
-                try:
-                    result = await projector.process(batch)
-                    processed = time.perf_counter()
-                    await publish(producer, result)
-                except BaseException:  # cancelled by a stop, or failed: not done, so not committed
-                    _withhold(events)
-                    raise
+                result = await projector.process(batch)
+                processed = time.perf_counter()
+                await publish(producer, result)
                 log.debug(
                     "batch %d: process %.1f ms, publish %.1f ms",
                     len(batch),
@@ -197,15 +183,9 @@ def create_worker(settings: Settings, status: WorkerState | None = None) -> faus
         client = search_client(settings)
         index = ContactIndex(client, f"{settings.index_alias}-contacts")
         try:
-            async for events in stream.take_events(  # type: ignore[attr-defined]  # faust's StreamT declares no take_events
-                settings.worker_batch_size, within=settings.worker_batch_seconds
-            ):
-                try:
-                    found, refresh = contacts.states((e.message.value for e in events), settings.index_alias)
-                    await until_done("updating contacts", partial(index.update, found, refresh=refresh))
-                except BaseException:  # cancelled by a stop, or failed: not done, so not committed
-                    _withhold(events)
-                    raise
+            async for events in batches(stream, settings.worker_batch_size, settings.worker_batch_seconds):
+                found, refresh = contacts.states((e.message.value for e in events), settings.index_alias)
+                await until_done("updating contacts", partial(index.update, found, refresh=refresh))
                 newest = max((e.message.timestamp or 0.0) for e in events)
                 if newest:
                     metrics.CONTACTS_LAG_SECONDS.set(max(0.0, time.time() - newest))

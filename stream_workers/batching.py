@@ -1,0 +1,74 @@
+"""Batches of records from a faust stream, cut early when somebody waits for one of them.
+
+faust's own `take_events` waits out its whole window unless the batch fills, so a record that an
+API client waits for (a POST with read-your-writes) sat in the worker for up to the window meant
+for bulk ingest. Here a batch goes as soon as it holds an awaited record (`AWAITED_HEADER`), as
+soon as it is full, or when the window ends. Records keep arriving into the next batch while one
+is processed, so at high rates batches fill without waiting.
+
+Acknowledging is ours: a record is acked only after the agent finished its batch (the loop comes
+back for the next one). A batch whose processing raised or was cancelled (a stopping worker) is
+never acked, so its offsets are never committed and the records come again to the partition's
+next owner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import Any
+
+import faust
+
+from schemas.channel_event import AWAITED_HEADER
+
+
+def awaited(headers: Iterable[tuple[str, bytes]] | Mapping[str, bytes] | None) -> bool:
+    """Whether a record's headers say that a writer waits for its outcome."""
+    if not headers:
+        return False
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    return any(key == AWAITED_HEADER for key, _ in pairs)
+
+
+async def batches(stream: faust.StreamT[Any], max_size: int, within: float) -> AsyncIterator[list[Any]]:
+    """Lists of faust events of at most `max_size`, each yielded at most `within` seconds after the
+    wait for it began, or at once when it is full or holds an awaited record."""
+    buffer: list[Any] = []
+    ready = asyncio.Event()  # a batch should go now
+    room = asyncio.Event()  # the buffer may take more
+    room.set()
+
+    async def collect(value: Any) -> Any:
+        while len(buffer) >= max_size:
+            room.clear()
+            await stream.wait(room)  # type: ignore[attr-defined]  # mode's Service.wait; returns on stop too
+            if stream.should_stop:
+                return value
+        event = stream.current_event
+        assert event is not None  # a processor runs for the event being delivered
+        buffer.append(event)
+        if len(buffer) >= max_size or awaited(event.message.headers):
+            ready.set()
+        return value
+
+    enable_acks = stream.enable_acks
+    stream.enable_acks = False  # acked below, after the batch is done
+    stream.add_processor(collect)
+    # the stream is drained in the background into `collect`, as faust's own take_* do
+    stream._enable_passive(aiter(stream.channel))  # type: ignore[attr-defined]  # faust has no public way
+    try:
+        while not stream.should_stop:
+            await stream.wait_for_stopped(ready, timeout=within)  # type: ignore[attr-defined]  # mode's Service
+            if not buffer:
+                continue
+            batch = buffer[:]
+            buffer.clear()
+            ready.clear()
+            room.set()
+            yield batch
+            for event in batch:  # reached only when the agent finished the batch
+                await stream.ack(event)
+    finally:
+        stream.enable_acks = enable_acks
+        stream._processors.remove(collect)  # type: ignore[attr-defined]  # faust's own take_* do the same
