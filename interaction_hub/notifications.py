@@ -188,14 +188,15 @@ def fan_out(
     old: dict[str, Any] | None,
     new: dict[str, Any] | None,
     *,
+    changed: list[str] | None = None,
     max_pending: int | None = None,
 ) -> list[Delivery]:
     """The notifications a change causes, one per subscriber whose query the event matches. The
-    deliveries of one event share one body."""
+    deliveries of one event share one body. `changed`: as for `change_events`."""
     if not subscribers:
         return []
     deliveries = []
-    for event in change_events(old, new, utc_now()):
+    for event in change_events(old, new, utc_now(), changed):
         body = orjson.dumps(event)
         in_v5: dict[str, tuple[dict[str, Any], bytes]] = {}  # the v5 event per href base, made once
         for sub in subscribers:

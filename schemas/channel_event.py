@@ -17,8 +17,11 @@ Topics and keys
   dashboards), same key.
 
 Change records (value, JSON): `{"index", "eventId", "source", "type", "time", "interactionId",
-"version", "kind", "old", "new"}` for an applied event (`kind`: create | update | delete |
-unchanged | superseded, `version` the interaction's version after it), or `{"index", "eventId",
+"version", "kind", "old", "new", "changed"}` for an applied event (`kind`: create | update | delete
+| unchanged | superseded, `version` the interaction's version after it, `new` the state after it).
+Of the state before, a record carries only what its readers need: all of it (`old`) when the
+interaction is gone, else null; `changed`, the names of the top-level attributes that differ, when
+there was a state before and is one after. Or `{"index", "eventId",
 "interactionId", "kind": "rejected", "refused": <storage.changes.Refused code>, "error"}` for a
 TMF683 API write that could not apply (the API that published it is waiting for the answer).
 `index` is the index alias the worker applied it to: deployments that share a Kafka cluster

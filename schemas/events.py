@@ -102,8 +102,17 @@ def event_json(event: dict[str, Any]) -> dict[str, Any]:
     return PartyInteractionEvent.model_validate(event).model_dump(mode="json", exclude_none=True)
 
 
-def change_events(old: dict[str, Any] | None, new: dict[str, Any] | None, now: str) -> list[dict[str, Any]]:
-    """The notifications one change of a PartyInteraction causes (old/new None: create/delete)."""
+def changed_attributes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """The top-level attributes whose values differ between two states of an interaction."""
+    return sorted(key for key in old.keys() | new.keys() if old.get(key) != new.get(key))
+
+
+def change_events(
+    old: dict[str, Any] | None, new: dict[str, Any] | None, now: str, changed: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """The notifications one change of a PartyInteraction causes (old/new None: create/delete).
+    `changed`: an update's changed attributes when the old state is not at hand (a change record
+    carries them instead of the whole old state)."""
     from uuid import uuid4
 
     def envelope(event_type: EventType, resource: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -119,15 +128,16 @@ def change_events(old: dict[str, Any] | None, new: dict[str, Any] | None, now: s
             "event": {"partyInteraction": resource},
         }
 
-    if old is None and new is not None:
-        return [envelope(EventType.CREATE, new)]
-    if new is None and old is not None:
-        return [envelope(EventType.DELETE, old)]
-    assert old is not None and new is not None
-    changed = sorted(key for key in old.keys() | new.keys() if old.get(key) != new.get(key))
-    if not changed:
+    if changed is None:
+        if old is None and new is not None:
+            return [envelope(EventType.CREATE, new)]
+        if new is None and old is not None:
+            return [envelope(EventType.DELETE, old)]
+        assert old is not None and new is not None
+        changed = changed_attributes(old, new)
+    if not changed or new is None:
         return []
     events = [envelope(EventType.ATTRIBUTE_VALUE_CHANGE, new, fieldPath=",".join(changed))]
-    if old.get("status") != new.get("status"):
+    if "status" in changed:
         events.append(envelope(EventType.STATUS_CHANGE, new))
     return events

@@ -99,7 +99,8 @@ class Notifier:
                 # erased (docs/privacy.md): what was still waiting about it must not go out now
                 self._forget_interaction(record.get("interactionId"))
             if subscribers and record.get("kind") in NOTIFYING_KINDS and is_ours(record, self.index_alias):
-                for delivery in fan_out(subscribers, record.get("old"), record.get("new")):
+                old, new, changed = record.get("old"), record.get("new"), record.get("changed")
+                for delivery in fan_out(subscribers, old, new, changed=changed):
                     self._queue(delivery)
                     queued += 1
         return queued

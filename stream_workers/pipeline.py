@@ -40,6 +40,7 @@ from interaction_hub.backoff import BACKOFF_SECONDS, RETRIES, backoff_delay, unt
 from schemas.channel_event import API_SOURCE, ChannelEvent
 from schemas.common import describe, parse_date_time, utc_now
 from schemas.erasure import ERASED_KIND, Marker, is_marker_key
+from schemas.events import changed_attributes
 from storage.changes import ABSENT, Change, Invalid, Outcome, Refused, apply
 from storage.privacy import erased_by, expired, redacted
 from storage.search import privacy
@@ -347,19 +348,24 @@ class Projector:
         await asyncio.sleep(delay)
 
     def _change_record(self, item: _Pending) -> bytes:
+        """The state after the change, and of the state before only what a reader needs: the whole
+        of it for a delete (its notification carries what was deleted), the changed attributes'
+        names for an update (its notifications name them)."""
         outcome = item.outcome
         assert outcome is not None
-        return orjson.dumps(
-            {
-                "index": self.store.alias,
-                "eventId": item.event.id,
-                "source": item.event.source,
-                "type": item.event.type,
-                "time": item.event.time,
-                "interactionId": item.change.interaction_id,
-                "version": outcome.new.version,
-                "kind": outcome.kind,
-                "old": outcome.old.doc,
-                "new": outcome.new.doc,
-            }
-        )
+        old, new = outcome.old.doc, outcome.new.doc
+        record = {
+            "index": self.store.alias,
+            "eventId": item.event.id,
+            "source": item.event.source,
+            "type": item.event.type,
+            "time": item.event.time,
+            "interactionId": item.change.interaction_id,
+            "version": outcome.new.version,
+            "kind": outcome.kind,
+            "old": old if new is None else None,
+            "new": new,
+        }
+        if old is not None and new is not None:
+            record["changed"] = changed_attributes(old, new)
+        return orjson.dumps(record)

@@ -86,6 +86,19 @@ def test_changes_to_one_interaction_fold_in_order_into_one_write_of_the_final_st
     assert result.dead_letters == []
 
 
+def test_change_records_carry_the_new_state_and_of_the_old_only_what_readers_need():
+    create = Change.at("create", "i1", at(0), BODY, href=f"{BASE}/partyInteraction/i1")
+    done = Change.at("merge", "i1", at(1), {"status": "completed"})
+    gone = Change.at("delete", "i1", at(2))
+    created, updated, deleted = records(fold(MemoryIndex(), *(event_for(c) for c in (create, done, gone))))
+    assert created["old"] is None and created["new"]["status"] == "open" and "changed" not in created
+    # an update: the names of what changed (its notifications say them), not the whole old state
+    assert updated["old"] is None and updated["new"]["status"] == "completed"
+    assert updated["changed"] == ["status", "statusChangeDate"]
+    # a delete: the whole state before (its notification carries what was deleted)
+    assert deleted["new"] is None and deleted["old"] == updated["new"] and "changed" not in deleted
+
+
 def test_refused_api_writes_answer_the_api_and_leave_nothing_while_the_rest_of_the_batch_applies():
     index = MemoryIndex()
     index.docs["i1"] = State(5, {"id": "i1", "href": "h", "creationDate": at(0), **BODY})

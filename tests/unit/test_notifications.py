@@ -61,6 +61,19 @@ def test_a_change_notifies_each_subscriber_whose_query_its_events_match(old, new
     assert delivered([ALL, STATUS, COMPLETED], old, new) == expected
 
 
+def test_an_update_known_by_its_changed_attributes_notifies_as_one_known_by_both_states():
+    """Change records carry the changed attributes' names instead of the old state."""
+    subscribers = tuple(subscriber(s) for s in (ALL, STATUS, COMPLETED))
+
+    def seen(deliveries: list) -> list[tuple[str, str, str | None]]:
+        events = [(d.subscription_id, orjson.loads(d.body)) for d in deliveries]
+        return [(who, event["eventType"], event.get("fieldPath")) for who, event in events]
+
+    from_names = seen(fan_out(subscribers, None, NEW, changed=["description", "status"]))
+    assert from_names == seen(fan_out(subscribers, OLD, NEW)) and len(from_names) == 5
+    assert fan_out(subscribers, None, NEW, changed=[]) == []  # unchanged: nothing to say
+
+
 def test_no_subscribers_no_work():
     assert fan_out((), OLD, NEW) == []
 
