@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from schemas.common import epoch_seconds
 from storage.kpis import fact
 from storage.query import Kind, classify
 from storage.timeline import document_words
@@ -47,10 +48,26 @@ def field(family: str, path: str) -> str:
     return f"{QUERY_FIELD}.{family}.{path.replace('.', '/')}"
 
 
+# child paths of ihub_q by (parent path, key): the same few dozen on every document. Bounded,
+# since extension attributes may bring any number of new keys.
+_PATHS: dict[tuple[str, str], str] = {}
+_MAX_PATHS = 10_000
+
+
+def _child(name: str, key: str) -> str:
+    path = _PATHS.get((name, key))
+    if path is None:
+        path = f"{name}/{key.replace('.', '/')}" if name else key.replace(".", "/")
+        if len(_PATHS) >= _MAX_PATHS:
+            _PATHS.clear()
+        _PATHS[(name, key)] = path
+    return path
+
+
 def query_fields(doc: dict[str, Any]) -> dict[str, dict[str, list[Any]]]:
     """`ihub_q`: each scalar of `doc` (storage.query.leaves, with the same classify) by family and
-    path. One recursive pass straight into the families: on every document a worker writes, and
-    twice as fast as grouping `leaves` (documents nest at most MAX_DEPTH levels)."""
+    path. One recursive pass straight into the families, strings (most scalars) classified
+    inline: on every document a worker writes (documents nest at most MAX_DEPTH levels)."""
     text: dict[str, list[Any]] = {}
     number: dict[str, list[Any]] = {}
     number_text: dict[str, list[Any]] = {}
@@ -59,12 +76,24 @@ def query_fields(doc: dict[str, Any]) -> dict[str, dict[str, list[Any]]]:
     order: dict[str, list[Any]] = {}
 
     def add(value: Any, name: str) -> None:
-        if isinstance(value, dict):
+        kind = type(value)
+        if kind is str:
+            # classify's own test: most strings are not dates, and parsing is the costly part
+            at = epoch_seconds(value) if value[4:5] == "-" and value[:4].isdigit() else None
+            if at is None:
+                text.setdefault(name, []).append(value)
+            else:
+                date.setdefault(name, []).append(at)
+                date_text.setdefault(name, []).append(value)
+                order.setdefault(name, []).append(at)
+        elif kind is dict:
             for key, child in value.items():
-                add(child, f"{name}/{key.replace('.', '/')}" if name else key.replace(".", "/"))
-        elif isinstance(value, list):
+                add(child, _child(name, key))
+        elif kind is list:
             for child in value:
                 add(child, name)
+        elif isinstance(value, (dict, list)):  # a subclass: as its base
+            add(dict(value) if isinstance(value, dict) else list(value), name)
         elif value is not None:
             scalar = classify(value)
             if scalar is None:

@@ -49,3 +49,17 @@ def test_a_dotted_key_and_a_nested_path_share_a_field_as_in_the_embedded_store()
     assert fields[TEXT]["b/c"] == ["dotted", "nested"]
     assert fields[NUMBER]["n"] == [1.0, 2.0] and fields[NUMBER_TEXT]["n"] == ["1", "2"]
     assert fields[DATE_TEXT]["at"] == ["2026-11-29T10:00:00Z"] and fields[ORDER]["at"] == fields[DATE]["at"]
+
+
+def test_subclasses_of_json_types_give_the_same_fields():
+    from collections import OrderedDict
+
+    class Text(str):
+        pass
+
+    class Items(list):
+        pass
+
+    plain = {"a": {"b": ["x", "2026-11-29T10:00:00Z", 3]}, "c": "y"}
+    subclassed = OrderedDict(a=OrderedDict(b=Items([Text("x"), Text("2026-11-29T10:00:00Z"), 3])), c=Text("y"))
+    assert query_fields(subclassed) == query_fields(plain) == grouped_leaves(plain)
