@@ -4,8 +4,9 @@ Thin on purpose: decode a batch, `Projector.process` it, publish its dead letter
 records (acks=all), and only then let faust ack the batch, so offsets are committed after the
 engine acknowledged the writes (at-least-once; the versioned writes make replays idempotent).
 
-Two more agents read the change records: `notify` (hub subscribers) and `keep_contacts` (the
-contacts behind first-contact resolution, stream_workers/contacts.py).
+One more agent, `follow_changes`, reads the change records: it queues the hub subscribers'
+notifications (stream_workers/notifier.py) and keeps the contacts behind first-contact
+resolution (stream_workers/contacts.py).
 
 Agent concurrency stays 1: faust-streaming's at-least-once acking is unsafe with concurrency > 1
 (its issue #606). Scale out with more worker processes, up to the number of partitions.
@@ -22,6 +23,7 @@ from functools import partial
 from typing import Any
 
 import faust
+import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from interaction_hub.backoff import until_done
@@ -116,10 +118,10 @@ def create_worker(settings: Settings, status: WorkerState | None = None) -> faus
         broker_session_timeout=10.0,  # a killed worker's partitions move on within seconds
         stream_buffer_maxsize=2 * settings.worker_batch_size,
         producer_acks=-1,
-        # Do not wait at shutdown/rebalance for events already taken into an agent's batch: with
-        # two agents on the change topic, an event one of them buffered but never got to is never
-        # acked and the wait never ends (a SIGTERM-ed worker hung). Every agent here is idempotent
-        # and offsets are only committed for acked events, so those events simply come again.
+        # Do not wait at shutdown/rebalance for events already taken into an agent's batch: one
+        # buffered but never got to is never acked, and the wait would never end (a SIGTERM-ed
+        # worker hung). Every agent here is idempotent and offsets are only committed for acked
+        # events, so those events simply come again.
         stream_wait_empty=False,
         topic_partitions=settings.topic_partitions,
     )
@@ -168,28 +170,23 @@ def create_worker(settings: Settings, status: WorkerState | None = None) -> faus
     changes = app.topic(CHANGES_TOPIC, key_type=bytes, value_type=bytes, internal=False)
 
     @app.agent(changes, concurrency=1)
-    async def notify(stream: faust.StreamT[bytes]) -> None:
+    async def follow_changes(stream: faust.StreamT[bytes]) -> None:
+        """Hub notifications and first-contact resolution's contacts, from the change records:
+        one stream for both, so each record is received and decoded once."""
         client = search_client(settings)
         notifier = Notifier(SubscriptionIndex(client, f"{settings.index_alias}-subscriptions"), settings)
-        try:
-            async for values in stream.take(500, within=0.05):
-                await notifier.handle(list(values))
-        finally:
-            await notifier.close()
-            await engine.close(client)
-
-    @app.agent(changes, concurrency=1)
-    async def keep_contacts(stream: faust.StreamT[bytes]) -> None:
-        client = search_client(settings)
         index = ContactIndex(client, f"{settings.index_alias}-contacts")
         try:
             async for events in batches(stream, settings.worker_batch_size, settings.worker_batch_seconds):
-                found, refresh = contacts.states((e.message.value for e in events), settings.index_alias)
+                records = [orjson.loads(e.message.value) for e in events]
+                await notifier.handle(records)  # queues the deliveries; never waits for a subscriber
+                found, refresh = contacts.states(records, settings.index_alias)
                 await until_done("updating contacts", partial(index.update, found, refresh=refresh))
                 newest = max((e.message.timestamp or 0.0) for e in events)
                 if newest:
                     metrics.CONTACTS_LAG_SECONDS.set(max(0.0, time.time() - newest))
         finally:
+            await notifier.close()
             await engine.close(client)
 
     async def assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:

@@ -12,21 +12,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import orjson
-
 from schemas.channel_event import API_SOURCE, is_ours
 
 State = tuple[str, int, dict[str, Any] | None]
 
 
-def states(records: Iterable[bytes], index_alias: str) -> tuple[list[State], bool]:
-    """(interaction id, version, stored resource or None) of each change record of `index_alias`
-    that carries a state, and whether any came from the API (whose writers expect to read them
-    back soon)."""
+def states(records: Iterable[dict[str, Any]], index_alias: str) -> tuple[list[State], bool]:
+    """(interaction id, version, stored resource or None) of each (decoded) change record of
+    `index_alias` that carries a state, and whether any came from the API (whose writers expect
+    to read them back soon)."""
     found: list[State] = []
     from_api = False
-    for raw in records:
-        record = orjson.loads(raw)
+    for record in records:
         if not is_ours(record, index_alias):
             continue
         from_api = from_api or record.get("source") == API_SOURCE

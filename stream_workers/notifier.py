@@ -88,13 +88,12 @@ class Notifier:
                 log.warning("could not reload subscriptions: %r", exc)
         return self._subscribers
 
-    async def handle(self, records: list[bytes]) -> int:
-        """Queue what a batch of change records causes; returns the number of deliveries queued."""
+    async def handle(self, records: list[dict[str, Any]]) -> int:
+        """Queue what a batch of (decoded) change records causes; returns the number of deliveries queued."""
         subscribers = await self.subscribers()
         self._forget_all_but({s[0] for s in subscribers})
         queued = 0
-        for raw in records:
-            record: dict[str, Any] = orjson.loads(raw)
+        for record in records:
             if record.get("erasure") and is_ours(record, self.index_alias):
                 # erased (docs/privacy.md): what was still waiting about it must not go out now
                 self._forget_interaction(record.get("interactionId"))

@@ -463,8 +463,8 @@ class Subscriptions:
         return self.list
 
 
-def records(docs: list[dict]) -> list[bytes]:
-    return [orjson.dumps({"kind": "create", "old": None, "new": doc}) for doc in docs]
+def records(docs: list[dict]) -> list[dict]:
+    return [{"kind": "create", "old": None, "new": doc} for doc in docs]
 
 
 def test_full_mode_subscribers_are_delivered_on_their_own_and_in_order(listeners):
