@@ -136,7 +136,7 @@ class ContactIndex:
                 _, change.customer, change.reason, change.joins[interaction_id] = found
             new_pointers[interaction_id] = (target, version)
         await self._apply(changes, refresh)
-        await self._write_pointers(new_pointers, refresh)
+        await self._write_pointers(new_pointers)
 
     async def _sources(self, ids: list[str]) -> dict[str, Document]:
         return {d["_id"]: d["_source"] for d in await engine.mget(self.client, self.index, ids) if d.get("found")}
@@ -195,7 +195,9 @@ class ContactIndex:
                     )
             pending = again
 
-    async def _write_pointers(self, pointers: dict[str, tuple[str | None, int]], refresh: bool) -> None:
+    async def _write_pointers(self, pointers: dict[str, tuple[str | None, int]]) -> None:
+        """Never refreshed for a reader: pointers are only read by id (`_sources`), which sees
+        every write at once."""
         lines: list[bytes] = []
         for interaction_id, (contact, version) in pointers.items():
             meta = {
@@ -207,7 +209,7 @@ class ContactIndex:
             lines += [orjson.dumps({"index": meta}), orjson.dumps({"contact": contact, "version": version})]
         if not lines:
             return
-        result = await engine.bulk(self.client, lines, refresh=refresh)
+        result = await engine.bulk(self.client, lines)
         for item in result["items"]:
             outcome = next(iter(item.values()))
             if outcome.get("status", 500) >= 300 and outcome.get("status") != 409:  # 409: newer pointer there
