@@ -30,6 +30,7 @@ def run_agent(bootstrap: str, topic: str, group: str, expected: int, batch: int)
     import faust
 
     from stream_workers.app import run_worker
+    from stream_workers.batching import batches
 
     seen = {"n": 0, "first_cpu": None, "first": None}
 
@@ -47,7 +48,7 @@ def run_agent(bootstrap: str, topic: str, group: str, expected: int, batch: int)
 
         @app.agent(app.topic(topic, key_type=bytes, value_type=bytes), concurrency=1)
         async def noop(stream):  # type: ignore[no-untyped-def]
-            async for events in stream.take_events(batch, within=0.05):
+            async for events in batches(stream, batch, 0.05):
                 if seen["first"] is None:
                     seen["first"], seen["first_cpu"] = time.perf_counter(), time.process_time()
                 seen["n"] += len(events)
