@@ -22,7 +22,6 @@ import asyncio
 import json
 import math
 import os
-import ssl
 import statistics
 import subprocess
 import sys
@@ -43,6 +42,7 @@ from interaction_hub.topics import start_group_at_end
 from schemas.channel_event import ChannelEvent
 from storage.changes import ABSENT, apply
 from storage.search.documents import MAPPINGS, SETTINGS, search_document
+from tests.conftest import engine_http  # the engine as scripts/services runs it: users, HTTPS
 
 IHUB = str(Path(sys.executable).with_name("ihub"))
 TEMPLATES = [e for e in sample_events() if not e.type.startswith("tmf683.")]
@@ -65,21 +65,8 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def engine_access() -> dict[str, Any]:
-    """httpx keywords that reach the engine as `scripts/services` runs it (users, HTTPS): the
-    project's own IHUB_SEARCH_* settings from the environment."""
-    options: dict[str, Any] = {}
-    if os.environ.get("IHUB_SEARCH_USERNAME"):
-        options["auth"] = (os.environ["IHUB_SEARCH_USERNAME"], os.environ.get("IHUB_SEARCH_PASSWORD", ""))
-    elif os.environ.get("IHUB_SEARCH_API_KEY"):
-        options["headers"] = {"Authorization": f"ApiKey {os.environ['IHUB_SEARCH_API_KEY']}"}
-    if os.environ.get("IHUB_SEARCH_CA_FILE"):
-        options["verify"] = ssl.create_default_context(cafile=os.environ["IHUB_SEARCH_CA_FILE"])
-    return options
-
-
 def count(search: str, index: str) -> int:
-    response = httpx.get(f"{search}/{index}/_count", **engine_access())
+    response = httpx.get(f"{search}/{index}/_count", **engine_http())
     return response.json()["count"] if response.status_code == 200 else 0
 
 
@@ -103,7 +90,7 @@ def ceiling(search: str, events: list[ChannelEvent], batch: int) -> tuple[float,
 def bulk_rate(search: str, bodies: list[tuple[str, bytes]], batch: int) -> float:
     """Docs/s of plain `_bulk` requests of `bodies` into a fresh index, until searchable."""
     index = f"bench-ceiling-{uuid4().hex[:8]}"
-    with httpx.Client(timeout=120, **engine_access()) as client:
+    with httpx.Client(timeout=120, **engine_http()) as client:
         client.put(f"{search}/{index}", json={"settings": SETTINGS, "mappings": MAPPINGS}).raise_for_status()
         start = time.perf_counter()
         for i in range(0, len(bodies), batch):
@@ -117,7 +104,7 @@ def bulk_rate(search: str, bodies: list[tuple[str, bytes]], batch: int) -> float
         client.post(f"{search}/{index}/_refresh")
         elapsed = time.perf_counter() - start
     distinct = count(search, index)
-    httpx.delete(f"{search}/{index}", **engine_access())
+    httpx.delete(f"{search}/{index}", **engine_http())
     return distinct / elapsed
 
 
@@ -292,7 +279,7 @@ async def freshness(
                 applied.append(record.timestamp / 1000 - sent_at.pop(record.key))
 
     async def poll() -> None:
-        async with httpx.AsyncClient(timeout=10, **engine_access()) as client:
+        async with httpx.AsyncClient(timeout=10, **engine_http()) as client:
             while not (done.is_set() and not sent):
                 pending = list(sent)
                 if pending:
@@ -331,7 +318,7 @@ async def freshness(
 
 
 def api_latencies(search: str, api: str, alias: str, ids: list[str], posts: int) -> dict[str, float]:
-    with httpx.Client(timeout=30) as client, httpx.Client(timeout=30, **engine_access()) as engine:
+    with httpx.Client(timeout=30) as client, httpx.Client(timeout=30, **engine_http()) as engine:
 
         def timed(url: str) -> float:
             start = time.perf_counter()
@@ -504,7 +491,7 @@ def main() -> None:
         httpx.delete(
             f"{search}/{alias}-v1,{alias}-contacts,{alias}-subscriptions",
             params={"ignore_unavailable": "true"},
-            **engine_access(),
+            **engine_http(),
         )
     (out / "bench-pipeline.json").write_text(json.dumps(results, indent=2))
     print(f"summary: {out / 'bench-pipeline.json'}")
