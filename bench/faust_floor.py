@@ -29,13 +29,13 @@ def run_agent(bootstrap: str, topic: str, group: str, expected: int, batch: int)
     """The child process: a faust worker with one no-op agent; exits after `expected` events."""
     import faust
 
-    from stream_workers.app import run_worker
+    from stream_workers.app import App, run_worker
     from stream_workers.batching import batches
 
     seen = {"n": 0, "first_cpu": None, "first": None}
 
     def make_app() -> faust.App:
-        app = faust.App(
+        app = App(
             group,
             broker=f"kafka://{bootstrap}",
             key_serializer="raw",
