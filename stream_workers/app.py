@@ -192,8 +192,8 @@ def create_worker(settings: Settings, status: WorkerState | None = None) -> faus
             async for events in batches(stream, settings.worker_batch_size, settings.worker_batch_seconds):
                 records = [orjson.loads(e.message.value) for e in events]
                 await notifier.handle(records)  # queues the deliveries; never waits for a subscriber
-                found, refresh = contacts.states(records, settings.index_alias)
-                await until_done("updating contacts", partial(index.update, found, refresh=refresh))
+                found = contacts.states(records, settings.index_alias)
+                await until_done("updating contacts", partial(index.update, found))
                 newest = max((e.message.timestamp or 0.0) for e in events)
                 if newest:
                     metrics.CONTACTS_LAG_SECONDS.set(max(0.0, time.time() - newest))

@@ -12,21 +12,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from schemas.channel_event import API_SOURCE, is_ours
+from schemas.channel_event import is_ours
 
 State = tuple[str, int, dict[str, Any] | None]
 
 
-def states(records: Iterable[dict[str, Any]], index_alias: str) -> tuple[list[State], bool]:
+def states(records: Iterable[dict[str, Any]], index_alias: str) -> list[State]:
     """(interaction id, version, stored resource or None) of each (decoded) change record of
-    `index_alias` that carries a state, and whether any came from the API (whose writers expect
-    to read them back soon)."""
-    found: list[State] = []
-    from_api = False
-    for record in records:
-        if not is_ours(record, index_alias):
-            continue
-        from_api = from_api or record.get("source") == API_SOURCE
-        if "version" in record:  # "rejected" answers to the API carry none
-            found.append((record["interactionId"], record["version"], record["new"]))
-    return found, from_api
+    `index_alias` that carries a state."""
+    return [
+        (record["interactionId"], record["version"], record["new"])
+        for record in records
+        if is_ours(record, index_alias) and "version" in record  # "rejected" answers to the API carry none
+    ]
