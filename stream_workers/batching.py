@@ -1,8 +1,8 @@
 """Batches of records from a faust stream, cut early when somebody waits for one of them.
 
 faust's own `take_events` waits out its whole window unless the batch fills, so a record that an
-API client waits for (a POST with read-your-writes) sat in the worker for up to the window meant
-for bulk ingest. Here a batch goes as soon as it holds an awaited record (`AWAITED_HEADER`), as
+API client waits for (a POST with read-your-writes) would sit in the worker for up to the window
+meant for bulk ingest. Here a batch goes as soon as it holds an awaited record (`AWAITED_HEADER`), as
 soon as it is full, or when the window ends. Records keep arriving into the next batch while one
 is processed, so at high rates batches fill without waiting.
 
