@@ -77,7 +77,7 @@ async def copy_to_search(data_dir: Path, search_url: str, alias: str, count: int
         await store.client.indices.delete(index=store.contacts.index, ignore_unavailable=True)
         await store.ensure_index()
 
-        async def write(ops: list[IndexOp]) -> None:  # as the projector and then the contacts agent do
+        async def write(ops: list[IndexOp]) -> None:  # as the worker does: documents, then their contacts
             assert all(r.ok for r in await store.apply(ops)), "bulk refused documents"
             await store.contacts.update([(op.interaction_id, op.version, op.doc) for op in ops])
 

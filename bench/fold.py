@@ -100,7 +100,7 @@ def main() -> None:
         started = time.process_time()
         for i in range(0, len(batch), args.batch):
             result = await projector.process(batch[i : i + args.batch])
-            written["changes"] += sum(len(record) for _, record in result.changes)
+            written["changes"] += sum(len(orjson.dumps(record)) for _, record in result.changes)  # as published
             written["dead letters"] += sum(len(record) for _, record in result.dead_letters)
         return time.process_time() - started
 

@@ -114,15 +114,16 @@ async def publish_all(bootstrap: str, events: list[ChannelEvent]) -> None:
             await publisher.publish_many(events[i : i + 2000])
 
 
-async def changes_lag(bootstrap: str, group: str) -> int:
-    """Change records the worker group has not committed yet (what its notify and contacts agents still owe)."""
+async def uncommitted(bootstrap: str, group: str) -> int:
+    """Raw records the worker group has not committed yet: a batch commits once its documents,
+    change records, notifications and FCR contacts are all done."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     from interaction_hub.topics import partitions_of
-    from schemas.channel_event import CHANGES_TOPIC
+    from schemas.channel_event import RAW_TOPIC
 
     partitions = [
-        TopicPartition(CHANGES_TOPIC, p) for p in await partitions_of({"bootstrap_servers": bootstrap}, CHANGES_TOPIC)
+        TopicPartition(RAW_TOPIC, p) for p in await partitions_of({"bootstrap_servers": bootstrap}, RAW_TOPIC)
     ]
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
     await consumer.start()
@@ -135,12 +136,12 @@ async def changes_lag(bootstrap: str, group: str) -> int:
         await consumer.stop()
 
 
-def wait_for_agents(bootstrap: str, group: str, timeout: float = 600) -> float:
-    """Seconds until the group has handled every change record (FCR's contacts caught up)."""
+def wait_for_commits(bootstrap: str, group: str, timeout: float = 600) -> float:
+    """Seconds until the group has committed every raw record (FCR's contacts caught up)."""
     started = time.perf_counter()
-    while asyncio.run(changes_lag(bootstrap, group)) > 0:
+    while asyncio.run(uncommitted(bootstrap, group)) > 0:
         if time.perf_counter() - started > timeout:
-            raise SystemExit("the worker's change-topic agents did not catch up")
+            raise SystemExit("the workers did not commit every record")
         time.sleep(0.5)
     return time.perf_counter() - started
 
@@ -413,14 +414,13 @@ def main() -> None:
             f" start-up; CPU per event (us): {measured['cpu_us']} on {os.cpu_count()} cores"
         )
 
-        # the contacts agent (first-contact resolution) follows the documents; the next phases
-        # start once it has caught up, so they measure a worker that is not still busy with the backlog
-        results["contacts_caught_up_after_s"] = round(wait_for_agents(bootstrap, env["IHUB_WORKER_GROUP"]), 1)
+        # a batch's FCR contacts are updated after its documents are searchable; the next phases
+        # start once every batch committed, so they measure a worker that is not still busy with the backlog
+        results["contacts_caught_up_after_s"] = round(wait_for_commits(bootstrap, env["IHUB_WORKER_GROUP"]), 1)
         print(
             f"contacts (FCR) caught up {results['contacts_caught_up_after_s']} s after the last document was searchable"
         )
-        # all the work the events caused: until the change records' agent (notifications and
-        # contacts) caught up too
+        # all the work the events caused: until the last batch committed (contacts included)
         first_count, first_cpu, first_services = measured["start"]
         span = len(events) - first_count
         cpu_us = {
@@ -431,7 +431,7 @@ def main() -> None:
         if "search" in cpu_us and ceiling_cpu.get("search"):
             results["engine_cpu_ratio_to_ceiling"] = round(cpu_us["search"] / ceiling_cpu["search"], 2)
         print(
-            f"CPU per event until the change records were handled too (us): {cpu_us} (worker target <= 150);"
+            f"CPU per event until every batch committed (us): {cpu_us} (worker target <= 150);"
             f" engine per event / per ceiling document: {results.get('engine_cpu_ratio_to_ceiling')} (target <= 1.3)"
         )
         results["sizing"] = sizing(cpu_us, results["ceiling_docs_per_s"])
@@ -456,7 +456,7 @@ def main() -> None:
             f" p99 {results['freshness_applied_p99_s']} s"
         )
 
-        wait_for_agents(bootstrap, env["IHUB_WORKER_GROUP"])
+        wait_for_commits(bootstrap, env["IHUB_WORKER_GROUP"])
         port = 18684
         server = subprocess.Popen(
             [IHUB, "serve", "--port", str(port)],

@@ -1,12 +1,12 @@
 """The faust-streaming worker: raw channel events -> search index, dead letters, change records.
 
-Thin on purpose: decode a batch, `Projector.process` it, publish its dead letters and change
-records (acks=all), and only then let faust ack the batch, so offsets are committed after the
-engine acknowledged the writes (at-least-once; the versioned writes make replays idempotent).
-
-One more agent, `follow_changes`, reads the change records: it queues the hub subscribers'
-notifications (stream_workers/notifier.py) and keeps the contacts behind first-contact
-resolution (stream_workers/contacts.py).
+Thin on purpose: decode a batch, `Projector.process` it, then publish its dead letters and change
+records (acks=all) while the records' other readers in this process take them: the hub
+subscribers' notifications are queued (stream_workers/notifier.py) and the contacts behind
+first-contact resolution are updated (stream_workers/contacts.py). Only then does faust ack the
+batch, so offsets are committed after the engine acknowledged every write (at-least-once; the
+versioned writes make replays idempotent). The change records' other reader is the API, which
+answers its clients from them.
 
 Agent concurrency stays 1: faust-streaming's at-least-once acking is unsafe with concurrency > 1
 (its issue #606). Scale out with more worker processes, up to the number of partitions.
@@ -14,6 +14,7 @@ Agent concurrency stays 1: faust-streaming's at-least-once acking is unsafe with
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import signal
@@ -32,7 +33,6 @@ from interaction_hub.search_client import search_client
 from interaction_hub.settings import Settings
 from interaction_hub.shutdown import arm_deadline
 from schemas.channel_event import CHANGES_TOPIC, DLQ_TOPIC, RAW_TOPIC
-from storage.search import engine
 from storage.search.contacts import ContactIndex
 from storage.search.store import SearchStore
 from storage.search.subscriptions import SubscriptionIndex
@@ -141,7 +141,9 @@ def create_worker(settings: Settings, status: WorkerState | None = None) -> faus
 
     @app.agent(raw, concurrency=1)
     async def project(stream: faust.StreamT[bytes]) -> None:
-        store = SearchStore(search_client(settings), settings.index_alias)
+        client = search_client(settings)
+        store = SearchStore(client, settings.index_alias)
+        notifier = Notifier(SubscriptionIndex(client, f"{settings.index_alias}-subscriptions"), settings)
         # every erasure so far, before the first record is applied (docs/privacy.md)
         erasures = await until_done(
             "loading the erasure log", lambda: ErasureLog(kafka_options(settings), settings.index_alias).start()
@@ -167,9 +169,9 @@ def create_worker(settings: Settings, status: WorkerState | None = None) -> faus
                 started = time.perf_counter()
                 result = await projector.process(batch)
                 processed = time.perf_counter()
-                await publish(producer, result)
+                await asyncio.gather(publish(producer, result), follow(result, notifier, store.contacts))
                 log.debug(
-                    "batch %d: process %.1f ms, publish %.1f ms",
+                    "batch %d: process %.1f ms, publish and follow %.1f ms",
                     len(batch),
                     (processed - started) * 1000,
                     (time.perf_counter() - processed) * 1000,
@@ -177,29 +179,8 @@ def create_worker(settings: Settings, status: WorkerState | None = None) -> faus
         finally:
             await producer.stop()
             await erasures.stop()
-            await store.close()
-
-    changes = app.topic(CHANGES_TOPIC, key_type=bytes, value_type=bytes, internal=False)
-
-    @app.agent(changes, concurrency=1)
-    async def follow_changes(stream: faust.StreamT[bytes]) -> None:
-        """Hub notifications and first-contact resolution's contacts, from the change records:
-        one stream for both, so each record is received and decoded once."""
-        client = search_client(settings)
-        notifier = Notifier(SubscriptionIndex(client, f"{settings.index_alias}-subscriptions"), settings)
-        index = ContactIndex(client, f"{settings.index_alias}-contacts")
-        try:
-            async for events in batches(stream, settings.worker_batch_size, settings.worker_batch_seconds):
-                records = [orjson.loads(e.message.value) for e in events]
-                await notifier.handle(records)  # queues the deliveries; never waits for a subscriber
-                found = contacts.states(records, settings.index_alias)
-                await until_done("updating contacts", partial(index.update, found))
-                newest = max((e.message.timestamp or 0.0) for e in events)
-                if newest:
-                    metrics.CONTACTS_LAG_SECONDS.set(max(0.0, time.time() - newest))
-        finally:
             await notifier.close()
-            await engine.close(client)
+            await store.close()
 
     async def assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
         if status is not None:
@@ -249,6 +230,16 @@ async def publish_purge(settings: Settings) -> str:
     return erasure_id
 
 
+async def follow(result: BatchResult, notifier: Notifier, index: ContactIndex) -> None:
+    """What a batch's change records cause in the worker: notifications (queued, never waited for)
+    and FCR's contacts (retried until the engine takes them)."""
+    records = [record for _, record in result.changes]
+    await notifier.handle(records)
+    found = contacts.states(records)
+    if found:
+        await until_done("updating contacts", partial(index.update, found))
+
+
 async def publish(producer: AIOKafkaProducer, result: BatchResult) -> None:
     """Dead letters and change records, all acknowledged by the brokers before returning.
 
@@ -258,7 +249,9 @@ async def publish(producer: AIOKafkaProducer, result: BatchResult) -> None:
 
     async def send_all() -> None:
         futures = [await producer.send(DLQ_TOPIC, value=record, key=key) for key, record in result.dead_letters]
-        futures += [await producer.send(CHANGES_TOPIC, value=record, key=key) for key, record in result.changes]
+        futures += [
+            await producer.send(CHANGES_TOPIC, value=orjson.dumps(record), key=key) for key, record in result.changes
+        ]
         for future in futures:
             await future
 

@@ -31,9 +31,6 @@ FRESHNESS_SECONDS = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
 CONSUMER_LAG = Gauge("ihub_worker_consumer_lag", "Records not yet committed, per partition", ["topic", "partition"])
-CONTACTS_LAG_SECONDS = Gauge(
-    "ihub_worker_contacts_lag_seconds", "Age of the newest change record the contacts agent has applied"
-)
 NOTIFICATIONS_DELIVERED = Counter(
     "ihub_worker_notifications_delivered", "Notifications a subscriber accepted", ["subscription"]
 )

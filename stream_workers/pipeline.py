@@ -11,9 +11,10 @@ returns and lets the batch be committed. Everything that decides what the index 
 4. write the final state of each interaction in one bulk request, versioned (idempotent on
    replay), retrying 429/5xx/timeouts with exponential backoff and jitter until the engine takes
    them (which is the backpressure: no new batch is read meanwhile);
-5. return dead letters and change records, which the loop publishes before the offsets commit.
-   Every touched interaction gets a change record, also an unchanged one (a replay after a crash
-   between 4 and 5): the contacts agent (stream_workers/contacts.py) keeps FCR's contacts from them.
+5. return dead letters and change records. Before the offsets commit, the loop publishes them,
+   queues the hub notifications they cause and brings FCR's contacts up to date with them
+   (stream_workers/contacts.py). Every touched interaction gets a change record, also an unchanged
+   one (a replay after a crash between 4 and 5), so the contacts catch up on replay.
 
 Erase and purge markers (schemas/erasure.py, docs/privacy.md) split a batch: what came before a
 marker in the batch is written first, then the marker is applied (`_erase`): the erased ids are
@@ -65,7 +66,8 @@ class Message:
 @dataclass(slots=True)
 class BatchResult:
     dead_letters: list[tuple[bytes | None, bytes]] = field(default_factory=list)  # (key, record)
-    changes: list[tuple[bytes, bytes]] = field(default_factory=list)  # (interaction id, record)
+    # (key, record): published as JSON, and first read by the notifier and the contacts in this process
+    changes: list[tuple[bytes, dict[str, Any]]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -274,7 +276,7 @@ class Projector:
                 "old": old,
                 "new": None,
             }
-            result.changes.append((interaction_id.encode(), orjson.dumps(record)))
+            result.changes.append((interaction_id.encode(), record))
         answer = {
             "index": self.store.alias,
             "eventId": event.id,
@@ -284,7 +286,7 @@ class Projector:
             "erased": erased,
             "at": utc_now(),
         }
-        result.changes.append((marker.key, orjson.dumps(answer)))
+        result.changes.append((marker.key, answer))
 
     async def _candidates(self, marker: Marker) -> list[str]:
         if marker.party_id is not None:
@@ -312,7 +314,7 @@ class Projector:
             "refused": refusal.code,
             "error": refusal.message,
         }
-        result.changes.append((item.change.interaction_id.encode(), orjson.dumps(record)))
+        result.changes.append((item.change.interaction_id.encode(), record))
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -347,7 +349,7 @@ class Projector:
         BACKOFF_SECONDS.labels("bulk write refused").inc(delay)
         await asyncio.sleep(delay)
 
-    def _change_record(self, item: _Pending) -> bytes:
+    def _change_record(self, item: _Pending) -> dict[str, Any]:
         """The state after the change, and of the state before only what a reader needs: the whole
         of it for a delete (its notification carries what was deleted), the changed attributes'
         names for an update (its notifications name them)."""
@@ -368,4 +370,4 @@ class Projector:
         }
         if old is not None and new is not None:
             record["changed"] = changed_attributes(old, new)
-        return orjson.dumps(record)
+        return record

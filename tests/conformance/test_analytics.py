@@ -41,8 +41,9 @@ def kpi(api, server):
 
 
 def wait_for_the_repeat(client: httpx.Client, tag: str, timeout: float = 15) -> None:
-    """Full mode keeps first-contact resolution's contacts a moment after the documents (the
-    contacts agent): wait until agent a's repeat counts; the tests then check every figure."""
+    """Full mode updates first-contact resolution's contacts a moment after the documents (and
+    they are searchable after a refresh): wait until agent a's repeat counts; the tests then check
+    every figure."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         body = client.get(

@@ -193,7 +193,7 @@ def assert_contacts_match_the_documents(search_url: str, alias: str) -> None:
         ).json()
         return sorted((hit["_id"], m["id"]) for hit in contacts["hits"]["hits"] for m in hit["_source"]["members"])
 
-    # the contacts agent follows the documents by a moment: wait for it, then compare exactly
+    # a batch's contacts follow its documents by a moment: wait for them, then compare exactly
     deadline = time.monotonic() + 60
     while members() != expected and time.monotonic() < deadline:
         time.sleep(0.5)

@@ -137,7 +137,7 @@ def test_first_contact_resolution_stays_right_when_interactions_change_move_or_g
     ids = sorted(docs)
     first = [IndexOp("index", i, 1, d) for i, d in docs.items()]
 
-    async def write(ops):  # as the projector and then the contacts agent do
+    async def write(ops):  # as the worker does: documents, then their contacts
         await store.apply(ops)
         await store.contacts.update([(op.interaction_id, op.version, op.doc) for op in ops])
 

@@ -58,7 +58,7 @@ def fold(index: MemoryIndex, *values: bytes | ChannelEvent) -> BatchResult:
 
 
 def records(result: BatchResult) -> list[dict[str, Any]]:
-    return [orjson.loads(value) for _, value in result.changes]
+    return [orjson.loads(orjson.dumps(value)) for _, value in result.changes]  # as published
 
 
 def at(second: int) -> str:
