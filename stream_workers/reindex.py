@@ -40,7 +40,7 @@ async def reindex(settings: Settings) -> str:
     await consumer.start()
     erasures: ErasureLog | None = None
     try:
-        # only the interaction index is rebuilt: the contacts (FCR) are kept from the change topic
+        # only the interaction index is rebuilt: the FCR contacts stay as the workers keep them
         new = await store.create_next_index()
         erasures = await ErasureLog(kafka_options(settings), settings.index_alias).start()  # before any record
         projector = Projector(
