@@ -5,6 +5,7 @@ tests/integration/test_pipeline.py)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -14,6 +15,7 @@ from ingest.adapters import adapt, sample_events
 from ingest.adapters.tmf683 import event_for
 from schemas.channel_event import ChannelEvent
 from storage.changes import ABSENT, Change, State, version_at
+from storage.search.documents import search_document
 from storage.search.store import IndexOp, OpResult
 from stream_workers.pipeline import BatchResult, Message, Projector
 
@@ -163,3 +165,26 @@ def test_a_document_the_index_refuses_is_answered_or_dead_lettered_and_others_ar
     ]
     assert "mapper_parsing_exception" in answers[0]["error"]
     assert "bad" not in index.docs and adapt(web).interaction_id in index.docs
+
+
+def test_a_batch_leaves_nothing_for_the_cycle_collector():
+    """Reference counting frees what a batch allocated once it is done: workers run the cycle
+    collector rarely (stream_workers/app.py), so a cycle per event would pile up until it ran."""
+    batch = messages(*sample_events())
+
+    async def unreachable_after_a_batch() -> int:
+        await Projector(MemoryIndex(), BASE).process(batch)  # first calls fill caches
+        gc.collect()
+        gc.disable()
+        try:
+            index = MemoryIndex()
+            result = await Projector(index, BASE).process(batch)
+            assert len(index.docs) > 5 and result.changes
+            for state in index.docs.values():
+                search_document(state.doc or {})  # what the engine is sent for each
+            del result, index
+            return gc.collect()
+        finally:
+            gc.enable()
+
+    assert asyncio.run(unreachable_after_a_batch()) == 0
