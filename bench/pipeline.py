@@ -422,7 +422,7 @@ def main() -> None:
         )
         # all the work the events caused: until the last batch committed (contacts included)
         first_count, first_cpu, first_services = measured["start"]
-        span = len(events) - first_count
+        span = max(len(events) - first_count, 1)  # a small run may be searchable at once
         cpu_us = {
             "workers": round((workers_cpu([w.pid for w in workers]) - first_cpu) / span * 1e6),
             **services.since(first_services, span),
