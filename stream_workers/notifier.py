@@ -1,11 +1,12 @@
 """Full-mode notifications: change records -> TMF683 events POSTed to hub subscribers.
 
-Records are read in partition order and each subscriber's deliveries join its own queue, which a
-task of its own delivers in order, each retried with exponential backoff and jitter up to the
-configured number of attempts. A slow or failing subscriber holds up only its own queue: `handle`
-queues a batch's deliveries and returns without waiting for any callback. The queues are in
-memory: what a worker had not delivered when it stops is lost (at most `hub_max_pending` per
-subscriber; past that the oldest are dropped), unlike the embedded store's outbox.
+The worker hands each batch's records over in partition order, and each subscriber's deliveries
+join its own queue, which a task of its own delivers in order, each retried with exponential
+backoff and jitter up to the configured number of attempts. A slow or failing subscriber holds up
+only its own queue: `handle` queues a batch's deliveries and returns without waiting for any
+callback. The queues are in memory: what a worker had not delivered when it stops is lost (at most
+`hub_max_pending` per subscriber; past that the oldest are dropped), unlike the embedded store's
+outbox.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from interaction_hub.notifications import (
     subscribers,
 )
 from interaction_hub.settings import Settings
-from schemas.channel_event import is_ours
 from storage.base import Delivery
 from storage.search.subscriptions import SubscriptionIndex
 from stream_workers import metrics
@@ -64,7 +64,6 @@ class Notifier:
         self.reload_s = reload_s
         self.rule = CallbackRule.from_settings(settings)
         self.max_pending = settings.hub_max_pending
-        self.index_alias = settings.index_alias  # change records of other deployments are not ours
         self.client = callback_client(self.timeout_s)
         self._subscribers: tuple[Subscriber, ...] = ()
         self._loaded_at = 0.0
@@ -89,15 +88,16 @@ class Notifier:
         return self._subscribers
 
     async def handle(self, records: list[dict[str, Any]]) -> int:
-        """Queue what a batch of (decoded) change records causes; returns the number of deliveries queued."""
+        """Queue what a batch's change records (the worker's own, from the batch it just wrote)
+        cause; returns the number of deliveries queued."""
         subscribers = await self.subscribers()
         self._forget_all_but({s[0] for s in subscribers})
         queued = 0
         for record in records:
-            if record.get("erasure") and is_ours(record, self.index_alias):
+            if record.get("erasure"):
                 # erased (docs/privacy.md): what was still waiting about it must not go out now
                 self._forget_interaction(record.get("interactionId"))
-            if subscribers and record.get("kind") in NOTIFYING_KINDS and is_ours(record, self.index_alias):
+            if subscribers and record.get("kind") in NOTIFYING_KINDS:
                 old, new, changed = record.get("old"), record.get("new"), record.get("changed")
                 for delivery in fan_out(subscribers, old, new, changed=changed):
                     self._queue(delivery)
