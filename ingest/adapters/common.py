@@ -28,7 +28,6 @@ class AdapterError(ValueError):
 
 # -- reading native fields --------------------------------------------------------------------
 
-_MISSING = object()
 _KIND_NAMES = {
     str: "a string",
     int: "an integer",
@@ -38,8 +37,14 @@ _KIND_NAMES = {
     dict: "an object",
 }
 
+# Every field of every event is read through these, so they take the common case first: a
+# top-level key (a dict lookup) holding a value of exactly the expected type.
+
 
 def _lookup(data: dict[str, Any], path: str) -> Any:
+    """The value at `path`, or None when any step of it is absent."""
+    if "." not in path:
+        return data.get(path)
     value: Any = data
     for key in path.split("."):
         if isinstance(value, list) and key.isdigit() and int(key) < len(value):
@@ -47,22 +52,26 @@ def _lookup(data: dict[str, Any], path: str) -> Any:
         elif isinstance(value, dict) and key in value:
             value = value[key]
         else:
-            return _MISSING
+            return None
     return value
 
 
 def _is(value: Any, kind: type) -> bool:
-    if isinstance(value, bool):  # a bool is an int in Python, never in a payload
-        return kind is bool
+    found = type(value)
+    if found is kind or (kind is float and found is int):
+        return True
+    if found is bool:  # a bool is an int in Python, never in a payload
+        return False
     return isinstance(value, (int, float) if kind is float else kind)
 
 
 def _check(path: str, value: Any, kind: type) -> Any:
     if not _is(value, kind):
         raise AdapterError(f"data.{path}: expected {_KIND_NAMES[kind]}, got {type(value).__name__}")
-    if kind is str and not value.strip():
-        raise AdapterError(f"data.{path}: must not be empty")
-    if kind is int and value < 0:  # counts and durations
+    if kind is str:
+        if not value.strip():
+            raise AdapterError(f"data.{path}: must not be empty")
+    elif kind is int and value < 0:  # counts and durations
         raise AdapterError(f"data.{path}: must not be negative")
     return value
 
@@ -70,7 +79,7 @@ def _check(path: str, value: Any, kind: type) -> Any:
 def required(data: dict[str, Any], path: str, kind: type = str) -> Any:
     """`data[path]` (dotted into objects and arrays: `to.0.address`), checked to be of `kind`."""
     value = _lookup(data, path)
-    if value is _MISSING or value is None:
+    if value is None:
         raise AdapterError(f"data.{path}: missing")
     return _check(path, value, kind)
 
@@ -78,7 +87,7 @@ def required(data: dict[str, Any], path: str, kind: type = str) -> Any:
 def optional(data: dict[str, Any], path: str, kind: type = str, default: Any = None) -> Any:
     """Like `required`, but absent or null gives `default`."""
     value = _lookup(data, path)
-    return default if value is _MISSING or value is None else _check(path, value, kind)
+    return default if value is None else _check(path, value, kind)
 
 
 @overload
@@ -223,9 +232,9 @@ def interaction(
 def _compact(value: Any) -> Any:
     """Drop nulls from extension objects: absent native fields are left out, not sent as null."""
     if isinstance(value, dict):
-        return {k: _compact(v) for k, v in value.items() if v is not None}
+        return {k: _compact(v) if isinstance(v, (dict, list)) else v for k, v in value.items() if v is not None}
     if isinstance(value, list):
-        return [_compact(v) for v in value]
+        return [_compact(v) if isinstance(v, (dict, list)) else v for v in value]
     return value
 
 
