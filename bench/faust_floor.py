@@ -48,7 +48,8 @@ def run_agent(bootstrap: str, topic: str, group: str, expected: int, batch: int)
 
         @app.agent(app.topic(topic, key_type=bytes, value_type=bytes), concurrency=1)
         async def noop(stream):  # type: ignore[no-untyped-def]
-            async for events in batches(stream, batch, 0.05):
+            async for events, ack in batches(stream, batch, 0.05):
+                await ack()
                 if seen["first"] is None:
                     seen["first"], seen["first_cpu"] = time.perf_counter(), time.process_time()
                 seen["n"] += len(events)

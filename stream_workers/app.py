@@ -1,12 +1,12 @@
 """The faust-streaming worker: raw channel events -> search index, dead letters, change records.
 
 Thin on purpose: decode a batch, `Projector.process` it, then publish its dead letters and change
-records (acks=all) while the records' other readers in this process take them: the hub
-subscribers' notifications are queued (stream_workers/notifier.py) and the contacts behind
-first-contact resolution are updated (stream_workers/contacts.py). Only then does faust ack the
-batch, so offsets are committed after the engine acknowledged every write (at-least-once; the
-versioned writes make replays idempotent). The change records' other reader is the API, which
-answers its clients from them.
+records (acks=all) and queue the hub subscribers' notifications they cause
+(stream_workers/notifier.py). The API, which answers its clients from the change records, has its
+answer then. The contacts behind first-contact resolution (stream_workers/contacts.py) are updated
+from the same records while the next batch is folded and written, and only after that does faust
+ack the batch: offsets are committed once the engine acknowledged every write of it
+(at-least-once; the versioned writes make replays idempotent).
 
 Agent concurrency stays 1: faust-streaming's at-least-once acking is unsafe with concurrency > 1
 (its issue #606). Scale out with more worker processes, up to the number of partitions.
@@ -18,9 +18,11 @@ import asyncio
 import gc
 import logging
 import signal
+import tempfile
 import time
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -37,7 +39,7 @@ from storage.search.contacts import ContactIndex
 from storage.search.store import SearchStore
 from storage.search.subscriptions import SubscriptionIndex
 from stream_workers import contacts, metrics
-from stream_workers.batching import batches
+from stream_workers.batching import Ack, batches
 from stream_workers.erasures import ErasureLog
 from stream_workers.notifier import Notifier
 from stream_workers.operations import WorkerState
@@ -139,6 +141,9 @@ def create_worker(settings: Settings, status: WorkerState | None = None) -> faus
         # events, so those events simply come again.
         stream_wait_empty=False,
         topic_partitions=settings.topic_partitions,
+        # where faust keeps its tables; this worker has none, so nothing there needs to last (by
+        # default faust would make the folder in the working directory)
+        datadir=Path(tempfile.gettempdir()) / f"ihub-worker-{settings.worker_group}",
     )
     raw = app.topic(RAW_TOPIC, key_type=bytes, value_type=bytes, internal=False)
 
@@ -154,8 +159,11 @@ def create_worker(settings: Settings, status: WorkerState | None = None) -> faus
         projector = Projector(store, settings.resource_root() + settings.base_path, erasures=erasures)
         producer = AIOKafkaProducer(**kafka_options(settings), acks="all", enable_idempotence=True, linger_ms=0)
         await producer.start()
+        # the previous batch's contacts, then its ack: they overlap this batch's fold and write,
+        # so an awaited record (an API write) does not wait for them
+        following: asyncio.Task[None] | None = None
         try:
-            async for events in batches(stream, settings.worker_batch_size, settings.worker_batch_seconds):
+            async for events, ack in batches(stream, settings.worker_batch_size, settings.worker_batch_seconds):
                 batch = [
                     Message(
                         e.message.topic,
@@ -172,14 +180,22 @@ def create_worker(settings: Settings, status: WorkerState | None = None) -> faus
                 started = time.perf_counter()
                 result = await projector.process(batch)
                 processed = time.perf_counter()
-                await asyncio.gather(publish(producer, result), follow(result, notifier, store.contacts))
+                records = [record for _, record in result.changes]
+                await asyncio.gather(publish(producer, result), notifier.handle(records))
+                published = time.perf_counter()
+                if following is not None:
+                    await following
+                following = asyncio.create_task(update_contacts(records, store.contacts, ack))
                 log.debug(
-                    "batch %d: process %.1f ms, publish and follow %.1f ms",
+                    "batch %d: process %.1f ms, publish %.1f ms",
                     len(batch),
                     (processed - started) * 1000,
-                    (time.perf_counter() - processed) * 1000,
+                    (published - processed) * 1000,
                 )
         finally:
+            if following is not None:  # still running: stopped unacked, the batch comes again
+                following.cancel()
+                await asyncio.gather(following, return_exceptions=True)
             await producer.stop()
             await erasures.stop()
             await notifier.close()
@@ -233,14 +249,13 @@ async def publish_purge(settings: Settings) -> str:
     return erasure_id
 
 
-async def follow(result: BatchResult, notifier: Notifier, index: ContactIndex) -> None:
-    """What a batch's change records cause in the worker: notifications (queued, never waited for)
-    and FCR's contacts (retried until the engine takes them)."""
-    records = [record for _, record in result.changes]
-    await notifier.handle(records)
+async def update_contacts(records: list[dict[str, Any]], index: ContactIndex, ack: Ack) -> None:
+    """FCR's contacts from a batch's change records (retried until the engine takes them), then
+    the batch's ack: its offsets commit only once its contacts are written."""
     found = contacts.states(records)
     if found:
         await until_done("updating contacts", partial(index.update, found))
+    await ack()
 
 
 async def publish(producer: AIOKafkaProducer, result: BatchResult) -> None:

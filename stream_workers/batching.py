@@ -6,16 +6,17 @@ meant for bulk ingest. Here a batch goes as soon as it holds an awaited record (
 soon as it is full, or when the window ends. Records keep arriving into the next batch while one
 is processed, so at high rates batches fill without waiting.
 
-Acknowledging is ours: a record is acked only after the agent finished its batch (the loop comes
-back for the next one). A batch whose processing raised or was cancelled (a stopping worker) is
-never acked, so its offsets are never committed and the records come again to the partition's
-next owner.
+Acknowledging is the caller's: each batch comes with its `ack`, which the agent calls once all it
+does for the batch is done, possibly after it took the next batch (so slow follow-up work of one
+batch overlaps the next). A batch never acked (its processing raised, or the worker stopped first)
+has its offsets never committed, and its records come again to the partition's next owner.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from functools import partial
 from typing import Any
 
 import faust
@@ -31,9 +32,18 @@ def awaited(headers: Iterable[tuple[str, bytes]] | Mapping[str, bytes] | None) -
     return any(key == AWAITED_HEADER for key, _ in pairs)
 
 
-async def batches(stream: faust.StreamT[Any], max_size: int, within: float) -> AsyncIterator[list[Any]]:
-    """Lists of faust events of at most `max_size`, each yielded at most `within` seconds after the
-    wait for it began, or at once when it is full or holds an awaited record."""
+Ack = Callable[[], Awaitable[None]]
+
+
+async def _ack(stream: faust.StreamT[Any], events: list[Any]) -> None:
+    for event in events:
+        await stream.ack(event)
+
+
+async def batches(stream: faust.StreamT[Any], max_size: int, within: float) -> AsyncIterator[tuple[list[Any], Ack]]:
+    """(events, ack): lists of faust events of at most `max_size`, each yielded at most `within`
+    seconds after the wait for it began, or at once when it is full or holds an awaited record;
+    `ack()` acknowledges that list's events."""
     buffer: list[Any] = []
     ready = asyncio.Event()  # a batch should go now
     room = asyncio.Event()  # the buffer may take more
@@ -66,9 +76,7 @@ async def batches(stream: faust.StreamT[Any], max_size: int, within: float) -> A
             buffer.clear()
             ready.clear()
             room.set()
-            yield batch
-            for event in batch:  # reached only when the agent finished the batch
-                await stream.ack(event)
+            yield batch, partial(_ack, stream, batch)
     finally:
         stream.enable_acks = enable_acks
         stream._processors.remove(collect)  # type: ignore[attr-defined]  # faust's own take_* do the same
