@@ -34,6 +34,7 @@ duplicate is harmless.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from typing import Any, Literal
 
@@ -73,6 +74,7 @@ KEY_RULE = "interaction id"
 
 # Fixed for the life of the project: changing it would give every channel interaction a new id.
 INTERACTION_NAMESPACE = uuid.UUID("6f1c2b0e-3d4a-5e8b-9c7d-2a1f0e4b6c83")
+_NAMESPACE_BYTES = INTERACTION_NAMESPACE.bytes
 
 
 def interaction_id(source: str, native_id: str) -> str:
@@ -83,7 +85,12 @@ def interaction_id(source: str, native_id: str) -> str:
     """
     if not source or not native_id:
         raise ValueError("interaction_id needs a source and a native id")
-    return uuid.uuid5(INTERACTION_NAMESPACE, f"{source}\n{native_id}").hex
+    # uuid.uuid5 without its UUID object (a quarter of the cost, on every event): RFC 4122's SHA-1
+    # name-based UUID, version 5 and variant bits set in the first 16 bytes of the digest
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + f"{source}\n{native_id}".encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    return digest.hex()
 
 
 class ChannelEvent(BaseModel):

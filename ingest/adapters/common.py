@@ -250,7 +250,19 @@ def validated(document: dict[str, Any]) -> dict[str, Any]:
         raise AdapterError(f"not a valid PartyInteraction: {describe(error.errors(include_url=False))}") from None
 
 
+def checked(document: dict[str, Any]) -> dict[str, Any]:
+    """`document` itself if it is a valid PartyInteraction create body (AdapterError naming what is
+    not), for documents a channel adapter built: those are in wire form already (aliases, no
+    nulls; tests/unit/test_adapters.py holds every adapter to it), so unlike `validated` this does
+    not serialise the model again (about a fifth of adapting an event)."""
+    try:
+        PartyInteractionCreate.model_validate(document)
+    except ValidationError as error:
+        raise AdapterError(f"not a valid PartyInteraction: {describe(error.errors(include_url=False))}") from None
+    return document
+
+
 def upsert(event: ChannelEvent, native_id: str, document: dict[str, Any]) -> Change:
     """The change that makes the interaction `native_id` of the event's source equal `document`
     (a create: it replaces an older version of the same interaction, see storage.changes)."""
-    return Change.at("create", interaction_id(event.source, native_id), event.time, validated(document))
+    return Change.at("create", interaction_id(event.source, native_id), event.time, checked(document))
