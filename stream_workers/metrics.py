@@ -6,6 +6,7 @@ those of the topics, subscriptions at most IHUB_HUB_MAX_SUBSCRIPTIONS (and remov
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import suppress
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -47,6 +48,13 @@ def channel_of(event_type: str | None) -> str:
         return "api"
     parts = event_type.split(".")
     return parts[1] if len(parts) > 1 and parts[0] == "ihub" and parts[1] in CHANNELS else "other"
+
+
+def count_by_channel(counter: Counter, event_types: Mapping[str | None, int]) -> None:
+    """Add a batch's events, counted by event type, to a per-channel counter: one label lookup per
+    type rather than per event."""
+    for event_type, count in event_types.items():
+        counter.labels(channel_of(event_type)).inc(count)
 
 
 def forget_subscription(subscription_id: str) -> None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -163,6 +164,7 @@ class Projector:
 
     async def _fold(self, messages: Sequence[Message], result: BatchResult) -> None:
         pending: list[_Pending] = []
+        consumed: Counter[str | None] = Counter()  # by event type
         for message in messages:
             event_type = None
             try:
@@ -170,15 +172,15 @@ class Projector:
                 event_type = event.type
                 change = adapt(event)
             except (ValidationError, ValueError, AdapterError) as exc:
-                channel = metrics.channel_of(event_type)
-                metrics.EVENTS_CONSUMED.labels(channel).inc()
-                metrics.EVENTS_DEAD_LETTERED.labels(channel, "invalid").inc()
+                consumed[event_type] += 1
+                metrics.EVENTS_DEAD_LETTERED.labels(metrics.channel_of(event_type), "invalid").inc()
                 result.dead_letters.append(dead_letter(message, _reason(exc)))
                 continue
-            metrics.EVENTS_CONSUMED.labels(metrics.channel_of(event_type)).inc()
+            consumed[event_type] += 1
             if self.erasures.covers(message.partition, message.offset, change.interaction_id):
                 continue  # erased after this record was published: never applied again
             pending.append(_Pending(message, event, change))
+        metrics.count_by_channel(metrics.EVENTS_CONSUMED, consumed)
         if not pending:
             return
 
@@ -205,15 +207,17 @@ class Projector:
         with tracing.batch_span("bulk write", (p.message.headers for p in applied)):
             failed = await self._write(ops, refresh=refresh)
         now = time.time()
+        indexed: Counter[str | None] = Counter()  # by event type
         for item in applied:
             error = failed.get(item.change.interaction_id)
             if error:
                 self._reject(result, item, Invalid(f"the index refused the document: {error}"), "index_rejected")
             else:
                 result.changes.append((item.change.interaction_id.encode(), self._change_record(item)))
-                metrics.EVENTS_INDEXED.labels(metrics.channel_of(item.event.type)).inc()
+                indexed[item.event.type] += 1
                 if item.message.timestamp is not None:
                     metrics.FRESHNESS_SECONDS.observe(max(0.0, now - item.message.timestamp))
+        metrics.count_by_channel(metrics.EVENTS_INDEXED, indexed)
 
     # -- erasure and retention (docs/privacy.md) --------------------------------------------
 
