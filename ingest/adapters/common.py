@@ -241,13 +241,17 @@ def _compact(value: Any) -> Any:
 # -- changes ----------------------------------------------------------------------------------
 
 
+def _model(document: dict[str, Any]) -> PartyInteractionCreate:
+    try:
+        return PartyInteractionCreate.model_validate(document)
+    except ValidationError as error:
+        raise AdapterError(f"not a valid PartyInteraction: {describe(error.errors(include_url=False))}") from None
+
+
 def validated(document: dict[str, Any]) -> dict[str, Any]:
     """`document` in wire form if it is a valid PartyInteraction create body; AdapterError naming
     what is not. Workers store this form without validating it again."""
-    try:
-        return PartyInteractionCreate.model_validate(document).to_json_dict()
-    except ValidationError as error:
-        raise AdapterError(f"not a valid PartyInteraction: {describe(error.errors(include_url=False))}") from None
+    return _model(document).to_json_dict()
 
 
 def checked(document: dict[str, Any]) -> dict[str, Any]:
@@ -255,10 +259,7 @@ def checked(document: dict[str, Any]) -> dict[str, Any]:
     not), for documents a channel adapter built: those are in wire form already (aliases, no
     nulls; tests/unit/test_adapters.py holds every adapter to it), so unlike `validated` this does
     not serialise the model again (about a fifth of adapting an event)."""
-    try:
-        PartyInteractionCreate.model_validate(document)
-    except ValidationError as error:
-        raise AdapterError(f"not a valid PartyInteraction: {describe(error.errors(include_url=False))}") from None
+    _model(document)
     return document
 
 
