@@ -110,12 +110,18 @@ def json_depth(value: Any) -> int:
     return depth
 
 
+# what pydantic puts before the message of a ValueError raised by one of the models' validators
+_VALUE_ERROR = "Value error, "
+
+
 def describe(errors: Iterable[Mapping[str, Any]]) -> str:
-    """pydantic errors as one readable line: `channel.0.id: Field required; reason: ...`."""
+    """pydantic errors as one readable line: `channel.0.id: Field required; reason: ...`. The
+    messages of the models' own checks read as written, without pydantic's "Value error, "."""
     parts = []
     for error in errors:
         location = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
-        parts.append(f"{location}: {error['msg']}" if location else str(error["msg"]))
+        message = str(error["msg"]).removeprefix(_VALUE_ERROR)
+        parts.append(f"{location}: {message}" if location else message)
     return "; ".join(parts)
 
 

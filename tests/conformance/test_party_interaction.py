@@ -103,6 +103,18 @@ def test_invalid_bodies_get_400_and_store_nothing(api, body, fragments):
     assert api.get("partyInteraction", params={"limit": 0}).headers["x-total-count"] == before
 
 
+def test_validation_messages_read_as_the_projects_own(api):
+    date = "must be an ISO 8601 date-time such as 2026-01-31T09:30:00Z"
+    created = api.post("partyInteraction", json={**CTK_BODY, "interactionDate": {"startDateTime": "soon"}})
+    assert assert_tmf_error(created, 400)["message"] == f"interactionDate.startDateTime: {date}"
+    patched = api.patch(
+        f"partyInteraction/{create(api)['id']}",
+        json={"statusChangeDate": "later"},
+        headers={"content-type": "application/merge-patch+json"},
+    )
+    assert assert_tmf_error(patched, 400)["message"] == f"statusChangeDate: {date}"
+
+
 def test_transport_errors(api, server):
     assert_tmf_error(
         api.post("partyInteraction", content=b"{not json", headers={"content-type": "application/json"}),

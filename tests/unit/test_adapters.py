@@ -300,7 +300,7 @@ def test_passthrough_patch_and_delete():
         (lambda: sample("ihub.voice.call.ended", agent={"name": "Rui Costa"}), "data.agent.id: missing"),
         (
             lambda: sample("ihub.voice.call.ended", endedAt="2026-11-20T09:00:00Z"),
-            "not a valid PartyInteraction: interactionDate: Value error, endDateTime is before startDateTime",
+            "not a valid PartyInteraction: interactionDate: endDateTime is before startDateTime",
         ),
         (
             lambda: sample("ihub.ivr.session", selfService={"outcome": "transferred"}, transfer=DROP),
@@ -333,7 +333,7 @@ def test_passthrough_patch_and_delete():
         ),
         (
             lambda: sample("tmf683.partyInteraction.create", queue="billing"),
-            "not a valid PartyInteraction: Value error, unknown attribute(s): queue",
+            "not a valid PartyInteraction: unknown attribute(s): queue",
         ),
         (lambda: sample("tmf683.partyInteraction.create", id="a/b"), "data.id: not a URL-safe id"),
         (lambda: sample("tmf683.partyInteraction.delete", id=DROP), "data.id: missing"),

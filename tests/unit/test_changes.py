@@ -433,12 +433,12 @@ JSON_PATCH_ERRORS = [
     ),
     pytest.param(
         [{"op": "replace", "path": "/statusChangeDate", "value": "yesterday"}],
-        "statusChangeDate: Value error, must be an ISO 8601 date-time such as 2026-01-31T09:30:00Z",
+        "statusChangeDate: must be an ISO 8601 date-time such as 2026-01-31T09:30:00Z",
         id="not-a-date-time",
     ),
     pytest.param(
         [{"op": "add", "path": "/colour", "value": "red"}],
-        "Value error, unknown attribute(s): colour; extension attributes need '@type' naming the subclass",
+        "unknown attribute(s): colour; extension attributes need '@type' naming the subclass",
         id="extension-without-type",
     ),
 ]
@@ -486,12 +486,12 @@ MERGE_ERRORS = [
     pytest.param({"channel": None}, "channel: Field required", id="channel-null"),
     pytest.param(
         {"interactionDate": {"endDateTime": "2026-03-01T08:00:00Z"}},
-        "interactionDate: Value error, endDateTime is before startDateTime",
+        "interactionDate: endDateTime is before startDateTime",
         id="end-before-start",
     ),
     pytest.param(
         {"colour": "red"},
-        "Value error, unknown attribute(s): colour; extension attributes need '@type' naming the subclass",
+        "unknown attribute(s): colour; extension attributes need '@type' naming the subclass",
         id="extension-without-type",
     ),
 ]

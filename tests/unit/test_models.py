@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from schemas import EventSubscriptionInput, PartyInteraction, PartyInteractionCreate
-from schemas.common import MAX_DEPTH, deeper_than, epoch_seconds, json_depth, parse_date_time
+from schemas.common import MAX_DEPTH, deeper_than, describe, epoch_seconds, json_depth, parse_date_time
 
 CTK_BODY = {
     "channel": [{"id": "555"}],
@@ -90,6 +90,21 @@ def test_extension_rule_applies_to_sub_resources_too():
         PartyInteractionCreate.model_validate({**CTK_BODY, "channel": [{"id": "1", "colour": "red"}]})
     channel = [{"id": "1", "@type": "StoreChannel", "storeCode": "S-12"}]
     assert PartyInteractionCreate.model_validate({**CTK_BODY, "channel": channel}).to_json_dict()["channel"] == channel
+
+
+def test_error_messages_read_as_the_models_own_checks_wrote_them():
+    body = {**CTK_BODY, "reason": None, "interactionDate": {"startDateTime": "soon"}}
+    with pytest.raises(ValidationError) as error:
+        PartyInteractionCreate.model_validate(body)
+    assert describe(error.value.errors(include_url=False)) == (
+        "reason: Input should be a valid string; "
+        "interactionDate.startDateTime: must be an ISO 8601 date-time such as 2026-01-31T09:30:00Z"
+    )
+    with pytest.raises(ValidationError) as error:
+        PartyInteractionCreate.model_validate({**CTK_BODY, "colour": "red"})
+    assert describe(error.value.errors(include_url=False)) == (
+        "unknown attribute(s): colour; extension attributes need '@type' naming the subclass"
+    )
 
 
 def test_the_stored_resource_requires_server_attributes():
