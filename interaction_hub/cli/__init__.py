@@ -11,7 +11,11 @@ import typer
 if TYPE_CHECKING:  # the commands import what they use only when they run
     from interaction_hub.settings import Settings
 
-app = typer.Typer(help="Interaction Hub: TMF683 Party Interaction Management.", no_args_is_help=True)
+# Plain (click) help: typer's rich panels print every boolean flag as `--flag <bool>`, as if it took a
+# value; plain help prints switches as `--flag` and `--flag / --no-flag`.
+app = typer.Typer(
+    help="Interaction Hub: TMF683 Party Interaction Management.", no_args_is_help=True, rich_markup_mode=None
+)
 
 Store = Annotated[str | None, typer.Option(help="embedded (SQLite) or search (Kafka + engine) [IHUB_STORE]")]
 DataDir = Annotated[Path | None, typer.Option(help="Embedded store directory [IHUB_DATA_DIR, ./data]")]
