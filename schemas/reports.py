@@ -48,5 +48,5 @@ class KpiReport(BaseModel):
     to: str
     interval: str
     groupBy: str
-    fcrDays: float
+    fcrDays: int = Field(description="Whole days within which a repeat contact undoes first-contact resolution")
     groups: list[KpiGroup] = Field(description="Largest first")

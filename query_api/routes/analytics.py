@@ -32,7 +32,8 @@ def _iso(at: float) -> str:
         400: {
             "model": Error,
             "description": f"A bad parameter: `from`/`to` not a date-time between {EARLIEST_TEXT} and "
-            f"{LATEST_TEXT} in UTC, `from` not before `to`, an unknown `interval` or `groupBy`",
+            f"{LATEST_TEXT} in UTC, `from` not before `to`, an unknown `interval` or `groupBy`, `fcrDays` not a "
+            "whole number from 1 to 365",
         },
     },
 )
@@ -48,7 +49,7 @@ async def kpi_report(
     groupBy: Annotated[
         str, Query(description="What a group is", json_schema_extra={"enum": list(GROUP_BY)})
     ] = "channel",
-    fcrDays: Annotated[float, Query(gt=0, le=365, description="Days within which a repeat contact undoes FCR")] = 7,
+    fcrDays: Annotated[int, Query(ge=1, le=365, description="Whole days within which a repeat contact undoes FCR")] = 7,
 ) -> Response:
     if caller.party_id is not None:
         # the figures aggregate over every customer: not for a token that acts for one of them

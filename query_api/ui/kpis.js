@@ -9,6 +9,7 @@ const $ = (id) => document.getElementById(id);
 const state = { from: "", to: "", interval: "day", fcrDays: 7, showAll: { agent: false, store: false }, data: {}, seq: 0 };
 
 const isoDate = (d) => d.toISOString().slice(0, 10);
+const wholeDays = (n) => Number.isInteger(n) && n >= 1 && n <= 365; // what the API takes as fcrDays
 function addDays(dateString, days) {
   const d = new Date(`${dateString}T00:00:00Z`);
   d.setUTCDate(d.getUTCDate() + days);
@@ -137,7 +138,7 @@ async function init() {
   state.from = p.get("from") || addDays(state.to, -29);
   if (["hour", "day", "week", "month"].includes(p.get("interval"))) state.interval = p.get("interval");
   const fcr = Number(p.get("fcrDays"));
-  if (fcr > 0 && fcr <= 365) state.fcrDays = fcr;
+  if (wholeDays(fcr)) state.fcrDays = fcr;
 
   for (const b of $("presets").querySelectorAll("button")) {
     b.addEventListener("click", () => {
@@ -153,7 +154,7 @@ async function init() {
   $("to").addEventListener("change", () => { state.to = $("to").value; load(); });
   $("fcr").addEventListener("change", () => {
     const v = Number($("fcr").value);
-    if (v > 0 && v <= 365) { state.fcrDays = v; load(); }
+    if (wholeDays(v)) { state.fcrDays = v; load(); }
   });
   $("refresh").addEventListener("click", load);
   let resizeTimer = null;

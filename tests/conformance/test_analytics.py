@@ -108,6 +108,14 @@ def test_fcr_window_and_weeks(kpi):
     assert [s["t"] for s in a["series"]] == ["2019-04-29T00:00:00Z"]
 
 
+@pytest.mark.parametrize(("given", "echoed"), [({"fcrDays": 3}, 3), ({"fcrDays": "3.0"}, 3), ({}, 7)])
+def test_fcr_days_come_back_as_whole_days_given_or_by_default(kpi, given, echoed):
+    client, _ = kpi
+    window = {"from": "2019-05-01T00:00:00Z", "to": "2019-05-08T00:00:00Z"}
+    fcr_days = client.get("kpis", params={**window, **given}).json()["fcrDays"]
+    assert (fcr_days, type(fcr_days)) == (echoed, int)  # 7, never 7.0
+
+
 @pytest.mark.parametrize(
     "params",
     [
@@ -116,6 +124,9 @@ def test_fcr_window_and_weeks(kpi):
         {"from": "soon"},
         {"from": "2019-05-02T00:00:00Z", "to": "2019-05-01T00:00:00Z"},
         {"fcrDays": 0},
+        {"fcrDays": 1.5},
+        {"fcrDays": 366},
+        {"fcrDays": "week"},
     ],
 )
 def test_bad_parameters_get_400(kpi, params):
