@@ -61,16 +61,18 @@ def serve(
     import uvicorn
 
     from interaction_hub import logs, tracing
+    from interaction_hub.cli.embedded import check_free
     from interaction_hub.shutdown import arm_deadline
     from query_api.access import audit_to_stderr
     from query_api.app import create_app
     from query_api.auth import AuthConfigError, describe
     from query_api.connections import uvicorn_options
-    from storage.sqlite.store import StoreLocked
 
     settings = _settings(
         host=host, port=port, data_dir=data_dir, store=store, base_path=base_path, access_log=access_log
     )
+    if settings.store == "embedded":
+        check_free(settings.data_dir, "stop it first, or serve another directory with --data-dir")
     where = (
         settings.data_dir.resolve()
         if settings.store == "embedded"
@@ -78,7 +80,7 @@ def serve(
     )
     typer.echo(
         f"ihub: TMF683 on http://{settings.host}:{settings.port}{settings.base_path}/partyInteraction"
-        f" (store: {settings.store}, {where}); docs at /docs"
+        f" (store: {settings.store}, {where}); pages at /ui/, docs at /docs"
     )
     logs.configure(settings.log_format)
     tracing.setup(settings, "ihub-api")
@@ -110,11 +112,7 @@ def serve(
         timeout_graceful_shutdown=max(1, int(settings.shutdown_timeout_s / 2)),
     )
     server = Server(config)
-    try:
-        server.run()
-    except StoreLocked as exc:
-        typer.echo(f"ihub: {exc}", err=True)
-        raise typer.Exit(1) from None
+    server.run()
     if not server.started:
         raise typer.Exit(3)  # as uvicorn.run: the application did not start
 

@@ -28,10 +28,12 @@ async def demo(settings: Settings, count: int, seed: int, parties: int, if_empty
 
 
 async def _demo_embedded(settings: Settings, count: int, seed: int, parties: int, if_empty: bool) -> None:
+    from interaction_hub.cli.embedded import open_store
     from storage.query import Query
-    from storage.sqlite.store import SqliteStore
 
-    store = SqliteStore(settings.data_dir, synchronous=settings.sqlite_synchronous)
+    store = open_store(
+        settings, advice="stop it first (the demo writes into the store itself), or give another --data-dir"
+    )
     base = f"{settings.resource_root()}{settings.base_path}/partyInteraction/"
     try:
         existing = (await store.list(Query(limit=0))).total

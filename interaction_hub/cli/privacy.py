@@ -40,16 +40,11 @@ async def retention(settings: Settings, days: int, *, dry_run: bool, show_ids: b
 
 async def _open(settings: Settings) -> tuple[Any, Any]:
     if settings.store == "embedded":
-        from storage.sqlite.store import SqliteStore, StoreLocked
+        from interaction_hub.cli.embedded import open_store
 
-        try:
-            sqlite = SqliteStore(settings.data_dir, synchronous=settings.sqlite_synchronous)
-        except StoreLocked as exc:
-            typer.echo(
-                f"ihub: {exc}; a running server purges on its own schedule (IHUB_RETENTION_DAYS), stop it to purge now",
-                err=True,
-            )
-            raise typer.Exit(1) from None
+        sqlite = open_store(
+            settings, advice="a server purges on its own schedule (IHUB_RETENTION_DAYS); stop it to purge now"
+        )
         return sqlite, sqlite.close
     from interaction_hub.search_client import search_client
     from query_api.full_mode import LogBackedStore

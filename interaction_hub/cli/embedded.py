@@ -1,0 +1,72 @@
+"""The embedded store's data directory as the commands open it.
+
+A running server holds the directory's exclusive lock (storage/sqlite/store.py): a command that
+writes says in one line who holds it and what to do, not in a traceback.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+import typer
+
+if TYPE_CHECKING:
+    from interaction_hub.settings import Settings
+    from storage.sqlite.store import SqliteStore
+
+LOCK = ".lock"  # the file SqliteStore holds an exclusive flock on while it is open
+
+
+def fail(message: str) -> NoReturn:
+    typer.echo(f"ihub: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def open_store(settings: Settings, *, advice: str) -> SqliteStore:
+    """The store in settings.data_dir for writing; one line naming the process that holds it, and
+    `advice`, when another has it open."""
+    from storage.sqlite.store import SqliteStore, StoreLocked
+
+    try:
+        return SqliteStore(settings.data_dir, synchronous=settings.sqlite_synchronous)
+    except StoreLocked:
+        locked(settings.data_dir, advice)
+
+
+def check_free(data_dir: Path, advice: str) -> None:
+    """Exit with one line when another process has the store in `data_dir` open. For `ihub serve`,
+    whose store opens inside uvicorn's start-up, which reports a failure there as a traceback."""
+    try:
+        lock = open(data_dir / LOCK)
+    except FileNotFoundError:
+        return  # never opened: nobody holds it
+    with lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            locked(data_dir, advice)
+        # closing the file drops the probe's lock before the server takes its own
+
+
+def locked(data_dir: Path, advice: str) -> NoReturn:
+    holder = _holder(data_dir / LOCK)
+    by = f"another process (pid {holder})" if holder else "another process"
+    fail(f"the store in {data_dir.resolve()} is in use by {by}; {advice}")
+
+
+def _holder(lock: Path) -> int | None:
+    """The pid holding a flock on `lock`, from Linux's /proc/locks; None where that is not known."""
+    try:
+        stat = lock.stat()
+        table = Path("/proc/locks").read_text()
+    except OSError:
+        return None
+    inode = f"{os.major(stat.st_dev):02x}:{os.minor(stat.st_dev):02x}:{stat.st_ino}"
+    for line in table.splitlines():  # "1: FLOCK  ADVISORY  WRITE 9541 fe:00:9978145 0 EOF"
+        fields = line.split()
+        if len(fields) > 5 and fields[1] == "FLOCK" and fields[5] == inode:
+            return int(fields[4])
+    return None
