@@ -33,6 +33,7 @@ MAX_RETRY_DELAY_S = 300.0  # a failing callback is retried at least every five m
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Endpoint = tuple[str, int]  # (host name or address, as `endpoint` writes them; port)
+LOOPBACK_NETWORKS: tuple[IPNetwork, ...] = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 
 
 class CallbackRefused(ValueError):
@@ -56,18 +57,25 @@ def _port(url: httpx.URL) -> int:
 @dataclass(frozen=True)
 class CallbackRule:
     """Where callbacks may point: hosts whose addresses are all public, or in a network the operator
-    allows (IHUB_HUB_ALLOWED_NETWORKS), and never this server itself."""
+    allows (IHUB_HUB_ALLOWED_NETWORKS, IHUB_HUB_LOOPBACK_CALLBACKS), and never this server itself."""
 
     allowed_networks: tuple[IPNetwork, ...] = ()
     this_server: frozenset[Endpoint] = frozenset()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> CallbackRule:
+    def from_settings(cls, settings: Settings, *, loopback_by_default: bool = False) -> CallbackRule:
+        """`loopback_by_default`: whether callbacks may reach loopback addresses when
+        IHUB_HUB_LOOPBACK_CALLBACKS is unset. Only the API can tell (query_api/hub.py); a worker
+        allows them only when the setting says so."""
         server: frozenset[Endpoint] = frozenset()
         if settings.public_url:  # where clients reach this server
             url = httpx.URL(settings.public_url)
             server = frozenset([endpoint(url.raw_host.decode("ascii"), _port(url))])
-        return cls(tuple(settings.hub_allowed_networks), server)
+        networks = tuple(settings.hub_allowed_networks)
+        loopback = settings.hub_loopback_callbacks
+        if loopback or (loopback is None and loopback_by_default):
+            networks += LOOPBACK_NETWORKS
+        return cls(networks, server)
 
     def serving(self, *endpoints: Endpoint) -> CallbackRule:
         """The rule, also refusing these endpoints of this server (where a request reached it)."""

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
         default=(),
         description="Networks hub callbacks may reach besides public addresses, comma-separated CIDRs (127.0.0.0/8)",
     )
+    hub_loopback_callbacks: bool | None = Field(
+        default=None,
+        description="Whether hub callbacks may reach this machine's loopback addresses; unset: only when the"
+        " embedded store is served on a loopback address without authentication",
+    )
     hub_max_subscriptions: int = Field(
         default=1000, ge=1, le=10000, description="More subscriptions are refused (full mode reads at most 10000)"
     )
@@ -170,6 +175,7 @@ class Settings(BaseSettings):
         "auth_public_key_file",
         "auth_issuer",
         "auth_audience",
+        "hub_loopback_callbacks",
         mode="before",
     )
     @classmethod

@@ -32,6 +32,7 @@ from interaction_hub.notifications import (
     subscribers,
 )
 from interaction_hub.settings import Settings
+from query_api.auth import auth_enabled, is_loopback
 from schemas.events import EventSubscription, EventSubscriptionInput
 from storage.base import Delivery, SubscriptionRegistry, SubscriptionStore
 from storage.tmf630 import parse_filter
@@ -41,6 +42,15 @@ log = logging.getLogger(__name__)
 
 class HubFull(Exception):
     """The hub has as many subscriptions as it takes."""
+
+
+def serves_this_machine_only(settings: Settings) -> bool:
+    """Whether only this machine's own processes can register listeners: the embedded store served
+    on a loopback address without authentication (when query_api/auth.py turns it off by default).
+    Callbacks to loopback addresses then reach nothing such a caller cannot reach directly, so they
+    are allowed unless IHUB_HUB_LOOPBACK_CALLBACKS says otherwise; anywhere else they would lead
+    inside (SSRF). Not in full mode: its workers deliver, and cannot tell how the API is served."""
+    return settings.store == "embedded" and is_loopback(settings.host) and not auth_enabled(settings)
 
 
 class Hub:
@@ -62,7 +72,7 @@ class Hub:
         self._max_attempts = settings.notify_max_attempts
         self._timeout_s = settings.notify_timeout_s
         self._backoff_s = settings.notify_backoff_s
-        self._rule = CallbackRule.from_settings(settings)
+        self._rule = CallbackRule.from_settings(settings, loopback_by_default=serves_this_machine_only(settings))
         self._max_subscriptions = settings.hub_max_subscriptions
         self._max_pending = settings.hub_max_pending
         self._registering = asyncio.Lock()

@@ -78,8 +78,8 @@ class EventSubscriptionInput(BaseModel):
     callback: str = Field(
         max_length=2048,
         description="Absolute http(s) URL that receives the notifications. Its host must resolve, to public "
-        "addresses only (unless IHUB_HUB_ALLOWED_NETWORKS allows others), and not to this server; an IP address "
-        "must be a valid one",
+        "addresses only (unless IHUB_HUB_ALLOWED_NETWORKS or IHUB_HUB_LOOPBACK_CALLBACKS allows others), and "
+        "not to this server; an IP address must be a valid one",
     )
     query: str | None = Field(
         default=None,

@@ -37,7 +37,8 @@ FILTER_PATTERN = rf"^(?:{_CONDITION}(?:&{_CONDITION})*)?$"
         400: {
             "model": Error,
             "description": "A bad callback or query: e.g. a callback whose host does not resolve, or resolves to "
-            "an address that is not public (unless IHUB_HUB_ALLOWED_NETWORKS allows it), or to this server",
+            "an address that is not public (unless IHUB_HUB_ALLOWED_NETWORKS or IHUB_HUB_LOOPBACK_CALLBACKS allows "
+            "it), or to this server",
         },
         409: {"model": Error, "description": "The hub has its maximum of subscriptions"},
         413: {"model": Error, "description": "The body is larger than the limit (IHUB_MAX_BODY_BYTES)"},

@@ -9,7 +9,8 @@ import httpx
 from tests.conformance.conftest import Server, subscribe
 from tests.conformance.test_party_interaction import CTK_BODY, MERGE, assert_tmf_error
 
-# the listeners run on this machine: callbacks to loopback must be allowed (by default they are not)
+# the listeners run on this machine: callbacks to loopback must be allowed (by default they are only
+# on the embedded store served on a loopback address without auth)
 LOOPBACK = {"IHUB_HUB_ALLOWED_NETWORKS": "127.0.0.0/8"}
 
 
@@ -96,5 +97,26 @@ def test_subscriptions_and_pending_notifications_survive_a_kill(tmp_path, listen
     try:
         events = sink.wait_for(1)
         assert [e["event"]["partyInteraction"]["id"] for e in events] == [created["id"]]
+    finally:
+        server.stop()
+
+
+def test_the_readme_listener_example_works_on_the_embedded_store_as_it_comes(tmp_path, listener):
+    """README "Event hub": a listener on this machine, registered with `ihub serve`'s defaults."""
+    sink = listener()
+    server = Server(tmp_path)
+    for name in ("IHUB_HUB_ALLOWED_NETWORKS", "IHUB_HUB_LOOPBACK_CALLBACKS", "IHUB_HOST", "IHUB_STORE"):
+        server.env.pop(name, None)  # the defaults, whatever the tests' environment holds
+    server.start()
+    try:
+        api = httpx.Client(base_url=server.url)
+        query = "eventType=PartyInteractionStatusChangeEvent&event.partyInteraction.status=completed"
+        subscribe(api, sink.url, query)
+        created = api.post("partyInteraction", json={**CTK_BODY, "status": "open"}).json()
+        api.patch(f"partyInteraction/{created['id']}", json={"status": "completed"}, headers=MERGE)
+        events = sink.wait_for(1)
+        assert [(e["eventType"], e["event"]["partyInteraction"]["id"]) for e in events] == [
+            ("PartyInteractionStatusChangeEvent", created["id"])
+        ]
     finally:
         server.stop()

@@ -31,8 +31,10 @@ LIMITS = {"IHUB_HUB_MAX_SUBSCRIPTIONS": "3", "IHUB_HUB_MAX_PENDING": "3", "IHUB_
 
 @pytest.fixture(scope="module", params=["embedded", "search"])
 def plain_api(request, tmp_path_factory):
-    """The default settings: callbacks reach public addresses only."""
-    with own_server(request, tmp_path_factory, "hub-safety", {"IHUB_NOTIFY_BACKOFF_S": "0.2"}) as client:
+    """A server the network reaches, with the default hub settings: callbacks reach public
+    addresses only."""
+    env = {"IHUB_NOTIFY_BACKOFF_S": "0.2", "IHUB_HOST": "0.0.0.0", "IHUB_AUTH": "off"}
+    with own_server(request, tmp_path_factory, "hub-safety", env) as client:
         yield client
 
 

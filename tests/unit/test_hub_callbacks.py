@@ -29,7 +29,7 @@ from interaction_hub.notifications import (
     subscriber,
 )
 from interaction_hub.settings import Settings
-from query_api.hub import Hub, HubFull
+from query_api.hub import Hub, HubFull, serves_this_machine_only
 from schemas.events import EventSubscriptionInput
 from storage.base import Delivery
 from storage.sqlite import outbox
@@ -138,6 +138,48 @@ def test_the_allowed_networks_setting_reads_comma_separated_cidrs(monkeypatch):
         1000,
         10000,
     )
+
+
+AUTH_ON = {"auth_public_key_file": "/keys/ihub.pem", "auth_issuer": "https://id.example", "auth_audience": "ihub"}
+
+
+@pytest.mark.parametrize(
+    ("settings", "this_machine_only"),
+    [
+        (Settings(), True),  # `ihub serve` as it comes: 127.0.0.1, the embedded store, no auth
+        (Settings(host="::1"), True),
+        (Settings(host="localhost", auth="off"), True),
+        (Settings(host="0.0.0.0", auth="off"), False),  # reachable from the network
+        (Settings(host="10.0.0.5", auth="off"), False),
+        (Settings(**AUTH_ON), False),  # with tokens: callers from elsewhere, through a proxy
+        (Settings(store="search"), False),  # the workers deliver, and cannot tell how the API is served
+    ],
+)
+def test_loopback_callbacks_are_allowed_by_default_only_where_no_one_else_can_register(settings, this_machine_only):
+    assert serves_this_machine_only(settings) is this_machine_only
+    rule = CallbackRule.from_settings(settings, loopback_by_default=serves_this_machine_only(settings))
+    if this_machine_only:
+        assert check("http://127.0.0.1:9000/listener", rule).address == "127.0.0.1"
+        assert check("http://localhost:9000/listener", rule).address == "127.0.0.1"
+        assert check("http://[::1]:9000/listener", rule).address == "::1"
+    else:
+        with pytest.raises(CallbackRefused, match=r"^127\.0\.0\.1 is not a public address$"):
+            check("http://127.0.0.1:9000/listener", rule)
+    with pytest.raises(CallbackRefused, match=r"^10\.1\.2\.3 is not a public address$"):  # loopback only
+        check("http://10.1.2.3/listener", rule)
+
+
+def test_the_loopback_setting_overrides_the_default_both_ways(monkeypatch):
+    monkeypatch.setenv("IHUB_HUB_LOOPBACK_CALLBACKS", "false")
+    refused = CallbackRule.from_settings(Settings(), loopback_by_default=True)
+    with pytest.raises(CallbackRefused, match=r"^127\.0\.0\.1 is not a public address$"):
+        check("http://127.0.0.1:9000/listener", refused)
+    monkeypatch.setenv("IHUB_HUB_LOOPBACK_CALLBACKS", "true")
+    allowed = CallbackRule.from_settings(Settings(host="0.0.0.0", auth="off"))  # as a worker reads it
+    assert check("http://127.0.0.1:9000/listener", allowed).address == "127.0.0.1"
+    assert check("http://[::1]:9000/listener", allowed).address == "::1"
+    monkeypatch.setenv("IHUB_HUB_LOOPBACK_CALLBACKS", "")  # an empty variable of a deployment file: unset
+    assert Settings().hub_loopback_callbacks is None
 
 
 # -- one delivery attempt ---------------------------------------------------------------------
