@@ -14,11 +14,24 @@ if TYPE_CHECKING:  # the commands import what they use only when they run
 # Plain (click) help: typer's rich panels print every boolean flag as `--flag <bool>`, as if it took a
 # value; plain help prints switches as `--flag` and `--flag / --no-flag`.
 app = typer.Typer(
-    help="Interaction Hub: TMF683 Party Interaction Management.", no_args_is_help=True, rich_markup_mode=None
+    help="Interaction Hub: TMF683 Party Interaction Management.\n\n"
+    "The embedded store lives in a data directory (--data-dir, IHUB_DATA_DIR, ./data). Only serve and demo"
+    " create one; the other commands need it to exist, and a dry run reads it while a server runs.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 Store = Annotated[str | None, typer.Option(help="embedded (SQLite) or search (Kafka + engine) [IHUB_STORE]")]
-DataDir = Annotated[Path | None, typer.Option(help="Embedded store directory [IHUB_DATA_DIR, ./data]")]
+# Only serve and demo make a data directory; a command that finds none is given a wrong one.
+DataDir = Annotated[
+    Path | None, typer.Option(help="Embedded store directory, created if missing [IHUB_DATA_DIR, ./data]")
+]
+ExistingDataDir = Annotated[
+    Path | None,
+    typer.Option(
+        help="Embedded store directory; it must exist (only serve and demo create one) [IHUB_DATA_DIR, ./data]"
+    ),
+]
 
 
 def _settings(**flags: Any) -> Settings:
@@ -188,13 +201,15 @@ def reindex() -> None:
 
 @app.command()
 def retention(
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list what would go: a count per month")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only list what would go: a count per month (reads a served store too)")
+    ] = False,
     days: Annotated[
         int | None, typer.Option(min=1, help="Keep this many days [IHUB_RETENTION_DAYS; needed if that is unset]")
     ] = None,
     ids: Annotated[bool, typer.Option("--ids", help="Also print the ids, one per line")] = False,
     store: Store = None,
-    data_dir: DataDir = None,
+    data_dir: ExistingDataDir = None,
 ) -> None:
     """Purge now the interactions that ended more than the retention period ago (docs/privacy.md)."""
     from interaction_hub.cli.privacy import retention as run_retention

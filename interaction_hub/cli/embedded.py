@@ -1,13 +1,18 @@
 """The embedded store's data directory as the commands open it.
 
-A running server holds the directory's exclusive lock (storage/sqlite/store.py): a command that
-writes says in one line who holds it and what to do, not in a traceback.
+Only `ihub serve` and `ihub demo` create a data directory (SqliteStore makes the one it is given);
+every other command needs an existing store, so a mistyped directory is an error, not a new empty
+store reported on. A running server holds the directory's exclusive lock (storage/sqlite/store.py):
+a command that only reads opens the database read-only beside it instead (SQLite's WAL gives a
+reader a consistent snapshot while the server writes); one that writes says in one line who holds
+the lock and what to do.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -17,6 +22,7 @@ if TYPE_CHECKING:
     from interaction_hub.settings import Settings
     from storage.sqlite.store import SqliteStore
 
+DATABASE = "interactions.sqlite3"  # SqliteStore's database file in its directory
 LOCK = ".lock"  # the file SqliteStore holds an exclusive flock on while it is open
 
 
@@ -25,11 +31,34 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(1)
 
 
-def open_store(settings: Settings, *, advice: str) -> SqliteStore:
-    """The store in settings.data_dir for writing; one line naming the process that holds it, and
-    `advice`, when another has it open."""
+def existing(data_dir: Path) -> Path:
+    """The database of the store in `data_dir`; exits with one line when there is none."""
+    where = data_dir.resolve()
+    if not where.is_dir():
+        fail(
+            f"no data directory {where}; name the store's with --data-dir or IHUB_DATA_DIR"
+            " (only `ihub serve` and `ihub demo` create one)"
+        )
+    if not (where / DATABASE).is_file():
+        fail(f"{where} holds no embedded store (no {DATABASE}); name the store's directory with --data-dir")
+    return where / DATABASE
+
+
+def read_only(data_dir: Path) -> sqlite3.Connection:
+    """A read-only connection to the existing store in `data_dir`, served or not. It takes no lock,
+    so a running server goes on serving and writing."""
+    conn = sqlite3.connect(f"{existing(data_dir).as_uri()}?mode=ro", uri=True, isolation_level=None)
+    conn.execute("PRAGMA busy_timeout=10000")  # the store's own: a reader may wait briefly on a checkpoint
+    return conn
+
+
+def open_store(settings: Settings, *, create: bool, advice: str) -> SqliteStore:
+    """The store in settings.data_dir for writing, made there first if `create`; one line naming the
+    process that holds it, and `advice`, when another has it open."""
     from storage.sqlite.store import SqliteStore, StoreLocked
 
+    if not create:
+        existing(settings.data_dir)
     try:
         return SqliteStore(settings.data_dir, synchronous=settings.sqlite_synchronous)
     except StoreLocked:

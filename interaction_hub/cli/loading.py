@@ -32,7 +32,9 @@ async def _demo_embedded(settings: Settings, count: int, seed: int, parties: int
     from storage.query import Query
 
     store = open_store(
-        settings, advice="stop it first (the demo writes into the store itself), or give another --data-dir"
+        settings,
+        create=True,
+        advice="stop it first (the demo writes into the store itself), or give another --data-dir",
     )
     base = f"{settings.resource_root()}{settings.base_path}/partyInteraction/"
     try:

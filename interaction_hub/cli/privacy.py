@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import closing
+from datetime import datetime
 from typing import Any
 
 import typer
@@ -18,22 +20,37 @@ async def retention(settings: Settings, days: int, *, dry_run: bool, show_ids: b
     """List or purge; the number of interactions concerned."""
     cutoff = retention_cutoff(days)
     when = cutoff.isoformat().replace("+00:00", "Z")
+    if dry_run:
+        found = await _expired(settings, cutoff)
+        typer.echo(f"{len(found)} interactions ended before {when} (kept {days} days); nothing purged (dry run)")
+        for month, count in sorted(Counter(month_of(doc) for doc in found).items()):
+            typer.echo(f"  {month}  {count}")
+        ids = sorted(doc["id"] for doc in found)
+    else:
+        store, close = await _open(settings)
+        try:
+            ids = await store.purge_expired(cutoff, await _notify(settings, store))
+        finally:
+            await close()
+        typer.echo(f"purged {len(ids)} interactions that ended before {when} (kept {days} days)")
+    if show_ids:
+        for interaction_id in ids:
+            typer.echo(interaction_id)
+    return len(ids)
+
+
+async def _expired(settings: Settings, cutoff: datetime) -> list[Document]:
+    """What the purge would remove. The embedded store is read read-only, beside a server using it."""
+    if settings.store == "embedded":
+        from interaction_hub.cli.embedded import read_only
+        from storage.sqlite.privacy import expired_rows
+
+        with closing(read_only(settings.data_dir)) as conn:
+            return [doc for _, doc in expired_rows(conn, cutoff)]
     store, close = await _open(settings)
     try:
-        if dry_run:
-            found: list[Document] = await store.expired(cutoff)
-            typer.echo(f"{len(found)} interactions ended before {when} (kept {days} days); nothing purged (dry run)")
-            for month, count in sorted(Counter(month_of(doc) for doc in found).items()):
-                typer.echo(f"  {month}  {count}")
-            ids = sorted(doc["id"] for doc in found)
-        else:
-            notify = await _notify(settings, store)
-            ids = await store.purge_expired(cutoff, notify)
-            typer.echo(f"purged {len(ids)} interactions that ended before {when} (kept {days} days)")
-        if show_ids:
-            for interaction_id in ids:
-                typer.echo(interaction_id)
-        return len(ids)
+        found: list[Document] = await store.expired(cutoff)
+        return found
     finally:
         await close()
 
@@ -43,7 +60,9 @@ async def _open(settings: Settings) -> tuple[Any, Any]:
         from interaction_hub.cli.embedded import open_store
 
         sqlite = open_store(
-            settings, advice="a server purges on its own schedule (IHUB_RETENTION_DAYS); stop it to purge now"
+            settings,
+            create=False,  # nothing to purge where there is no store
+            advice="a server purges on its own schedule (IHUB_RETENTION_DAYS); stop it to purge now",
         )
         return sqlite, sqlite.close
     from interaction_hub.search_client import search_client
