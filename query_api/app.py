@@ -24,6 +24,7 @@ from query_api.retention import RetentionSchedule
 from query_api.routes import (
     analytics,
     docs,
+    home,
     hub,
     parties,
     party_interaction,
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(analytics.router)
     app.include_router(parties.router)
     app.include_router(party_role.router)  # TMF669: the component's roles, one per permission
+    app.include_router(home.router)  # /: the pages for a browser, where things are for an API client
     app.include_router(ui_config.router)  # /ui/auth.json: before the /ui mount, so it wins
     app.mount("/ui", StaticFiles(directory=Path(__file__).parent / "ui", html=True), name="ui")
 

@@ -396,7 +396,8 @@ class AccessRules:
 
     def needed(self, method: str, path: str) -> str | None:
         """The permission a request needs; PUBLIC for none; None for "a valid token, no more"."""
-        if path == "/ui" or path.startswith("/ui/"):
+        # the pages' files, and the root that leads to them: neither holds data (routes/home.py)
+        if path in ("/", "/ui") or path.startswith("/ui/"):
             return PUBLIC
         if self.public_docs and (path in DOCS_PATHS or path.startswith(DOCS_PREFIXES)):
             return PUBLIC

@@ -99,6 +99,15 @@ def test_the_api_description_and_pages_need_no_token(api: httpx.Client) -> None:
         assert httpx.get(root + path).status_code == 200, path
 
 
+def test_the_root_needs_no_token_and_shows_only_where_things_are(api: httpx.Client) -> None:
+    root = str(api.base_url).split("/tmf-api")[0]
+    assert create(api, interaction(f"root-{uuid4().hex}", "cust-root"))  # something the root must not show
+    browser = httpx.get(root + "/", headers={"Accept": "text/html"})
+    assert (browser.status_code, browser.headers["location"], browser.content) == (307, "/ui/", b"")
+    client = httpx.get(root + "/", headers={"Accept": "application/json"})
+    assert (client.status_code, client.json()) == (200, {"pages": "/ui/", "docs": "/docs", "openapi": "/openapi.json"})
+
+
 # --- 403: each endpoint against its permission ----------------------------------------------------------
 
 

@@ -222,6 +222,7 @@ def test_only_asymmetric_algorithms_may_be_configured(algorithms: str) -> None:
         ("GET", "/ihub/v1/analytics/kpis", ANALYTICS),
         ("DELETE", "/ihub/v1/parties/cust-42", ERASE),
         ("GET", "/ihub/v1/parties/cust-42/export", EXPORT),
+        ("GET", "/", PUBLIC),
         ("GET", "/ui/index.html", PUBLIC),
         ("GET", "/docs", PUBLIC),
         ("GET", "/openapi.json", PUBLIC),
