@@ -18,6 +18,12 @@ across publishers and still grow when two changes share a microsecond or a clock
 - merge / json-patch: applied to the current state; `id`, `href` and `direction` are not patchable,
   `creationDate` cannot be removed, and the result must be a valid PartyInteraction. A status that
   changes without a new `statusChangeDate` gets the change's time.
+- contribute: one record's part of an interaction that several records make (a mail thread's
+  messages, a message and its delivery receipts, a web session's events). On an absent interaction
+  it is a create. Otherwise it is merged in (`contributed`): objects merge key by key, arrays gain
+  the items they lack, `interactionDate` spans both, and a value already stored is replaced only by
+  a change at least as new as the stored version (an older one only fills what is missing), so the
+  outcome does not depend on the order the records arrive in.
 - delete: removes the interaction; deleting one that is not there is `unchanged` (old state None).
 """
 
@@ -37,7 +43,7 @@ from schemas.common import MAX_DEPTH, deeper_than, describe, json_depth, parse_d
 from schemas.party_interaction import NOT_PATCHABLE, stored_resource, validated_resource
 
 Document = dict[str, Any]
-Kind = Literal["create", "merge", "json-patch", "delete"]
+Kind = Literal["create", "merge", "json-patch", "contribute", "delete"]
 OutcomeKind = Literal["create", "update", "delete", "unchanged", "superseded"]
 
 JSON_PATCH_OPS = frozenset({"add", "remove", "replace", "move", "copy", "test"})
@@ -164,7 +170,7 @@ def check(change: Change) -> None:
         _not_patchable(set(change.body))
     elif change.kind == "json-patch":
         _not_patchable({_top_level(path) for path in _json_patch_targets(change.body)})
-    elif change.kind == "create" and not isinstance(change.body, dict):
+    elif change.kind in ("create", "contribute") and not isinstance(change.body, dict):
         raise Invalid("a create body is a JSON object")
 
 
@@ -176,7 +182,13 @@ def apply(current: State, change: Change, *, href: str | None = None) -> Outcome
     if doc is not None and change.party_id is not None and not names_party(doc, change.party_id):
         # another party's interaction is, to this writer, one that does not exist
         raise NotFound(f"no PartyInteraction with id '{change.interaction_id}'")
-    if change.kind == "create":
+    if change.kind == "contribute" and doc is not None:
+        newer = change.version >= current.version
+        new = _validated_patch_result(doc, contributed(doc, change.body, newer), change.time)
+        if change.max_bytes is not None and len(orjson.dumps(new)) > change.max_bytes:
+            raise Invalid(f"the PartyInteraction would be larger than {change.max_bytes} bytes")
+        return _outcome(current, new, change)
+    if change.kind in ("create", "contribute"):
         if doc is not None and change.version < current.version:
             return Outcome("superseded", current, current)
         where = change.href or href
@@ -215,6 +227,39 @@ def patched(doc: Document, kind: Kind, body: Any, max_bytes: int | None = None) 
         result: Document = _merge(doc, body)
         return result
     return _json_patch(doc, body, max_bytes)
+
+
+def contributed(doc: Document, part: Document, newer: bool) -> Document:
+    """`part` merged into `doc` (a new document): objects key by key, arrays gain the items they
+    lack, `interactionDate` spans both; a scalar (or array item set) already in `doc` is replaced
+    only when `newer`. What may not change (id, href, direction) and `creationDate` stay."""
+    result = dict(doc)
+    for key, value in part.items():
+        before = doc.get(key)
+        if key in NOT_PATCHABLE or key in _KEPT:
+            continue
+        if before is None:
+            result[key] = value
+        elif key == "interactionDate" and isinstance(before, dict) and isinstance(value, dict):
+            result[key] = _span(before, value)
+        elif isinstance(before, dict) and isinstance(value, dict):
+            result[key] = contributed(before, value, newer)
+        elif isinstance(before, list) and isinstance(value, list):
+            result[key] = before + [item for item in value if item not in before]
+        elif newer:
+            result[key] = value
+    return result
+
+
+def _span(one: Document, other: Document) -> Document:
+    """The time period covering both: the earlier start, the later end."""
+    span = {**other, **one}
+    for key, pick in (("startDateTime", min), ("endDateTime", max)):
+        moments = [(parse_date_time(p[key]), p[key]) for p in (one, other) if isinstance(p.get(key), str)]
+        known = [(instant, text) for instant, text in moments if instant is not None]
+        if known:
+            span[key] = pick(known)[1]
+    return span
 
 
 def merge_diff(old: Document, new: Document) -> Document:

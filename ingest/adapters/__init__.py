@@ -1,6 +1,7 @@
 """Channel adapters: pure functions from a `ChannelEvent` to an `Change` (storage/changes.py).
 
-One module per channel; `ADAPTERS` maps each event `type` to its adapter and `adapt` dispatches.
+One module per channel of the project's own envelope; `ADAPTERS` maps each event `type` to its
+adapter, and `adapt` dispatches, to a vendor format's adapter (ingest/formats) for the rest.
 Adapters do no I/O and read no clock or random source: the same event always gives the same change,
 so a worker may retry or replay freely. Anything that cannot be adapted raises `AdapterError`, whose
 `reason` names the problem (the worker sends the event to the dead-letter topic with it).
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from importlib.resources import files
 
+from ingest import formats
 from ingest.adapters import app, chat, email, ivr, social, store, tmf683, voice, web
 from ingest.adapters.common import AdapterError
 from schemas.channel_event import ChannelEvent
@@ -37,10 +39,14 @@ ADAPTERS: dict[str, Callable[[ChannelEvent], Change]] = {
 
 
 def adapt(event: ChannelEvent) -> Change:
-    """The change `event` makes; AdapterError for an unknown type or data the adapter cannot use."""
+    """The change `event` makes; AdapterError for an unknown type or data the adapter cannot use.
+    An event made of a vendor record has its format's id as type (ingest/formats)."""
     adapter = ADAPTERS.get(event.type)
     if adapter is None:
-        raise AdapterError(f"unknown event type {event.type!r}")
+        vendor = formats.FORMATS.get(event.type)
+        if vendor is None:
+            raise AdapterError(f"unknown event type {event.type!r}")
+        adapter = vendor.adapt
     return adapter(event)
 
 

@@ -143,6 +143,7 @@ CHANNEL_NAMES = {
     "email": "Email",
     "chat": "Chat",
     "social": "Social",
+    "messaging": "Messaging",  # SMS, MMS and WhatsApp (vendor formats, ingest/formats)
 }
 
 # Native customer segments that denote an organisation rather than a person.

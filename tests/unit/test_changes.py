@@ -1049,3 +1049,76 @@ def test_a_merge_patch_whose_result_passes_the_bound_is_refused():
 
 def test_without_a_bound_nothing_is_refused_for_size():
     assert apply(stored(), change("json-patch", copies(400))).kind == "update"
+
+
+# -- contribute: one record's part of an interaction several records make ------------------------
+
+
+def _part(time: str, status: str, note: str, external: str, start: str, end: str) -> dict:
+    return {
+        "@type": "EmailInteraction",
+        "direction": "inbound",
+        "reason": "Bill question",
+        "status": status,
+        "channel": [{"id": "email", "name": "Email", "role": "primary", "@referredType": "Channel"}],
+        "interactionDate": {"startDateTime": start, "endDateTime": end},
+        "note": [{"date": time, "text": note}],
+        "externalIdentifier": [{"id": external, "owner": "mail", "externalIdentifierType": "Message-ID"}],
+        "thread": {"subject": "Bill", "lastMessageId": external},
+    }
+
+
+FIRST = Change.at(
+    "contribute",
+    "thread-1",
+    "2026-11-20T09:00:00Z",
+    _part("2026-11-20T09:00:00Z", "inProgress", "question", "m1@x", "2026-11-20T09:00:00Z", "2026-11-20T09:00:00Z"),
+    href="http://h/x/thread-1",
+)
+REPLY = Change.at(
+    "contribute",
+    "thread-1",
+    "2026-11-20T10:00:00Z",
+    _part("2026-11-20T10:00:00Z", "completed", "answer", "m2@x", "2026-11-20T10:00:00Z", "2026-11-20T10:00:00Z"),
+    href="http://h/x/thread-1",
+)
+
+
+def test_a_first_contribution_creates_the_interaction():
+    outcome = apply(ABSENT, FIRST)
+    assert outcome.kind == "create" and outcome.new.doc is not None
+    assert outcome.new.doc["note"] == [{"date": "2026-11-20T09:00:00Z", "text": "question"}]
+    assert outcome.new.doc["creationDate"] == "2026-11-20T09:00:00Z"
+
+
+@pytest.mark.parametrize("order", [(FIRST, REPLY), (REPLY, FIRST)], ids=["in order", "reply first"])
+def test_contributions_merge_to_the_same_interaction_in_either_order(order):
+    state = ABSENT
+    for change in order:
+        state = apply(state, change).new
+    doc = state.doc
+    assert doc is not None
+    assert sorted(n["text"] for n in doc["note"]) == ["answer", "question"]
+    assert sorted(e["id"] for e in doc["externalIdentifier"]) == ["m1@x", "m2@x"]
+    # the interaction spans both records; the newer record's values win, the older only fills gaps
+    assert doc["interactionDate"] == {"startDateTime": "2026-11-20T09:00:00Z", "endDateTime": "2026-11-20T10:00:00Z"}
+    assert doc["status"] == "completed" and doc["thread"]["lastMessageId"] == "m2@x"
+
+
+def test_the_same_contribution_twice_changes_nothing_the_second_time():
+    state = apply(apply(ABSENT, FIRST).new, REPLY).new
+    again = apply(state, REPLY)
+    assert again.kind == "unchanged" and again.new == state
+
+
+def test_a_contribution_keeps_what_may_not_change():
+    state = apply(ABSENT, FIRST).new
+    outbound = replace(REPLY, body={**REPLY.body, "direction": "outbound", "creationDate": "2020-01-01T00:00:00Z"})
+    doc = apply(state, outbound).new.doc
+    assert doc is not None and doc["direction"] == "inbound" and doc["creationDate"] == "2026-11-20T09:00:00Z"
+
+
+def test_a_contribution_that_would_leave_an_invalid_interaction_is_refused():
+    state = apply(ABSENT, FIRST).new
+    with pytest.raises(Invalid):
+        apply(state, replace(REPLY, body={**REPLY.body, "note": [{"text": 5}]}))
