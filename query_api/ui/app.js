@@ -1,9 +1,8 @@
 // Customer 360: a party's interactions, newest first, from GET /ihub/v1/parties/{id}/timeline.
-import { channelColor, channelIcon, channelLabel, escapeHtml, formatDateTime, formatSeconds, getJson, showError } from "./charts.js";
+import { LIST, channelColor, channelIcon, channelLabel, escapeHtml, formatDateTime, formatSeconds, getJson, showEmptyStore, showError } from "./charts.js";
 import { READ, pageNeeding } from "./auth.js";
 
 const TIMELINE = (party) => `/ihub/v1/parties/${encodeURIComponent(party)}/timeline`;
-const LIST = "/tmf-api/partyInteraction/v4/partyInteraction";
 const FACETS = ["channel", "status", "reason"];
 const KNOWN = new Set(["id", "href", "creationDate", "description", "reason", "status", "statusChangeDate", "channel",
   "interactionDate", "note", "relatedParty", "direction", "interactionItem", "attachment", "interactionRelationship"]);
@@ -51,11 +50,17 @@ function syncUrl() {
 
 // -- suggestions: customers of the most recent interactions (TMF683 list) -----------------------
 
-async function loadSuggestions() {
+async function loadSuggestions(auth) {
   const box = $("suggestions");
   try {
     const url = `${LIST}?sort=-interactionDate.startDateTime&limit=60&fields=relatedParty`;
     const items = await getJson(url);
+    // no interaction at all: say how to fill the store (a token for one party sees only its own, so
+    // an empty list says nothing about the store then)
+    if (!items.length && !auth.partyId) {
+      showEmptyStore(true);
+      $("intro").classList.add("hidden");
+    }
     const seen = new Map();
     for (const item of items) {
       for (const party of item.relatedParty || []) {
@@ -265,7 +270,8 @@ function applyInputs() {
 }
 
 async function init() {
-  if (!(await pageNeeding(READ, "search customers or read their interactions"))) return;
+  const auth = await pageNeeding(READ, "search customers or read their interactions");
+  if (!auth) return;
   $("finder").addEventListener("submit", (ev) => { ev.preventDefault(); openParty($("party-input").value); });
   $("apply").addEventListener("click", applyInputs);
   $("q").addEventListener("keydown", (ev) => { if (ev.key === "Enter") applyInputs(); });
@@ -281,7 +287,7 @@ async function init() {
   const p = new URLSearchParams(location.search);
   const limit = parseInt(p.get("limit") || "", 10);
   if (limit >= 1 && limit <= 200) state.pageSize = limit;
-  loadSuggestions();
+  loadSuggestions(auth);
   if (p.get("party")) {
     state.party = p.get("party");
     $("party-input").value = state.party;

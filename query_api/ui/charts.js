@@ -217,3 +217,55 @@ export function showError(message) {
   banner.textContent = message;
   banner.classList.toggle("hidden", !message);
 }
+
+// -- an empty store: say so, and how to fill it ----------------------------------------------------
+
+export const LIST = "/tmf-api/partyInteraction/v4/partyInteraction";
+
+/** Whether the store holds no interaction the user may read (one item asked for, not a count). */
+export async function storeIsEmpty() {
+  return (await getJson(`${LIST}?limit=1&fields=id`)).length === 0;
+}
+
+function node(tag, ...parts) {
+  const element = document.createElement(tag);
+  element.append(...parts); // strings become text nodes: nothing here is parsed as HTML
+  return element;
+}
+
+function code(text) {
+  const element = document.createElement("code");
+  element.textContent = text;
+  return element;
+}
+
+function emptyStorePanel() {
+  const docs = document.createElement("a");
+  docs.href = "/docs";
+  docs.textContent = "API docs";
+  const panel = node("section",
+    node("h2", "No interactions yet"),
+    node("p", "The store is empty, so there is nothing to show. To fill it:"),
+    node("ul",
+      // the embedded store has one process at a time: the demo writes into it while the server is stopped
+      node("li", "demo customer histories: stop the server and start it again with ", code("make run DEMO=1"),
+        ", or run ", code("ihub demo"), " (with the same ", code("--data-dir"), ") before ", code("ihub serve"),
+        "; in full mode ", code("ihub demo --store search"), " while it runs;"),
+      node("li", "your own interactions: POST them to ", code(LIST), " (see the ", docs, ")."),
+    ),
+  );
+  panel.id = "empty-store";
+  panel.className = "panel empty-store";
+  panel.setAttribute("role", "status");
+  return panel;
+}
+
+/** Show (or hide) the panel that says the store is empty and how to fill it, below the error banner. */
+export function showEmptyStore(shown) {
+  let panel = document.getElementById("empty-store");
+  if (!panel && shown) {
+    panel = emptyStorePanel();
+    document.getElementById("error").after(panel);
+  }
+  if (panel) panel.classList.toggle("hidden", !shown);
+}

@@ -1,12 +1,12 @@
 // KPI dashboard: GET /ihub/v1/analytics/kpis grouped by channel, agent and store.
-import { barChart, channelColor, channelLabel, escapeHtml, formatPercent, formatSeconds, lineChart, getJson, showError } from "./charts.js";
-import { ANALYTICS, pageNeeding } from "./auth.js";
+import { barChart, channelColor, channelLabel, escapeHtml, formatPercent, formatSeconds, lineChart, getJson, showEmptyStore, showError, storeIsEmpty } from "./charts.js";
+import { ANALYTICS, READ, pageNeeding } from "./auth.js";
 
 const KPIS = "/ihub/v1/analytics/kpis";
 const TOP = 10;
 const $ = (id) => document.getElementById(id);
 
-const state = { from: "", to: "", interval: "day", fcrDays: 7, showAll: { agent: false, store: false }, data: {}, seq: 0 };
+const state = { from: "", to: "", interval: "day", fcrDays: 7, showAll: { agent: false, store: false }, data: {}, seq: 0, auth: null };
 
 const isoDate = (d) => d.toISOString().slice(0, 10);
 const wholeDays = (n) => Number.isInteger(n) && n >= 1 && n <= 365; // what the API takes as fcrDays
@@ -59,6 +59,8 @@ async function load() {
     if (seq !== state.seq) return;
     state.data = { channel, agent, store };
     render();
+    const empty = await emptyStore(channel);
+    if (seq === state.seq) showEmptyStore(empty);
   } catch (err) {
     if (seq === state.seq) showError(`Could not load the KPIs: ${err.message}`);
   } finally {
@@ -67,6 +69,13 @@ async function load() {
       document.querySelector("main").classList.remove("loading");
     }
   }
+}
+
+/** Whether the store holds no interaction at all, when the period holds none. Only the list can
+ * tell, and only a user who may read interactions may ask it; a failure of that check is no news. */
+async function emptyStore(report) {
+  if (report.groups.length || !state.auth.may(READ)) return false;
+  return storeIsEmpty().catch(() => false);
 }
 
 function card(id, value, sub) {
@@ -131,7 +140,8 @@ function board(kind, groups) {
 }
 
 async function init() {
-  if (!(await pageNeeding(ANALYTICS, "see the KPI dashboards"))) return;
+  state.auth = await pageNeeding(ANALYTICS, "see the KPI dashboards");
+  if (!state.auth) return;
   const p = new URLSearchParams(location.search);
   const today = isoDate(new Date());
   state.to = p.get("to") || today;

@@ -4,6 +4,8 @@ A fresh `ihub serve` on demo data, once per store: embedded, and full mode (the 
 through Kafka and an `ihub worker` into the search engine); every number the pages show is checked
 against the public API. Screenshots go to artifacts/ui-customer360.png and artifacts/ui-kpis.png
 (embedded), and artifacts/ui-customer360-search.png and artifacts/ui-kpis-search.png (full mode).
+On an empty store, reached from the server's root, the pages say how to fill it
+(artifacts/ui-empty-store.png).
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 import subprocess
 import time
 from collections import Counter
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -127,9 +130,10 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser, ui_server):
-    """A page that records JS errors and refuses (and records) any request that leaves the server."""
+@contextmanager
+def guarded_page(browser, root: str) -> Iterator:
+    """A page that records JS errors and refuses (and records) any request that leaves the server at
+    `root`; both must stay empty."""
     context = browser.new_context(viewport={"width": 1360, "height": 900}, locale="en-GB", timezone_id="UTC")
     page = context.new_page()
     errors: list[str] = []
@@ -137,7 +141,7 @@ def page(browser, ui_server):
     page.on("console", lambda msg: errors.append(f"console.{msg.type}: {msg.text}") if msg.type == "error" else None)
     page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
 
-    own = urlsplit(ui_server.root).netloc
+    own = urlsplit(root).netloc
 
     def guard(route):
         parts = urlsplit(route.request.url)
@@ -152,6 +156,12 @@ def page(browser, ui_server):
     context.close()
     assert not errors, f"JavaScript errors: {errors}"
     assert not outside, f"the page tried to load from outside the server: {outside}"
+
+
+@pytest.fixture
+def page(browser, ui_server):
+    with guarded_page(browser, ui_server.root) as page:
+        yield page
 
 
 def wait_ready(page) -> None:
@@ -199,6 +209,7 @@ def test_customer_360(page, api, ui_server, mode):
     recent_ids = [p["id"] for item in recent for p in item["relatedParty"] if p.get("role") not in ("agent", "store")]
     chips = page.eval_on_selector_all("#suggestions .chip", "cs => cs.map(c => c.dataset.party)")
     assert chips and chips[0] == recent_ids[0] and set(chips) <= set(recent_ids)
+    assert page.is_hidden("#empty-store") and page.is_hidden("#intro")  # a party is open, the store has data
 
     # first page: the same items in the same order, the same facet counts, the same total
     first = api.get(timeline, params={"limit": PAGE_SIZE}).json()
@@ -291,6 +302,7 @@ def test_kpis(page, api, ui_server, mode):
 
     channel, agent, store = report("channel"), report("agent"), report("store")
     assert channel["groups"] and agent["groups"] and store["groups"], "the demo data fills the last 30 days"
+    assert page.is_hidden("#empty-store")
 
     # leaderboards: the top agent and store and their volumes, and the order of the first ten rows
     assert board(page, "agent")[0] == (agent["groups"][0]["key"], agent["groups"][0]["volume"])
@@ -340,3 +352,54 @@ def test_kpis(page, api, ui_server, mode):
     page.click("nav a[href='./']")
     page.wait_for_url("**/ui/")
     wait_ready(page)
+
+
+@pytest.fixture(scope="module")
+def empty_server(tmp_path_factory):
+    """A server on a fresh embedded store. What the pages say about an empty store comes from the
+    public list, whichever store answers it."""
+    server = Server(tmp_path_factory.mktemp("ui-empty-store"), {"IHUB_STORE": "embedded"})
+    with running(server, tmp_path_factory.mktemp("ui-empty-worker")):
+        yield server
+
+
+def test_the_root_leads_to_pages_that_say_how_to_fill_an_empty_store(browser, empty_server):
+    root = empty_server.root
+    with guarded_page(browser, root) as page:
+        page.goto(root + "/")
+        page.wait_for_url(f"{root}/ui/")
+        wait_ready(page)
+        hint = page.locator("#empty-store")
+        hint.wait_for()  # the customer 360 page learns it from the list of recent interactions
+        text = hint.text_content()
+        assert "No interactions yet" in text and "make run DEMO=1" in text and "ihub demo" in text and LIST in text
+        assert page.is_hidden("#intro")
+        # the pages link to the API and its docs (each answers)
+        assert page.get_attribute("#empty-store a", "href") == "/docs"
+        links = page.eval_on_selector_all("nav.links a", "as => as.map(a => a.getAttribute('href'))")
+        assert links == ["/docs", f"{LIST}?limit=20"]
+        assert httpx.get(root + links[0]).status_code == 200
+        assert httpx.get(root + links[1]).json() == []
+
+        page.goto(f"{root}/ui/kpis.html")
+        wait_ready(page)
+        assert page.is_visible("#empty-store")
+        screenshot(page, "ui-empty-store", "embedded")
+
+        # with one interaction in the period, the hint is gone from both pages
+        start = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        body = {
+            "reason": "First contact",
+            "direction": "inbound",
+            "channel": [{"id": "web"}],
+            "interactionDate": {"startDateTime": start},
+            "relatedParty": [{"id": "cust-first", "role": "customer", "@referredType": "Individual"}],
+        }
+        assert httpx.post(root + LIST, json=body).status_code == 201
+        page.reload()
+        wait_ready(page)
+        assert page.is_hidden("#empty-store")
+        assert page.text_content("#card-channel .value") == "Web"
+        page.goto(f"{root}/ui/")
+        page.wait_for_selector("#suggestions .chip[data-party='cust-first']")
+        assert page.is_hidden("#empty-store") and page.is_visible("#intro")
