@@ -69,10 +69,11 @@ class FormatError(ValueError):
 @dataclass(frozen=True, slots=True)
 class Record:
     """One vendor record: its native id (unique per record and revision: a redelivery of the same
-    revision has the same one), the time it describes (ISO 8601, with an offset) and its data."""
+    revision has the same one), the time it describes (ISO 8601, with an offset; None when the
+    vendor's record carries none: then the time it was received is used) and its data."""
 
     native_id: str
-    time: str
+    time: str | None
     data: dict[str, Any]
 
 
@@ -114,14 +115,15 @@ def source_name(event: ChannelEvent) -> str:
     return event.source.removeprefix(SOURCE_PREFIX)
 
 
-def wrap(record: Record, format_id: str, source: str, settings: dict[str, Any]) -> ChannelEvent:
+def wrap(record: Record, format_id: str, source: str, settings: dict[str, Any], received: str) -> ChannelEvent:
     """The channel event that carries `record` of source `source` (with the source settings the
-    adapter reads) through the raw topic or the embedded store's write."""
+    adapter reads) through the raw topic or the embedded store's write. `received`: when the
+    delivery arrived (ISO 8601), the record's time if it has none of its own."""
     return ChannelEvent(
         id=f"{format_id}:{record.native_id}",
         source=source_urn(source),
         type=format_id,
-        time=record.time,
+        time=record.time or received,
         data={"record": record.data, "source": settings},
     )
 
