@@ -33,6 +33,7 @@ from interaction_hub.notifications import (
 )
 from interaction_hub.settings import Settings
 from query_api.auth import auth_enabled, is_loopback
+from query_api.hub_queries import check_attributes
 from schemas.events import EventSubscription, EventSubscriptionInput
 from storage.base import Delivery, SubscriptionRegistry, SubscriptionStore
 from storage.tmf630 import parse_filter
@@ -99,6 +100,8 @@ class Hub:
         HubFull. `this_server`: where the request reached this server (not a callback). `v5`: a
         listener of TMF683 v5, and where its interactions' hrefs start (notifications.Subscriber)."""
         query = parse_filter(request.query) if request.query else None
+        if query is not None:
+            check_attributes(query, v5=v5 is not None)
         try:
             await asyncio.wait_for(check_callback(request.callback, self._rule.serving(*this_server)), self._timeout_s)
         except TimeoutError:

@@ -83,7 +83,9 @@ class EventSubscriptionInput(BaseModel):
     )
     query: str | None = Field(
         default=None,
-        description="TMF630 filter on the event, e.g. eventType=PartyInteractionCreateEvent",
+        description="TMF630 filter on the event, e.g. eventType=PartyInteractionCreateEvent"
+        "&event.partyInteraction.status=completed: on the event's attributes, the interaction's under "
+        "event.partyInteraction",
     )
 
     @field_validator("callback")

@@ -38,7 +38,7 @@ FILTER_PATTERN = rf"^(?:{_CONDITION}(?:&{_CONDITION})*)?$"
             "model": Error,
             "description": "A bad callback or query: e.g. a callback whose host does not resolve, or resolves to "
             "an address that is not public (unless IHUB_HUB_ALLOWED_NETWORKS or IHUB_HUB_LOOPBACK_CALLBACKS allows "
-            "it), or to this server",
+            "it), or to this server; a query on an attribute no event has, or on an object rather than a value",
         },
         409: {"model": Error, "description": "The hub has its maximum of subscriptions"},
         413: {"model": Error, "description": "The body is larger than the limit (IHUB_MAX_BODY_BYTES)"},

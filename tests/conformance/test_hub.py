@@ -79,6 +79,24 @@ def test_bad_subscriptions_get_400(api):
     assert_tmf_error(api.post("hub", json={"callback": "http://127.0.0.1:9/x", "extra": 1}), 400, "extra")
 
 
+def test_a_query_no_event_can_meet_is_refused_naming_the_attribute(api):
+    v4 = "is not an attribute of a TMF683 event: an event has eventId, eventTime, eventType"
+    for query, named in [("nonsense.path=1", "nonsense.path"), ("eventType=X&status=completed", "status")]:
+        response = api.post("hub", json={"callback": "http://127.0.0.1:9/x", "query": query})
+        assert assert_tmf_error(response, 400)["message"].startswith(f"query: '{named}' {v4}")
+    response = api.post("hub", json={"callback": "http://127.0.0.1:9/x", "query": "event.partyInteraction.channel=x"})
+    assert_tmf_error(response, 400, "query: 'event.partyInteraction.channel' is an object of a TMF683 event")
+    v5 = str(api.base_url).replace("/v4/", "/v5/")
+    hub = {"@type": "Hub", "callback": "http://127.0.0.1:9/x", "query": "relatedParty.partyOrPartyRole.id=cust-42"}
+    error = assert_tmf_error(httpx.post(f"{v5}hub", json=hub), 400)
+    assert error["message"].startswith("query: 'relatedParty.partyOrPartyRole.id' is not an attribute of a TMF683 v5")
+    # the same condition on the event's interaction is one a v5 listener may have
+    hub["query"] = "event.partyInteraction.relatedParty.partyOrPartyRole.id=cust-42"
+    registered = httpx.post(f"{v5}hub", json=hub)
+    assert registered.status_code == 201, registered.text
+    assert httpx.delete(f"{v5}hub/{registered.json()['id']}").status_code == 204
+
+
 def test_subscriptions_and_pending_notifications_survive_a_kill(tmp_path, listener):
     sink = listener(fail_first=10**6)  # refuses everything until told otherwise
     server = Server(tmp_path, LOOPBACK).start()
