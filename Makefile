@@ -12,6 +12,9 @@ NEWMAN := .tools/node_modules/.bin/newman
 ENGINE ?= elasticsearch
 comma  := ,
 EXTRAS := test$(if $(filter opensearch,$(ENGINE)),$(comma)opensearch)
+# Serving needs the runtime dependencies alone (`runtime` names no extra); the test tools (pytest,
+# playwright, mypy, schemathesis, ...) are for the targets that test.
+RUN_EXTRAS := $(if $(filter opensearch,$(ENGINE)),opensearch,runtime)
 
 .PHONY: install run test test-unit test-ctk test-cluster bench clean
 
@@ -19,7 +22,7 @@ EXTRAS := test$(if $(filter opensearch,$(ENGINE)),$(comma)opensearch)
 $(VENV)/.installed-%: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[$*]'
+	$(PY) -m pip install -q -e '.$(if $(filter-out runtime,$*),[$*])'
 	touch $@
 
 $(NEWMAN):
@@ -29,7 +32,7 @@ $(NEWMAN):
 install: $(VENV)/.installed-$(EXTRAS) $(NEWMAN)
 
 # `make run DEMO=1` first fills an empty store with demo customer histories.
-run: $(VENV)/.installed-$(EXTRAS)
+run: $(VENV)/.installed-$(RUN_EXTRAS)
 	$(if $(DEMO),$(IHUB) demo --if-empty --events 5000 --data-dir $(DATA))
 	$(IHUB) serve --host $(HOST) --port $(PORT) --data-dir $(DATA)
 
