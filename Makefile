@@ -43,6 +43,15 @@ run: $(VENV)/.installed-$(RUN_EXTRAS)
 test: $(VENV)/.installed-test$(comma)opensearch $(NEWMAN)
 	IHUB_SEARCH_ENGINE=$(ENGINE) scripts/test-all
 
+# The fast tests alone: tests/unit, no services, under a minute. With the OpenSearch client, as for
+# `make test`: a unit test checks that each engine gets its own client.
+test-unit: $(VENV)/.installed-test$(comma)opensearch
+	$(PY) -m pytest -q -p no:cacheprovider tests/unit
+
+# The official TMF683 CTK on a fresh embedded store, no services (`scripts/run-ctk search`: full mode).
+test-ctk: install
+	scripts/run-ctk
+
 # The fault tests on a local three-broker Kafka and two-node Elasticsearch cluster (scripts/services
 # cluster, its own ports), started here and stopped afterwards; figures in artifacts/cluster-*.json.
 test-cluster: install
