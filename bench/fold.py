@@ -101,7 +101,7 @@ def main() -> None:
         for i in range(0, len(batch), args.batch):
             result = await projector.process(batch[i : i + args.batch])
             written["changes"] += sum(len(orjson.dumps(record)) for _, record in result.changes)  # as published
-            written["dead letters"] += sum(len(record) for _, record in result.dead_letters)
+            written["dead letters"] += sum(len(letter.value) for letter in result.dead_letters)
         return time.process_time() - started
 
     profile = cProfile.Profile(time.process_time) if args.profile else None

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
         " default: http://<host>:<port> of this server",
     )
     max_body_bytes: int = Field(default=1024 * 1024, ge=1, description="Larger bodies get 413")
+    sources_file: Path | None = Field(
+        default=None,
+        description="The channel systems that send their own formats (TOML, ingest/sources.py); the server"
+        " refuses to start on an invalid one",
+    )
     # 1000 holds the official CTK's unpaged lists whole on its test stores (about 400 interactions)
     default_page_size: int = Field(
         default=1000, ge=1, description="Items in a list page when the client gives no limit"

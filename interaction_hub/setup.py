@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 
 from interaction_hub.backoff import backoff_delay
 from interaction_hub.kafka_client import kafka_options
@@ -18,12 +19,13 @@ from storage.search.subscriptions import SubscriptionIndex
 log = logging.getLogger(__name__)
 
 
-async def prepare(settings: Settings, *, wait: bool = False) -> None:
-    """Create topics and indices (idempotent). `wait`: retry until Kafka and the engine answer."""
+async def prepare(settings: Settings, *, wait: bool = False, feeds: Sequence[str] = ()) -> None:
+    """Create topics and indices (idempotent). `wait`: retry until Kafka and the engine answer.
+    `feeds`: the Kafka-fed sources' topics, made if their producers have not made them."""
     attempt = 0
     while True:
         try:
-            await _prepare(settings)
+            await _prepare(settings, feeds)
             return
         except Exception as exc:
             if not wait:
@@ -34,7 +36,7 @@ async def prepare(settings: Settings, *, wait: bool = False) -> None:
             await asyncio.sleep(delay)
 
 
-async def _prepare(settings: Settings) -> None:
+async def _prepare(settings: Settings, feeds: Sequence[str]) -> None:
     await ensure_topics(
         kafka_options(settings),
         settings.topic_partitions,
@@ -42,6 +44,7 @@ async def _prepare(settings: Settings) -> None:
         retention_days=settings.retention_days,
         update_retention=True,  # the raw topic's retention follows IHUB_RETENTION_DAYS (docs/privacy.md)
         min_insync=settings.topic_min_insync,
+        feeds=feeds,
     )
     client = search_client(settings)
     try:
@@ -54,11 +57,11 @@ async def _prepare(settings: Settings) -> None:
         await engine.close(client)
 
 
-async def prepare_worker(settings: Settings) -> None:
+async def prepare_worker(settings: Settings, feeds: Sequence[str] = ()) -> None:
     """`prepare`, waiting for the services; then, for a worker group that never ran: notifications
     are about what happens from now on, so it does not replay the change log to subscribers (the
     raw topic, the log of record, it does read from the start)."""
-    await prepare(settings, wait=True)
+    await prepare(settings, wait=True, feeds=feeds)
     try:
         await start_group_at_end(kafka_options(settings), settings.worker_group, CHANGES_TOPIC, if_new=True)
     except Exception as exc:

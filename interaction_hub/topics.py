@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -37,13 +37,19 @@ def retention_configs(retention_days: int | None) -> dict[str, dict[str, str]]:
 
 
 def topic_specs(
-    partitions: int, replication: int = 1, retention_days: int | None = None, min_insync: int = 1
+    partitions: int,
+    replication: int = 1,
+    retention_days: int | None = None,
+    min_insync: int = 1,
+    feeds: Sequence[str] = (),
 ) -> list[NewTopic]:
     """The topics, each with `replication` replicas of which `min_insync` must have a write before
-    an acks=all producer (every producer of the project) is answered."""
+    an acks=all producer (every producer of the project) is answered. `feeds`: the topics of
+    Kafka-fed sources (the sources file), made here when their own producer has not made them."""
     kept = retention_configs(retention_days)
     durable = {"min.insync.replicas": str(min_insync)}
     return [
+        *(NewTopic(feed, partitions, replication, topic_configs=durable) for feed in feeds),
         NewTopic(RAW_TOPIC, partitions, replication, topic_configs={**kept[RAW_TOPIC], **durable}),
         NewTopic(DLQ_TOPIC, 1, replication, topic_configs={**kept[DLQ_TOPIC], **durable}),
         NewTopic(CHANGES_TOPIC, partitions, replication, topic_configs={**kept[CHANGES_TOPIC], **durable}),
@@ -62,6 +68,7 @@ async def ensure_topics(
     retention_days: int | None = None,
     update_retention: bool = False,
     min_insync: int = 1,
+    feeds: Sequence[str] = (),
 ) -> None:
     """Create the missing topics (`replication` replicas, `min_insync` of them in sync for a write).
     `update_retention` (`ihub init`, the API and the workers at start): also set the retention of
@@ -73,7 +80,7 @@ async def ensure_topics(
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        specs = topic_specs(partitions, replication, retention_days, min_insync)
+        specs = topic_specs(partitions, replication, retention_days, min_insync, feeds)
         missing = [spec for spec in specs if spec.name not in existing]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # another process created them first

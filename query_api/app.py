@@ -11,12 +11,13 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
+from ingest.sources import load as load_sources
 from interaction_hub.kafka_client import kafka_options
 from interaction_hub.settings import Settings
 from query_api import errors
 from query_api.access import AccessControl, Audit
 from query_api.auth import PUBLIC, AccessRules, Authenticator
-from query_api.deps import State
+from query_api.deps import Intake, State
 from query_api.hub import Hub
 from query_api.observability import Observe, store_readiness
 from query_api.observability import router as operations_router
@@ -26,6 +27,7 @@ from query_api.routes import (
     docs,
     home,
     hub,
+    ingest,
     parties,
     party_interaction,
     party_interaction_v5,
@@ -65,16 +67,30 @@ async def open_stores(settings: Settings) -> tuple[InteractionStore, Subscriptio
     return log_backed, subscriptions, None
 
 
+def _intake(store: InteractionStore, hub: Hub, settings: Settings) -> Intake:
+    from query_api.full_mode import LogBackedStore
+    from query_api.intake import embedded_intake, kafka_intake
+
+    if isinstance(store, LogBackedStore):
+        return kafka_intake(store)
+    assert isinstance(store, SqliteStore)
+    return embedded_intake(store, hub.notify, f"{settings.resource_root()}{settings.base_path}/partyInteraction")
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     authenticator = Authenticator.from_settings(settings)  # refuses settings that would expose data
+    # refuses a sources file with any problem (SourcesError names them all)
+    sources = load_sources(settings.sources_file) if settings.sources_file else {}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store, subscriptions, outbox = await open_stores(settings)
         event_hub = Hub(subscriptions, outbox=outbox, settings=settings)
         audit = Audit(getattr(store, "audit", None))  # full mode: to the audit topic as well
-        app.state.ihub = State(settings, store, event_hub, authenticator, audit)
+        app.state.ihub = State(
+            settings, store, event_hub, authenticator, audit, _intake(store, event_hub, settings), sources
+        )
         app.state.readiness = store_readiness(store, settings.data_dir if settings.store == "embedded" else None)
         if authenticator is not None:
             await authenticator.keys.start()
@@ -119,6 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(timeline.router)
     app.include_router(analytics.router)
     app.include_router(parties.router)
+    app.include_router(ingest.router)  # channel systems' own formats (ingest/formats)
     app.include_router(party_role.router)  # TMF669: the component's roles, one per permission
     app.include_router(home.router)  # /: the pages for a browser, where things are for an API client
     app.include_router(ui_config.router)  # /ui/auth.json: before the /ui mount, so it wins

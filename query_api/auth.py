@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 READ, WRITE, DELETE = "interaction:read", "interaction:write", "interaction:delete"
 HUB, ANALYTICS = "hub:manage", "analytics:read"
 ERASE, EXPORT = "party:erase", "party:export"
-PERMISSIONS = frozenset({READ, WRITE, DELETE, HUB, ANALYTICS, ERASE, EXPORT})
+INGEST = "ingest:write"
+PERMISSIONS = frozenset({READ, WRITE, DELETE, HUB, ANALYTICS, ERASE, EXPORT, INGEST})
 PUBLIC = ""  # an endpoint anyone may call (subject to settings)
 
 # The one table: which permission each endpoint needs. `{base}` is the TMF683 base path, `{v5}`
@@ -62,7 +63,12 @@ ACCESS_RULES: tuple[tuple[str, str, str], ...] = (
     ("GET", "/ihub/v1/analytics/kpis", ANALYTICS),
     ("DELETE", "/ihub/v1/parties/*", ERASE),
     ("GET", "/ihub/v1/parties/*/export", EXPORT),
+    # checked by the ingress itself, after a vendor's signature or a source's key (INGEST_PATHS)
+    ("POST", "/ingest/v1/sources/*", INGEST),
 )
+# Channel systems authenticate as their vendor can (a signature, a key, Basic credentials), or with
+# a bearer token granting INGEST: the ingress route decides (query_api/routes/ingest.py).
+INGEST_PATHS = "/ingest/v1/sources/"
 # Served to anyone: the built-in pages' files (their data comes from the API, with a token) and,
 # unless IHUB_AUTH_PUBLIC_DOCS is off, the API description.
 DOCS_PATHS = ("/docs", "/docs/", "/openapi.json")
@@ -399,6 +405,8 @@ class AccessRules:
         # the pages' files, and the root that leads to them: neither holds data (routes/home.py)
         if path in ("/", "/ui") or path.startswith("/ui/"):
             return PUBLIC
+        if path.startswith(INGEST_PATHS):
+            return PUBLIC  # the ingress authenticates each delivery itself
         if self.public_docs and (path in DOCS_PATHS or path.startswith(DOCS_PREFIXES)):
             return PUBLIC
         if path in HEALTH_PATHS or (self.public_metrics and path == METRICS_PATH):

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
 
+from ingest.sources import Source
 from interaction_hub.settings import Settings
 from query_api.access import Audit
 from query_api.auth import Authenticator
 from query_api.hub import Hub
+from schemas.channel_event import ChannelEvent
 from storage.base import InteractionStore
+from storage.changes import Change
+
+Intake = Callable[[Sequence[tuple[ChannelEvent, Change]]], Awaitable[None]]
+"""Makes adapted records durable (query_api/intake.py): the embedded store's commit, or Kafka's."""
 
 
 @dataclass
@@ -21,6 +28,8 @@ class State:
     hub: Hub
     authenticator: Authenticator | None  # None: auth is off
     audit: Audit
+    intake: Intake
+    sources: dict[str, Source] = field(default_factory=dict)  # the sources file's
 
 
 async def _state(request: Request) -> State:  # async: no thread-pool hop per request

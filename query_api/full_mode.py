@@ -15,7 +15,7 @@ import asyncio
 import builtins
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -159,6 +159,13 @@ class LogBackedStore:
             raise Refused.from_code(record.get("refused", ""), record.get("error", "refused"))
         old = State(0, record["old"])  # the version before is not carried; nothing needs it
         return Outcome(record["kind"], old, State(record["version"], record["new"]))
+
+    async def publish_raw(self, records: Sequence[tuple[bytes, bytes]]) -> None:
+        """Put (key, value) records on the raw topic and wait until every one is acknowledged by
+        all in-sync replicas (vendor records: the workers adapt them; nobody waits for that)."""
+        sent = [await self._producer.send(RAW_TOPIC, value=value, key=key) for key, value in records]
+        for acknowledged in sent:
+            await acknowledged
 
     # privacy (docs/privacy.md): erase markers in the log of record, applied by the workers
     async def erase_party(self, party_id: str, notify: Notify) -> builtins.list[str]:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import orjson
@@ -93,6 +94,10 @@ def interaction_id(source: str, native_id: str) -> str:
     return digest.hex()
 
 
+# the attributes a binary-mode record may carry as `ce_` headers (others, e.g. extensions, are ignored)
+_BINARY_ATTRIBUTES = frozenset({"specversion", "id", "source", "type", "time", "subject"})
+
+
 class ChannelEvent(BaseModel):
     """The envelope every channel system publishes (CloudEvents 1.0 attributes, JSON data)."""
 
@@ -115,6 +120,24 @@ class ChannelEvent(BaseModel):
         except orjson.JSONDecodeError as error:
             raise ValueError(f"not a JSON document: {error}") from None
         return cls.model_validate(document)
+
+    @classmethod
+    def from_kafka(cls, value: bytes, headers: Sequence[tuple[str, bytes]] | None) -> ChannelEvent:
+        """Decode a Kafka record in either content mode of the CloudEvents Kafka binding: structured
+        (the whole envelope in the value, as `from_bytes`) or binary (the attributes in `ce_`
+        headers, the data in the value)."""
+        attributes = {
+            name[3:]: raw.decode(errors="strict")
+            for name, raw in headers or ()
+            if name.startswith("ce_") and name[3:] in _BINARY_ATTRIBUTES
+        }
+        if "specversion" not in attributes:
+            return cls.from_bytes(value)
+        try:
+            data = orjson.loads(value)
+        except orjson.JSONDecodeError as error:
+            raise ValueError(f"the data of a binary-mode CloudEvent is not JSON: {error}") from None
+        return cls.model_validate({**attributes, "data": data})
 
     def to_bytes(self) -> bytes:
         """The record value a publisher sends (the inverse of `from_bytes`)."""

@@ -29,6 +29,7 @@ import faust
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from ingest.sources import load as load_sources
 from interaction_hub.backoff import until_done
 from interaction_hub.kafka_client import faust_credentials, kafka_options
 from interaction_hub.search_client import search_client
@@ -41,6 +42,7 @@ from storage.search.subscriptions import SubscriptionIndex
 from stream_workers import contacts, metrics
 from stream_workers.batching import Ack, batches
 from stream_workers.erasures import ErasureLog
+from stream_workers.feeds import Bridged, bridge, feeds
 from stream_workers.notifier import Notifier
 from stream_workers.operations import WorkerState
 from stream_workers.pipeline import BatchResult, Message, Projector
@@ -230,18 +232,7 @@ def create_worker(settings: Settings, status: WorkerState | None = None) -> faus
         following: asyncio.Task[None] | None = None
         try:
             async for events, ack in batches(stream, settings.worker_batch_size, settings.worker_batch_seconds):
-                batch = [
-                    Message(
-                        e.message.topic,
-                        e.message.partition,
-                        e.message.offset,
-                        e.message.key,
-                        e.message.value,
-                        e.message.timestamp,
-                        e.message.headers,
-                    )
-                    for e in events
-                ]
+                batch = [_message(e) for e in events]
                 metrics.BATCH_SIZE.observe(len(batch))
                 started = time.perf_counter()
                 result = await projector.process(batch)
@@ -266,6 +257,25 @@ def create_worker(settings: Settings, status: WorkerState | None = None) -> faus
             await erasures.stop()
             await notifier.close()
             await store.close()
+
+    by_topic = feeds(load_sources(settings.sources_file)) if settings.sources_file else {}
+    if by_topic:
+        feed_topics = app.topic(*sorted(by_topic), key_type=bytes, value_type=bytes, internal=False)
+
+        @app.agent(feed_topics, concurrency=1)
+        async def bridge_feeds(stream: faust.StreamT[bytes]) -> None:
+            """The Kafka-fed sources' records, as channel events onto the raw topic (stream_workers/feeds.py)."""
+            producer = AIOKafkaProducer(**kafka_options(settings), acks="all", enable_idempotence=True)
+            await producer.start()
+            try:
+                async for events, ack in batches(stream, settings.worker_batch_size, settings.worker_batch_seconds):
+                    result = bridge([_message(e) for e in events], by_topic)
+                    await until_done("putting feed records on the raw topic", partial(send_bridged, producer, result))
+                    if result.dead_letters:
+                        log.warning("%d feed records dead-lettered to %s", len(result.dead_letters), DLQ_TOPIC)
+                    await ack()
+            finally:
+                await producer.stop()
 
     async def assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
         if status is not None:
@@ -315,6 +325,22 @@ async def publish_purge(settings: Settings) -> str:
     return erasure_id
 
 
+def _message(event: Any) -> Message:
+    m = event.message
+    return Message(m.topic, m.partition, m.offset, m.key, m.value, m.timestamp, m.headers)
+
+
+async def send_bridged(producer: AIOKafkaProducer, result: Bridged) -> None:
+    """A feed batch's events on the raw topic and its dead letters, each acknowledged (acks=all)."""
+    futures = [await producer.send(RAW_TOPIC, value=value, key=key) for key, value in result.raw]
+    futures += [
+        await producer.send(DLQ_TOPIC, value=letter.value, key=letter.key, headers=letter.headers())
+        for letter in result.dead_letters
+    ]
+    for future in futures:
+        await future
+
+
 async def update_contacts(records: list[dict[str, Any]], index: ContactIndex, ack: Ack) -> None:
     """FCR's contacts from a batch's change records (retried until the engine takes them), then
     the batch's ack: its offsets commit only once its contacts are written."""
@@ -332,7 +358,10 @@ async def publish(producer: AIOKafkaProducer, result: BatchResult) -> None:
     """
 
     async def send_all() -> None:
-        futures = [await producer.send(DLQ_TOPIC, value=record, key=key) for key, record in result.dead_letters]
+        futures = [
+            await producer.send(DLQ_TOPIC, value=letter.value, key=letter.key, headers=letter.headers())
+            for letter in result.dead_letters
+        ]
         futures += [
             await producer.send(CHANGES_TOPIC, value=orjson.dumps(record), key=key) for key, record in result.changes
         ]

@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import orjson
 from pydantic import ValidationError
 
 from ingest.adapters import AdapterError, adapt
@@ -41,6 +40,7 @@ from interaction_hub import tracing
 from interaction_hub.backoff import BACKOFF_SECONDS, RETRIES, backoff_delay, until_done
 from schemas.channel_event import API_SOURCE, ChannelEvent
 from schemas.common import describe, parse_date_time, utc_now
+from schemas.dead_letter import DeadLetter
 from schemas.erasure import ERASED_KIND, Marker, is_marker_key
 from schemas.events import changed_attributes
 from storage.changes import ABSENT, Change, Invalid, Outcome, Refused, apply
@@ -66,7 +66,7 @@ class Message:
 
 @dataclass(slots=True)
 class BatchResult:
-    dead_letters: list[tuple[bytes | None, bytes]] = field(default_factory=list)  # (key, record)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
     # (key, record): published as JSON, and first read by the notifier and the contacts in this process
     changes: list[tuple[bytes, dict[str, Any]]] = field(default_factory=list)
 
@@ -87,16 +87,8 @@ def parse_cutoff(text: str) -> datetime:
     return found
 
 
-def dead_letter(message: Message, reason: str) -> tuple[bytes | None, bytes]:
-    record = {
-        "error": reason,
-        "topic": message.topic,
-        "partition": message.partition,
-        "offset": message.offset,
-        "key": message.key.decode(errors="replace") if message.key else None,
-        "payload": message.value.decode(errors="replace"),
-    }
-    return message.key, orjson.dumps(record)
+def dead_letter(message: Message, reason: str, source: str | None = None) -> DeadLetter:
+    return DeadLetter(message.key, message.value, reason, message.topic, message.partition, message.offset, source)
 
 
 def _reason(exc: Exception) -> str:
@@ -168,7 +160,7 @@ class Projector:
         for message in messages:
             event_type = None
             try:
-                event = ChannelEvent.from_bytes(message.value)
+                event = ChannelEvent.from_kafka(message.value, message.headers)
                 event_type = event.type
                 change = adapt(event)
             except (ValidationError, ValueError, AdapterError) as exc:
@@ -227,7 +219,7 @@ class Projector:
         half-way), then each is deleted with a change record whose old state carries its identity
         only, and the marker gets a change record of its own (the API waits for it)."""
         try:
-            event = ChannelEvent.from_bytes(message.value)
+            event = ChannelEvent.from_kafka(message.value, message.headers)
             marker = Marker.from_event(event)
         except (ValidationError, ValueError) as exc:
             result.dead_letters.append(dead_letter(message, _reason(exc)))

@@ -21,6 +21,15 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+
+def _add_sources_commands() -> None:
+    from interaction_hub.cli.sources import sources_app
+
+    app.add_typer(sources_app, name="sources")
+
+
+_add_sources_commands()
+
 Store = Annotated[str | None, typer.Option(help="embedded (SQLite) or search (Kafka + engine) [IHUB_STORE]")]
 # Only serve and demo make a data directory; a command that finds none is given a wrong one.
 DataDir = Annotated[
@@ -43,6 +52,20 @@ def _settings(**flags: Any) -> Settings:
         return Settings(**{k: v for k, v in flags.items() if v is not None})
     except ValidationError as exc:
         raise typer.BadParameter(str(exc)) from None
+
+
+def _feeds(settings: Settings) -> list[str]:
+    """The sources file's Kafka-fed topics (a problem in the file: one line each, exit 2)."""
+    from ingest.sources import SourcesError, feed_topics, load
+
+    if settings.sources_file is None:
+        return []
+    try:
+        return feed_topics(load(settings.sources_file))
+    except SourcesError as exc:
+        for problem in exc.problems:
+            typer.echo(f"ihub: {settings.sources_file}: {problem}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.callback()
@@ -73,6 +96,7 @@ def serve(
 
     import uvicorn
 
+    from ingest.sources import SourcesError
     from interaction_hub import logs, tracing
     from interaction_hub.cli.embedded import check_free
     from interaction_hub.shutdown import arm_deadline
@@ -103,6 +127,10 @@ def serve(
         application = create_app(settings)
     except AuthConfigError as exc:
         typer.echo(f"ihub: refusing to start: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except SourcesError as exc:
+        for problem in exc.problems:
+            typer.echo(f"ihub: refusing to start: {settings.sources_file}: {problem}", err=True)
         raise typer.Exit(2) from None
 
     class Server(uvicorn.Server):
@@ -136,7 +164,7 @@ def init() -> None:
     from interaction_hub.setup import prepare
 
     settings = _settings()
-    asyncio.run(prepare(settings))
+    asyncio.run(prepare(settings, feeds=_feeds(settings)))
     typer.echo(
         f"ihub: topics on {settings.kafka_bootstrap} and index '{settings.index_alias}' on {settings.search_url} ready"
     )
@@ -155,7 +183,7 @@ def worker() -> None:
     tracing.setup(settings, "ihub-worker")
     status = WorkerHttp(settings)
     status.start()  # /health/live answers while the worker still waits for its services
-    asyncio.run(prepare_worker(settings))  # a worker waits for its services; it does not crash-loop
+    asyncio.run(prepare_worker(settings, _feeds(settings)))  # a worker waits for its services; it does not crash-loop
     run_worker(
         lambda: create_worker(settings, status=status.state),
         shutdown_timeout_s=settings.shutdown_timeout_s,
@@ -177,6 +205,28 @@ def demo(
 
     settings = _settings(store=store, data_dir=data_dir)
     asyncio.run(run_demo(settings, events, seed, parties, if_empty))
+
+
+@app.command("ingest")
+def ingest(
+    source: Annotated[str, typer.Option(help="The source's name in the sources file")],
+    files: Annotated[
+        list[Path], typer.Argument(help="Files of the source's records (e.g. a Firehose export, an mbox)")
+    ],
+    sources_file: Annotated[Path | None, typer.Option(help="The sources file [IHUB_SOURCES_FILE]")] = None,
+    media_type: Annotated[
+        str | None, typer.Option(help="The files' media type (default: the format's first, e.g. application/json)")
+    ] = None,
+    store: Store = None,
+    data_dir: ExistingDataDir = None,
+) -> None:
+    """Replay files of a source's records through its ingress path: into the embedded store, or
+    onto the raw topic (full mode), as its webhook would."""
+    from interaction_hub.cli.sources import ingest_files, load_source
+
+    settings = _settings(sources_file=sources_file, store=store, data_dir=data_dir)
+    count = ingest_files(settings, load_source(settings, source), files, media_type)
+    typer.echo(f"ihub: {count} records of {source} {'stored' if settings.store == 'embedded' else 'published'}")
 
 
 @app.command("import")

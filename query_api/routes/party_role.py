@@ -15,7 +15,7 @@ from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
-from query_api.auth import ANALYTICS, DELETE, ERASE, EXPORT, HUB, PERMISSIONS, READ, WRITE
+from query_api.auth import ANALYTICS, DELETE, ERASE, EXPORT, HUB, INGEST, PERMISSIONS, READ, WRITE
 from query_api.deps import AppState
 from query_api.errors import TmfError
 from query_api.routes.party_interaction import ATTRIBUTE_PATH
@@ -37,6 +37,7 @@ DESCRIPTIONS: dict[str, str] = {
     ANALYTICS: "Read the KPI reports",
     ERASE: "Erase every interaction of a party (right to erasure)",
     EXPORT: "Export every interaction of a party (data portability)",
+    INGEST: "Deliver channel systems' records to the ingress (where a source has no signature or key of its own)",
 }
 
 

@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer
 
 from ingest.adapters import adapt, sample_events
 from schemas.channel_event import DLQ_TOPIC, RAW_TOPIC, ChannelEvent
+from schemas.dead_letter import DeadLetter
 from tests.conftest import engine_client, engine_http
 from tests.integration.conftest import IHUB, count, publish, publish_raw, wait_until
 from tests.proxy import TcpProxy
@@ -67,21 +68,23 @@ def test_every_channel_end_to_end_through_the_tmf683_api(isolated, api_and_worke
     wait_until(lambda: api.get(f"partyInteraction/{passthrough['id']}").status_code == 404, 30, "the delete")
 
 
-def read_dead_letters(bootstrap: str, marker: str, expected: int, timeout: float = 60) -> list[dict]:
+def read_dead_letters(bootstrap: str, marker: str, expected: int, timeout: float = 60) -> list[DeadLetter]:
     """Dead letters of `expected` distinct raw records (other consumer groups reading the same raw
     topic, like the conformance suite's worker, dead-letter them too)."""
 
     async def go():
         consumer = AIOKafkaConsumer(DLQ_TOPIC, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest")
         await consumer.start()
-        found: dict[tuple[int, int], dict] = {}
+        found: dict[tuple[int, int], DeadLetter] = {}
         try:
             deadline = time.monotonic() + timeout
             while len(found) < expected and time.monotonic() < deadline:
                 batches = await consumer.getmany(timeout_ms=1000)
                 for records in batches.values():
-                    for letter in (orjson.loads(r.value) for r in records if marker.encode() in r.value):
-                        found[(letter["partition"], letter["offset"])] = letter
+                    for r in records:
+                        if marker.encode() in r.value:
+                            letter = DeadLetter.from_record(r.key, r.value, r.headers)
+                            found[(letter.partition, letter.offset)] = letter
         finally:
             await consumer.stop()
         return list(found.values())
@@ -95,6 +98,7 @@ def test_poison_events_go_to_the_dead_letter_topic_and_good_ones_keep_flowing(is
     good = [marked(e, f"{marker}-{n}") for n in range(20) for e in sample_events()[:3]]
     poison = [
         (b"k1", f"not json {marker}".encode()),
+        (b"k0", b"\xff\xfe not UTF-8 " + marker.encode() + b" \xc3\x28"),
         (b"k2", orjson.dumps({"id": marker, "source": "x", "type": "ihub.web.session", "time": "never", "data": {}})),
         (
             b"k3",
@@ -140,11 +144,13 @@ def test_poison_events_go_to_the_dead_letter_topic_and_good_ones_keep_flowing(is
     )
     letters = read_dead_letters(kafka_bootstrap, marker, len(poison))
     assert len(letters) == len(poison)
-    reasons = " | ".join(letter["error"] for letter in letters)
+    reasons = " | ".join(letter.reason for letter in letters)
     for fragment in ("JSON", "time", "unknown event type", "callId", "no PartyInteraction with id"):
         assert fragment in reasons, reasons
     for letter in letters:
-        assert letter["topic"] == RAW_TOPIC and letter["offset"] >= 0 and marker in letter["payload"]
+        assert letter.topic == RAW_TOPIC and letter.offset >= 0
+    # each dead letter is the raw record byte for byte, invalid UTF-8 included
+    assert sorted((letter.key, letter.value) for letter in letters) == sorted(poison)
 
 
 def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(isolated, search_url, kafka_bootstrap):
