@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pydantic import ValidationError
 
 from ingest.adapters import AdapterError, adapt
-from ingest.formats import FormatError, wrap
+from ingest.formats import FormatError, kept, wrap
 from ingest.sources import Source
 from schemas.channel_event import ChannelEvent
 from schemas.common import describe

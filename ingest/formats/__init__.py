@@ -11,6 +11,8 @@ A format is one module here, named by its format id (`amazon-connect-ctr` is
   record (`wrap`) to a `Change`, or AdapterError naming the field.
 - `verify(request, secret)`, for a vendor that signs its requests: whether the signature holds.
 - `handshake(query, verify_token)`, for a vendor that checks its endpoint with a GET first.
+- `keep(record, settings)`, for a format whose sources may leave records out (Snowplow's bots and
+  page pings): False drops the record before it becomes an event (no error, nothing stored).
 
 A record travels as a `ChannelEvent` of type = the format id, source = `urn:ihub:source:<name>`,
 `data = {"record": <the record's data>, "source": <the source settings the adapter reads>}`. The
@@ -99,6 +101,8 @@ class Format:
     handshake: Callable[[Mapping[str, str], str], str | None] | None = None
     options: type[BaseModel] | None = None
     """The format's own keys in a source's table (e.g. debezium's column mapping)."""
+    keep: Callable[[Record, dict[str, Any]], bool] | None = None
+    """Whether a source (its settings, as `settings_of` gives them) keeps a record; None: all."""
     answer: tuple[str, bytes] = ("application/json", b"{}")
     """What a webhook delivery is answered with (media type, body), e.g. empty TwiML for Twilio."""
 
@@ -113,6 +117,11 @@ def source_urn(name: str) -> str:
 
 def source_name(event: ChannelEvent) -> str:
     return event.source.removeprefix(SOURCE_PREFIX)
+
+
+def kept(vendor: Format, records: list[Record], settings: dict[str, Any]) -> list[Record]:
+    """The records a source keeps (`Format.keep`)."""
+    return records if vendor.keep is None else [r for r in records if vendor.keep(r, settings)]
 
 
 def wrap(record: Record, format_id: str, source: str, settings: dict[str, Any], received: str) -> ChannelEvent:

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from ingest.adapters import AdapterError, adapt
-from ingest.formats import FormatError, SignedRequest, wrap
+from ingest.formats import FormatError, SignedRequest, kept, wrap
 from ingest.sources import Source
 from query_api.auth import INGEST, InvalidToken
 from query_api.body import media_type, read_bytes
@@ -137,8 +137,9 @@ def adapted(source: Source, body: bytes, kind: str, received: str) -> list[tuple
     else:
         if kind not in source.format.media_types:
             raise TmfError(415, f"{source.format_id} takes {', '.join(source.format.media_types)}, not {kind!r}")
-        records = source.format.split(body, kind)
-        events = [wrap(r, source.format_id, source.name, source.settings(), received) for r in records]
+        settings = source.settings()
+        records = kept(source.format, source.format.split(body, kind), settings)
+        events = [wrap(r, source.format_id, source.name, settings, received) for r in records]
     items = []
     for number, event in enumerate(events, 1):
         try:
