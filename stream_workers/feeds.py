@@ -62,9 +62,8 @@ def _events(message: Message, source: Source) -> list[ChannelEvent]:
     kind = _content_type(message.headers) or source.format.media_types[0]
     received = datetime.fromtimestamp(message.timestamp or 0, UTC).isoformat().replace("+00:00", "Z")
     settings = source.settings()
-    return [
-        wrap(r, source.format_id, source.name, settings, received) for r in source.format.split(message.value, kind)
-    ]
+    records = kept(source.format, source.format.split(message.value, kind), settings)
+    return [wrap(r, source.format_id, source.name, settings, received) for r in records]
 
 
 def _content_type(headers: Sequence[tuple[str, bytes]] | None) -> str | None:
