@@ -1,0 +1,208 @@
+"""The ingress over real HTTP, in both modes: sources from a sources file, each delivery
+authenticated as its vendor does it (an API key, Basic credentials, a signature, Meta's handshake),
+bounded, refused with a TMF Error that changes nothing, and a redelivery that makes no second
+interaction. Vendor payloads are the vendors' own published examples (tests/vendor_samples.py)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+from collections.abc import Callable, Iterator
+
+import httpx
+import orjson
+import pytest
+
+from ingest.adapters import sample_events
+from tests.conformance.conftest import own_server
+from tests.conformance.test_party_interaction import assert_tmf_error
+from tests.vendor_samples import sample
+
+API_KEY, BASIC, META_SECRET, META_TOKEN = "k-3f9a", "crm:pa55", "meta-app-secret", "verify-me"
+SOURCES = """
+[sources.own]
+format = "ihub"
+api_key_env = "IHUB_TEST_OWN_KEY"
+
+[sources.own-basic]
+format = "ihub"
+basic_env = "IHUB_TEST_BASIC"
+max_body_bytes = 2048
+
+[sources.wa]
+format = "whatsapp-cloud"
+phone_region = "PT"
+secret_env = "IHUB_TEST_META_SECRET"
+verify_token_env = "IHUB_TEST_META_TOKEN"
+"""
+
+
+@pytest.fixture(scope="module", params=["embedded", "search"])
+def ingress(request, tmp_path_factory) -> Iterator[httpx.Client]:
+    sources = tmp_path_factory.mktemp("sources") / "sources.toml"
+    sources.write_text(SOURCES)
+    env = {
+        "IHUB_SOURCES_FILE": str(sources),
+        "IHUB_TEST_OWN_KEY": API_KEY,
+        "IHUB_TEST_BASIC": BASIC,
+        "IHUB_TEST_META_SECRET": META_SECRET,
+        "IHUB_TEST_META_TOKEN": META_TOKEN,
+    }
+    with own_server(request, tmp_path_factory, "ingest", env) as api:
+        root = str(api.base_url).split("/tmf-api/")[0]
+        with httpx.Client(base_url=root, timeout=15) as client:
+            yield client
+
+
+def tmf(client: httpx.Client, path: str, **params: str) -> httpx.Response:
+    return client.get(f"/tmf-api/partyInteraction/v4/{path}", params=params)
+
+
+def found(client: httpx.Client, external_id: str, expected: int = 1, timeout: float = 30) -> list[dict]:
+    """The interactions whose externalIdentifier.id is `external_id`, once there are `expected`
+    (full mode applies a delivery after answering it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = tmf(client, "partyInteraction", **{"externalIdentifier.id": external_id})
+        assert answer.status_code in (200, 206), answer.text
+        if len(answer.json()) >= expected or time.monotonic() > deadline:
+            return answer.json()
+        time.sleep(0.2)
+
+
+def by_id(client: httpx.Client, interaction_id: str, timeout: float = 30) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = tmf(client, f"partyInteraction/{interaction_id}")
+        if answer.status_code == 200 or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.2)
+
+
+def own_event(marker: str) -> dict:
+    event = orjson.loads(next(e for e in sample_events() if e.type == "ihub.voice.call.ended").to_bytes())
+    return {**event, "id": f"evt-{marker}", "data": {**event["data"], "callId": f"call-{marker}"}}
+
+
+def post(client: httpx.Client, source: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
+    return client.post(f"/ingest/v1/sources/{source}", content=body, headers=headers)
+
+
+# -- the project's own envelope, with a key or Basic credentials -----------------------------------------
+
+
+def test_an_api_key_source_takes_a_delivery_and_a_redelivery_makes_no_second_interaction(ingress):
+    from ingest.adapters import adapt
+    from schemas.channel_event import ChannelEvent
+
+    event = own_event("key")
+    body = orjson.dumps(event)
+    headers = {"content-type": "application/json", "x-api-key": API_KEY}
+    assert post(ingress, "own", body, headers).status_code == 200
+    assert post(ingress, "own", body, headers).status_code == 200  # the vendor retries
+    interaction_id = adapt(ChannelEvent.model_validate(event)).interaction_id
+    stored = by_id(ingress, interaction_id)
+    assert stored.status_code == 200 and stored.json()["status"] == "completed"
+    listed = tmf(ingress, "partyInteraction", **{"call.callId": "call-key"})
+    assert [i["id"] for i in listed.json()] == [interaction_id]
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({}, 401),
+        ({"x-api-key": "wrong"}, 401),
+        ({"x-api-key": API_KEY + "x"}, 401),
+    ],
+)
+def test_a_missing_or_wrong_key_is_a_401_that_stores_nothing(ingress, headers, status):
+    body = orjson.dumps(own_event(f"nokey-{status}-{len(headers)}"))
+    answer = post(ingress, "own", body, {"content-type": "application/json", **headers})
+    assert_tmf_error(answer, status)
+    time.sleep(0.5)
+    assert tmf(ingress, "partyInteraction", **{"call.callId": f"call-nokey-{status}-{len(headers)}"}).json() == []
+
+
+def test_basic_credentials_and_the_source_body_bound(ingress):
+    good = "Basic " + base64.b64encode(BASIC.encode()).decode()
+    bad = "Basic " + base64.b64encode(b"crm:wrong").decode()
+    body = orjson.dumps(own_event("basic"))
+    answer = post(ingress, "own-basic", body, {"content-type": "application/json", "authorization": bad})
+    assert_tmf_error(answer, 401)
+    assert answer.headers["www-authenticate"].startswith("Basic")
+    assert (
+        post(ingress, "own-basic", body, {"content-type": "application/json", "authorization": good}).status_code == 200
+    )
+    assert_tmf_error(
+        post(
+            ingress, "own-basic", b"[" + b" " * 4096 + b"]", {"content-type": "application/json", "authorization": good}
+        ),
+        413,
+    )
+
+
+def test_an_unknown_source_is_a_404_and_a_bad_record_a_400_naming_it(ingress):
+    headers = {"content-type": "application/json", "x-api-key": API_KEY}
+    assert_tmf_error(post(ingress, "nobody", b"{}", headers), 404, "nobody")
+    good, bad = own_event("batch-good"), own_event("batch-bad")
+    del bad["data"]["queue"]
+    answer = post(ingress, "own", orjson.dumps([good, bad]), headers)
+    assert_tmf_error(answer, 400, "record 2 of 2", "queue")
+    time.sleep(0.5)
+    # the whole delivery is refused: its good record is not stored either
+    assert tmf(ingress, "partyInteraction", **{"call.callId": "call-batch-good"}).json() == []
+    assert_tmf_error(post(ingress, "own", b"{not json", headers), 400, "not JSON")
+
+
+# -- a signing vendor: Meta (WhatsApp Cloud API) -----------------------------------------------------------
+
+
+def meta_signature(body: bytes, secret: str = META_SECRET) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def test_meta_handshake_echoes_the_challenge_only_for_the_right_token(ingress):
+    ok = ingress.get(
+        "/ingest/v1/sources/wa",
+        params={"hub.mode": "subscribe", "hub.verify_token": META_TOKEN, "hub.challenge": "1158"},
+    )
+    assert ok.status_code == 200 and ok.text == "1158"
+    wrong = ingress.get(
+        "/ingest/v1/sources/wa", params={"hub.mode": "subscribe", "hub.verify_token": "nope", "hub.challenge": "1158"}
+    )
+    assert_tmf_error(wrong, 403)
+    assert_tmf_error(ingress.get("/ingest/v1/sources/own"), 405)
+
+
+@pytest.mark.parametrize(
+    "signed",
+    [
+        lambda body: {},
+        lambda body: {"x-hub-signature-256": meta_signature(body, "another secret")},
+        lambda body: {"x-hub-signature-256": meta_signature(body + b" ")},
+        lambda body: {"x-hub-signature-256": "sha1=" + hashlib.sha1(body).hexdigest()},
+    ],
+    ids=["missing", "wrong secret", "another body", "another scheme"],
+)
+def test_a_meta_delivery_without_a_good_signature_is_a_401(ingress, signed: Callable[[bytes], dict[str, str]]):
+    body = sample("whatsapp/pywa-fixture-message-text.json")
+    answer = post(ingress, "wa", body, {"content-type": "application/json", **signed(body)})
+    assert_tmf_error(answer, 401, "signature")
+
+
+def test_a_signed_whatsapp_message_becomes_one_interaction_found_by_its_wamid(ingress):
+    body = sample("whatsapp/pywa-fixture-message-text.json")
+    wamid = orjson.loads(body)["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
+    headers = {"content-type": "application/json", "x-hub-signature-256": meta_signature(body)}
+    assert post(ingress, "wa", body, headers).status_code == 200
+    assert post(ingress, "wa", body, headers).status_code == 200  # Meta redelivers until answered
+    [interaction] = found(ingress, wamid)
+    assert {"id": wamid, "owner": "wa", "externalIdentifierType": "whatsapp-message"} in interaction[
+        "externalIdentifier"
+    ]
+    assert interaction["channel"][0]["id"] == "messaging"
+    assert any(i["kind"] == "phone" for i in interaction["customerIdentifier"])
+    time.sleep(1)
+    assert len(found(ingress, wamid)) == 1
