@@ -63,11 +63,12 @@ def split(body: bytes, media_type: str) -> list[Record]:
     for e, entry in enumerate(found):
         for i, item in enumerate(objects_at(entry, "messaging", f"entry[{e}].messaging", needed=False)):
             here = f"entry[{e}].messaging[{i}]"
+            made = _records(item, here)
             try:
-                moment = _moment(item)
+                moment = _moment(item) if made else None
             except ValueError as error:
                 raise FormatError(f"{here}.{error}") from None
-            for native_id, step, narrowed in _records(item, here):
+            for native_id, step, narrowed in made:
                 records.add(native_id, record_time(moment, step), {"object": kind, "messaging": narrowed})
     return list(records)
 
@@ -77,7 +78,7 @@ def _records(item: dict[str, Any], here: str) -> list[tuple[str, str, dict[str, 
     for name in EVENTS:
         if item.get(name) is not None and not isinstance(item[name], dict):
             raise FormatError(f"{here}.{name}: expected an object")
-    if "message" in item and item["message"] is not None:
+    if item.get("message") is not None:
         message = item["message"]
         mid = text_at(message, "mid", f"{here}.message.mid")
         return [(mid, "sent" if message.get("is_echo") is True else "message", item)]

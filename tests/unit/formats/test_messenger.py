@@ -287,6 +287,7 @@ def test_items_that_are_not_mapped_carry_no_record() -> None:
         {**base, "optin": {"ref": "landing"}},
         {**base, "referral": {"ref": "ad", "source": "ADS", "type": "OPEN_THREAD"}},
         {**base, "message_edit": {"mid": "m_IN1", "text": "edited", "num_edit": 1}},
+        {**base, "timestamp": "whenever", "optin": {}},  # not read at all: its time is not checked
     ]
     assert FORMAT.split(delivery(*unmapped), JSON) == []
     standby = orjson.dumps({"object": "page", "entry": [{"id": PAGE, "time": AT, "standby": [base]}]})
