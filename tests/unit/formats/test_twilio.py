@@ -455,6 +455,20 @@ def test_an_unusable_record_is_an_adapter_error_naming_the_field(fields: dict[st
         adapt(event)
 
 
+def test_a_recording_callback_is_not_a_call_status() -> None:
+    recording = {
+        "AccountSid": "AC0123456789abcdef0123456789abcdef",
+        "CallSid": CALL_SID,
+        "RecordingSid": "RE0123456789abcdef0123456789abcdef",
+        "RecordingUrl": "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1",
+        "RecordingStatus": "completed",
+        "RecordingDuration": "42",
+    }
+    [event] = events(recording)
+    with pytest.raises(AdapterError, match=re.escape("data.CallStatus: missing")):
+        adapt(event)
+
+
 def test_a_record_of_the_wrong_types_is_an_adapter_error() -> None:
     record = Record(f"{MESSAGE_SID}@sent", None, {"MessageSid": MESSAGE_SID, "MessageStatus": ["sent"], "From": 1})
     with pytest.raises(AdapterError, match=re.escape("data.MessageStatus: expected a string")):
