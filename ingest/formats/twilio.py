@@ -149,7 +149,7 @@ def rfc2822_time(text: str, name: str) -> str:
     """Twilio's RFC 2822 date (`Tue, 20 Nov 2026 10:00:00 +0000`) as ISO 8601 with an offset."""
     try:
         moment = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         raise FormatError(f"{name}: not an RFC 2822 date: {text[:64]!r}") from None
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
 
@@ -168,7 +168,7 @@ def _digest(fields: Mapping[str, str]) -> str:
 
 def adapt(event: ChannelEvent) -> Change:
     record = record_of(event)
-    message_sid = _first_present(record, MESSAGE_SIDS)
+    message_sid = next((sid for name in MESSAGE_SIDS if (sid := text(record, name))), None)
     if message_sid is not None:
         return _message(event, record, message_sid)
     if record.get("CallSid"):
@@ -191,7 +191,7 @@ def _message(event: ChannelEvent, record: dict[str, Any], sid: str) -> Change:
         status=status,
         sender=needed(record, "From"),
         recipient=needed(record, "To"),
-        body=record.get("Body") or None,
+        body=text(record, "Body"),
         media=media,
         error_code=text(record, "ErrorCode"),
         whatsapp_id=text(record, "WaId"),

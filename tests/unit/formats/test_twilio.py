@@ -473,6 +473,9 @@ def test_a_record_of_the_wrong_types_is_an_adapter_error() -> None:
     record = Record(f"{MESSAGE_SID}@sent", None, {"MessageSid": MESSAGE_SID, "MessageStatus": ["sent"], "From": 1})
     with pytest.raises(AdapterError, match=re.escape("data.MessageStatus: expected a string")):
         adapt(wrap(record, FORMAT.id, SOURCE, SETTINGS, received=RECEIVED))
+    record = Record("SM1@sent", None, {"MessageSid": {"sid": "SM1"}, "MessageStatus": "sent"})
+    with pytest.raises(AdapterError, match=re.escape("data.MessageSid: expected a string")):
+        adapt(wrap(record, FORMAT.id, SOURCE, SETTINGS, received=RECEIVED))
 
 
 @pytest.mark.parametrize(
@@ -488,6 +491,7 @@ def test_a_record_of_the_wrong_types_is_an_adapter_error() -> None:
         (b"AccountSid=AC1&Body=hi", FORM, "no MessageSid or CallSid"),
         (b"MessageSid=SM1&Body=hi", FORM, "without MessageStatus or SmsStatus"),
         (b"CallSid=CA1&CallStatus=completed&Timestamp=yesterday", FORM, "Timestamp: not an RFC 2822 date"),
+        (b"CallSid=CA1&CallStatus=completed&Timestamp=Fri, 20 Nov 99999 10:00:00 +0000", FORM, "not an RFC 2822"),
         ("&".join(f"f{n}=1" for n in range(MAX_FIELDS + 1)).encode(), FORM, "not a form body"),
         (b"Body=" + b"x" * MAX_BODY_BYTES, FORM, f"at most {MAX_BODY_BYTES} bytes"),
         (b"a" + b"[" * 100_000 + b"=1", FORM, "no MessageSid or CallSid"),  # deep-looking names are only names
