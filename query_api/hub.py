@@ -54,6 +54,12 @@ def serves_this_machine_only(settings: Settings) -> bool:
     return settings.store == "embedded" and is_loopback(settings.host) and not auth_enabled(settings)
 
 
+def starts_with(subscription: dict[str, Any], condition: str) -> bool:
+    """Whether a stored subscription's query starts with `condition`: every event it hears meets it."""
+    query = subscription.get("query") or ""
+    return bool(query == condition or query.startswith(condition + "&"))
+
+
 class Hub:
     """Subscriptions, and (embedded mode) the dispatcher that drains the store's outbox.
 
@@ -119,9 +125,13 @@ class Hub:
         """Whether that subscription exists and its query starts with `condition`."""
         for subscription in await self._store.subscriptions():
             if subscription.get("id") == subscription_id:
-                query = subscription.get("query") or ""
-                return bool(query == condition or query.startswith(condition + "&"))
+                return starts_with(subscription, condition)
         return False
+
+    async def registered(self) -> list[dict[str, Any]]:
+        """Every subscription, as stored: `id`, `callback`, `query` unless it has none, and `v5` for
+        a listener of TMF683 v5."""
+        return await self._store.subscriptions()
 
     async def unsubscribe(self, subscription_id: str) -> bool:
         self._subscriptions = tuple(s for s in self._subscriptions if s[0] != subscription_id)

@@ -1,4 +1,4 @@
-"""TMF683 event hub: register and remove notification listeners."""
+"""TMF683 event hub: register, list and remove notification listeners."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ from query_api.auth import READ, Caller
 from query_api.body import read_json
 from query_api.deps import AppState
 from query_api.errors import TmfError
-from query_api.hub import HubFull
-from query_api.routes.party_interaction import ATTRIBUTE_PATH
+from query_api.hub import HubFull, starts_with
+from query_api.routes.party_interaction import ATTRIBUTE_PATH, page_answer, paged
 from schemas import Error, EventSubscription, EventSubscriptionInput
 from schemas.events import CALLBACK_PATTERN, DEFAULT_PORTS
-from storage.tmf630 import MAX_QUERY_CHARS, QueryError
+from storage.query import Page, Query, matches, project, sort_documents
+from storage.tmf630 import MAX_FIELDS, MAX_OFFSET, MAX_QUERY_CHARS, MAX_SORT_KEYS, QueryError, parse_query
 
 router = APIRouter(tags=["events subscription"])
 
@@ -130,6 +131,147 @@ async def unregister_listener(id: str, state: AppState, caller: CurrentCaller) -
     return Response(status_code=204)
 
 
+# -- listing: each hub's own listeners, as registering them answered ---------------------------
+
+ATTRIBUTES = ("callback", "query", "id")  # of a listener, as v4 shows it (v5's also has @type)
+_V5_ATTRIBUTES = ("@type", *ATTRIBUTES)
+_JSON = "application/json"
+_NAME = "|".join(ATTRIBUTES)
+_SHOWN = {
+    "anyOf": [
+        {"$ref": "#/components/schemas/EventSubscription"},
+        {
+            "type": "object",
+            "required": ["id"],
+            "properties": {name: {"type": ["string", "null"]} for name in ATTRIBUTES},
+            "description": "With `fields`: the attributes named, and id",
+        },
+    ]
+}
+_COUNTS = {
+    "X-Total-Count": {"description": "Listeners that match", "schema": {"type": "integer"}},
+    "X-Result-Count": {"description": "Listeners in this answer", "schema": {"type": "integer"}},
+}
+_PAGE = {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}
+_FIELDS: dict[str, Any] = {
+    "name": "fields",
+    "in": "query",
+    "description": "Attributes to return, comma-separated; id always comes; `none`: only it",
+    "schema": {"type": "string", "pattern": rf"^(?:{_NAME}|none)(?:,(?:{_NAME})){{0,{MAX_FIELDS - 1}}}$"},
+}
+_LIST_PARAMETERS: list[dict[str, Any]] = [
+    *(
+        {
+            "name": name,
+            "in": "query",
+            "description": f"Only listeners with this {name} (a TMF630 filter: `{name}.regex=`, `{name}!=`, a "
+            "comma for OR, ...)",
+            "schema": {"type": "string"},
+        }
+        for name in ATTRIBUTES
+    ),
+    _FIELDS,
+    {
+        "name": "sort",
+        "in": "query",
+        "description": "Sort keys, comma-separated; `-` before a key: descending. Default: by id",
+        "schema": {"type": "string", "pattern": rf"^[+-]?(?:{_NAME})(?:,[+-]?(?:{_NAME})){{0,{MAX_SORT_KEYS - 1}}}$"},
+    },
+    {"name": "offset", "in": "query", "description": "Matches to skip", "schema": _PAGE},
+    {"name": "limit", "in": "query", "description": "Page size (default IHUB_DEFAULT_PAGE_SIZE)", "schema": _PAGE},
+]
+
+
+async def _listeners(state: AppState, caller: Caller, *, v5: bool) -> list[dict[str, Any]]:
+    """The listeners registered through this version's hub that the caller may see (a party-scoped
+    caller: its own), shown as registering them answered."""
+    own = None if caller.party_id is None else party_filter(caller.party_id, v5=v5)
+    shown = []
+    for stored in await state.hub.registered():
+        if ("v5" in stored) == v5 and (own is None or starts_with(stored, own)):
+            listener = {"callback": stored["callback"], "query": stored.get("query"), "id": stored["id"]}
+            shown.append({"@type": "Hub", **{k: v for k, v in listener.items() if v is not None}} if v5 else listener)
+    return shown
+
+
+def _listing_query(request: Request, *, v5: bool, allow: tuple[str, ...]) -> Query:
+    """The TMF630 query of a listing, on a listener's own attributes only (nothing else could match)."""
+    try:
+        query = parse_query(request.url.query, allow=allow)
+    except QueryError as exc:
+        raise TmfError(400, str(exc)) from None
+    names = _V5_ATTRIBUTES if v5 else ATTRIBUTES
+    for path in (*(c.path for c in query.conditions), *(key.path for key in query.sort), *(query.fields or ())):
+        if path not in names:
+            raise TmfError(400, f"'{path}' is not an attribute of a listener: it has {', '.join(names)}")
+    return query
+
+
+def _projected(listener: dict[str, Any], fields: tuple[str, ...] | None, *, v5: bool) -> dict[str, Any]:
+    # v5 shows @type with id whatever `fields` names, as its interactions do
+    return listener if fields is None else project(listener, ("@type", *fields) if v5 else fields)
+
+
+async def _list(request: Request, state: AppState, caller: Caller, *, v5: bool) -> Response:
+    query = paged(state, _listing_query(request, v5=v5, allow=("fields", "sort", "offset", "limit")))
+    assert query.limit is not None  # paged() sets it
+    found = [listener for listener in await _listeners(state, caller, v5=v5) if matches(query, listener)]
+    page = sort_documents(found, query.sort)[query.offset : query.offset + query.limit]
+    items = [orjson.dumps(_projected(listener, query.fields, v5=v5)) for listener in page]
+    status, headers = page_answer(request, query, Page(len(found), items))
+    return Response(b"[" + b",".join(items) + b"]", status, headers=headers, media_type=_JSON)
+
+
+async def _get(id: str, request: Request, state: AppState, caller: Caller, *, v5: bool) -> Response:
+    query = _listing_query(request, v5=v5, allow=("fields",))
+    if query.conditions:
+        raise TmfError(400, "only 'fields' is accepted when retrieving one listener")
+    found = next((listener for listener in await _listeners(state, caller, v5=v5) if listener["id"] == id), None)
+    if found is None:  # another party's listener, or another version's, does not exist here
+        raise TmfError(404, f"no subscription with id '{id}'")
+    return Response(orjson.dumps(_projected(found, query.fields, v5=v5)), media_type=_JSON)
+
+
+@router.get(
+    "/hub",
+    summary="Lists the listeners registered through this hub (TMF630 filters, fields, sort, offset, limit)",
+    description="A party-scoped caller sees only its own listeners.",
+    responses={
+        200: {
+            "description": "Every match",
+            "headers": _COUNTS,
+            "content": {_JSON: {"schema": {"type": "array", "items": _SHOWN}}},
+        },
+        206: {
+            "description": "A page of the matches",
+            "headers": {
+                **_COUNTS,
+                "Link": {"description": "first, prev, next, last pages", "schema": {"type": "string"}},
+            },
+            "content": {_JSON: {"schema": {"type": "array", "items": _SHOWN}}},
+        },
+        400: {"model": Error, "description": "A malformed query, or one on an attribute a listener does not have"},
+    },
+    openapi_extra={"parameters": _LIST_PARAMETERS},
+)
+async def list_listeners(request: Request, state: AppState, caller: CurrentCaller) -> Response:
+    return await _list(request, state, caller, v5=False)
+
+
+@router.get(
+    "/hub/{id}",
+    summary="Retrieves a listener registered through this hub",
+    responses={
+        200: {"description": "The listener", "content": {_JSON: {"schema": _SHOWN}}},
+        400: {"model": Error, "description": "A query parameter other than fields"},
+        404: {"model": Error, "description": "No subscription with this id (that the caller may see)"},
+    },
+    openapi_extra={"parameters": [_FIELDS]},
+)
+async def get_listener(id: str, request: Request, state: AppState, caller: CurrentCaller) -> Response:
+    return await _get(id, request, state, caller, v5=False)
+
+
 # -- TMF683 v5: the same hub; its listeners get events in the v5 shape --------------------------
 
 router_v5 = APIRouter(tags=["events subscription v5"])
@@ -151,3 +293,13 @@ async def register_listener_v5(request: Request, state: AppState, caller: Curren
 
 
 router_v5.delete("/hub/{id}", status_code=204, summary="Unregisters a listener")(unregister_listener)
+
+
+@router_v5.get("/hub", summary="Lists the listeners of v5 events")
+async def list_listeners_v5(request: Request, state: AppState, caller: CurrentCaller) -> Response:
+    return await _list(request, state, caller, v5=True)
+
+
+@router_v5.get("/hub/{id}", summary="Retrieves a listener of v5 events")
+async def get_listener_v5(id: str, request: Request, state: AppState, caller: CurrentCaller) -> Response:
+    return await _get(id, request, state, caller, v5=True)

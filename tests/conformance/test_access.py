@@ -64,6 +64,8 @@ ENDPOINTS = [
     ("POST", "partyInteraction"),
     ("PATCH", "partyInteraction/abc"),
     ("DELETE", "partyInteraction/abc"),
+    ("GET", "hub"),
+    ("GET", "hub/abc"),
     ("POST", "hub"),
     ("DELETE", "hub/abc"),
     ("GET", "/ihub/v1/parties/cust-1/timeline"),
@@ -119,6 +121,8 @@ def test_the_root_needs_no_token_and_shows_only_where_things_are(api: httpx.Clie
         ("POST", "partyInteraction", WRITE),
         ("PATCH", "partyInteraction/abc", WRITE),
         ("DELETE", "partyInteraction/abc", DELETE),
+        ("GET", "hub", HUB),
+        ("GET", "hub/abc", HUB),
         ("POST", "hub", HUB),
         ("DELETE", "hub/abc", HUB),
         ("GET", "/ihub/v1/parties/cust-1/timeline", READ),
@@ -259,6 +263,12 @@ def test_a_party_scoped_listener_hears_only_its_party(api: httpx.Client, parties
         time.sleep(1)  # give a wrongly sent notification time to arrive
         assert mine in listener.received and theirs not in listener.attempted
         other_party = as_(scope, party_id=parties["theirs"])
+        # it lists and reads only its own listeners; a token for every party sees them all
+        assert api.get("hub", headers=customer(parties, HUB)).json() == [subscription]
+        assert subscription["id"] not in [s["id"] for s in api.get("hub", headers=other_party).json()]
+        assert subscription in api.get("hub", params={"limit": "1000"}, headers=as_(HUB)).json()
+        assert_tmf_error(api.get(f"hub/{subscription['id']}", headers=other_party), 404)
+        assert api.get(f"hub/{subscription['id']}", headers=customer(parties, HUB)).json() == subscription
         assert_tmf_error(api.delete(f"hub/{subscription['id']}", headers=other_party), 404)
         assert api.delete(f"hub/{subscription['id']}", headers=customer(parties, scope)).status_code == 204
     finally:
@@ -350,6 +360,9 @@ def test_v5_endpoints_need_the_same_permissions(api: httpx.Client, parties) -> N
     assert_tmf_error(api.delete(v5(api, f"partyInteraction/{theirs}"), headers=as_(f"{READ} {WRITE}")), 403, DELETE)
     hub = {"@type": "Hub", "callback": "http://127.0.0.1:9/x"}
     assert_tmf_error(api.post(v5(api, "hub"), json=hub, headers=as_(READ)), 403, HUB)
+    assert_tmf_error(api.get(v5(api, "hub"), headers=as_(READ)), 403, HUB)
+    assert_tmf_error(api.get(v5(api, "hub/abc"), headers=as_(READ)), 403, HUB)
+    assert api.get(v5(api, "hub"), headers=as_(HUB)).status_code == 200
 
 
 def test_a_party_scoped_token_cannot_read_another_party_through_v5(api: httpx.Client, parties) -> None:

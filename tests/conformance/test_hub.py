@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import time
+from uuid import uuid4
 
 import httpx
 
+from tests.conformance.conftest import BASE_PATH as BASE
 from tests.conformance.conftest import Server, subscribe
 from tests.conformance.test_party_interaction import CTK_BODY, MERGE, assert_tmf_error
 
 # the listeners run on this machine: callbacks to loopback must be allowed (by default they are only
 # on the embedded store served on a loopback address without auth)
 LOOPBACK = {"IHUB_HUB_ALLOWED_NETWORKS": "127.0.0.0/8"}
+CREATES = "eventType=PartyInteractionCreateEvent"
 
 
 def test_lifecycle_notifications(api, listener, subscriptions):
@@ -95,6 +98,51 @@ def test_a_query_no_event_can_meet_is_refused_naming_the_attribute(api):
     registered = httpx.post(f"{v5}hub", json=hub)
     assert registered.status_code == 201, registered.text
     assert httpx.delete(f"{v5}hub/{registered.json()['id']}").status_code == 204
+
+
+def test_each_hub_lists_and_shows_the_listeners_registered_through_it(api, subscriptions):
+    marker = uuid4().hex
+    v5 = str(api.base_url).replace("/v4/", "/v5/")
+    made = [subscribe(api, f"http://127.0.0.1:9/{marker}/0"), subscribe(api, f"http://127.0.0.1:9/{marker}/1", CREATES)]
+    registered = httpx.post(f"{v5}hub", json={"@type": "Hub", "callback": f"http://127.0.0.1:9/{marker}/v5"})
+    assert registered.status_code == 201, registered.text
+    subscriptions.extend([*made, registered.json()])
+    mine = {"callback.regex": f"/{marker}/"}  # the session's other tests have listeners too
+
+    listed = api.get("hub", params=mine)
+    assert (listed.status_code, listed.headers["x-total-count"], listed.headers["x-result-count"]) == (200, "2", "2")
+    assert listed.json() == sorted(made, key=lambda s: s["id"])  # as registering answered, by id; v4's only
+    assert api.get(f"hub/{made[1]['id']}").json() == made[1]
+    assert api.get("hub", params={**mine, "query": CREATES}).json() == [made[1]]
+    page = api.get("hub", params={**mine, "sort": "-callback", "limit": "1", "fields": "callback"})
+    assert (page.status_code, page.headers["x-total-count"], page.headers["x-result-count"]) == (206, "2", "1")
+    assert page.json() == [{"id": made[1]["id"], "callback": made[1]["callback"]}]
+
+    shown = {"@type": "Hub", "callback": f"http://127.0.0.1:9/{marker}/v5", "id": registered.json()["id"]}
+    listed_v5 = httpx.get(f"{v5}hub", params=mine)
+    assert (listed_v5.json(), listed_v5.headers["x-total-count"]) == ([shown], "1")
+    assert httpx.get(f"{v5}hub/{shown['id']}").json() == shown
+    assert_tmf_error(api.get(f"hub/{shown['id']}"), 404)  # each hub shows its own listeners
+    assert_tmf_error(httpx.get(f"{v5}hub/{made[0]['id']}"), 404)
+
+    unknown = "'status' is not an attribute of a listener: it has callback, query, id"
+    assert_tmf_error(api.get("hub", params={"status": "open"}), 400, unknown)
+    assert_tmf_error(api.get("hub", params={"sort": "creationDate"}), 400, "'creationDate' is not an attribute")
+    assert_tmf_error(api.get("hub", params={"limit": "ten"}), 400, "'limit' must be a non-negative integer")
+    assert_tmf_error(api.get(f"hub/{made[0]['id']}", params={"callback": "x"}), 400, "only 'fields'")
+
+    assert api.delete(f"hub/{made[0]['id']}").status_code == 204
+    assert_tmf_error(api.get(f"hub/{made[0]['id']}"), 404)
+    assert [s["id"] for s in api.get("hub", params=mine).json()] == [made[1]["id"]]
+
+
+def test_the_api_description_has_the_hub_listing(api):
+    root = str(api.base_url).split("/tmf-api")[0]
+    paths = httpx.get(f"{root}/openapi.json").json()["paths"]
+    listing, one = paths[f"{BASE}/hub"]["get"], paths[f"{BASE}/hub/{{id}}"]["get"]
+    assert set(listing["responses"]["200"]["headers"]) == {"X-Total-Count", "X-Result-Count"}
+    assert {p["name"] for p in listing["parameters"]} >= {"fields", "sort", "offset", "limit", "callback", "query"}
+    assert set(one["responses"]) >= {"200", "400", "404"}
 
 
 def test_subscriptions_and_pending_notifications_survive_a_kill(tmp_path, listener):

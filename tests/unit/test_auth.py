@@ -216,6 +216,8 @@ def test_only_asymmetric_algorithms_may_be_configured(algorithms: str) -> None:
         ("POST", "/tmf/partyInteraction", WRITE),
         ("PATCH", "/tmf/partyInteraction/abc", WRITE),
         ("DELETE", "/tmf/partyInteraction/abc", DELETE),
+        ("GET", "/tmf/hub", HUB),
+        ("GET", "/tmf/hub/x1", HUB),
         ("POST", "/tmf/hub", HUB),
         ("DELETE", "/tmf/hub/x1", HUB),
         ("GET", "/ihub/v1/parties/cust-42/timeline", READ),
