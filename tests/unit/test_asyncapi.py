@@ -1,0 +1,59 @@
+"""docs/asyncapi.yaml, the topics' contract, parses as AsyncAPI 3.0, names exactly the code's topics,
+and carries the envelope's JSON Schema as the model makes it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from schemas.channel_event import AUDIT_TOPIC, CHANGES_TOPIC, DLQ_TOPIC, RAW_TOPIC, ChannelEvent
+from schemas.dead_letter import OFFSET, PARTITION, REASON, SOURCE, TOPIC
+from schemas.erasure import ERASURES_TOPIC
+
+DOCUMENT = yaml.safe_load((Path(__file__).resolve().parents[2] / "docs" / "asyncapi.yaml").read_text())
+
+
+def resolve(ref: str) -> dict:
+    node = DOCUMENT
+    for part in ref.removeprefix("#/").split("/"):
+        node = node[part]
+    return node
+
+
+def test_it_is_an_asyncapi_3_document_whose_references_all_resolve():
+    assert DOCUMENT["asyncapi"] == "3.0.0" and DOCUMENT["info"]["title"] and DOCUMENT["info"]["version"]
+
+    def refs(node):
+        if isinstance(node, dict):
+            if "$ref" in node:
+                yield node["$ref"]
+            for value in node.values():
+                yield from refs(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from refs(value)
+
+    found = list(refs(DOCUMENT))
+    assert found and all(isinstance(resolve(ref), dict) for ref in found)
+    for operation in DOCUMENT["operations"].values():
+        assert operation["action"] in ("send", "receive")
+
+
+def test_its_topics_are_the_codes():
+    addresses = {channel["address"] for channel in DOCUMENT["channels"].values()}
+    assert addresses == {RAW_TOPIC, CHANGES_TOPIC, DLQ_TOPIC, AUDIT_TOPIC, ERASURES_TOPIC, "{feedTopic}"}
+
+
+def test_the_envelope_schema_is_the_models_and_every_schema_is_valid():
+    assert DOCUMENT["components"]["schemas"]["ChannelEvent"] == ChannelEvent.model_json_schema()
+    for message in DOCUMENT["components"]["messages"].values():
+        for part in ("payload", "headers"):
+            if part in message and "$ref" not in message[part]:
+                jsonschema.Draft202012Validator.check_schema(message[part])
+
+
+def test_the_dead_letter_headers_are_the_codes():
+    headers = DOCUMENT["components"]["messages"]["deadLetter"]["headers"]
+    assert set(headers["properties"]) == {REASON, SOURCE, TOPIC, PARTITION, OFFSET}
