@@ -11,7 +11,7 @@ from contextlib import suppress
 
 from prometheus_client import Counter, Gauge, Histogram
 
-CHANNELS = frozenset({"web", "app", "voice", "ivr", "store", "email", "chat", "social", "messaging"})
+CHANNELS = frozenset({"web", "app", "voice", "ivr", "store", "email", "chat", "social", "messaging", "task"})
 
 EVENTS_CONSUMED = Counter("ihub_worker_events_consumed", "Raw events taken from Kafka", ["channel"])
 EVENTS_INDEXED = Counter("ihub_worker_events_indexed", "Raw events applied to the index", ["channel"])

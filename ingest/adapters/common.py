@@ -144,6 +144,7 @@ CHANNEL_NAMES = {
     "chat": "Chat",
     "social": "Social",
     "messaging": "Messaging",  # SMS, MMS and WhatsApp (vendor formats, ingest/formats)
+    "task": "Contact centre task",  # Amazon Connect tasks: open for days, kept apart from calls and chats
 }
 
 # Native customer segments that denote an organisation rather than a person.

@@ -279,7 +279,6 @@ CHANNELS = {
     "TASK": ("TaskInteraction", "task", "task"),
     "EMAIL": ("EmailInteraction", "email", "email"),
 }
-TASK_CHANNEL = {"id": "task", "name": "Contact centre task", "role": "primary", "@referredType": "Channel"}
 
 DIRECTIONS = {
     "INBOUND": "inbound",
@@ -420,7 +419,7 @@ def contact_document(
     }
     document = interaction(
         type_name=type_name,
-        kind="voice" if kind == "task" else kind,  # the task channel is set below
+        kind=kind,
         reason=_reason(contact, attributes, settings_of(event), noun, queue_name),
         direction=direction,
         status="completed" if completed else "inProgress",
@@ -436,8 +435,6 @@ def contact_document(
         customerIdentifier=None if method in _NOT_THE_CUSTOMER else _customer(contact) or None,
         contact=details,
     )
-    if kind == "task":
-        document["channel"] = [dict(TASK_CHANNEL)]
     return document
 
 

@@ -12,6 +12,8 @@ export const CHANNELS = {
   email: { label: "Email", color: "#1098ad" },
   chat: { label: "Chat", color: "#d6336c" },
   social: { label: "Social", color: "#f08c00" },
+  messaging: { label: "Messaging", color: "#0ca678" },
+  task: { label: "Task", color: "#6741d9" },
 };
 const EXTRA_COLORS = ["#5c7cfa", "#20c997", "#fab005", "#ae3ec9", "#495057", "#ff6b6b"];
 
@@ -32,6 +34,8 @@ const ICON_PATHS = {
   email: '<rect x="3" y="5" width="18" height="14" rx="2"/><path d="M3.5 6l8.5 7 8.5-7"/>',
   chat: '<path d="M4 5h16v11H9l-5 4z"/><path d="M8 9h8M8 12h5"/>',
   social: '<circle cx="6" cy="12" r="2.5"/><circle cx="18" cy="6" r="2.5"/><circle cx="18" cy="18" r="2.5"/><path d="M8.2 10.8l7.6-3.6M8.2 13.2l7.6 3.6"/>',
+  messaging: '<rect x="6" y="2.5" width="12" height="19" rx="2"/><path d="M9 8h6M9 11h4"/><circle cx="12" cy="18" r="1"/>',
+  task: '<rect x="4" y="4" width="16" height="17" rx="2"/><path d="M9 3v3h6V3"/><path d="M8 12l2.5 2.5L16 9"/>',
   other: '<circle cx="12" cy="12" r="8"/><path d="M12 8v5M12 16v.5"/>',
 };
 
