@@ -36,7 +36,38 @@ format = "whatsapp-cloud"
 phone_region = "PT"
 secret_env = "IHUB_TEST_META_SECRET"
 verify_token_env = "IHUB_TEST_META_TOKEN"
+
+[sources.fb]
+format = "messenger"
+secret_env = "IHUB_TEST_META_SECRET"
+verify_token_env = "IHUB_TEST_META_TOKEN"
+
+[sources.sms]
+format = "twilio"
+secret_env = "IHUB_TEST_TWILIO_TOKEN"
+
+[sources.connect]
+format = "amazon-connect-ctr"
+api_key_env = "IHUB_TEST_OWN_KEY"
+
+[sources.connect-events]
+format = "amazon-connect-event"
+api_key_env = "IHUB_TEST_OWN_KEY"
+
+[sources.genesys]
+format = "genesys-cloud"
+api_key_env = "IHUB_TEST_OWN_KEY"
+
+[sources.web]
+format = "snowplow"
+api_key_env = "IHUB_TEST_OWN_KEY"
+
+[sources.mail]
+format = "email-mime"
+api_key_env = "IHUB_TEST_OWN_KEY"
+max_body_bytes = 1048576
 """
+TWILIO_TOKEN = "twilio-auth-token"
 
 
 @pytest.fixture(scope="module", params=["embedded", "search"])
@@ -49,6 +80,7 @@ def ingress(request, tmp_path_factory) -> Iterator[httpx.Client]:
         "IHUB_TEST_BASIC": BASIC,
         "IHUB_TEST_META_SECRET": META_SECRET,
         "IHUB_TEST_META_TOKEN": META_TOKEN,
+        "IHUB_TEST_TWILIO_TOKEN": TWILIO_TOKEN,
     }
     with own_server(request, tmp_path_factory, "ingest", env) as api:
         root = str(api.base_url).split("/tmf-api/")[0]
@@ -206,3 +238,94 @@ def test_a_signed_whatsapp_message_becomes_one_interaction_found_by_its_wamid(in
     assert any(i["kind"] == "phone" for i in interaction["customerIdentifier"])
     time.sleep(1)
     assert len(found(ingress, wamid)) == 1
+
+
+# -- every vendor format, from its vendor's own published example -------------------------------------------
+
+
+def twilio_signature(url: str, form: dict[str, str], token: str = TWILIO_TOKEN) -> str:
+    """As Twilio signs a webhook: HMAC-SHA1 of the URL and each POST parameter, sorted by name."""
+    payload = url + "".join(f"{name}{form[name]}" for name in sorted(form))
+    return base64.b64encode(hmac.new(token.encode(), payload.encode(), hashlib.sha1).digest()).decode()
+
+
+def _twilio(client: httpx.Client) -> tuple[bytes, dict[str, str]]:
+    from urllib.parse import urlencode
+
+    form = orjson.loads(sample("twilio/inbound-sms-webhook.json"))["form"]
+    url = f"{client.base_url}".rstrip("/") + "/ingest/v1/sources/sms"
+    headers = {"content-type": "application/x-www-form-urlencoded", "x-twilio-signature": twilio_signature(url, form)}
+    return urlencode(form).encode(), headers
+
+
+def _keyed(path: str, media_type: str) -> Callable[[httpx.Client], tuple[bytes, dict[str, str]]]:
+    return lambda client: (sample(path), {"content-type": media_type, "x-api-key": API_KEY})
+
+
+def _meta(path: str) -> Callable[[httpx.Client], tuple[bytes, dict[str, str]]]:
+    def delivery(client: httpx.Client) -> tuple[bytes, dict[str, str]]:
+        body = sample(path)
+        return body, {"content-type": "application/json", "x-hub-signature-256": meta_signature(body)}
+
+    return delivery
+
+
+VENDORS = [
+    ("connect", _keyed("amazon-connect/ctr-voice-inbound-case1.json", "application/json"), "voice"),
+    (
+        "connect-events",
+        _keyed("amazon-connect/contact-event-voice-connected-to-agent.json", "application/json"),
+        "voice",
+    ),
+    ("genesys", _keyed("genesys-cloud/analytics-conversation-detail-chat-1.json", "application/json"), "chat"),
+    ("sms", _twilio, "messaging"),
+    ("fb", _meta("messenger/fbmessenger-api-hackage-wsTextMessageRequest.json"), "social"),
+    ("web", _keyed("snowplow/web-page_view-line.tsv", "text/tab-separated-values"), "web"),
+    ("mail", _keyed("email/flanker-multi-received-headers.eml", "message/rfc822"), "email"),
+]
+NATIVE_IDS = {
+    "connect": lambda: orjson.loads(sample("amazon-connect/ctr-voice-inbound-case1.json"))["ContactId"],
+    "connect-events": lambda: orjson.loads(sample("amazon-connect/contact-event-voice-connected-to-agent.json"))[
+        "contactId"
+    ],
+    "genesys": lambda: orjson.loads(sample("genesys-cloud/analytics-conversation-detail-chat-1.json"))[
+        "conversationId"
+    ],
+    "sms": lambda: orjson.loads(sample("twilio/inbound-sms-webhook.json"))["form"]["MessageSid"],
+    "fb": lambda: orjson.loads(sample("messenger/fbmessenger-api-hackage-wsTextMessageRequest.json"))["entry"][0][
+        "messaging"
+    ][0]["message"]["mid"],
+    # the enriched event's domain_sessionid: the 124th of its 131 tab-separated fields
+    "web": lambda: sample("snowplow/web-page_view-line.tsv").decode().rstrip("\n").split("\t")[123],
+    "mail": lambda: "AANLkTikbSvKnE9RjZLNrpupmNMKChv2Kz8qB3HAagmSw@mail.gmail.com",
+}
+
+
+@pytest.mark.parametrize(("source", "delivery", "channel"), VENDORS, ids=[v[0] for v in VENDORS])
+def test_each_vendor_format_arrives_by_webhook_once_however_often_it_is_delivered(ingress, source, delivery, channel):
+    body, headers = delivery(ingress)
+    first = post(ingress, source, body, headers)
+    assert first.status_code == 200, first.text
+    assert post(ingress, source, body, headers).status_code == 200  # the vendor's retry
+    native = NATIVE_IDS[source]()
+    [interaction] = found(ingress, native)
+    assert any(e["id"] == native and e["owner"] == source for e in interaction["externalIdentifier"])
+    assert interaction["channel"][0]["id"] == channel
+    time.sleep(1)
+    assert len(found(ingress, native)) == 1
+
+
+def test_a_signed_vendor_without_its_signature_stores_nothing(ingress):
+    body, headers = _twilio(ingress)
+    answer = post(ingress, "sms", body, {**headers, "x-twilio-signature": twilio_signature("http://elsewhere/", {})})
+    assert_tmf_error(answer, 401, "signature")
+    assert_tmf_error(post(ingress, "sms", body, {"content-type": headers["content-type"]}), 401)
+
+
+def test_a_vendor_record_that_cannot_be_adapted_is_a_400_naming_it(ingress):
+    record = orjson.loads(sample("amazon-connect/ctr-voice-inbound-case1.json"))
+    record["Channel"] = "FAX"
+    answer = post(ingress, "connect", orjson.dumps(record), {"content-type": "application/json", "x-api-key": API_KEY})
+    assert_tmf_error(answer, 400, "Channel")
+    wrong_type = post(ingress, "connect", b"x=1", {"content-type": "text/plain", "x-api-key": API_KEY})
+    assert_tmf_error(wrong_type, 415)
