@@ -21,7 +21,8 @@ across publishers and still grow when two changes share a microsecond or a clock
 - contribute: one record's part of an interaction that several records make (a mail thread's
   messages, a message and its delivery receipts, a web session's events). On an absent interaction
   it is a create. Otherwise it is merged in (`contributed`): objects merge key by key, arrays gain
-  the items they lack, `interactionDate` spans both, and a value already stored is replaced only by
+  the items they lack (up to the model's bound: a full array keeps what it holds), `interactionDate`
+  spans both, and a value already stored is replaced only by
   a change at least as new as the stored version (an older one only fills what is missing), so the
   outcome does not depend on the order the records arrive in.
 - delete: removes the interaction; deleting one that is not there is `unchanged` (old state None).
@@ -40,7 +41,7 @@ import orjson
 from pydantic import ValidationError
 
 from schemas.common import MAX_DEPTH, deeper_than, describe, json_depth, parse_date_time
-from schemas.party_interaction import NOT_PATCHABLE, stored_resource, validated_resource
+from schemas.party_interaction import MAX_ITEMS, NOT_PATCHABLE, stored_resource, validated_resource
 
 Document = dict[str, Any]
 Kind = Literal["create", "merge", "json-patch", "contribute", "delete"]
@@ -245,7 +246,11 @@ def contributed(doc: Document, part: Document, newer: bool) -> Document:
         elif isinstance(before, dict) and isinstance(value, dict):
             result[key] = contributed(before, value, newer)
         elif isinstance(before, list) and isinstance(value, list):
-            result[key] = before + [item for item in value if item not in before]
+            added = [item for item in value if item not in before]
+            # an array at its bound keeps what it holds: a session's 1001st event must not refuse
+            # the whole delivery (the model allows MAX_ITEMS of them)
+            room = max(0, MAX_ITEMS.get(key, len(before) + len(added)) - len(before))
+            result[key] = before + added[:room]
         elif newer:
             result[key] = value
     return result

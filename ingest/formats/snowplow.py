@@ -32,7 +32,7 @@ event (it ends when a tracker stops sending); its reason, "Web session" or "App 
 same whichever event comes first. The externalIdentifier is the session's id, once (not every
 event's: a session holds hundreds); customerIdentifier the user_id, domain_userid (and a mobile
 session's userId, the same kind of id) and network_userid. A session holds at most the model's
-1000 items: the change model refuses an event past them.
+1000 items: past them the change model keeps those it holds (storage/changes.py: contribute).
 """
 
 from __future__ import annotations

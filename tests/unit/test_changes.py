@@ -1122,3 +1122,13 @@ def test_a_contribution_that_would_leave_an_invalid_interaction_is_refused():
     state = apply(ABSENT, FIRST).new
     with pytest.raises(Invalid):
         apply(state, replace(REPLY, body={**REPLY.body, "note": [{"text": 5}]}))
+
+
+def test_a_contribution_to_a_full_array_keeps_what_it_holds_instead_of_refusing():
+    from schemas.party_interaction import MAX_ITEMS
+
+    full = [{"date": "2026-11-20T09:00:00Z", "text": f"n{i}"} for i in range(MAX_ITEMS["note"])]
+    state = apply(ABSENT, replace(FIRST, body={**FIRST.body, "note": full})).new
+    outcome = apply(state, REPLY)
+    assert outcome.new.doc is not None and len(outcome.new.doc["note"]) == MAX_ITEMS["note"]
+    assert outcome.new.doc["status"] == "completed"  # the rest of the record still counts
