@@ -354,8 +354,8 @@ def session_key(event: dict[str, Any]) -> tuple[str, str]:
     session_id = optional(event, "domain_sessionid")
     if session_id:
         return session_id, "domain_sessionid"
-    for client_session in entities(event, SNOWPLOW, "client_session"):
-        session_id = _text(client_session, "sessionId")
+    for mobile_session in entities(event, SNOWPLOW, "client_session"):
+        session_id = _text(mobile_session, "sessionId")
         if session_id:
             return session_id, "client_session.sessionId"
     return required(event, "event_id"), "event_id"
@@ -490,12 +490,12 @@ def _identifiers(event: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _session(event: dict[str, Any], session_id: str | None) -> dict[str, Any]:
     """What a CSR reads of the session: where it came from and on what (the latest event's)."""
-    client_session = next(iter(entities(event, SNOWPLOW, "client_session")), {})
+    mobile_session = next(iter(entities(event, SNOWPLOW, "client_session")), {})
     mobile = next(iter(entities(event, SNOWPLOW, "mobile_context")), {})
     application = next(iter(entities(event, MOBILE, "application")), {})
     index = optional(event, "domain_sessionidx", int)
-    if index is None and isinstance(client_session.get("sessionIndex"), int):
-        index = client_session["sessionIndex"]
+    if index is None and isinstance(mobile_session.get("sessionIndex"), int):
+        index = mobile_session["sessionIndex"]
     return {
         "sessionId": session_id,
         "sessionIndex": index,
