@@ -20,14 +20,14 @@ import logging
 import signal
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import faust
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
 from ingest.sources import load as load_sources
 from interaction_hub.backoff import until_done
@@ -39,7 +39,7 @@ from schemas.channel_event import CHANGES_TOPIC, DLQ_TOPIC, RAW_TOPIC
 from storage.search.contacts import ContactIndex
 from storage.search.store import SearchStore
 from storage.search.subscriptions import SubscriptionIndex
-from stream_workers import contacts, metrics
+from stream_workers import contacts, faust_patches, metrics
 from stream_workers.batching import Ack, batches
 from stream_workers.erasures import ErasureLog
 from stream_workers.feeds import Bridged, bridge, feeds
@@ -50,89 +50,6 @@ from stream_workers.pipeline import BatchResult, Message, Projector
 log = logging.getLogger(__name__)
 
 
-def _short_fetch_wait() -> None:
-    """faust-streaming builds its consumers with fetch_max_wait_ms=1500 and no setting to change
-    it; at low rates a worker then sees new events in bursts up to 1.5 s apart. Cap it at 50 ms."""
-    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Transport
-
-    original = AIOKafkaConsumerThread._create_worker_consumer
-    if getattr(original, "ihub_patched", False):
-        return
-
-    def create(self: AIOKafkaConsumerThread, transport: Transport) -> AIOKafkaConsumer:
-        consumer = original(self, transport)
-        consumer._fetch_max_wait_ms = 50  # read when the consumer starts its fetcher
-        return consumer
-
-    create.ihub_patched = True  # type: ignore[attr-defined]  # a marker on the patch; functions declare no attributes
-    AIOKafkaConsumerThread._create_worker_consumer = create  # type: ignore[method-assign]  # the patch itself
-
-
-class _Continued:
-    """Awaiting this goes on with a coroutine that already ran up to its first wait (`pending`, what
-    it yielded there), as the task awaiting it would have gone on: what it yields is passed up,
-    what is sent or thrown in goes down."""
-
-    def __init__(self, coroutine: Coroutine[Any, Any, Any], pending: Any) -> None:
-        self.coroutine, self.pending = coroutine, pending
-
-    def __await__(self) -> Generator[Any, Any, Any]:
-        coroutine, pending = self.coroutine, self.pending
-        while True:
-            try:
-                sent = yield pending
-            except GeneratorExit:
-                coroutine.close()
-                raise
-            except BaseException as error:  # a cancellation above, thrown into the coroutine
-                try:
-                    pending = coroutine.throw(error)
-                except StopIteration as done:
-                    return done.value
-            else:
-                try:
-                    pending = coroutine.send(sent)
-                except StopIteration as done:
-                    return done.value
-
-
-def _eager_delivery() -> None:
-    """faust-streaming's consumer hands every message to its streams with
-    `wait_first(deliver(message), suspend_flow.wait())`, so that a delivery blocked on a full
-    stream buffer gives way when the flow is suspended (a rebalance). That is four tasks and an
-    asyncio.wait per message, a third of faust's own cost per event (bench/faust_floor.py: 54 ->
-    ~32 us), for a delivery that almost never blocks. So `eager` runs it in place first."""
-    from faust.transport.consumer import Consumer
-
-    if not getattr(Consumer.wait_first, "ihub_patched", False):
-        Consumer.wait_first = eager(Consumer.wait_first)  # type: ignore[method-assign,assignment]  # the patch itself
-
-
-def eager(wait_first: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-    """mode's `Service.wait_first`, for a delivery and the wait for a suspended flow: the delivery
-    runs in place up to its first wait. Done by then, it returns as `wait_first` would have;
-    otherwise it goes on inside the original `wait_first`, which behaves as before (the delivery
-    gives way if the flow is suspended first). Other calls go to the original unchanged."""
-    from mode.services import WaitResults
-
-    async def patched(self: Any, *waits: Any, timeout: Any = None) -> Any:
-        if len(waits) != 2 or not asyncio.iscoroutine(waits[0]) or timeout is not None:
-            return await wait_first(self, *waits, timeout=timeout)
-        delivery, suspended = waits
-        try:
-            pending = delivery.send(None)
-        except BaseException as ended:  # done (StopIteration) or failed, without waiting
-            if asyncio.iscoroutine(suspended):
-                suspended.close()  # never started
-            if isinstance(ended, StopIteration):
-                return WaitResults([delivery], [ended.value], False)
-            raise
-        return await wait_first(self, _Continued(delivery, pending), suspended)
-
-    patched.ihub_patched = True  # type: ignore[attr-defined]  # a marker on the patch; functions declare no attributes
-    return patched
-
-
 def run_worker(
     make_app: Callable[[], faust.App],
     *,
@@ -141,6 +58,9 @@ def run_worker(
     status: WorkerState | None = None,
 ) -> None:
     """Run a faust app tuned for many small events (`ihub worker`, and bench/faust_floor.py).
+
+    faust is patched first (stream_workers/faust_patches.py: a short fetch wait, each message
+    delivered in place).
 
     faust's loops (its own and the consumer thread's) run on uvloop. Per event a worker allocates
     hundreds of objects, which reference counting frees when the batch is done (the fold leaves
@@ -158,7 +78,7 @@ def run_worker(
     import mode.loop
 
     mode.loop.use("uvloop")  # before the app exists, so every loop it makes is a uvloop one
-    _eager_delivery()
+    faust_patches.apply()  # before the app builds its consumer
     app = make_app()
     gc.collect()
     gc.freeze()
@@ -190,7 +110,6 @@ class App(faust.App):
 
 
 def create_worker(settings: Settings, status: WorkerState | None = None) -> faust.App:
-    _short_fetch_wait()
     app = App(
         settings.worker_group,
         broker=f"kafka://{settings.kafka_bootstrap}",

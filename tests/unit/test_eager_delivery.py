@@ -1,4 +1,4 @@
-"""The worker's faster message delivery (stream_workers/app.py `eager`): the same outcomes as mode's
+"""The worker's faster message delivery (stream_workers/faust_patches.py `eager`): the same outcomes as mode's
 `Service.wait_first`, which faust's consumer calls with a delivery and the wait for a suspended
 flow, whether the delivery finishes at once, waits, fails or is overtaken by a suspension."""
 
@@ -8,7 +8,7 @@ import gc
 import pytest
 from mode import Service
 
-from stream_workers.app import eager
+from stream_workers.faust_patches import eager
 
 # a coroutine never awaited (its RuntimeWarning comes from its finaliser) fails the test
 pytestmark = pytest.mark.filterwarnings("error")
