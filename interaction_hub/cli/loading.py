@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from uuid import uuid4
 
 from rich.console import Console
-from rich.progress import Progress
+from rich.progress import Progress, TaskID
 
 from ingest.demo import stories
 from interaction_hub.kafka_client import kafka_options
@@ -16,19 +18,35 @@ from schemas.channel_event import ChannelEvent
 from schemas.party_interaction import PartyInteractionCreate
 from storage.changes import Change
 
+if TYPE_CHECKING:
+    from query_api.deps import Intake
+
 console = Console(stderr=True)
 DEMO_SOURCE = "urn:ihub:demo"
+BATCH = 500
+
+VENDOR_SHARE = 0.3
+"""The share of demo interactions made of vendor records (ingest/vendor_demo.py), each delivery
+taking the webhook's path. The others are TMF683 bodies naming the customer's party id: most vendor
+records name customers by phone number, address or platform id, which nothing resolves to a party
+yet, so it is the bodies that fill customers' histories."""
 
 
 async def demo(settings: Settings, count: int, seed: int, parties: int, if_empty: bool = False) -> None:
+    """About `count` interactions over the last 90 days; VENDOR_SHARE of them from vendor records."""
+    anchor = datetime.now(UTC).replace(microsecond=0)
+    vendor = round(count * VENDOR_SHARE)
     if settings.store == "embedded":
-        await _demo_embedded(settings, count, seed, parties, if_empty)
+        await _demo_embedded(settings, count, vendor, seed, parties, anchor, if_empty)
     else:
-        await _demo_kafka(settings, count, seed, parties)
+        await _demo_kafka(settings, count, vendor, seed, parties, anchor)
 
 
-async def _demo_embedded(settings: Settings, count: int, seed: int, parties: int, if_empty: bool) -> None:
+async def _demo_embedded(
+    settings: Settings, count: int, vendor: int, seed: int, parties: int, anchor: datetime, if_empty: bool
+) -> None:
     from interaction_hub.cli.embedded import open_store
+    from query_api.intake import embedded_intake
     from storage.query import Query
 
     store = open_store(
@@ -43,9 +61,11 @@ async def _demo_embedded(settings: Settings, count: int, seed: int, parties: int
             console.print(f"{settings.data_dir} already holds {existing} interactions; no demo data added")
             return
         with Progress(console=console) as progress:
-            task = progress.add_task(f"storing {count} interactions in {settings.data_dir}", total=count)
+            task = progress.add_task(
+                f"storing {count} interactions ({vendor} from vendor records) in {settings.data_dir}", total=count
+            )
             batch = []
-            for body in stories(count, seed, parties):
+            for body in stories(count - vendor, seed, parties, anchor):
                 interaction_id = uuid4().hex
                 created = PartyInteractionCreate.model_validate(body).to_json_dict()
                 batch.append(
@@ -57,19 +77,22 @@ async def _demo_embedded(settings: Settings, count: int, seed: int, parties: int
                         href=base + interaction_id,
                     )
                 )
-                if len(batch) == 500:
+                if len(batch) == BATCH:
                     await store.write_many(batch, lambda old, new: [])
                     progress.advance(task, len(batch))
                     batch = []
             await store.write_many(batch, lambda old, new: [])
             progress.advance(task, len(batch))
+            # stored as the ingress stores a webhook's records (no hub notifications: demo data)
+            intake = embedded_intake(store, lambda old, new: [], base.removesuffix("/"))
+            await _vendor_records(intake, vendor, seed, parties, anchor, progress, task)
     finally:
         await store.close()
 
 
-def demo_events(count: int, seed: int, parties: int) -> Iterator[ChannelEvent]:
+def demo_events(count: int, seed: int, parties: int, anchor: datetime | None = None) -> Iterator[ChannelEvent]:
     """Demo interactions as the TMF683 events a channel system already speaking TMF683 publishes."""
-    for body in stories(count, seed, parties):
+    for body in stories(count, seed, parties, anchor):
         yield ChannelEvent(
             id=uuid4().hex,
             source=DEMO_SOURCE,
@@ -80,19 +103,48 @@ def demo_events(count: int, seed: int, parties: int) -> Iterator[ChannelEvent]:
         )
 
 
-async def _demo_kafka(settings: Settings, count: int, seed: int, parties: int) -> None:
+async def _demo_kafka(settings: Settings, count: int, vendor: int, seed: int, parties: int, anchor: datetime) -> None:
     from ingest.publisher import Publisher
 
     async with Publisher(**kafka_options(settings)) as publisher:
         with Progress(console=console) as progress:
-            task = progress.add_task(f"publishing {count} interactions to Kafka", total=count)
+            task = progress.add_task(
+                f"publishing {count} interactions ({vendor} from vendor records) to Kafka", total=count
+            )
             batch: list[ChannelEvent] = []
-            for event in demo_events(count, seed, parties):
+            for event in demo_events(count - vendor, seed, parties, anchor):
                 batch.append(event)
-                if len(batch) == 500:
+                if len(batch) == BATCH:
                     progress.advance(task, await publisher.publish_many(batch))
                     batch = []
             progress.advance(task, await publisher.publish_many(batch))
+
+            # onto the raw topic as the ingress of a server in this mode puts a webhook's records
+            async def publish(items: Sequence[tuple[ChannelEvent, Change]]) -> None:
+                await publisher.publish_many(event for event, _ in items)
+
+            await _vendor_records(publish, vendor, seed, parties, anchor, progress, task)
+
+
+async def _vendor_records(
+    intake: Intake, count: int, seed: int, parties: int, anchor: datetime, progress: Progress, task: TaskID
+) -> None:
+    """About `count` interactions made of the demo sources' vendor deliveries, each split and adapted
+    as the webhook does it (query_api.routes.ingest.adapted), then made durable by `intake`."""
+    from ingest.vendor_demo import sources
+    from ingest.vendor_demo import stories as vendor_stories
+    from query_api.routes.ingest import adapted
+
+    demo_sources = sources()
+    batch: list[tuple[ChannelEvent, Change]] = []
+    for story in vendor_stories(count, seed, parties, anchor):
+        for delivery in story.deliveries:
+            batch += adapted(demo_sources[delivery.source], delivery.body, delivery.media_type, delivery.received)
+        if len(batch) >= BATCH:
+            await intake(batch)
+            batch = []
+        progress.advance(task, story.interactions)
+    await intake(batch)
 
 
 async def import_file(settings: Settings, path: Path) -> int:
