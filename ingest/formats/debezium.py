@@ -169,7 +169,8 @@ class Options(BaseModel):
         default_factory=dict, description="Channel column value -> channel id; without it, the value is the id"
     )
     direction_values: dict[str, Literal["inbound", "outbound"]] = Field(
-        default_factory=dict, description="Direction column value -> inbound|outbound; without it, the value is"
+        default_factory=dict,
+        description="Direction column value -> inbound|outbound; without it, in, inbound, incoming, out, ...",
     )
     default_direction: Literal["inbound", "outbound"] = "inbound"
     status_values: dict[str, Annotated[str, Field(min_length=1, max_length=64)]] = Field(
