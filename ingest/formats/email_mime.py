@@ -77,8 +77,8 @@ FORMAT_ID = "email-mime"
 MEDIA_TYPES = ("message/rfc822", "application/mbox", "text/plain", "application/json")
 
 MAX_DELIVERY_BYTES = 25 * 1024 * 1024
-"""The largest delivery: a message, an mbox or an SES notification (SES takes mail up to 40 MB,
-but sends at most 150 KB of it through SNS)."""
+"""The largest delivery: a message, an mbox or an SES notification (SES sends mail through SNS only
+up to 150 KB; it bounces larger mail)."""
 MAX_PARTS = 200
 """MIME parts of one message, every nested part counted."""
 MAX_DEPTH = 10
