@@ -50,6 +50,9 @@ OutcomeKind = Literal["create", "update", "delete", "unchanged", "superseded"]
 JSON_PATCH_OPS = frozenset({"add", "remove", "replace", "move", "copy", "test"})
 _KEPT = ("creationDate",)  # server-set attributes a patch may change but not remove
 
+MAX_CONTRIBUTED_ITEMS = 1000
+"""The most items contributions gather in an array the model does not bound itself."""
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = datetime.resolution
 
@@ -248,8 +251,8 @@ def contributed(doc: Document, part: Document, newer: bool) -> Document:
         elif isinstance(before, list) and isinstance(value, list):
             added = [item for item in value if item not in before]
             # an array at its bound keeps what it holds: a session's 1001st event must not refuse
-            # the whole delivery (the model allows MAX_ITEMS of them)
-            room = max(0, MAX_ITEMS.get(key, len(before) + len(added)) - len(before))
+            # the whole delivery (the model allows MAX_ITEMS of them; extension arrays as many)
+            room = max(0, MAX_ITEMS.get(key, MAX_CONTRIBUTED_ITEMS) - len(before))
             result[key] = before + added[:room]
         elif newer:
             result[key] = value

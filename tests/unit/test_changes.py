@@ -1132,3 +1132,13 @@ def test_a_contribution_to_a_full_array_keeps_what_it_holds_instead_of_refusing(
     outcome = apply(state, REPLY)
     assert outcome.new.doc is not None and len(outcome.new.doc["note"]) == MAX_ITEMS["note"]
     assert outcome.new.doc["status"] == "completed"  # the rest of the record still counts
+
+
+def test_contributions_gather_at_most_a_bounded_number_of_items_in_extension_arrays():
+    from storage.changes import MAX_CONTRIBUTED_ITEMS
+
+    many = {"thread": {"messages": [f"m{i}" for i in range(MAX_CONTRIBUTED_ITEMS)]}}
+    state = apply(ABSENT, replace(FIRST, body={**FIRST.body, **many})).new
+    more = replace(REPLY, body={**REPLY.body, "thread": {"messages": ["one more"]}})
+    doc = apply(state, more).new.doc
+    assert doc is not None and len(doc["thread"]["messages"]) == MAX_CONTRIBUTED_ITEMS
