@@ -21,6 +21,7 @@ from query_api.deps import Intake, State
 from query_api.hub import Hub
 from query_api.observability import Observe, store_readiness
 from query_api.observability import router as operations_router
+from query_api.page_policy import PagePolicy
 from query_api.retention import RetentionSchedule
 from query_api.routes import (
     analytics,
@@ -128,6 +129,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         public_docs=settings.auth_public_docs,
         public_metrics=settings.metrics_public,
     )
+    # security headers on every answer, a 401 too; the pages may reach the identity provider they sign in with
+    app.add_middleware(PagePolicy, identity_provider=settings.auth_issuer if authenticator is not None else None)
     app.add_middleware(Observe)  # outermost of all: request ids and metrics for every answer, a 401 too
     app.include_router(operations_router)  # /health/live, /health/ready, /metrics
     app.include_router(hub.router, prefix=settings.base_path)

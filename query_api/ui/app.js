@@ -1,13 +1,13 @@
 // Customer 360: a party's interactions, newest first, from GET /ihub/v1/parties/{id}/timeline.
-import { LIST, channelColor, channelIcon, channelLabel, escapeHtml, formatDateTime, formatSeconds, getJson, showEmptyStore, showError } from "./charts.js";
+import { LIST, channelColor, channelLabel, formatDateTime, formatSeconds, getJson, icon, showEmptyStore, showError } from "./charts.js";
 import { READ, pageNeeding } from "./auth.js";
+import { h } from "./dom.js";
 
 const TIMELINE = (party) => `/ihub/v1/parties/${encodeURIComponent(party)}/timeline`;
 const FACETS = ["channel", "status", "reason"];
 const KNOWN = new Set(["id", "href", "creationDate", "description", "reason", "status", "statusChangeDate", "channel",
   "interactionDate", "note", "relatedParty", "direction", "interactionItem", "attachment", "interactionRelationship"]);
 
-const CLOCK = '<svg class="clock" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" aria-hidden="true"><circle cx="12" cy="12" r="9"/><path d="M12 7v5l3 2"/></svg>';
 const $ = (id) => document.getElementById(id);
 
 const state = {
@@ -69,18 +69,14 @@ async function loadSuggestions(auth) {
       }
       if (seen.size >= 8) break;
     }
-    if (!seen.size) box.insertAdjacentHTML("beforeend", '<span class="label">none yet</span>');
+    if (!seen.size) box.append(h("span", { class: "label" }, "none yet"));
     for (const [id, name] of seen) {
-      const chip = document.createElement("button");
-      chip.type = "button";
-      chip.className = "chip";
-      chip.dataset.party = id;
-      chip.innerHTML = `${escapeHtml(name || id)}<span class="sub">${escapeHtml(id)}</span>`;
+      const chip = h("button", { type: "button", class: "chip", "data-party": id }, name || id, h("span", { class: "sub" }, id));
       chip.addEventListener("click", () => openParty(id));
       box.appendChild(chip);
     }
   } catch (err) {
-    box.insertAdjacentHTML("beforeend", `<span class="label">(could not load: ${escapeHtml(err.message)})</span>`);
+    box.append(h("span", { class: "label" }, `(could not load: ${err.message})`));
   }
 }
 
@@ -121,7 +117,7 @@ function render(page, fresh) {
   $("workspace").classList.remove("hidden");
   if (fresh) {
     renderFacets(page.facets);
-    $("timeline").innerHTML = "";
+    $("timeline").replaceChildren();
   }
   const list = $("timeline");
   const start = fresh ? 0 : list.children.length;
@@ -152,22 +148,19 @@ function renderFacets(facets) {
     for (const v of state.selected[f]) state.known[f].add(v);
     const values = [...state.known[f]].sort((a, b) => (counts.get(b) || 0) - (counts.get(a) || 0) || a.localeCompare(b));
     const ul = $(`facet-${f}`);
-    ul.innerHTML = "";
-    if (!values.length) ul.innerHTML = '<li class="zero"><span class="name">none</span></li>';
+    ul.replaceChildren();
+    if (!values.length) ul.append(h("li", { class: "zero" }, h("span", { class: "name" }, "none")));
     for (const v of values) {
       const count = counts.get(v) || 0;
-      const li = document.createElement("li");
-      li.dataset.value = v;
-      li.className = count ? "" : "zero";
-      const icon = f === "channel" ? `<span style="color:${channelColor(v)}">${channelIcon(v)}</span>` : "";
-      const name = f === "channel" ? channelLabel(v) : v;
-      li.innerHTML = `<label><input type="checkbox" ${state.selected[f].has(v) ? "checked" : ""}>${icon}` +
-        `<span class="name" title="${escapeHtml(v)}">${escapeHtml(name)}</span><span class="count">${count}</span></label>`;
-      li.querySelector("input").addEventListener("change", (ev) => {
+      const box = h("input", { type: "checkbox", checked: state.selected[f].has(v) });
+      box.addEventListener("change", (ev) => {
         if (ev.target.checked) state.selected[f].add(v); else state.selected[f].delete(v);
         load();
       });
-      ul.appendChild(li);
+      const name = f === "channel" ? channelLabel(v) : v;
+      ul.append(h("li", { "data-value": v, class: count ? null : "zero" },
+        h("label", {}, box, f === "channel" ? colored(h("span", {}, icon(v)), channelColor(v)) : null,
+          h("span", { class: "name", title: v }, name), h("span", { class: "count" }, String(count)))));
     }
   }
 }
@@ -186,78 +179,90 @@ function roleParty(item, role) {
   return (item.relatedParty || []).find((p) => p.role === role);
 }
 
+function colored(element, color) {
+  element.style.color = color;
+  return element;
+}
+
+const small = (text) => h("small", {}, text);
+const badge = (status) => h("span", { class: `badge ${status || ""}` }, status || "–");
+
 function renderItem(item) {
   const channel = (item.channel && item.channel[0]) || {};
   const key = channel.id || "other";
-  const color = channelColor(key);
   const agent = roleParty(item, "agent");
   const store = roleParty(item, "store");
   const handling = handlingSeconds(item);
-  const li = document.createElement("li");
-  li.className = "tl-item";
-  li.dataset.id = item.id;
-  li.dataset.channel = (item.channel || []).map((c) => c.id).join(",");
-  li.dataset.status = item.status || "";
   const meta = [
-    `<span>${escapeHtml(channel.name || channelLabel(key))}</span>`,
-    item.status ? `<span class="badge ${escapeHtml(item.status)}">${escapeHtml(item.status)}</span>` : "",
-    handling !== null ? `<span title="handling time">${CLOCK}${formatSeconds(handling)}</span>` : "",
-    agent ? `<span>agent ${escapeHtml(agent.name || agent.id)}</span>` : "",
-    store ? `<span>at ${escapeHtml(store.name || store.id)}</span>` : "",
-    item.direction ? `<span>${escapeHtml(item.direction)}</span>` : "",
-  ].join("");
-  li.innerHTML = `
-    <span class="tl-icon" style="color:${color}" title="${escapeHtml(channelLabel(key))}">${channelIcon(key)}</span>
-    <div class="tl-card">
-      <button type="button" class="tl-summary" aria-expanded="false">
-        <span class="tl-title">${escapeHtml(item.reason || item.description || "(no reason)")}</span>
-        <span class="tl-when">${escapeHtml(formatDateTime(when(item)))}</span>
-        <span class="tl-meta">${meta}</span>
-        <span class="tl-caret">details ▾</span>
-      </button>
-      <div class="tl-details"></div>
-    </div>`;
-  const button = li.querySelector(".tl-summary");
+    h("span", {}, channel.name || channelLabel(key)),
+    item.status ? badge(item.status) : null,
+    handling !== null ? h("span", { title: "handling time" }, icon("clock", "clock"), formatSeconds(handling)) : null,
+    agent ? h("span", {}, `agent ${agent.name || agent.id}`) : null,
+    store ? h("span", {}, `at ${store.name || store.id}`) : null,
+    item.direction ? h("span", {}, item.direction) : null,
+  ];
+  const caret = h("span", { class: "tl-caret" }, "details ▾");
+  const button = h("button", { type: "button", class: "tl-summary", "aria-expanded": "false" },
+    h("span", { class: "tl-title" }, item.reason || item.description || "(no reason)"),
+    h("span", { class: "tl-when" }, formatDateTime(when(item))),
+    h("span", { class: "tl-meta" }, meta),
+    caret);
+  const detailsBox = h("div", { class: "tl-details" });
+  const li = h("li", {
+    class: "tl-item",
+    "data-id": item.id,
+    "data-channel": (item.channel || []).map((c) => c.id).join(","),
+    "data-status": item.status || "",
+  },
+  colored(h("span", { class: "tl-icon", title: channelLabel(key) }, icon(key)), channelColor(key)),
+  h("div", { class: "tl-card" }, button, detailsBox));
   button.addEventListener("click", () => {
     const open = !li.classList.contains("open");
-    if (open && !li.querySelector(".tl-details").childElementCount) li.querySelector(".tl-details").innerHTML = details(item);
+    if (open && !detailsBox.childElementCount) detailsBox.append(details(item));
     li.classList.toggle("open", open);
     button.setAttribute("aria-expanded", String(open));
-    li.querySelector(".tl-caret").textContent = open ? "hide ▴" : "details ▾";
+    caret.textContent = open ? "hide ▴" : "details ▾";
   });
   return li;
 }
 
+/** Joins nodes (or strings) with a separator, as a list of children. */
+function joined(parts, separator) {
+  return parts.flatMap((part, i) => (i ? [separator(), part] : [part]));
+}
+
 function details(item) {
-  const rows = [];
-  const add = (label, html) => rows.push(`<dt>${escapeHtml(label)}</dt><dd>${html}</dd>`);
+  const dl = h("dl");
+  const add = (label, ...value) => dl.append(h("dt", {}, label), h("dd", {}, ...value));
   const d = item.interactionDate || {};
-  add("Reason", escapeHtml(item.reason || "–"));
-  add("Description", escapeHtml(item.description || "–"));
-  add("Status", `<span class="badge ${escapeHtml(item.status || "")}">${escapeHtml(item.status || "–")}</span>` +
-    (item.statusChangeDate ? ` since ${escapeHtml(formatDateTime(item.statusChangeDate))}` : ""));
-  add("Direction", escapeHtml(item.direction || "–"));
-  add("Channel", (item.channel || []).map((c) => `${escapeHtml(c.name || c.id)} <small>(${escapeHtml(c.id)}${c.role ? ", " + escapeHtml(c.role) : ""})</small>`).join(", ") || "–");
-  add("Started", escapeHtml(formatDateTime(d.startDateTime)));
-  add("Ended", escapeHtml(formatDateTime(d.endDateTime)));
+  add("Reason", item.reason || "–");
+  add("Description", item.description || "–");
+  add("Status", badge(item.status), item.statusChangeDate ? ` since ${formatDateTime(item.statusChangeDate)}` : null);
+  add("Direction", item.direction || "–");
+  const channels = (item.channel || []).map((c) => [c.name || c.id, " ", small(`(${c.id}${c.role ? ", " + c.role : ""})`)]);
+  add("Channel", channels.length ? joined(channels, () => ", ") : "–");
+  add("Started", formatDateTime(d.startDateTime));
+  add("Ended", formatDateTime(d.endDateTime));
   const handling = handlingSeconds(item);
-  add("Handling", handling !== null ? `${formatSeconds(handling)} <small>(${handling} s)</small>` : "–");
-  add("Created", escapeHtml(formatDateTime(item.creationDate)));
+  add("Handling", handling !== null ? [formatSeconds(handling), " ", small(`(${handling} s)`)] : "–");
+  add("Created", formatDateTime(item.creationDate));
   const agent = roleParty(item, "agent");
-  add("Agent", agent ? escapeHtml(agent.name || agent.id) : "–");
-  const others = (item.relatedParty || []).filter((p) => p.role !== "agent");
-  add("Related parties", others.map((p) => `${escapeHtml(p.name || p.id)} <small>(${escapeHtml(p.id)}, ${escapeHtml(p.role || "")})</small>`).join("<br>") || "–");
+  add("Agent", agent ? agent.name || agent.id : "–");
+  const others = (item.relatedParty || []).filter((p) => p.role !== "agent")
+    .map((p) => [p.name || p.id, " ", small(`(${p.id}, ${p.role || ""})`)]);
+  add("Related parties", others.length ? joined(others, () => h("br")) : "–");
   const notes = item.note || [];
   add("Notes", notes.length
-    ? `<ul class="notes">${notes.map((n) => `<li>${escapeHtml(n.text || "")} <small>${escapeHtml(n.author || "")}${n.date ? " · " + escapeHtml(formatDateTime(n.date)) : ""}</small></li>`).join("")}</ul>`
+    ? h("ul", { class: "notes" }, notes.map((n) =>
+      h("li", {}, n.text || "", " ", small(`${n.author || ""}${n.date ? " · " + formatDateTime(n.date) : ""}`))))
     : "–");
   for (const k of ["interactionItem", "attachment", "interactionRelationship"]) {
-    if (item[k] && item[k].length) add(k, `<pre>${escapeHtml(JSON.stringify(item[k], null, 2))}</pre>`);
+    if (item[k] && item[k].length) add(k, h("pre", {}, JSON.stringify(item[k], null, 2)));
   }
   const extension = Object.fromEntries(Object.entries(item).filter(([k]) => !KNOWN.has(k)));
-  add("Extension attributes", Object.keys(extension).length ? `<pre>${escapeHtml(JSON.stringify(extension, null, 2))}</pre>` : "none");
-  add("Id", `<code>${escapeHtml(item.id)}</code>`);
-  return `<dl>${rows.join("")}</dl>`;
+  add("Extension attributes", Object.keys(extension).length ? h("pre", {}, JSON.stringify(extension, null, 2)) : "none");
+  add("Id", h("code", {}, item.id));
+  return dl;
 }
 
 // -- wiring ---------------------------------------------------------------------------------

@@ -7,6 +7,8 @@
 // The permissions are read from the access token only to decide what to show: the API checks
 // every call itself.
 
+import { h } from "./dom.js";
+
 const CONFIG_URL = "/ui/auth.json";
 const TOKENS = "ihub.auth.tokens"; // {issuer, clientId, accessToken, idToken, refreshToken, expiresAt, obtainedAt}
 const PENDING = "ihub.auth.pending"; // the sign-in under way: {state, nonce, verifier, redirectUri, returnTo}
@@ -56,10 +58,6 @@ function readJson(key) {
   } catch {
     return null;
   }
-}
-
-function escapeHtml(value) {
-  return String(value ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
 
 class SignInError extends Error {}
@@ -257,14 +255,12 @@ function describeUser(s, tokens) {
 function userBox(s) {
   const bar = document.querySelector(".topbar");
   if (!bar || document.getElementById("auth-box")) return;
-  const box = document.createElement("div");
-  box.id = "auth-box";
-  box.className = "auth-box";
-  box.innerHTML = `<span class="auth-user" id="auth-user" title="${escapeHtml(s.username)}">${escapeHtml(s.user)}</span>` +
-    (s.partyId ? `<span class="auth-party" title="this sign-in acts for one customer only">for ${escapeHtml(s.partyId)}</span>` : "") +
-    '<button type="button" class="btn small" id="sign-out">Sign out</button>';
-  box.querySelector("#sign-out").addEventListener("click", () => signOut(s));
-  bar.appendChild(box);
+  const out = h("button", { type: "button", class: "btn small", id: "sign-out" }, "Sign out");
+  out.addEventListener("click", () => signOut(s));
+  bar.appendChild(h("div", { id: "auth-box", class: "auth-box" },
+    h("span", { class: "auth-user", id: "auth-user", title: s.username }, s.user),
+    s.partyId ? h("span", { class: "auth-party", title: "this sign-in acts for one customer only" }, `for ${s.partyId}`) : null,
+    out));
   markLinks(s);
 }
 
@@ -274,22 +270,18 @@ function markLinks(s) {
     if (s.may(link.dataset.needs)) continue;
     link.classList.add("np-link");
     link.title = `not permitted: needs ${link.dataset.needs}`;
-    link.insertAdjacentHTML("beforeend", ' <span class="np-badge">not permitted</span>');
+    link.append(" ", h("span", { class: "np-badge" }, "not permitted"));
   }
 }
 
 /** Replace the page's content by a message (and a sign-in button); the page's script stops here. */
 function halt(message, { button = "Sign in", state = "signed-out" } = {}) {
   const main = document.querySelector("main");
-  const box = document.createElement("div");
-  box.id = "auth-status";
-  box.className = "panel auth-status";
-  box.setAttribute("role", "alert");
-  box.innerHTML = `<p>${escapeHtml(message)}</p>` + (button ? `<button type="button" class="btn primary" id="sign-in">${escapeHtml(button)}</button>` : "");
+  const b = button ? h("button", { type: "button", class: "btn primary", id: "sign-in" }, button) : null;
+  const box = h("div", { id: "auth-status", class: "panel auth-status", role: "alert" }, h("p", {}, message), b);
   document.body.dataset.auth = state;
   document.body.dataset.state = state;
   if (main) main.prepend(box);
-  const b = box.querySelector("#sign-in");
   if (b) {
     b.addEventListener("click", () => {
       sessionStorage.removeItem(SIGNED_OUT);
@@ -300,7 +292,6 @@ function halt(message, { button = "Sign in", state = "signed-out" } = {}) {
   return never();
 }
 
-/** Show, in `container`, that the signed-in user may not do `what` (it needs `permission`). */
 /** Sign in (when auth is on), then the session if it grants `permission`; else the page's content
  * gives way to a "not permitted" panel saying it cannot `what`, and the answer is null. */
 export async function pageNeeding(permission, what) {
@@ -313,15 +304,12 @@ export async function pageNeeding(permission, what) {
   return null;
 }
 
+/** Show, in `container`, that the signed-in user may not do `what` (it needs `permission`). */
 function showNotPermitted(container, permission, what) {
   const s = currentSession();
-  const box = document.createElement("div");
-  box.className = "panel not-permitted";
-  box.id = "not-permitted";
-  box.setAttribute("role", "status");
-  box.innerHTML = `<b>Not permitted.</b> ${escapeHtml(s && s.user ? s.user : "This account")} may not ${escapeHtml(what)}: ` +
-    `that needs the <code>${escapeHtml(permission)}</code> permission. Ask an administrator to grant it.`;
-  container.prepend(box);
+  container.prepend(h("div", { class: "panel not-permitted", id: "not-permitted", role: "status" },
+    h("b", {}, "Not permitted."), ` ${s && s.user ? s.user : "This account"} may not ${what}: that needs the `,
+    h("code", {}, permission), " permission. Ask an administrator to grant it."));
 }
 
 function signOut(s) {

@@ -1,7 +1,6 @@
 // Small shared helpers: channel colours and icons, formatting, and two SVG charts (line, bars).
 import { apiFetch, forbiddenMessage } from "./auth.js";
-
-const SVG_NS = "http://www.w3.org/2000/svg";
+import { h, svg } from "./dom.js";
 
 export const CHANNELS = {
   web: { label: "Web", color: "#3b5bdb" },
@@ -24,29 +23,33 @@ export function channelLabel(key) {
   return (CHANNELS[key] && CHANNELS[key].label) || key;
 }
 
-// 24x24 stroke icons, drawn for this project.
-const ICON_PATHS = {
-  web: '<circle cx="12" cy="12" r="9"/><ellipse cx="12" cy="12" rx="4" ry="9"/><path d="M3 12h18M5 7h14M5 17h14"/>',
-  app: '<rect x="7" y="2.5" width="10" height="19" rx="2"/><path d="M10.5 5h3"/><circle cx="12" cy="18" r="1"/>',
-  voice: '<path d="M4 14v-2a8 8 0 0 1 16 0v2"/><rect x="3" y="13" width="4" height="6" rx="1.5"/><rect x="17" y="13" width="4" height="6" rx="1.5"/><path d="M19 19c0 1.5-2 2.5-5 2.5"/>',
-  ivr: '<circle cx="7" cy="6" r="1.3"/><circle cx="12" cy="6" r="1.3"/><circle cx="17" cy="6" r="1.3"/><circle cx="7" cy="11" r="1.3"/><circle cx="12" cy="11" r="1.3"/><circle cx="17" cy="11" r="1.3"/><circle cx="7" cy="16" r="1.3"/><circle cx="12" cy="16" r="1.3"/><circle cx="17" cy="16" r="1.3"/><circle cx="12" cy="21" r="1.3"/>',
-  store: '<path d="M3 9l2-5h14l2 5"/><path d="M3 9c0 1.7 1.3 3 3 3s3-1.3 3-3c0 1.7 1.3 3 3 3s3-1.3 3-3c0 1.7 1.3 3 3 3s3-1.3 3-3"/><path d="M5 12v9h14v-9"/><path d="M10 21v-5h4v5"/>',
-  email: '<rect x="3" y="5" width="18" height="14" rx="2"/><path d="M3.5 6l8.5 7 8.5-7"/>',
-  chat: '<path d="M4 5h16v11H9l-5 4z"/><path d="M8 9h8M8 12h5"/>',
-  social: '<circle cx="6" cy="12" r="2.5"/><circle cx="18" cy="6" r="2.5"/><circle cx="18" cy="18" r="2.5"/><path d="M8.2 10.8l7.6-3.6M8.2 13.2l7.6 3.6"/>',
-  messaging: '<rect x="6" y="2.5" width="12" height="19" rx="2"/><path d="M9 8h6M9 11h4"/><circle cx="12" cy="18" r="1"/>',
-  task: '<rect x="4" y="4" width="16" height="17" rx="2"/><path d="M9 3v3h6V3"/><path d="M8 12l2.5 2.5L16 9"/>',
-  other: '<circle cx="12" cy="12" r="8"/><path d="M12 8v5M12 16v.5"/>',
+// 24x24 stroke icons, drawn for this project: [tag, attributes] of each shape.
+const circle = (cx, cy, r) => ["circle", { cx, cy, r }];
+const rect = (x, y, width, height, rx) => ["rect", { x, y, width, height, rx }];
+const path = (d) => ["path", { d }];
+const ICON_SHAPES = {
+  web: [circle(12, 12, 9), ["ellipse", { cx: 12, cy: 12, rx: 4, ry: 9 }], path("M3 12h18M5 7h14M5 17h14")],
+  app: [rect(7, 2.5, 10, 19, 2), path("M10.5 5h3"), circle(12, 18, 1)],
+  voice: [path("M4 14v-2a8 8 0 0 1 16 0v2"), rect(3, 13, 4, 6, 1.5), rect(17, 13, 4, 6, 1.5), path("M19 19c0 1.5-2 2.5-5 2.5")],
+  ivr: [[7, 6], [12, 6], [17, 6], [7, 11], [12, 11], [17, 11], [7, 16], [12, 16], [17, 16], [12, 21]].map(([x, y]) => circle(x, y, 1.3)),
+  store: [path("M3 9l2-5h14l2 5"), path("M3 9c0 1.7 1.3 3 3 3s3-1.3 3-3c0 1.7 1.3 3 3 3s3-1.3 3-3c0 1.7 1.3 3 3 3s3-1.3 3-3"),
+    path("M5 12v9h14v-9"), path("M10 21v-5h4v5")],
+  email: [rect(3, 5, 18, 14, 2), path("M3.5 6l8.5 7 8.5-7")],
+  chat: [path("M4 5h16v11H9l-5 4z"), path("M8 9h8M8 12h5")],
+  social: [circle(6, 12, 2.5), circle(18, 6, 2.5), circle(18, 18, 2.5), path("M8.2 10.8l7.6-3.6M8.2 13.2l7.6 3.6")],
+  messaging: [rect(6, 2.5, 12, 19, 2), path("M9 8h6M9 11h4"), circle(12, 18, 1)],
+  task: [rect(4, 4, 16, 17, 2), path("M9 3v3h6V3"), path("M8 12l2.5 2.5L16 9")],
+  other: [circle(12, 12, 8), path("M12 8v5M12 16v.5")],
+  clock: [circle(12, 12, 9), path("M12 7v5l3 2")],
 };
 
-export function channelIcon(key, className = "ch-icon") {
-  const body = ICON_PATHS[key] || ICON_PATHS.other;
-  return `<svg class="${className}" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="1.7" ` +
-    `stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">${body}</svg>`;
-}
-
-export function escapeHtml(value) {
-  return String(value ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+/** A stroke icon as an SVG element: a channel's (`other` for an unknown one), or `clock`. */
+export function icon(key, className = "ch-icon") {
+  const shapes = Object.hasOwn(ICON_SHAPES, key) ? ICON_SHAPES[key] : ICON_SHAPES.other;
+  return svg("svg", {
+    class: className, viewBox: "0 0 24 24", fill: "none", stroke: "currentColor", "stroke-width": 1.7,
+    "stroke-linecap": "round", "stroke-linejoin": "round", "aria-hidden": "true",
+  }, shapes.map(([tag, attrs]) => svg(tag, attrs)));
 }
 
 export function formatSeconds(seconds) {
@@ -71,8 +74,7 @@ export function formatDateTime(iso) {
 }
 
 function el(name, attrs = {}, parent = null) {
-  const node = document.createElementNS(SVG_NS, name);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  const node = svg(name, attrs);
   if (parent) parent.appendChild(node);
   return node;
 }
@@ -106,7 +108,7 @@ function bucketLabel(iso, interval) {
  * series: [{key, label, color, points: Map(t -> value)}]; buckets: sorted list of t (ISO strings).
  */
 export function lineChart(container, { buckets, series, interval, valueLabel = "volume" }) {
-  container.innerHTML = "";
+  container.replaceChildren();
   container.classList.add("chart");
   const W = Math.max(360, container.clientWidth || 760), H = 300, M = { top: 12, right: 16, bottom: 28, left: 40 };
   const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": `${valueLabel} over time` }, container);
@@ -156,9 +158,8 @@ export function lineChart(container, { buckets, series, interval, valueLabel = "
     guide.setAttribute("x1", x(i)); guide.setAttribute("x2", x(i));
     guide.classList.remove("hidden");
     const rows = series.filter((s) => !hidden.has(s.key))
-      .map((s) => `<tr><td><span class="swatch" style="display:inline-block;width:8px;height:8px;border-radius:50%;background:${s.color}"></span> ${escapeHtml(s.label)}</td><td>${s.points.get(buckets[i]) || 0}</td></tr>`)
-      .join("");
-    tip.innerHTML = `<b>${escapeHtml(bucketLabel(buckets[i], interval))}</b><table>${rows}</table>`;
+      .map((s) => h("tr", {}, h("td", {}, swatch(s.color), " ", s.label), h("td", {}, String(s.points.get(buckets[i]) || 0))));
+    tip.replaceChildren(h("b", {}, bucketLabel(buckets[i], interval)), h("table", {}, rows));
     tip.classList.remove("hidden");
     const left = (x(i) / W) * box.width;
     tip.style.left = `${left + 12 + tip.offsetWidth > box.width ? left - tip.offsetWidth - 12 : left + 12}px`;
@@ -172,7 +173,7 @@ export function lineChart(container, { buckets, series, interval, valueLabel = "
     const b = document.createElement("button");
     b.type = "button";
     b.dataset.key = s.key;
-    b.innerHTML = `<span class="swatch" style="background:${s.color}"></span>${escapeHtml(s.label)}`;
+    b.append(swatch(s.color), s.label);
     b.addEventListener("click", () => {
       if (hidden.has(s.key)) hidden.delete(s.key); else hidden.add(s.key);
       b.classList.toggle("off", hidden.has(s.key));
@@ -183,9 +184,15 @@ export function lineChart(container, { buckets, series, interval, valueLabel = "
   container.appendChild(legend);
 }
 
+function swatch(color) {
+  const mark = h("span", { class: "swatch" });
+  mark.style.background = color;
+  return mark;
+}
+
 /** Horizontal bars: rows [{key, label, color, value, text}], value scaled against max (or opts.max). */
 export function barChart(container, rows, { max = null, name = "" } = {}) {
-  container.innerHTML = "";
+  container.replaceChildren();
   container.classList.add("chart");
   const rowH = 28, W = Math.max(300, container.clientWidth || 460), labelW = 90, valueW = 70;
   const H = Math.max(rowH, rows.length * rowH) + 4;
@@ -231,37 +238,19 @@ export async function storeIsEmpty() {
   return (await getJson(`${LIST}?limit=1&fields=id`)).length === 0;
 }
 
-function node(tag, ...parts) {
-  const element = document.createElement(tag);
-  element.append(...parts); // strings become text nodes: nothing here is parsed as HTML
-  return element;
-}
-
-function code(text) {
-  const element = document.createElement("code");
-  element.textContent = text;
-  return element;
-}
-
 function emptyStorePanel() {
-  const docs = document.createElement("a");
-  docs.href = "/docs";
-  docs.textContent = "API docs";
-  const panel = node("section",
-    node("h2", "No interactions yet"),
-    node("p", "The store is empty, so there is nothing to show. To fill it:"),
-    node("ul",
+  const code = (text) => h("code", {}, text);
+  return h("section", { id: "empty-store", class: "panel empty-store", role: "status" },
+    h("h2", {}, "No interactions yet"),
+    h("p", {}, "The store is empty, so there is nothing to show. To fill it:"),
+    h("ul", {},
       // the embedded store has one process at a time: the demo writes into it while the server is stopped
-      node("li", "demo customer histories: stop the server and start it again with ", code("make run DEMO=1"),
+      h("li", {}, "demo customer histories: stop the server and start it again with ", code("make run DEMO=1"),
         ", or run ", code("ihub demo"), " (with the same ", code("--data-dir"), ") before ", code("ihub serve"),
         "; in full mode ", code("ihub demo --store search"), " while it runs;"),
-      node("li", "your own interactions: POST them to ", code(LIST), " (see the ", docs, ")."),
+      h("li", {}, "your own interactions: POST them to ", code(LIST), " (see the ", h("a", { href: "/docs" }, "API docs"), ")."),
     ),
   );
-  panel.id = "empty-store";
-  panel.className = "panel empty-store";
-  panel.setAttribute("role", "status");
-  return panel;
 }
 
 /** Show (or hide) the panel that says the store is empty and how to fill it, below the error banner. */

@@ -1,6 +1,7 @@
 // KPI dashboard: GET /ihub/v1/analytics/kpis grouped by channel, agent and store.
-import { barChart, channelColor, channelLabel, escapeHtml, formatPercent, formatSeconds, lineChart, getJson, showEmptyStore, showError, storeIsEmpty } from "./charts.js";
+import { barChart, channelColor, channelLabel, formatPercent, formatSeconds, lineChart, getJson, showEmptyStore, showError, storeIsEmpty } from "./charts.js";
 import { ANALYTICS, READ, pageNeeding } from "./auth.js";
+import { h } from "./dom.js";
 
 const KPIS = "/ihub/v1/analytics/kpis";
 const TOP = 10;
@@ -128,15 +129,25 @@ function board(kind, groups) {
   toggle.textContent = state.showAll[kind] ? `Top ${TOP}` : `Show all ${groups.length}`;
   toggle.classList.toggle("hidden", groups.length <= TOP);
   const maxVolume = Math.max(1, ...groups.map((g) => g.volume));
-  table.innerHTML = `<thead><tr><th class="rank">#</th><th>${kind === "agent" ? "Agent" : "Store"}</th><th class="num">Volume</th>` +
-    `<th class="num">Avg handling</th><th class="num">Resolved</th><th class="num">FCR</th></tr></thead>` +
-    `<tbody>${rows.map((g, i) => `<tr data-key="${escapeHtml(g.key)}">` +
-      `<td class="rank">${i + 1}</td><td class="key">${escapeHtml(g.key)}</td>` +
-      `<td class="num volume" data-value="${g.volume}">${g.volume}<span class="meter"><i style="width:${(100 * g.volume) / maxVolume}%"></i></span></td>` +
-      `<td class="num aht" data-value="${g.avgHandlingSeconds ?? ""}" title="${g.avgHandlingSeconds ?? "–"} s">${formatSeconds(g.avgHandlingSeconds)}</td>` +
-      `<td class="num resolved" data-value="${g.resolutionRate ?? ""}">${formatPercent(g.resolutionRate)}</td>` +
-      `<td class="num fcr" data-value="${g.firstContactResolutionRate ?? ""}">${formatPercent(g.firstContactResolutionRate)}</td></tr>`).join("")
-    || `<tr><td colspan="6" class="empty">No ${kind === "agent" ? "agent" : "store"} interactions in this period</td></tr>`}</tbody>`;
+  const num = (name) => h("th", { class: "num" }, name);
+  const head = h("tr", {}, h("th", { class: "rank" }, "#"), h("th", {}, kind === "agent" ? "Agent" : "Store"),
+    num("Volume"), num("Avg handling"), num("Resolved"), num("FCR"));
+  const body = rows.map((g, i) => {
+    const bar = h("i");
+    bar.style.width = `${(100 * g.volume) / maxVolume}%`;
+    return h("tr", { "data-key": g.key },
+      h("td", { class: "rank" }, String(i + 1)),
+      h("td", { class: "key" }, g.key),
+      h("td", { class: "num volume", "data-value": g.volume }, String(g.volume), h("span", { class: "meter" }, bar)),
+      h("td", { class: "num aht", "data-value": g.avgHandlingSeconds ?? "", title: `${g.avgHandlingSeconds ?? "–"} s` },
+        formatSeconds(g.avgHandlingSeconds)),
+      h("td", { class: "num resolved", "data-value": g.resolutionRate ?? "" }, formatPercent(g.resolutionRate)),
+      h("td", { class: "num fcr", "data-value": g.firstContactResolutionRate ?? "" }, formatPercent(g.firstContactResolutionRate)));
+  });
+  if (!body.length) {
+    body.push(h("tr", {}, h("td", { colspan: 6, class: "empty" }, `No ${kind === "agent" ? "agent" : "store"} interactions in this period`)));
+  }
+  table.replaceChildren(h("thead", {}, head), h("tbody", {}, body));
 }
 
 async function init() {

@@ -4,8 +4,9 @@ Keycloak from scripts/services (IHUB_KEYCLOAK_URL, realm IHUB_KEYCLOAK_REALM; th
 it is not there) and an `ihub serve` on the embedded store (demo data) that trusts its tokens. A CSR
 opens the pages, is sent to Keycloak's login form, signs in (authorization code + PKCE), sees the
 same timeline and KPIs the API gives for their token, survives an expired and a refused token, and
-signs out. A user without permissions sees "not permitted" and no data. Without a token the API
-answers 401 to every data call the pages make. Screenshot: artifacts/ui-signed-in.png.
+signs out, all under the pages' Content-Security-Policy, which lets them reach Keycloak. A user
+without permissions sees "not permitted" and no data. Without a token the API answers 401 to every
+data call the pages make. Screenshot: artifacts/ui-signed-in.png.
 The realm is only read (users and passwords from services/keycloak/ihub-realm.json), never changed.
 """
 
@@ -25,7 +26,7 @@ import pytest
 
 from interaction_hub.settings import Settings
 from query_api.app import create_app
-from tests.browser.test_ui import ARTIFACTS, LIST, board, browser, shown_ids, wait_ready
+from tests.browser.test_ui import ARTIFACTS, LIST, board, browser, shown_ids, wait_ready, watch_csp
 from tests.conformance.conftest import IHUB, Server, running
 
 __all__ = ["browser"]  # the Chromium fixture of test_ui.py, shared
@@ -146,6 +147,7 @@ def page(browser, auth_server, keycloak):
     page = context.new_page()
     record = Recorder()
     page.record = record
+    page.csp_violations = watch_csp(page)
     allowed = {urlsplit(auth_server.root).netloc, keycloak.netloc}
 
     def on_console(msg) -> None:
@@ -170,6 +172,7 @@ def page(browser, auth_server, keycloak):
     yield page
     context.close()
     assert not record.errors, f"JavaScript errors: {record.errors}"
+    assert not page.csp_violations, f"Content-Security-Policy violations: {page.csp_violations}"
     assert not record.outside, f"the page tried to load from elsewhere: {record.outside}"
 
 
@@ -366,6 +369,30 @@ def test_user_without_permissions_sees_not_permitted(page, auth_server, keycloak
 
     page.click("#sign-out")
     page.wait_for_selector("body[data-state=signed-out]")
+
+
+def test_the_pages_run_under_their_policy_with_the_provider_allowed(page, auth_server, keycloak):
+    root = auth_server.root
+    provider = f"{urlsplit(keycloak.url).scheme}://{keycloak.netloc}"
+    for path in ("/ui/", "/ui/kpis.html"):
+        headers = httpx.get(root + path, timeout=10).headers
+        assert headers["content-security-policy"] == (
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+            f"connect-src 'self' {provider}; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+        ), path
+        assert headers["x-content-type-options"] == "nosniff" and headers["referrer-policy"] == "no-referrer"
+    # the docs page reaches this server only, whether or not the pages sign in
+    assert "connect-src 'self';" in httpx.get(root + "/docs", timeout=10).headers["content-security-policy"]
+
+    # signing in (discovery, the code exchange at the token endpoint) and both pages: nothing refused
+    sign_in(page, keycloak, root, "csr")
+    page.wait_for_selector("#suggestions .chip")
+    page.click("nav a[href='kpis.html']")
+    page.wait_for_url(lambda url: url.startswith(f"{root}/ui/kpis.html"))
+    wait_ready(page)
+    assert page.locator("#board-agent tbody tr[data-key]").count() > 0
+    assert page.csp_violations == []
+    assert len(page.record.token_requests(keycloak)) == 1
 
 
 def test_data_calls_need_a_token(auth_server, keycloak):

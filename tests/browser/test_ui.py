@@ -130,12 +130,29 @@ def browser():
         browser.close()
 
 
+# reported through a function the test exposes, so a violation on any document the page shows counts
+WATCH_CSP = """document.addEventListener("securitypolicyviolation", (e) =>
+  window.__cspViolation(`${e.violatedDirective} refused ${e.blockedURI || "(inline)"} on ${e.documentURI}`));"""
+
+
+def watch_csp(page) -> list[str]:
+    """The Content-Security-Policy violations of every document `page` shows, as they happen."""
+    violations: list[str] = []
+    page.expose_function("__cspViolation", lambda violation: violations.append(violation))
+    page.add_init_script(WATCH_CSP)
+    return violations
+
+
 @contextmanager
-def guarded_page(browser, root: str) -> Iterator:
-    """A page that records JS errors and refuses (and records) any request that leaves the server at
-    `root`; both must stay empty."""
-    context = browser.new_context(viewport={"width": 1360, "height": 900}, locale="en-GB", timezone_id="UTC")
+def guarded_page(browser, root: str, *, bypass_csp: bool = False) -> Iterator:
+    """A page that records JS errors and Content-Security-Policy violations (page.csp_violations),
+    and refuses (and records) any request that leaves the server at `root`; all must stay empty.
+    `bypass_csp`: the browser ignores the pages' policy."""
+    context = browser.new_context(
+        viewport={"width": 1360, "height": 900}, locale="en-GB", timezone_id="UTC", bypass_csp=bypass_csp
+    )
     page = context.new_page()
+    page.csp_violations = watch_csp(page)
     errors: list[str] = []
     outside: list[str] = []
     page.on("console", lambda msg: errors.append(f"console.{msg.type}: {msg.text}") if msg.type == "error" else None)
@@ -155,6 +172,7 @@ def guarded_page(browser, root: str) -> Iterator:
     yield page
     context.close()
     assert not errors, f"JavaScript errors: {errors}"
+    assert not page.csp_violations, f"Content-Security-Policy violations: {page.csp_violations}"
     assert not outside, f"the page tried to load from outside the server: {outside}"
 
 
