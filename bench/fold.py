@@ -12,6 +12,11 @@ per new interaction of the raw record, its change record, the dead letters and t
 bulk request body. What the
 worker costs in production is this plus faust and the Kafka client (bench/faust_floor.py) plus the
 engine client's I/O. With --profile, the functions that take the most CPU.
+
+Then, per vendor format (ingest/formats) beside the project's own envelope, the CPU per record of
+split + wrap + adapt over --records distinct deliveries of each kind, as the webhook ingress runs
+them (in full mode a worker adapts each record again); bench/ingress.py builds the deliveries from
+the vendors' published examples.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from ingress import print_adapter_cpu
 from pipeline import channel_event
 
 from storage.changes import ABSENT, State
@@ -79,6 +85,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=2000)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--records", type=int, default=2000, help="deliveries per vendor format's kind; 0: none")
     args = parser.parse_args()
 
     engine = MemoryEngine()
@@ -127,6 +134,8 @@ def main() -> None:
     if profile:
         print("(profiled: the figures above include the profiler's own cost)")
         pstats.Stats(profile).sort_stats("tottime").print_stats(25)
+    if args.records:
+        print_adapter_cpu(args.records)
 
 
 if __name__ == "__main__":
