@@ -188,8 +188,7 @@ async def client_loop(
             elif op == "list":
                 params = {"relatedParty.id": party, "limit": "20", "sort": "-creationDate"}
                 answer = await api.get(f"{BASE}/partyInteraction", params=params)
-                # 206: the first 20 of more (TMF630 paging), as right as a 200
-                expected = 206 if int(answer.headers.get("x-total-count", "0")) > 20 else 200
+                expected = 200  # a page of more is a 200 too (206 only with IHUB_PARTIAL_CONTENT_206)
             elif op == "write":
                 body = {
                     "reason": "Soak test",

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 import httpx
 import orjson
 
+from interaction_hub.references import ReferenceLinks
 from interaction_hub.settings import Settings
 from schemas.common import utc_now
 from schemas.events import DEFAULT_PORTS, callback_url, change_events
@@ -196,15 +197,18 @@ def fan_out(
     old: dict[str, Any] | None,
     new: dict[str, Any] | None,
     *,
+    links: ReferenceLinks,
     changed: list[str] | None = None,
     max_pending: int | None = None,
 ) -> list[Delivery]:
     """The notifications a change causes, one per subscriber whose query the event matches. The
-    deliveries of one event share one body. `changed`: as for `change_events`."""
+    deliveries of one event share one body. The interaction an event carries is shown as the API
+    shows it: its references linked. `changed`: as for `change_events`."""
     if not subscribers:
         return []
     deliveries = []
     for event in change_events(old, new, utc_now(), changed):
+        event["event"]["partyInteraction"] = links.linked(event["event"]["partyInteraction"])
         body = orjson.dumps(event)
         in_v5: dict[str, tuple[dict[str, Any], bytes]] = {}  # the v5 event per href base, made once
         for sub in subscribers:

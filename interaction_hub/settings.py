@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -46,6 +47,26 @@ class Settings(BaseSettings):
         default=1000, ge=1, description="Items in a list page when the client gives no limit"
     )
     max_page_size: int = Field(default=1000, ge=1, description="Largest list page; a larger limit is lowered to it")
+    partial_content_206: bool = Field(
+        default=False,
+        description="Answer a list page that holds only part of the matches with 206 Partial Content (TMF630)"
+        " rather than 200; TMF683's OpenAPI declares only 200, and clients generated from it get nothing from a 206",
+    )
+    # where the links of an interaction's references point (interaction_hub/references.py)
+    party_api_url: str | None = Field(
+        default=None,
+        description="Party Management API (TMF632) of related parties' links: <url>/individual/{id},"
+        " <url>/organization/{id}; default <resource root>/tmf-api/partyManagement/v4",
+    )
+    party_role_api_url: str | None = Field(
+        default=None,
+        description="Party Role Management API (TMF669) of PartyRole related parties' links: <url>/partyRole/{id};"
+        " default <resource root>/tmf-api/partyRoleManagement/v4",
+    )
+    channel_api_url: str | None = Field(
+        default=None,
+        description="API of channels' links: <url>/channel/{id}; default <resource root>/tmf-api/channelManagement/v4",
+    )
     sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
         default="FULL", description="FULL survives power loss; NORMAL only process crashes"
     )
@@ -181,6 +202,9 @@ class Settings(BaseSettings):
         "auth_issuer",
         "auth_audience",
         "hub_loopback_callbacks",
+        "party_api_url",
+        "party_role_api_url",
+        "channel_api_url",
         mode="before",
     )
     @classmethod
@@ -251,3 +275,14 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
+
+    @field_validator("party_api_url", "party_role_api_url", "channel_api_url")
+    @classmethod
+    def _api_url(cls, value: str | None) -> str | None:
+        # served in every answer: an absolute http(s) URL, nothing a client could not follow
+        if value is None:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError(f"must be an absolute http(s) URL without query or fragment, got {value!r}")
+        return value.rstrip("/")

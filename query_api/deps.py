@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from ingest.sources import Source
+from interaction_hub.references import ReferenceLinks
 from interaction_hub.settings import Settings
 from query_api.access import Audit
 from query_api.auth import Authenticator
@@ -30,6 +31,10 @@ class State:
     audit: Audit
     intake: Intake
     sources: dict[str, Source] = field(default_factory=dict)  # the sources file's
+    links: ReferenceLinks = field(init=False)  # of every interaction the API shows
+
+    def __post_init__(self) -> None:
+        self.links = ReferenceLinks.from_settings(self.settings)
 
 
 async def _state(request: Request) -> State:  # async: no thread-pool hop per request

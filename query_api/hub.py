@@ -31,6 +31,7 @@ from interaction_hub.notifications import (
     post_event,
     subscribers,
 )
+from interaction_hub.references import ReferenceLinks
 from interaction_hub.settings import Settings
 from query_api.auth import auth_enabled, is_loopback
 from query_api.hub_queries import check_attributes
@@ -82,6 +83,7 @@ class Hub:
         self._rule = CallbackRule.from_settings(settings, loopback_by_default=serves_this_machine_only(settings))
         self._max_subscriptions = settings.hub_max_subscriptions
         self._max_pending = settings.hub_max_pending
+        self._links = ReferenceLinks.from_settings(settings)
         self._registering = asyncio.Lock()
         # read by notify() on the store's writer thread; replaced, never mutated in place
         self._subscriptions: tuple[Subscriber, ...] = ()
@@ -141,7 +143,7 @@ class Hub:
         """The store's Notify: deliveries for every subscriber whose query the event matches."""
         if self._outbox is None:
             return []
-        return fan_out(self._subscriptions, old, new, max_pending=self._max_pending)
+        return fan_out(self._subscriptions, old, new, links=self._links, max_pending=self._max_pending)
 
     def wake(self) -> None:
         self._wake.set()

@@ -30,6 +30,7 @@ from interaction_hub.notifications import (
     post_event,
     subscribers,
 )
+from interaction_hub.references import ReferenceLinks
 from interaction_hub.settings import Settings
 from storage.base import Delivery
 from storage.search.subscriptions import SubscriptionIndex
@@ -64,6 +65,7 @@ class Notifier:
         self.reload_s = reload_s
         self.rule = CallbackRule.from_settings(settings)
         self.max_pending = settings.hub_max_pending
+        self.links = ReferenceLinks.from_settings(settings)
         self.client = callback_client(self.timeout_s)
         self._subscribers: tuple[Subscriber, ...] = ()
         self._loaded_at = 0.0
@@ -99,7 +101,7 @@ class Notifier:
                 self._forget_interaction(record.get("interactionId"))
             if subscribers and record.get("kind") in NOTIFYING_KINDS:
                 old, new, changed = record.get("old"), record.get("new"), record.get("changed")
-                for delivery in fan_out(subscribers, old, new, changed=changed):
+                for delivery in fan_out(subscribers, old, new, links=self.links, changed=changed):
                     self._queue(delivery)
                     queued += 1
         return queued

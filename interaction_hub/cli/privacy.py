@@ -11,6 +11,7 @@ import typer
 
 from interaction_hub.kafka_client import kafka_options
 from interaction_hub.notifications import fan_out, subscribers
+from interaction_hub.references import ReferenceLinks
 from interaction_hub.settings import Settings
 from storage.base import Delivery, Document
 from storage.privacy import month_of, retention_cutoff
@@ -82,8 +83,9 @@ async def _notify(settings: Settings, store: Any) -> Any:
     if settings.store != "embedded":
         return lambda old, new: []
     found = subscribers(await store.subscriptions())
+    links = ReferenceLinks.from_settings(settings)
 
     def notify(old: Document | None, new: Document | None) -> list[Delivery]:
-        return fan_out(found, old, new, max_pending=settings.hub_max_pending)
+        return fan_out(found, old, new, links=links, max_pending=settings.hub_max_pending)
 
     return notify

@@ -19,7 +19,7 @@ from query_api.hub import HubFull, starts_with
 from query_api.routes.party_interaction import ATTRIBUTE_PATH, page_answer, paged
 from schemas import Error, EventSubscription, EventSubscriptionInput
 from schemas.events import CALLBACK_PATTERN, DEFAULT_PORTS
-from storage.query import Page, Query, matches, project, sort_documents
+from storage.query import Query, matches, project, sort_documents
 from storage.tmf630 import MAX_FIELDS, MAX_OFFSET, MAX_QUERY_CHARS, MAX_SORT_KEYS, QueryError, parse_query
 
 router = APIRouter(tags=["events subscription"])
@@ -151,6 +151,10 @@ _SHOWN = {
 _COUNTS = {
     "X-Total-Count": {"description": "Listeners that match", "schema": {"type": "integer"}},
     "X-Result-Count": {"description": "Listeners in this answer", "schema": {"type": "integer"}},
+    "Link": {
+        "description": "first, prev, next and last pages, when any listener matches",
+        "schema": {"type": "string"},
+    },
 }
 _PAGE = {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}
 _FIELDS: dict[str, Any] = {
@@ -218,7 +222,7 @@ async def _list(request: Request, state: AppState, caller: Caller, *, v5: bool) 
     found = [listener for listener in await _listeners(state, caller, v5=v5) if matches(query, listener)]
     page = sort_documents(found, query.sort)[query.offset : query.offset + query.limit]
     items = [orjson.dumps(_projected(listener, query.fields, v5=v5)) for listener in page]
-    status, headers = page_answer(request, query, Page(len(found), items))
+    status, headers = page_answer(state, request, query, len(found), len(items))
     return Response(b"[" + b",".join(items) + b"]", status, headers=headers, media_type=_JSON)
 
 
@@ -238,16 +242,13 @@ async def _get(id: str, request: Request, state: AppState, caller: Caller, *, v5
     description="A party-scoped caller sees only its own listeners.",
     responses={
         200: {
-            "description": "Every match",
+            "description": "A page of the matches",
             "headers": _COUNTS,
             "content": {_JSON: {"schema": {"type": "array", "items": _SHOWN}}},
         },
         206: {
-            "description": "A page of the matches",
-            "headers": {
-                **_COUNTS,
-                "Link": {"description": "first, prev, next, last pages", "schema": {"type": "string"}},
-            },
+            "description": "With IHUB_PARTIAL_CONTENT_206=true: a page that holds only part of the matches",
+            "headers": _COUNTS,
             "content": {_JSON: {"schema": {"type": "array", "items": _SHOWN}}},
         },
         400: {"model": Error, "description": "A malformed query, or one on an attribute a listener does not have"},

@@ -74,10 +74,11 @@ async def erase_party(partyId: str, state: AppState, caller: CurrentCaller) -> R
 async def export_party(partyId: str, state: AppState, caller: CurrentCaller) -> StreamingResponse:
     _allowed(caller, partyId)
     documents = _privacy(state).export_party(partyId)
+    links = state.links
 
     async def lines() -> AsyncIterator[bytes]:
         async for document in documents:
-            yield document + b"\n"
+            yield links.body(document) + b"\n"  # as the API shows it
 
     name = re.sub(r"[^A-Za-z0-9._-]", "_", partyId)[:100] or "party"
     return StreamingResponse(

@@ -71,9 +71,14 @@ def href_v5(state: AppState, interaction_id: str) -> str:
     return f"{state.settings.resource_root()}{state.settings.base_path_v5}/partyInteraction/{interaction_id}"
 
 
-def view(state: AppState, stored: dict[str, Any], version: int) -> dict[str, Any]:
-    """The v5 resource for a stored interaction at a version."""
+def as_stored(state: AppState, stored: dict[str, Any], version: int) -> dict[str, Any]:
+    """The v5 resource for a stored interaction at a version, its references as stored."""
     return to_v5(stored, href=href_v5(state, stored["id"]), last_update=last_update(version))
+
+
+def view(state: AppState, stored: dict[str, Any], version: int) -> dict[str, Any]:
+    """The v5 resource as it is shown: its references linked, as in v4."""
+    return as_stored(state, state.links.linked(stored), version)
 
 
 def _checked(resource: Any, *, create: bool) -> None:
@@ -130,7 +135,7 @@ async def list_party_interactions_v5(request: Request, state: AppState, caller: 
         _projected(view(state, orjson.loads(item), version), asked.fields)
         for item, version in zip(page.items, page.versions, strict=True)
     ]
-    status, headers = page_answer(request, query, page)
+    status, headers = page_answer(state, request, query, page.total, len(page.items))
     return _json(items, status, headers)
 
 
@@ -177,7 +182,7 @@ async def _patch_once(
     if wanted is not None and stored.version not in wanted:
         raise PreconditionFailed(f"PartyInteraction '{id}' has changed (its ETag is now \"{stored.version}\")")
     doc = orjson.loads(stored.body)
-    current = view(state, doc, stored.version)
+    current = as_stored(state, doc, stored.version)  # links shown are not the writer's: never written back
     result = patched(current, kind, patch, state.settings.max_body_bytes)
     result["lastUpdate"] = current["lastUpdate"]  # the server's: the new version sets it
     touched = sorted(key for key in NOT_PATCHABLE if result.get(key) != current.get(key))

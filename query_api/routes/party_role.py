@@ -18,7 +18,7 @@ from starlette.responses import Response
 from query_api.auth import ANALYTICS, DELETE, ERASE, EXPORT, HUB, INGEST, PERMISSIONS, READ, WRITE
 from query_api.deps import AppState
 from query_api.errors import TmfError
-from query_api.routes.party_interaction import ATTRIBUTE_PATH
+from query_api.routes.party_interaction import ATTRIBUTE_PATH, page_answer, paged
 from schemas import Error
 from storage.query import Query, matches, project, sort_documents
 from storage.tmf630 import MAX_FIELDS, MAX_OFFSET, MAX_SORT_KEYS, QueryError, parse_query
@@ -83,7 +83,12 @@ _SORT: dict[str, Any] = {
 }
 _PAGE = {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}
 _OFFSET = {"name": "offset", "in": "query", "description": "Roles to skip", "schema": _PAGE}
-_LIMIT = {"name": "limit", "in": "query", "description": "Page size (default: every role)", "schema": _PAGE}
+_LIMIT = {"name": "limit", "in": "query", "description": "Page size (default IHUB_DEFAULT_PAGE_SIZE)", "schema": _PAGE}
+_PAGE_HEADERS = {
+    "X-Total-Count": {"description": "Roles that match", "schema": {"type": "integer"}},
+    "X-Result-Count": {"description": "Roles in this answer", "schema": {"type": "integer"}},
+    "Link": {"description": "first, prev, next and last pages, when any role matches", "schema": {"type": "string"}},
+}
 _ERROR_400 = {"model": Error, "description": "A malformed query: the message names the parameter"}
 _ERROR_404 = {"model": Error, "description": "No PartyRole with this id"}
 
@@ -119,23 +124,26 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
     description="Any other query parameter is a TMF630 filter on an attribute, e.g. `name=interaction:read`. "
     "Needs a valid token (any permission) when auth is on.",
     responses={
-        200: {"model": list[Answer], "description": "Every matching role"},
-        206: {"model": list[Answer], "description": "Partial result (offset or limit)"},
+        200: {"model": list[Answer], "description": "A page of the matching roles", "headers": _PAGE_HEADERS},
+        206: {
+            "model": list[Answer],
+            "description": "With IHUB_PARTIAL_CONTENT_206=true: a page that holds only part of the matching roles",
+            "headers": _PAGE_HEADERS,
+        },
         400: _ERROR_400,
     },
     openapi_extra={"parameters": [_FIELDS, _SORT, _OFFSET, _LIMIT]},
 )
 async def list_party_roles(request: Request, state: AppState) -> Response:
-    query = _parse(request.url.query, ("fields", "sort", "offset", "limit"))
+    query = paged(state, _parse(request.url.query, ("fields", "sort", "offset", "limit")))
+    assert query.limit is not None  # paged() sets it
     found = [role for role in party_roles(state.settings.resource_root()) if matches(query, role)]
     if query.sort:
         found = sort_documents(found, query.sort)
-    end = None if query.limit is None else query.offset + query.limit
-    page = found[query.offset : end]
+    page = found[query.offset : query.offset + query.limit]
     if query.fields is not None:
         page = [project(role, query.fields) for role in page]
-    headers = {"X-Total-Count": str(len(found)), "X-Result-Count": str(len(page))}
-    return _json(page, 206 if query.offset > 0 or len(page) < len(found) else 200, headers)
+    return _json(page, *page_answer(state, request, query, len(found), len(page)))
 
 
 @router.get(

@@ -105,5 +105,5 @@ async def party_timeline(
     )
     page = await store_timeline(query)
     rest = orjson.dumps({"nextCursor": page.next_cursor, "facets": page.facets})
-    body = b'{"items":[' + b",".join(page.items) + b"]," + rest[1:]
+    body = b'{"items":[' + b",".join(map(state.links.body, page.items)) + b"]," + rest[1:]
     return Response(body, media_type="application/json")

@@ -22,6 +22,10 @@ from interaction_hub.topics import ensure_topics, start_group_at_end
 from tests.conftest import engine_http, run_async
 
 BASE_PATH = "/tmf-api/partyInteraction/v4"
+# where a server links an interaction's references by default, under its root (README, "References' links")
+CHANNEL_LINK = "/tmf-api/channelManagement/v4/channel/"
+INDIVIDUAL_LINK = "/tmf-api/partyManagement/v4/individual/"
+PARTY_ROLE_LINK = "/tmf-api/partyRoleManagement/v4/partyRole/"
 
 
 def free_port() -> int:

@@ -28,6 +28,7 @@ from interaction_hub.notifications import (
     post_event,
     subscriber,
 )
+from interaction_hub.references import ReferenceLinks
 from interaction_hub.settings import Settings
 from query_api.hub import Hub, HubFull, serves_this_machine_only
 from schemas.events import EventSubscriptionInput
@@ -413,7 +414,8 @@ def test_an_event_body_is_stored_once_for_all_its_subscribers(conn):
     ids = [f"s{n}" for n in range(100)]
     subscribe_rows(conn, *ids)
     doc = {**interactions(1)[0], "description": "x" * 1_000_000}
-    deliveries = fan_out(tuple(subscriber({"id": i, "callback": "cb"}) for i in ids), None, doc)
+    links = ReferenceLinks.from_settings(Settings())
+    deliveries = fan_out(tuple(subscriber({"id": i, "callback": "cb"}) for i in ids), None, doc, links=links)
     assert len(deliveries) == 100 and len({id(d.body) for d in deliveries}) == 1  # one body in memory too
     outbox.enqueue(conn, deliveries)
     stored = conn.execute("SELECT count(*), sum(length(body)) FROM notification").fetchone()

@@ -9,6 +9,7 @@ import pytest
 
 from interaction_hub.backoff import backoff_delay
 from interaction_hub.notifications import fan_out, subscriber
+from interaction_hub.references import ReferenceLinks
 
 OLD = {
     "id": "i1",
@@ -19,13 +20,18 @@ OLD = {
     "status": "open",
 }
 NEW = {**OLD, "status": "completed", "description": "done"}
+LINKS = ReferenceLinks(
+    party_api="https://crm/tmf-api/partyManagement/v4",
+    party_role_api="https://crm/tmf-api/partyRoleManagement/v4",
+    channel_api="https://catalogue/tmf-api/channelManagement/v4",
+)
 
 
 def delivered(subscriptions: list[dict], old: dict | None, new: dict | None) -> list[tuple[str, str, str | None]]:
     """(subscription id, event type, fieldPath) of each delivery, in order."""
     subscribers = tuple(subscriber(s) for s in subscriptions)
     out = []
-    for delivery in fan_out(subscribers, old, new):
+    for delivery in fan_out(subscribers, old, new, links=LINKS):
         event = orjson.loads(delivery.body)
         out.append((delivery.subscription_id, event["eventType"], event.get("fieldPath")))
     return out
@@ -69,20 +75,23 @@ def test_an_update_known_by_its_changed_attributes_notifies_as_one_known_by_both
         events = [(d.subscription_id, orjson.loads(d.body)) for d in deliveries]
         return [(who, event["eventType"], event.get("fieldPath")) for who, event in events]
 
-    from_names = seen(fan_out(subscribers, None, NEW, changed=["description", "status"]))
-    assert from_names == seen(fan_out(subscribers, OLD, NEW)) and len(from_names) == 5
-    assert fan_out(subscribers, None, NEW, changed=[]) == []  # unchanged: nothing to say
+    from_names = seen(fan_out(subscribers, None, NEW, links=LINKS, changed=["description", "status"]))
+    assert from_names == seen(fan_out(subscribers, OLD, NEW, links=LINKS)) and len(from_names) == 5
+    assert fan_out(subscribers, None, NEW, links=LINKS, changed=[]) == []  # unchanged: nothing to say
 
 
 def test_no_subscribers_no_work():
-    assert fan_out((), OLD, NEW) == []
+    assert fan_out((), OLD, NEW, links=LINKS) == []
 
 
-def test_notification_bodies_carry_the_resource_after_the_change():
-    (delivery,) = fan_out((subscriber(ALL),), None, OLD)
+def test_notification_bodies_carry_the_resource_after_the_change_as_the_api_shows_it():
+    stored = orjson.loads(orjson.dumps(OLD))
+    (delivery,) = fan_out((subscriber(ALL),), None, stored, links=LINKS)
     event = orjson.loads(delivery.body)
-    assert event["event"]["partyInteraction"] == OLD
+    channel = {"id": "voice", "href": "https://catalogue/tmf-api/channelManagement/v4/channel/voice"}
+    assert event["event"]["partyInteraction"] == {**OLD, "channel": [channel]}
     assert event["eventId"] and event["eventTime"] == event["timeOcurred"]
+    assert stored == OLD  # the links are shown, never written into the stored form
 
 
 @pytest.mark.parametrize("attempt", [1, 2, 3, 8, 40, 5000])
@@ -115,7 +124,7 @@ V5 = {
 def test_a_v5_listener_gets_v5_events_filtered_on_v5_paths_beside_a_v4_one():
     from tests.tmf683_v5 import validate
 
-    deliveries = fan_out((subscriber(ALL), subscriber(V5)), OLD, NEW)
+    deliveries = fan_out((subscriber(ALL), subscriber(V5)), OLD, NEW, links=LINKS)
     by_subscriber: dict[str, list[dict]] = {}
     for delivery in deliveries:
         by_subscriber.setdefault(delivery.subscription_id, []).append(orjson.loads(delivery.body))
@@ -128,9 +137,10 @@ def test_a_v5_listener_gets_v5_events_filtered_on_v5_paths_beside_a_v4_one():
         validate(event, schemas[event["eventType"]])
         interaction = event["event"]["partyInteraction"]
         assert interaction["href"] == V5["v5"] + "i1" and interaction["relatedChannel"][0]["channel"]["id"] == "voice"
+        assert interaction["relatedChannel"][0]["channel"]["href"].endswith("/channelManagement/v4/channel/voice")
         assert event["@type"] == event["eventType"] and "timeOccurred" in event and "timeOcurred" not in event
     for event in by_subscriber["all"]:
         assert "channel" in event["event"]["partyInteraction"] and "@type" not in event
     # the v5 query reads the v5 event: another channel, no delivery
     elsewhere = {**NEW, "channel": [{"id": "web"}]}
-    assert [d.subscription_id for d in fan_out((subscriber(V5),), None, elsewhere)] == []
+    assert [d.subscription_id for d in fan_out((subscriber(V5),), None, elsewhere, links=LINKS)] == []
