@@ -37,9 +37,9 @@ _FORMATS = jsonschema.FormatChecker(formats=())
 _FORMATS.checks("date-time")(lambda value: not isinstance(value, str) or _RFC3339.match(value) is not None)
 
 
-def spec_path() -> Path:
-    """The v5 OpenAPI: $IHUB_SPEC_DIR, else shared/spec beside this checkout, else beside the
-    checkout it was cloned from (as scripts/run-ctk finds the CTK)."""
+def spec_path(name: str = SPEC_NAME) -> Path:
+    """One of TM Forum's files (by default the v5 OpenAPI): in $IHUB_SPEC_DIR, else shared/spec
+    beside this checkout, else beside the checkout it was cloned from (as scripts/run-ctk finds the CTK)."""
     candidates = []
     if os.environ.get("IHUB_SPEC_DIR"):
         candidates.append(Path(os.environ["IHUB_SPEC_DIR"]))
@@ -50,9 +50,9 @@ def spec_path() -> Path:
     if origin and Path(origin).is_dir():
         candidates.append(Path(origin).resolve().parent / "shared" / "spec")
     for folder in candidates:
-        if (folder / SPEC_NAME).is_file():
-            return folder / SPEC_NAME
-    raise FileNotFoundError(f"{SPEC_NAME} not found in {', '.join(map(str, candidates))}; set IHUB_SPEC_DIR")
+        if (folder / name).is_file():
+            return folder / name
+    raise FileNotFoundError(f"{name} not found in {', '.join(map(str, candidates))}; set IHUB_SPEC_DIR")
 
 
 @cache
