@@ -3,21 +3,25 @@
 A party's timeline holds every interaction whose `relatedParty` names the party (any role),
 newest first by `interactionDate.startDateTime`, falling back to `creationDate`; ties break on id
 (descending). Filters: channel ids, statuses, reasons (each a set, OR within, AND across),
-`from`/`to` on the timeline time (inclusive), and `q`: every word of q appears as a whole word
-(case-insensitive) in the reason, the description or a note's text. Facets count, for the filtered
-set, interactions per channel id, status and reason. Pages are cursors over (time, id), so a page
-deep in a long history costs the same as the first.
+`from`/`to` on the timeline time (inclusive), and `q`: every word of q finds a word of the reason,
+the description or a note's text, as a prefix of it or by its stem (`matches_text`). Facets count,
+for the filtered set, interactions per channel id, status and reason. Pages are cursors over
+(time, id), so a page deep in a long history costs the same as the first.
 """
 
 from __future__ import annotations
 
 import base64
 import re
+import threading
+import unicodedata
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+import Stemmer
 
 from schemas.common import epoch_seconds
 
@@ -26,12 +30,39 @@ FACETS = ("channel", "status", "reason")
 
 
 MAX_WORD_CHARS = 100  # a longer token is searched by its first 100 characters, on both sides
+MAX_QUERY_WORDS = 32  # distinct words in q (the engine refuses a query of thousands)
 
 
 def words(text: str) -> list[str]:
-    """The searchable words of a text (a document's or a query's): case-folded, at most
-    MAX_WORD_CHARS long, so that a 100k-character token is no 100k-character index term."""
-    return [word[:MAX_WORD_CHARS] for word in _WORD.findall(text.casefold())]
+    """The searchable words of a text (a document's or a query's): case-folded, without diacritics
+    (São is sao), at most MAX_WORD_CHARS long, so that a 100k-character token is no 100k-character
+    index term."""
+    folded = text.casefold()
+    if not folded.isascii():
+        decomposed = unicodedata.normalize("NFKD", folded)
+        folded = unicodedata.normalize("NFC", "".join(c for c in decomposed if not unicodedata.combining(c)))
+    return [word[:MAX_WORD_CHARS] for word in _WORD.findall(folded)]
+
+
+_stemmers = threading.local()  # a Stemmer is not safe to share between threads
+
+
+def stem(word: str) -> str:
+    """The English stem of a word (Snowball's English stemmer): charges, charging and charge are charg."""
+    stemmer = getattr(_stemmers, "english", None)
+    if stemmer is None:
+        stemmer = _stemmers.english = Stemmer.Stemmer("english")
+    return str(stemmer.stemWord(word))
+
+
+def matches_text(query_words: tuple[str, ...], found: tuple[str, ...], stems: frozenset[str]) -> bool:
+    """The search rule, on both stores: every query word begins a word of the text (roam, roaming)
+    or has the stem of one (charges, charge). `found` is sorted, so a prefix is one bisection."""
+    for word in query_words:
+        i = bisect_left(found, word)
+        if not (i < len(found) and found[i].startswith(word)) and stem(word) not in stems:
+            return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +95,8 @@ class TimelineRow:
     channels: tuple[str, ...]
     status: str | None
     reason: str | None
-    words: frozenset[str]
+    words: tuple[str, ...]  # sorted, distinct
+    stems: frozenset[str]
 
 
 def timeline_time(doc: dict[str, Any]) -> float:
@@ -77,17 +109,19 @@ def timeline_time(doc: dict[str, Any]) -> float:
     return at
 
 
-def document_words(doc: dict[str, Any]) -> frozenset[str]:
+def document_words(doc: dict[str, Any]) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The searchable words of an interaction (sorted, distinct) and their stems."""
     texts = [doc.get("reason"), doc.get("description"), *((n or {}).get("text") for n in doc.get("note") or [])]
-    return frozenset(w for text in texts if isinstance(text, str) for w in words(text))
+    found = sorted({w for text in texts if isinstance(text, str) for w in words(text)})
+    return tuple(found), frozenset(map(stem, found))
 
 
 def timeline_rows(doc: dict[str, Any]) -> list[TimelineRow]:
     parties = {p["id"] for p in doc.get("relatedParty") or [] if isinstance(p, dict) and isinstance(p.get("id"), str)}
-    at, found = timeline_time(doc), document_words(doc)
+    at, (found, stems) = timeline_time(doc), document_words(doc)
     channels = tuple(c["id"] for c in doc.get("channel") or [] if isinstance(c, dict) and "id" in c)
     return [
-        TimelineRow(party, at, doc["id"], channels, doc.get("status"), doc.get("reason"), found)
+        TimelineRow(party, at, doc["id"], channels, doc.get("status"), doc.get("reason"), found, stems)
         for party in sorted(parties)
     ]
 
@@ -101,7 +135,7 @@ def row_matches(query: TimelineQuery, row: TimelineRow) -> bool:
         and (not query.reasons or row.reason in query.reasons)
         and (query.start is None or row.at >= query.start)
         and (query.end is None or row.at <= query.end)
-        and all(word in row.words for word in query.text)
+        and matches_text(query.text, row.words, row.stems)
     )
 
 

@@ -51,8 +51,47 @@ EXTRA = [
 ]
 
 
+# one customer's interactions for the timeline's text search (storage.timeline.matches_text), each
+# known by its reason; SEARCHES: what a CSR types, and the reasons it must find
+SEARCH_PARTY = "cust-words"
+SEARCHED = [
+    ("Billing question", "Bill explained", "Agent credited the roaming charges"),
+    ("Roaming", "Customer roams in São Paulo", "Data bundle added"),
+    ("Charge dispute", "Charged twice for one bill", None),
+    ("SIM replacement", "New eSIM issued", "Shipped to the store"),
+]
+SEARCHES = {
+    "charges": {"Billing question", "Charge dispute"},  # the exact word, and the same stem
+    "charge": {"Billing question", "Charge dispute"},  # singular finds plural
+    "roaming": {"Billing question", "Roaming"},  # roaming and roams: one stem
+    "roam": {"Billing question", "Roaming"},  # a prefix of roaming, and roams's stem
+    "bil": {"Billing question", "Charge dispute"},  # a prefix: billing, bill
+    "roaming charge": {"Billing question"},  # every word
+    "CHARGE Roaming": {"Billing question"},  # in any order and any case
+    "sao": {"Roaming"},  # without its diacritics
+    "São paulo": {"Roaming"},
+    "esim": {"SIM replacement"},
+    "roamer": set(),  # neither a prefix nor the stem of a word there
+    "refund": set(),  # not there at all
+}
+
+
+def searched_body(reason, description, note):
+    body = {
+        "reason": reason,
+        "description": description,
+        "direction": "inbound",
+        "channel": [{"id": "voice"}],
+        "relatedParty": [{"id": SEARCH_PARTY, "role": "customer", "@referredType": "Individual"}],
+    }
+    if note:
+        body["note"] = [{"text": note}]
+    return body
+
+
 def contract_documents():
-    return [resource(body, n) for n, body in enumerate([*interactions(300, seed=7, parties=40), *EXTRA])]
+    bodies = [*interactions(300, seed=7, parties=40), *EXTRA, *(searched_body(*fields) for fields in SEARCHED)]
+    return [resource(body, n) for n, body in enumerate(bodies)]
 
 
 def expected(docs, raw):
@@ -120,7 +159,7 @@ def timeline_queries(docs):
     """Timeline queries over the contract documents: busy parties, each filter, text search."""
     from collections import Counter
 
-    from storage.timeline import TimelineQuery
+    from storage.timeline import TimelineQuery, words
 
     parties = Counter(p["id"] for d in docs for p in d.get("relatedParty", []))
     busiest = [party for party, _ in parties.most_common(3)]
@@ -134,6 +173,17 @@ def timeline_queries(docs):
     yield TimelineQuery(busiest[2], text=("customer", "informed"), limit=2)
     yield TimelineQuery(agent, limit=7)
     yield TimelineQuery("nobody", limit=5)
+    for q in SEARCHES:
+        yield TimelineQuery(SEARCH_PARTY, text=tuple(words(q)), limit=3)
+    yield TimelineQuery(busiest[0], text=tuple(words("custom inform")), limit=2)
+
+
+def found_by_searches(fetch):
+    """{q: reasons found} for each of SEARCHES (fetch: TimelineQuery -> the page's items, as dicts);
+    every store must give SEARCHES itself."""
+    from storage.timeline import TimelineQuery, words
+
+    return {q: {item["reason"] for item in fetch(TimelineQuery(SEARCH_PARTY, text=tuple(words(q))))} for q in SEARCHES}
 
 
 def walk_timeline(fetch, query):

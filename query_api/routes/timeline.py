@@ -15,7 +15,7 @@ from query_api.errors import TmfError
 from schemas import Error
 from schemas.common import DATE_TIME_PATTERN, epoch_seconds
 from schemas.reports import Timeline
-from storage.timeline import TimelineQuery, decode_cursor, words
+from storage.timeline import MAX_QUERY_WORDS, TimelineQuery, decode_cursor, words
 
 router = APIRouter(prefix="/ihub/v1", tags=["customer 360"])
 
@@ -64,7 +64,8 @@ def instant(name: str, value: str | None) -> float | None:
         400: {
             "model": Error,
             "description": f"A bad parameter: `from`/`to` not a date-time between {EARLIEST_TEXT} and "
-            f"{LATEST_TEXT} in UTC, a `cursor` that is not a nextCursor, a `limit` out of range",
+            f"{LATEST_TEXT} in UTC, a `cursor` that is not a nextCursor, a `limit` out of range, a `q` of more "
+            f"than {MAX_QUERY_WORDS} words",
         },
     },
 )
@@ -79,7 +80,13 @@ async def party_timeline(
         str | None, Query(alias="from", description="Earliest interaction time", **DATE_TIME_PARAM)
     ] = None,
     to: Annotated[str | None, Query(description="Latest interaction time", **DATE_TIME_PARAM)] = None,
-    q: Annotated[str | None, Query(description="Words that must all appear in reason, description or notes")] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            description="Words that must all be found in reason, description or notes, each as the start of a "
+            "word (roam: roaming) or by its stem (charge: charges), in any case and without diacritics (sao: São)"
+        ),
+    ] = None,
     cursor: Annotated[str | None, Query(description="nextCursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> Response:
@@ -92,6 +99,9 @@ async def party_timeline(
         after = decode_cursor(cursor) if cursor else None
     except ValueError as exc:
         raise TmfError(400, f"cursor: {exc}") from None
+    text = tuple(dict.fromkeys(words(q or "")))  # each word once
+    if len(text) > MAX_QUERY_WORDS:
+        raise TmfError(400, f"'q' has {len(text)} different words, at most {MAX_QUERY_WORDS} are searched")
     query = TimelineQuery(
         party_id=partyId,
         channels=_set(channel),
@@ -99,7 +109,7 @@ async def party_timeline(
         reasons=_set(reason),
         start=instant("from", from_),
         end=instant("to", to),
-        text=tuple(words(q or "")),
+        text=text,
         after=after,
         limit=limit,
     )

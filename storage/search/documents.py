@@ -29,16 +29,24 @@ DATE = "d"  # date-time strings as epoch seconds (double)
 DATE_TEXT = "ds"  # date-time strings as written (keyword)
 ORDER = "o"  # numbers and date-times together, for sorting (double)
 
-# the customer-360 timeline (storage/timeline.py): its time and its searchable words
+# the customer-360 timeline (storage/timeline.py): its time, its searchable words and their stems
 TIMELINE_AT = "ihub_at"
 TIMELINE_WORDS = "ihub_words"
+TIMELINE_STEMS = "ihub_stems"
 
 # KPI facts (storage/kpis.py) as plain fields, for Kibana
 KPI_AGENT = "ihub_agent"
 KPI_STORE = "ihub_store"
 KPI_CUSTOMER = "ihub_customer"
 KPI_HANDLING = "ihub_handling_seconds"
-DERIVED = (QUERY_FIELD, TIMELINE_AT, TIMELINE_WORDS, KPI_AGENT, KPI_STORE, KPI_CUSTOMER, KPI_HANDLING)
+DERIVED = (QUERY_FIELD, TIMELINE_AT, TIMELINE_WORDS, TIMELINE_STEMS, KPI_AGENT, KPI_STORE, KPI_CUSTOMER, KPI_HANDLING)
+
+# What the documents of an index hold, kept in its mapping's `_meta` when it is made (an index made
+# before this was kept holds 1). A field added to the mapping reaches an older index's mapping
+# (SearchStore.ensure_index), but its documents get it only from `ihub reindex`.
+# 2: timeline words without diacritics, and their stems
+MAPPING_VERSION = 2
+MAPPING_META = "ihub_mapping"
 
 # Lucene refuses terms over 32766 bytes; longer text is kept in _source but not matched by equality.
 MAX_KEYWORD_CHARS = 8191
@@ -135,11 +143,13 @@ def search_document(doc: dict[str, Any]) -> dict[str, Any]:
     """The index document for a stored resource: the resource, its query fields, its timeline
     fields, and the KPI facts dashboards group by (Kibana cannot pair a party's id with its role)."""
     facts = fact(doc)
+    found, stems = document_words(doc)
     return {
         **doc,
         QUERY_FIELD: query_fields(doc),
         TIMELINE_AT: facts.at,
-        TIMELINE_WORDS: sorted(document_words(doc)),
+        TIMELINE_WORDS: list(found),
+        TIMELINE_STEMS: sorted(stems),
         KPI_AGENT: list(facts.agents),
         KPI_STORE: list(facts.stores),
         KPI_CUSTOMER: facts.customer,
@@ -170,6 +180,7 @@ def _template(name: str, family: str, mapping: dict[str, Any]) -> dict[str, Any]
 
 
 MAPPINGS: dict[str, Any] = {
+    "_meta": {MAPPING_META: MAPPING_VERSION},
     "dynamic": False,
     "_source": {"excludes": list(DERIVED)},
     "dynamic_templates": [
@@ -210,6 +221,7 @@ MAPPINGS: dict[str, Any] = {
         QUERY_FIELD: {"type": "object", "dynamic": True},
         TIMELINE_AT: {"type": "double"},
         TIMELINE_WORDS: {"type": "keyword"},
+        TIMELINE_STEMS: {"type": "keyword"},
         KPI_AGENT: _KEYWORD,
         KPI_STORE: _KEYWORD,
         KPI_CUSTOMER: _KEYWORD,

@@ -317,6 +317,13 @@ async def add_fields(client: Any, index: str, properties: Mapping[str, Any]) -> 
     await client.indices.put_mapping(index=index, body={"properties": dict(properties)})
 
 
+async def mapping_meta(client: Any, index: str) -> dict[str, Any]:
+    """The `_meta` of the mapping of `index` ({} if it has none)."""
+    answer = _body(await client.indices.get_mapping(index=index))
+    meta: dict[str, Any] = next(iter(answer.values()))["mappings"].get("_meta") or {}
+    return meta
+
+
 async def delete_indices(client: Any, indices: list[str]) -> None:
     """Delete `indices`; those that are not there are no error."""
     await client.indices.delete(index=",".join(indices), ignore_unavailable=True)

@@ -9,6 +9,7 @@ replaying an event, or an older event arriving late, is a version conflict that 
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -23,9 +24,20 @@ from storage.query import Page, Query, UnsupportedQuery
 from storage.search import engine
 from storage.search.compiler import search_body
 from storage.search.contacts import ContactIndex
-from storage.search.documents import MAPPINGS, SETTINGS, TIMELINE_AT, TIMELINE_WORDS, search_document
+from storage.search.documents import (
+    MAPPING_META,
+    MAPPING_VERSION,
+    MAPPINGS,
+    SETTINGS,
+    TIMELINE_AT,
+    TIMELINE_STEMS,
+    TIMELINE_WORDS,
+    search_document,
+)
 from storage.search.kpis import kpi_partials
-from storage.timeline import TimelinePage, TimelineQuery, encode_cursor
+from storage.timeline import TimelinePage, TimelineQuery, encode_cursor, stem
+
+log = logging.getLogger(__name__)
 
 RESULT_WINDOW = 10_000  # the engine's default index.max_result_window (from + size)
 SCROLL_PAGE = 5_000
@@ -68,6 +80,16 @@ class SearchStore:
             index = await self.current_index()
             # fields added since the index was made (documents indexed before need `ihub reindex`)
             await engine.add_fields(self.client, index, MAPPINGS["properties"])
+            made_by = (await engine.mapping_meta(self.client, index)).get(MAPPING_META, 1)
+            if made_by < MAPPING_VERSION:
+                log.warning(
+                    "the index %s was made by an older version (mapping %s, now %s): until `ihub reindex` "
+                    "rebuilds it, the timeline's q finds its interactions by word prefixes only, not by "
+                    "word forms (charge: charges) nor without diacritics (sao: São)",
+                    index,
+                    made_by,
+                    MAPPING_VERSION,
+                )
             # the index may be another process's, just created: searches get 503 until its shard starts
             await engine.wait_for_primaries(self.client, index)
         else:
@@ -149,7 +171,16 @@ class SearchStore:
         if query.start is not None or query.end is not None:
             bounds = {"gte": query.start, "lte": query.end}
             filters.append({"range": {TIMELINE_AT: {k: v for k, v in bounds.items() if v is not None}}})
-        filters += [{"term": {TIMELINE_WORDS: word}} for word in query.text]
+        # storage.timeline.matches_text: each word begins a word of the text or has the stem of one
+        filters += [
+            {
+                "bool": {
+                    "should": [{"prefix": {TIMELINE_WORDS: word}}, {"term": {TIMELINE_STEMS: stem(word)}}],
+                    "minimum_should_match": 1,
+                }
+            }
+            for word in query.text
+        ]
         body: dict[str, Any] = {
             "query": {"bool": {"filter": filters}},
             "sort": [{TIMELINE_AT: "desc"}, {"id": "desc"}],

@@ -9,12 +9,15 @@ fill the tables an older store lacks.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 
 import orjson
 
 from storage.sqlite.kpi_facts import NEXT_SAME_CONTACT, put_fact
-from storage.sqlite.timeline import add_timeline
+from storage.sqlite.timeline import add_timeline, rebuild_words
+
+log = logging.getLogger(__name__)
 
 KPI_SCHEMA = """
 -- what the KPIs need of each interaction (storage/kpis.py): one kpi_fact row (what finding the
@@ -77,8 +80,9 @@ CREATE TABLE IF NOT EXISTS timeline (
     reason   TEXT,
     PRIMARY KEY (party, at, id)
 ) WITHOUT ROWID;
--- an interaction's searchable words, space-separated: once, however many parties it has
-CREATE TABLE IF NOT EXISTS timeline_words (seq INTEGER PRIMARY KEY, words TEXT NOT NULL);
+-- an interaction's searchable words (sorted) and their stems, space-separated (storage/timeline.py):
+-- once, however many parties it has
+CREATE TABLE IF NOT EXISTS timeline_words (seq INTEGER PRIMARY KEY, words TEXT NOT NULL, stems TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS subscription (
     id      TEXT PRIMARY KEY,
     doc     BLOB NOT NULL,
@@ -116,8 +120,9 @@ END;
 
 # 2: timeline, 4: kpi_fact and kpi_key, 5: kpi_fact.gap, 6: figures in kpi_key, 7: version, 8: one
 # stored body per notification (notification and outbox replace delivery), subscription.pending/dropped,
-# 9: timeline words once per interaction (timeline_words), not once per party
-SCHEMA_VERSION = 9
+# 9: timeline words once per interaction (timeline_words), not once per party, 10: timeline words
+# without diacritics, and their stems (timeline_words.stems)
+SCHEMA_VERSION = 10
 
 
 def migrate(conn: sqlite3.Connection) -> None:
@@ -130,10 +135,19 @@ def migrate(conn: sqlite3.Connection) -> None:
         # an interaction written before versions existed: the version its creation time gives it
         conn.execute("ALTER TABLE interaction ADD COLUMN version INTEGER NOT NULL DEFAULT 0")
         conn.execute("UPDATE interaction SET version = CAST(created * 1000000 AS INTEGER)")
+    # timeline words kept with their diacritics and without stems (in every party's row before 9):
+    # the search by word forms and prefixes needs every interaction's words again, from its document
+    old_words = False
     if "words" in {row[1] for row in conn.execute("PRAGMA table_info(timeline)")}:
-        # every party's row of an interaction held the same words: keep them once
-        conn.execute("INSERT OR IGNORE INTO timeline_words SELECT seq, words FROM timeline")
         conn.execute("ALTER TABLE timeline DROP COLUMN words")
+        old_words = True
+    if "stems" not in {row[1] for row in conn.execute("PRAGMA table_info(timeline_words)")}:
+        conn.execute("ALTER TABLE timeline_words ADD COLUMN stems TEXT NOT NULL DEFAULT ''")
+        old_words = True
+    if old_words:
+        count = conn.execute("SELECT count(*) FROM interaction").fetchone()[0]
+        log.info("rebuilding the timeline search words of %d interactions (word forms and prefixes)", count)
+        rebuild_words(conn)
     if version in (4, 5):  # the facts are there: reshape them in SQL (minutes faster than from documents)
         if version == 4:
             conn.execute("ALTER TABLE kpi_fact ADD COLUMN gap REAL")

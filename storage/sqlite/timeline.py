@@ -33,8 +33,20 @@ def add_timeline(conn: sqlite3.Connection, seq: int, doc: Document) -> None:
             for r in rows
         ],
     )
-    if rows:  # every row of an interaction has the same words: stored once
-        conn.execute("INSERT OR REPLACE INTO timeline_words VALUES (?, ?)", (seq, " ".join(sorted(rows[0].words))))
+    _put_words(conn, seq, rows)
+
+
+def _put_words(conn: sqlite3.Connection, seq: int, rows: list[TimelineRow]) -> None:
+    if rows:  # every row of an interaction has the same words (kept sorted) and stems: stored once
+        words, stems = " ".join(rows[0].words), " ".join(sorted(rows[0].stems))
+        conn.execute("INSERT OR REPLACE INTO timeline_words VALUES (?, ?, ?)", (seq, words, stems))
+
+
+def rebuild_words(conn: sqlite3.Connection) -> None:
+    """Every interaction's words and stems again, from the stored documents."""
+    conn.execute("DELETE FROM timeline_words")
+    for seq, doc in conn.execute("SELECT seq, doc FROM interaction"):
+        _put_words(conn, seq, timeline_rows(orjson.loads(doc)))
 
 
 def remove_timeline(conn: sqlite3.Connection, seq: int, doc: Document) -> None:
@@ -45,13 +57,17 @@ def remove_timeline(conn: sqlite3.Connection, seq: int, doc: Document) -> None:
     conn.execute("DELETE FROM timeline_words WHERE seq = ?", (seq,))
 
 
+def _words(words: str, stems: str) -> tuple[tuple[str, ...], frozenset[str]]:
+    return tuple(words.split()), frozenset(stems.split())  # the words as stored: sorted
+
+
 def read_timeline(conn: sqlite3.Connection, query: TimelineQuery) -> TimelinePage:
     conn.execute("BEGIN")  # one snapshot for the rows and their documents
     try:
         rows = [
-            (seq, TimelineRow(party, at, id_, tuple(orjson.loads(channels)), status, reason, frozenset(found.split())))
-            for party, at, id_, seq, channels, status, reason, found in conn.execute(
-                "SELECT t.party, t.at, t.id, t.seq, t.channels, t.status, t.reason, w.words FROM timeline t"
+            (seq, TimelineRow(party, at, id_, tuple(orjson.loads(channels)), status, reason, *_words(found, stems)))
+            for party, at, id_, seq, channels, status, reason, found, stems in conn.execute(
+                "SELECT t.party, t.at, t.id, t.seq, t.channels, t.status, t.reason, w.words, w.stems FROM timeline t"
                 " JOIN timeline_words w ON w.seq = t.seq WHERE t.party = ? ORDER BY t.at DESC, t.id DESC",
                 (query.party_id,),
             )

@@ -227,3 +227,73 @@ def test_a_contact_the_engine_refuses_is_logged_and_the_others_are_written(searc
         assert "cust-crowd" in caplog.text and "refused" in caplog.text
     finally:
         loop.run_until_complete(drop(store))
+
+
+def test_the_search_finds_word_forms_prefixes_and_words_without_diacritics(loaded, loop):
+    from tests.store_contract import SEARCHES, found_by_searches
+
+    store, _ = loaded
+
+    def fetch(query):
+        return [orjson.loads(item) for item in loop.run_until_complete(store.timeline(query)).items]
+
+    assert found_by_searches(fetch) == SEARCHES
+
+
+def test_an_index_made_before_word_forms_finds_prefixes_warns_and_reindexes(search_url, loop, caplog):
+    """An index made by version 1 of the mapping: words with their diacritics, no stems."""
+    import re
+
+    from storage.search.documents import MAPPINGS, TIMELINE_STEMS, TIMELINE_WORDS, search_document
+    from tests.store_contract import SEARCHED, SEARCHES, found_by_searches
+
+    store = SearchStore(engine_client(search_url), alias=f"test-old-words-{uuid4().hex[:8]}")
+    docs = contract_documents()[-len(SEARCHED) :]
+    old_mappings = {k: v for k, v in MAPPINGS.items() if k != "_meta"}
+    old_mappings["properties"] = {k: v for k, v in MAPPINGS["properties"].items() if k != TIMELINE_STEMS}
+
+    def version_1_document(doc):
+        texts = [doc.get("reason"), doc.get("description"), *(n["text"] for n in doc.get("note", []))]
+        indexed = {k: v for k, v in search_document(doc).items() if k != TIMELINE_STEMS}
+        indexed[TIMELINE_WORDS] = sorted({w for text in texts if text for w in re.findall(r"\w+", text.casefold())})
+        return indexed
+
+    def fetch(query):
+        return [orjson.loads(item) for item in loop.run_until_complete(store.timeline(query)).items]
+
+    async def made_before():
+        index = f"{store.alias}-v1"
+        await engine.create_index(store.client, index, mappings=old_mappings)
+        await engine.add_alias(store.client, index, store.alias)
+        lines = []
+        for doc in docs:
+            lines += [
+                orjson.dumps({"index": {"_index": index, "_id": doc["id"]}}),
+                orjson.dumps(version_1_document(doc)),
+            ]
+        await engine.bulk(store.client, lines, refresh=True)
+        await store.ensure_index()
+
+    async def reindex():  # what `ihub reindex` does, from the documents instead of the log
+        new = await store.create_next_index()
+        assert all(r.ok for r in await new.apply([IndexOp("index", d["id"], 1, d) for d in docs], refresh=True))
+        await store.move_alias_to(new.alias)
+        caplog.clear()
+        await store.ensure_index()
+
+    try:
+        loop.run_until_complete(made_before())
+        assert "`ihub reindex`" in caplog.text and f"{store.alias}-v1" in caplog.text
+        found = found_by_searches(fetch)
+        # by prefix only: roam still finds roaming and roams, bil billing and bill; charges no
+        # longer finds charged, nor sao São
+        assert found["roam"] == found["roaming"] == SEARCHES["roam"]
+        assert found["bil"] == SEARCHES["bil"]
+        assert found["charges"] == {"Billing question"}
+        assert found["sao"] == found["refund"] == set()
+        loop.run_until_complete(reindex())
+        assert "`ihub reindex`" not in caplog.text
+        assert found_by_searches(fetch) == SEARCHES
+    finally:
+        loop.run_until_complete(engine.delete_indices(store.client, [f"{store.alias}-v1", f"{store.alias}-v2"]))
+        loop.run_until_complete(drop(store))

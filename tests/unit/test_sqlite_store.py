@@ -277,3 +277,82 @@ def test_a_version_8_store_keeps_its_timeline_words_once(tmp_path):
     with sqlite3.connect(tmp_path / "interactions.sqlite3") as conn:
         assert "words" not in {row[1] for row in conn.execute("PRAGMA table_info(timeline)")}
         assert conn.execute("SELECT count(*) FROM timeline_words").fetchone()[0] == 50
+
+
+def test_the_search_finds_word_forms_prefixes_and_words_without_diacritics(loaded):
+    from storage.timeline import reference_timeline
+    from tests.store_contract import SEARCHES, found_by_searches
+
+    store, docs = loaded
+    by_id = {d["id"]: d for d in docs}
+    assert found_by_searches(lambda q: [by_id[i] for i in reference_timeline(docs, q)[0]]) == SEARCHES
+    assert found_by_searches(lambda q: [orjson.loads(item) for item in run(store.timeline(q)).items]) == SEARCHES
+
+
+def test_a_version_9_store_gets_its_words_again_in_one_transaction_logged_once(tmp_path, caplog):
+    """Version 9 kept each interaction's words with their diacritics and no stems."""
+    import logging
+    import re
+    import sqlite3
+
+    from storage.sqlite.connection import connect
+    from storage.sqlite.schema import migrate
+    from tests.store_contract import SEARCHED, SEARCHES, found_by_searches
+
+    caplog.set_level(logging.INFO, logger="storage.sqlite.schema")
+    docs = contract_documents()
+    docs = docs[:20] + docs[-len(SEARCHED) :]
+    store = SqliteStore(tmp_path, synchronous="NORMAL")
+    run(store.write_many([create_change(d) for d in docs], no_notifications))
+    run(store.close())
+    db = tmp_path / "interactions.sqlite3"
+
+    def version_9_words(doc):  # case-folded, with their diacritics
+        texts = [doc.get("reason"), doc.get("description"), *(n["text"] for n in doc.get("note", []))]
+        return " ".join(sorted({w[:100] for text in texts if text for w in re.findall(r"\w+", text.casefold())}))
+
+    with sqlite3.connect(db) as conn:  # the words as version 9 wrote them, in its table
+        old_words = {
+            seq: version_9_words(orjson.loads(doc)) for seq, doc in conn.execute("SELECT seq, doc FROM interaction")
+        }
+        assert any("são" in words.split() for words in old_words.values())
+        conn.execute("DROP TABLE timeline_words")
+        conn.execute("CREATE TABLE timeline_words (seq INTEGER PRIMARY KEY, words TEXT NOT NULL)")
+        conn.executemany("INSERT INTO timeline_words VALUES (?, ?)", old_words.items())
+        conn.execute("PRAGMA user_version = 9")
+
+    def stems_column():
+        with sqlite3.connect(db) as conn:
+            return "stems" in {row[1] for row in conn.execute("PRAGMA table_info(timeline_words)")}
+
+    # a document the rebuild cannot read, last: the migration fails whole, and the store stays as it was
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "INSERT INTO interaction (id, version, doc, created) VALUES ('broken', 1, ?, 0)",
+            (orjson.dumps({"id": "broken", "creationDate": "never", "relatedParty": [{"id": "p"}]}),),
+        )
+    conn = connect(db, "NORMAL")
+    with pytest.raises(ValueError, match="creationDate"):
+        migrate(conn)
+    conn.close()  # the process that failed to open the store ends: its transaction is rolled back
+    assert not stems_column()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 9
+        assert conn.execute("SELECT count(*) FROM timeline_words").fetchone()[0] == len(docs)
+        conn.execute("DELETE FROM interaction WHERE id = 'broken'")
+
+    def searches_of_the_opened_store():
+        store = SqliteStore(tmp_path, synchronous="NORMAL")
+        try:
+            return found_by_searches(lambda q: [orjson.loads(item) for item in run(store.timeline(q)).items])
+        finally:
+            run(store.close())
+
+    assert searches_of_the_opened_store() == SEARCHES
+    assert stems_column()
+    assert searches_of_the_opened_store() == SEARCHES  # migrated on the first open only
+    rebuilt = [r.getMessage() for r in caplog.records if "rebuilding the timeline" in r.getMessage()]
+    assert rebuilt == [
+        "rebuilding the timeline search words of 25 interactions (word forms and prefixes)",  # the broken one
+        "rebuilding the timeline search words of 24 interactions (word forms and prefixes)",
+    ]
