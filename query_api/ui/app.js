@@ -80,11 +80,92 @@ async function loadSuggestions(auth) {
   }
 }
 
+// -- the finder: a party id, else a name -----------------------------------------------------
+
+const NAME_SEARCH_ITEMS = 200; // the most recent interactions naming a party of that name, read for the choice
+let finding = 0;
+
+// One character of a name in a pattern: punctuation escaped, and a non-ASCII letter as a class of
+// both its cases, since the search engine's `(?i)` folds ASCII letters only.
+function patternChar(char) {
+  if (/[.*+?^${}()|[\]\\]/.test(char)) return `\\${char}`;
+  const lower = char.toLowerCase(), upper = char.toUpperCase();
+  return char > "\x7f" && lower !== upper && lower.length === 1 && upper.length === 1 ? `[${lower}${upper}]` : char;
+}
+
+// The typed name as an RE2 pattern (what `.regex` takes, both stores), to use with `(?i)`: its words
+// in order, any whitespace between them.
+function namePattern(text) {
+  return text.split(/\s+/).map((word) => [...word].map(patternChar).join("")).join("\\s+");
+}
+
+// The parties whose name contains the typed name, ignoring case, newest interaction first.
+async function partiesNamed(text) {
+  const pattern = namePattern(text);
+  const p = new URLSearchParams({
+    "relatedParty.name.regex": `(?i)${pattern}`,
+    fields: "relatedParty",
+    sort: "-interactionDate.startDateTime",
+    limit: String(NAME_SEARCH_ITEMS),
+  });
+  const named = new RegExp(pattern, "i");
+  const found = new Map();
+  for (const item of await getJson(`${LIST}?${p}`)) {
+    for (const party of item.relatedParty || []) {
+      if (typeof party.name === "string" && named.test(party.name) && !found.has(party.id)) found.set(party.id, party);
+    }
+  }
+  return [...found.values()];
+}
+
+function showMatches(text, parties) {
+  const box = $("matches");
+  box.replaceChildren();
+  box.classList.toggle("hidden", text === "");
+  if (!text) return;
+  if (!parties.length) {
+    box.append(h("span", { class: "label" }, `No party has the id or a name like “${text}”.`));
+    return;
+  }
+  box.append(h("span", { class: "label" }, `Parties named like “${text}”:`));
+  for (const party of parties) {
+    const kind = party["@referredType"] || party.role || "party";
+    const chip = h("button", { type: "button", class: "chip", "data-party": party.id },
+      party.name, h("span", { class: "sub" }, `${party.id} · ${kind}`));
+    chip.addEventListener("click", () => openParty(party.id));
+    box.append(chip);
+  }
+}
+
+// What the finder box holds: a party with interactions by that id opens; otherwise the parties with
+// such a name are listed (the only one opens).
+async function find(text) {
+  text = text.trim();
+  if (!text) return;
+  const seq = ++finding;
+  setBusy(true);
+  showError("");
+  try {
+    const byId = await getJson(`${TIMELINE(text)}?limit=1`);
+    if (seq !== finding) return;
+    if (byId.items.length) return openParty(text);
+    const parties = await partiesNamed(text);
+    if (seq !== finding) return;
+    if (parties.length === 1) return openParty(parties[0].id);
+    showMatches(text, parties);
+  } catch (err) {
+    if (seq === finding) showError(`Could not find the party: ${err.message}`);
+  }
+  if (seq === finding) setBusy(false);
+}
+
 // -- timeline -------------------------------------------------------------------------------
 
 function openParty(id) {
   id = id.trim();
   if (!id) return;
+  finding++; // a find still under way gives way
+  showMatches("", []);
   $("party-input").value = id;
   state.party = id;
   for (const f of FACETS) { state.selected[f].clear(); state.known[f].clear(); }
@@ -277,7 +358,7 @@ function applyInputs() {
 async function init() {
   const auth = await pageNeeding(READ, "search customers or read their interactions");
   if (!auth) return;
-  $("finder").addEventListener("submit", (ev) => { ev.preventDefault(); openParty($("party-input").value); });
+  $("finder").addEventListener("submit", (ev) => { ev.preventDefault(); find($("party-input").value); });
   $("apply").addEventListener("click", applyInputs);
   $("q").addEventListener("keydown", (ev) => { if (ev.key === "Enter") applyInputs(); });
   $("from").addEventListener("change", applyInputs);

@@ -290,6 +290,47 @@ def test_customer_360(page, api, ui_server, mode):
     wait_ready(page)
 
 
+def test_a_name_in_the_box_finds_the_customer(page, api, ui_server):
+    """A name (the demo's customers are named from ingest/demo.py's FIRST and LAST lists) lists the
+    parties of that name, most recently active first; one of them picked opens its timeline."""
+
+    def parties_named(name):  # most recently active first
+        params = {"relatedParty.name": name, "fields": "relatedParty", "sort": "-interactionDate.startDateTime"}
+        listed = api.get(LIST, params=params).json()
+        named = list(dict.fromkeys(p["id"] for item in listed for p in item["relatedParty"] if p.get("name") == name))
+        assert len(named) > 1, f"the demo data should have several customers named {name}"
+        return named
+
+    page.goto(f"{ui_server.root}/ui/?limit={PAGE_SIZE}")
+    wait_ready(page)
+    for name, typed in (("Chloé García", "CHLOÉ  GARCÍA"), ("Kofi Kowalski", "kofi kowalski")):  # any case, any space
+        page.fill("#party-input", typed)
+        page.press("#party-input", "Enter")
+        page.wait_for_selector(f"#matches:has-text('{typed}') .chip")
+        wait_ready(page)
+        named = parties_named(name)
+        assert page.eval_on_selector_all("#matches .chip", "cs => cs.map(c => c.dataset.party)") == named
+
+    page.click(f"#matches .chip[data-party='{named[0]}']")
+    page.wait_for_selector(f"#party-id:has-text('{named[0]}')")
+    wait_ready(page)
+    assert page.is_hidden("#matches") and page.text_content("#party-name") == "Kofi Kowalski"
+    timeline = api.get(f"/ihub/v1/parties/{named[0]}/timeline", params={"limit": PAGE_SIZE}).json()
+    assert timeline["items"] and shown_ids(page) == [item["id"] for item in timeline["items"]]
+    assert page.input_value("#party-input") == named[0]
+
+    # an id still opens its party at once; what is neither an id nor a name says so
+    page.fill("#party-input", named[-1])
+    page.press("#party-input", "Enter")
+    page.wait_for_selector(f"#party-id:has-text('{named[-1]}')")
+    wait_ready(page)
+    page.fill("#party-input", "Nobody Atall")
+    page.press("#party-input", "Enter")
+    page.wait_for_selector("#matches:not(.hidden)")
+    wait_ready(page)
+    assert "No party has the id or a name like “Nobody Atall”" in page.text_content("#matches")
+
+
 def board(page, kind: str) -> list[tuple[str, int]]:
     return [
         tuple(row)
