@@ -62,6 +62,19 @@ api_key_env = "IHUB_TEST_OWN_KEY"
 format = "snowplow"
 api_key_env = "IHUB_TEST_OWN_KEY"
 
+[sources.streams]
+format = "twilio-event-streams"
+secret_env = "IHUB_TEST_TWILIO_TOKEN"
+
+[sources.crm]
+format = "debezium"
+api_key_env = "IHUB_TEST_OWN_KEY"
+table = "public.customers"
+key = ["id"]
+channel = "email"
+[sources.crm.columns]
+startDateTime = "registered_at"
+
 [sources.mail]
 format = "email-mime"
 api_key_env = "IHUB_TEST_OWN_KEY"
@@ -118,8 +131,8 @@ def own_event(marker: str) -> dict:
     return {**event, "id": f"evt-{marker}", "data": {**event["data"], "callId": f"call-{marker}"}}
 
 
-def post(client: httpx.Client, source: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
-    return client.post(f"/ingest/v1/sources/{source}", content=body, headers=headers)
+def post(client: httpx.Client, source: str, body: bytes, headers: dict[str, str], query: str = "") -> httpx.Response:
+    return client.post(f"/ingest/v1/sources/{source}{query}", content=body, headers=headers)
 
 
 # -- the project's own envelope, with a key or Basic credentials -----------------------------------------
@@ -258,6 +271,44 @@ def _twilio(client: httpx.Client) -> tuple[bytes, dict[str, str]]:
     return urlencode(form).encode(), headers
 
 
+STREAM_SID = "SM" + "5" * 32
+
+
+def _streams(client: httpx.Client) -> tuple[bytes, dict[str, str], str]:
+    """An Event Streams batch as its webhook sink sends it: the URL carries the body's SHA-256, and
+    X-Twilio-Signature signs that URL alone."""
+    event = {
+        "specversion": "1.0",
+        "type": "com.twilio.messaging.inbound-message.received",
+        "source": f"/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages/{STREAM_SID}.json",
+        "id": "EZ" + "5" * 32,
+        "datacontenttype": "application/json",
+        "data": {
+            "messageSid": STREAM_SID,
+            "timestamp": "2026-11-20T10:00:00.000Z",
+            "accountSid": "AC0123456789abcdef0123456789abcdef",
+            "eventName": "com.twilio.messaging.inbound-message.received",
+            "from": "+351912345678",
+            "to": "+351210000000",
+            "numMedia": 0,
+            "body": "Is my bill ready?",
+        },
+    }
+    body = orjson.dumps([event])
+    query = f"?bodySHA256={hashlib.sha256(body).hexdigest()}"
+    url = f"{client.base_url}".rstrip("/") + "/ingest/v1/sources/streams" + query
+    signature = base64.b64encode(hmac.new(TWILIO_TOKEN.encode(), url.encode(), hashlib.sha1).digest()).decode()
+    return body, {"content-type": "application/json", "x-twilio-signature": signature}, query
+
+
+def _debezium(client: httpx.Client) -> tuple[bytes, dict[str, str]]:
+    """Debezium's documented create event of its customers table, with the registration time a
+    contact-history table would have (its docs' table has no time column)."""
+    event = orjson.loads(sample("debezium/postgresql-create-event-schema-and-payload.json"))
+    event["payload"]["after"]["registered_at"] = "2019-05-28T08:58:00Z"
+    return orjson.dumps(event), {"content-type": "application/json", "x-api-key": API_KEY}
+
+
 def _keyed(path: str, media_type: str) -> Callable[[httpx.Client], tuple[bytes, dict[str, str]]]:
     return lambda client: (sample(path), {"content-type": media_type, "x-api-key": API_KEY})
 
@@ -282,6 +333,8 @@ VENDORS = [
     ("fb", _meta("messenger/fbmessenger-api-hackage-wsTextMessageRequest.json"), "social"),
     ("web", _keyed("snowplow/web-page_view-line.tsv", "text/tab-separated-values"), "web"),
     ("mail", _keyed("email/flanker-multi-received-headers.eml", "message/rfc822"), "email"),
+    ("streams", _streams, "messaging"),
+    ("crm", _debezium, "email"),
 ]
 NATIVE_IDS = {
     "connect": lambda: orjson.loads(sample("amazon-connect/ctr-voice-inbound-case1.json"))["ContactId"],
@@ -298,15 +351,19 @@ NATIVE_IDS = {
     # the enriched event's domain_sessionid: the 124th of its 131 tab-separated fields
     "web": lambda: sample("snowplow/web-page_view-line.tsv").decode().rstrip("\n").split("\t")[123],
     "mail": lambda: "AANLkTikbSvKnE9RjZLNrpupmNMKChv2Kz8qB3HAagmSw@mail.gmail.com",
+    "streams": lambda: STREAM_SID,
+    "crm": lambda: str(
+        orjson.loads(sample("debezium/postgresql-create-event-schema-and-payload.json"))["payload"]["after"]["id"]
+    ),
 }
 
 
 @pytest.mark.parametrize(("source", "delivery", "channel"), VENDORS, ids=[v[0] for v in VENDORS])
 def test_each_vendor_format_arrives_by_webhook_once_however_often_it_is_delivered(ingress, source, delivery, channel):
-    body, headers = delivery(ingress)
-    first = post(ingress, source, body, headers)
+    body, headers, *query = delivery(ingress)  # a signed URL may carry a query (Event Streams' bodySHA256)
+    first = post(ingress, source, body, headers, *query)
     assert first.status_code == 200, first.text
-    assert post(ingress, source, body, headers).status_code == 200  # the vendor's retry
+    assert post(ingress, source, body, headers, *query).status_code == 200  # the vendor's retry
     native = NATIVE_IDS[source]()
     [interaction] = found(ingress, native)
     assert any(e["id"] == native and e["owner"] == source for e in interaction["externalIdentifier"])
