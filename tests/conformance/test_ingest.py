@@ -117,6 +117,14 @@ def found(client: httpx.Client, external_id: str, expected: int = 1, timeout: fl
         time.sleep(0.2)
 
 
+def wait_for(answer: Callable[[], list], timeout: float = 30) -> list:
+    """`answer()` once it is not empty, or what it is at `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not (found := answer()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return found
+
+
 def by_id(client: httpx.Client, interaction_id: str, timeout: float = 30) -> httpx.Response:
     deadline = time.monotonic() + timeout
     while True:
@@ -150,8 +158,9 @@ def test_an_api_key_source_takes_a_delivery_and_a_redelivery_makes_no_second_int
     interaction_id = adapt(ChannelEvent.model_validate(event)).interaction_id
     stored = by_id(ingress, interaction_id)
     assert stored.status_code == 200 and stored.json()["status"] == "completed"
-    listed = tmf(ingress, "partyInteraction", **{"call.callId": "call-key"})
-    assert [i["id"] for i in listed.json()] == [interaction_id]
+    # a list sees what the engine has refreshed (full mode), a GET by id at once
+    listed = wait_for(lambda: tmf(ingress, "partyInteraction", **{"call.callId": "call-key"}).json())
+    assert [i["id"] for i in listed] == [interaction_id]
 
 
 @pytest.mark.parametrize(
