@@ -347,6 +347,13 @@ def instance_id(arn: str) -> str:
     return found.group(1) if found else arn
 
 
+def agent_id(arn: str) -> str:
+    """The agent's id in its ARN (`...:instance/ID/agent/AGENT`): a party id a URL path can carry
+    (an ARN has slashes), the same in contact records and events; else the ARN."""
+    found = re.search(r"/agent/([^/]+)$", arn)
+    return found.group(1) if found else arn
+
+
 def contact_interaction_id(instance_arn: str, contact_id: str) -> str:
     """A contact's interaction. Keyed by the Connect instance rather than by the source: contact
     records and contact events reach the hub as two sources, and must meet on one interaction."""
@@ -402,6 +409,7 @@ def contact_document(
         "eventType": event_type,
         "queue": queue_name,
         "queueArn": queue.text("ARN", "QueueArn") if queue else None,
+        "agentArn": agent_arn,
         "enqueuedAt": queue.time("EnqueueTimestamp") if queue else None,
         "dequeuedAt": queue.time("DequeueTimestamp") if queue else None,
         "waitSeconds": queue.seconds("Duration") if queue else None,
@@ -426,7 +434,7 @@ def contact_document(
         description=_description(direction, noun, queue_name, username, figures, details, event_type),
         start=start,
         end=end,
-        parties=[party(agent_arn, "agent", "PartyRole", username)] if agent_arn else [],
+        parties=[party(agent_id(agent_arn), "agent", "PartyRole", username)] if agent_arn else [],
         # the status changed when the contact began, or when its handling ended
         statusChangeDate=end if completed else start,
         attachment=_recordings(contact) or None,
