@@ -135,3 +135,13 @@ def publish_raw(bootstrap: str, records: list[tuple[bytes, bytes]]) -> None:
             await producer.stop()
 
     asyncio.run(go())
+
+
+def without_links(value):
+    """`value` without the `href` of the references in it: answers link every channel and party
+    (interaction_hub/references.py), while what a channel system sent has no links."""
+    if isinstance(value, dict):
+        return {k: without_links(v) for k, v in value.items() if k != "href"}
+    if isinstance(value, list):
+        return [without_links(v) for v in value]
+    return value
