@@ -36,6 +36,7 @@ from interaction_hub.search_client import search_client
 from interaction_hub.settings import Settings
 from interaction_hub.shutdown import arm_deadline
 from schemas.channel_event import CHANGES_TOPIC, DLQ_TOPIC, RAW_TOPIC
+from schemas.erasure import ERASED_KIND
 from storage.search.contacts import ContactIndex
 from storage.search.store import SearchStore
 from storage.search.subscriptions import SubscriptionIndex
@@ -157,11 +158,21 @@ def create_worker(settings: Settings, status: WorkerState | None = None) -> faus
                 result = await projector.process(batch)
                 processed = time.perf_counter()
                 records = [record for _, record in result.changes]
+                if any(record.get("kind") == ERASED_KIND for record in records):
+                    # an erasure is answered (its change record) only once the contacts hold
+                    # nothing of what it removed: they are brought up to date first
+                    if following is not None:
+                        await following
+                    following = None
+                    await update_contacts(records, store.contacts, _nothing)
+                    records_for_contacts: list[dict[str, Any]] = []
+                else:
+                    records_for_contacts = records
                 await asyncio.gather(publish(producer, result), notifier.handle(records))
                 published = time.perf_counter()
                 if following is not None:
                     await following
-                following = asyncio.create_task(update_contacts(records, store.contacts, ack))
+                following = asyncio.create_task(update_contacts(records_for_contacts, store.contacts, ack))
                 log.debug(
                     "batch %d: process %.1f ms, publish %.1f ms",
                     len(batch),
@@ -258,6 +269,10 @@ async def send_bridged(producer: AIOKafkaProducer, result: Bridged) -> None:
     ]
     for future in futures:
         await future
+
+
+async def _nothing() -> None:
+    """An ack that acknowledges nothing (the batch's own ack comes after its change records)."""
 
 
 async def update_contacts(records: list[dict[str, Any]], index: ContactIndex, ack: Ack) -> None:
