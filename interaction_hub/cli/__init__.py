@@ -204,7 +204,8 @@ def demo(
     from interaction_hub.cli.loading import demo as run_demo
 
     settings = _settings(store=store, data_dir=data_dir)
-    asyncio.run(run_demo(settings, events, seed, parties, if_empty))
+    made = asyncio.run(run_demo(settings, events, seed, parties, if_empty))
+    typer.echo(f"ihub: demo: {made} interactions")
 
 
 @app.command("ingest")

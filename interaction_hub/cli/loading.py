@@ -32,19 +32,19 @@ records name customers by phone number, address or platform id, which nothing re
 yet, so it is the bodies that fill customers' histories."""
 
 
-async def demo(settings: Settings, count: int, seed: int, parties: int, if_empty: bool = False) -> None:
-    """About `count` interactions over the last 90 days; VENDOR_SHARE of them from vendor records."""
+async def demo(settings: Settings, count: int, seed: int, parties: int, if_empty: bool = False) -> int:
+    """About `count` interactions over the last 90 days; VENDOR_SHARE of them from vendor records.
+    Returns how many interactions it made exactly (vendor stories make one or a few each)."""
     anchor = datetime.now(UTC).replace(microsecond=0)
     vendor = round(count * VENDOR_SHARE)
     if settings.store == "embedded":
-        await _demo_embedded(settings, count, vendor, seed, parties, anchor, if_empty)
-    else:
-        await _demo_kafka(settings, count, vendor, seed, parties, anchor)
+        return await _demo_embedded(settings, count, vendor, seed, parties, anchor, if_empty)
+    return await _demo_kafka(settings, count, vendor, seed, parties, anchor)
 
 
 async def _demo_embedded(
     settings: Settings, count: int, vendor: int, seed: int, parties: int, anchor: datetime, if_empty: bool
-) -> None:
+) -> int:
     from interaction_hub.cli.embedded import open_store
     from query_api.intake import embedded_intake
     from storage.query import Query
@@ -59,7 +59,7 @@ async def _demo_embedded(
         existing = (await store.list(Query(limit=0))).total
         if if_empty and existing:
             console.print(f"{settings.data_dir} already holds {existing} interactions; no demo data added")
-            return
+            return 0
         with Progress(console=console) as progress:
             task = progress.add_task(
                 f"storing {count} interactions ({vendor} from vendor records) in {settings.data_dir}", total=count
@@ -85,7 +85,8 @@ async def _demo_embedded(
             progress.advance(task, len(batch))
             # stored as the ingress stores a webhook's records (no hub notifications: demo data)
             intake = embedded_intake(store, lambda old, new: [], base.removesuffix("/"))
-            await _vendor_records(intake, vendor, seed, parties, anchor, progress, task)
+            made = await _vendor_records(intake, vendor, seed, parties, anchor, progress, task)
+            return count - vendor + made
     finally:
         await store.close()
 
@@ -103,7 +104,7 @@ def demo_events(count: int, seed: int, parties: int, anchor: datetime | None = N
         )
 
 
-async def _demo_kafka(settings: Settings, count: int, vendor: int, seed: int, parties: int, anchor: datetime) -> None:
+async def _demo_kafka(settings: Settings, count: int, vendor: int, seed: int, parties: int, anchor: datetime) -> int:
     from ingest.publisher import Publisher
 
     async with Publisher(**kafka_options(settings)) as publisher:
@@ -123,12 +124,12 @@ async def _demo_kafka(settings: Settings, count: int, vendor: int, seed: int, pa
             async def publish(items: Sequence[tuple[ChannelEvent, Change]]) -> None:
                 await publisher.publish_many(event for event, _ in items)
 
-            await _vendor_records(publish, vendor, seed, parties, anchor, progress, task)
+            return count - vendor + await _vendor_records(publish, vendor, seed, parties, anchor, progress, task)
 
 
 async def _vendor_records(
     intake: Intake, count: int, seed: int, parties: int, anchor: datetime, progress: Progress, task: TaskID
-) -> None:
+) -> int:
     """About `count` interactions made of the demo sources' vendor deliveries, each split and adapted
     as the webhook does it (query_api.routes.ingest.adapted), then made durable by `intake`."""
     from ingest.vendor_demo import sources
@@ -137,14 +138,18 @@ async def _vendor_records(
 
     demo_sources = sources()
     batch: list[tuple[ChannelEvent, Change]] = []
+    made: set[str] = set()  # the interactions, by id: a story's records may make one or a few
     for story in vendor_stories(count, seed, parties, anchor):
         for delivery in story.deliveries:
             batch += adapted(demo_sources[delivery.source], delivery.body, delivery.media_type, delivery.received)
         if len(batch) >= BATCH:
+            made.update(change.interaction_id for _, change in batch)
             await intake(batch)
             batch = []
         progress.advance(task, story.interactions)
+    made.update(change.interaction_id for _, change in batch)
     await intake(batch)
+    return len(made)
 
 
 async def import_file(settings: Settings, path: Path) -> int:
