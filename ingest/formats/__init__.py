@@ -41,7 +41,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from ingest.adapters.common import AdapterError, checked
+from ingest.adapters.common import AdapterError, checked, upsert
 from schemas.channel_event import ChannelEvent, interaction_id
 from storage.changes import Change
 
@@ -54,6 +54,7 @@ __all__ = [
     "external_id",
     "identifier",
     "source_urn",
+    "upsert",
     "wrap",
 ]
 
@@ -158,12 +159,6 @@ def external_id(native_id: str, event: ChannelEvent, kind: str) -> dict[str, Any
 def identifier(kind: IdentifierKind, value: str, scheme: str | None = None) -> dict[str, Any]:
     """A `customerIdentifier` entry: how the channel named the customer."""
     return {"kind": kind, "value": value, **({"scheme": scheme} if scheme else {})}
-
-
-def upsert(event: ChannelEvent, key: str, document: dict[str, Any]) -> Change:
-    """The change that makes interaction `key` of the event's source equal `document` (a later
-    revision of the same record replaces it; an earlier one is superseded)."""
-    return Change.at("create", interaction_id(event.source, key), event.time, checked(document))
 
 
 def contribute(event: ChannelEvent, key: str, document: dict[str, Any]) -> Change:

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Callable, Iterator
+from email.parser import BytesParser
 
 import httpx
 import orjson
@@ -359,7 +360,10 @@ NATIVE_IDS = {
     ][0]["message"]["mid"],
     # the enriched event's domain_sessionid: the 124th of its 131 tab-separated fields
     "web": lambda: sample("snowplow/web-page_view-line.tsv").decode().rstrip("\n").split("\t")[123],
-    "mail": lambda: "AANLkTikbSvKnE9RjZLNrpupmNMKChv2Kz8qB3HAagmSw@mail.gmail.com",
+    # the message's own Message-ID, without its angle brackets
+    "mail": lambda: (
+        BytesParser().parsebytes(sample("email/flanker-multi-received-headers.eml"))["Message-ID"].strip("<> ")
+    ),
     "streams": lambda: STREAM_SID,
     "crm": lambda: str(
         orjson.loads(sample("debezium/postgresql-create-event-schema-and-payload.json"))["payload"]["after"]["id"]
