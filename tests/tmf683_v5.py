@@ -86,13 +86,14 @@ def _as_json_schema(node: Any) -> Any:
 
 
 @cache
-def _components() -> dict[str, Any]:
+def components() -> dict[str, Any]:
+    """The spec's component schemas as JSON Schema (what scripts/v5_schemas.py derives the server's from)."""
     return {"components": {"schemas": _as_json_schema(copy.deepcopy(spec()["components"]["schemas"]))}}
 
 
 @cache
 def validator(schema_name: str) -> jsonschema.Draft202012Validator:
-    schema = {**_components(), "$ref": f"#/components/schemas/{schema_name}"}
+    schema = {**components(), "$ref": f"#/components/schemas/{schema_name}"}
     jsonschema.Draft202012Validator.check_schema(schema)
     return jsonschema.Draft202012Validator(schema, format_checker=_FORMATS)
 
