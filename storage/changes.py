@@ -25,12 +25,19 @@ across publishers and still grow when two changes share a microsecond or a clock
   spans both, and a value already stored is replaced only by
   a change at least as new as the stored version (an older one only fills what is missing), so the
   outcome does not depend on the order the records arrive in.
+- link: resolve the interaction's customer again (storage/identity.py) after the party directory
+  changed, first renaming the related parties `body["renames"]` names (merged duplicates to their
+  survivors). Unchanged for an absent interaction.
 - delete: removes the interaction; deleting one that is not there is `unchanged` (old state None).
+
+Every change that leaves an interaction ends with the applier's `resolve` (storage/identity.py:
+the customer found from the identifiers the channel named, in the applier's party directory).
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
@@ -42,9 +49,10 @@ from pydantic import ValidationError
 
 from schemas.common import MAX_DEPTH, deeper_than, describe, json_depth, parse_date_time
 from schemas.party_interaction import MAX_ITEMS, NOT_PATCHABLE, stored_resource, validated_resource
+from storage.identity import renamed
 
 Document = dict[str, Any]
-Kind = Literal["create", "merge", "json-patch", "contribute", "delete"]
+Kind = Literal["create", "merge", "json-patch", "contribute", "link", "delete"]
 OutcomeKind = Literal["create", "update", "delete", "unchanged", "superseded"]
 
 JSON_PATCH_OPS = frozenset({"add", "remove", "replace", "move", "copy", "test"})
@@ -176,16 +184,37 @@ def check(change: Change) -> None:
         _not_patchable({_top_level(path) for path in _json_patch_targets(change.body)})
     elif change.kind in ("create", "contribute") and not isinstance(change.body, dict):
         raise Invalid("a create body is a JSON object")
+    elif change.kind == "link" and not (isinstance(change.body, dict) and _is_renames(change.body.get("renames", {}))):
+        raise Invalid("a link body is an object with optional 'renames': {party id: party id}")
 
 
-def apply(current: State, change: Change, *, href: str | None = None) -> Outcome:
+def apply(
+    current: State, change: Change, *, href: str | None = None, resolve: Callable[[Document], Document] | None = None
+) -> Outcome:
     """What `change` makes of `current`, or Refused. `href`: where a created interaction lives
-    when the change does not say (the workers' base URL for channel events)."""
+    when the change does not say (the workers' base URL for channel events). `resolve`: the
+    applier's identity resolution (storage/identity.py), applied to what the change leaves."""
     check(change)
     doc = current.doc
     if doc is not None and change.party_id is not None and not names_party(doc, change.party_id):
         # another party's interaction is, to this writer, one that does not exist
         raise NotFound(f"no PartyInteraction with id '{change.interaction_id}'")
+    outcome = _applied(current, change, href)
+    new = outcome.new.doc
+    if resolve is None or new is None or outcome.kind == "superseded":
+        return outcome
+    final = resolve(new)
+    if final is new:
+        return outcome
+    return _outcome(current, final, change)
+
+
+def _applied(current: State, change: Change, href: str | None) -> Outcome:
+    doc = current.doc
+    if change.kind == "link":
+        if doc is None:
+            return Outcome("unchanged", current, current)
+        return _outcome(current, renamed(doc, change.body.get("renames") or {}), change)
     if change.kind == "contribute" and doc is not None:
         newer = change.version >= current.version
         new = _validated_patch_result(doc, contributed(doc, change.body, newer), change.time)
@@ -306,6 +335,10 @@ def _validated_patch_result(old: Document, new: Document, time: str) -> Document
         return validated_resource(new)
     except ValidationError as exc:
         raise Invalid(describe(exc.errors(include_url=False))) from None
+
+
+def _is_renames(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
 
 
 def _not_patchable(touched: set[str]) -> None:

@@ -42,12 +42,12 @@ def adapt(event: ChannelEvent) -> Change:
     """The change `event` makes; AdapterError for an unknown type or data the adapter cannot use.
     An event made of a vendor record has its format's id as type (ingest/formats)."""
     adapter = ADAPTERS.get(event.type)
-    if adapter is None:
-        vendor = formats.FORMATS.get(event.type)
-        if vendor is None:
-            raise AdapterError(f"unknown event type {event.type!r}")
-        adapter = vendor.adapt
-    return adapter(event)
+    if adapter is not None:
+        return adapter(event)
+    vendor = formats.FORMATS.get(event.type)
+    if vendor is None:
+        raise AdapterError(f"unknown event type {event.type!r}")
+    return formats.keyed(vendor, event)
 
 
 def sample_events() -> list[ChannelEvent]:

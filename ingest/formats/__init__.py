@@ -27,8 +27,9 @@ What every interaction made from a vendor record carries:
   typed (`identifier`): `phone` (as the vendor wrote it: ANI, From, wa_id), `email`, `platform`
   (a platform's own user id, with its `scheme`: `messenger-psid`, `instagram-id`,
   `genesys-external-contact`, ...), `web` (`snowplow-user-id`, `snowplow-domain-userid`,
-  `snowplow-network-userid`) and `crm` (an account or customer number). Identity resolution reads
-  them; until it finds the party, they are the interaction's only link to its customer.
+  `snowplow-network-userid`) and `crm` (an account or customer number). Each entry gets its
+  identifier key as `id` (schemas/identifiers.py, with the source's `phone_region`) when it has
+  one: identity resolution (storage/identity.py) links the interaction to the party holding it.
 """
 
 from __future__ import annotations
@@ -36,13 +37,14 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
 from ingest.adapters.common import AdapterError, checked, upsert
 from schemas.channel_event import ChannelEvent, interaction_id
+from schemas.identifiers import identifier_key
 from storage.changes import Change
 
 __all__ = [
@@ -166,6 +168,20 @@ def contribute(event: ChannelEvent, key: str, document: dict[str, Any]) -> Chang
     source, which several records make (storage.changes: contribute). `document` must be a valid
     create body on its own: the first record to arrive creates the interaction."""
     return Change.at("contribute", interaction_id(event.source, key), event.time, checked(document))
+
+
+def keyed(vendor: Format, event: ChannelEvent) -> Change:
+    """The change of `vendor` for `event`, each `customerIdentifier` entry with its key as `id`."""
+    change = vendor.adapt(event)
+    entries = change.body.get("customerIdentifier") if isinstance(change.body, dict) else None
+    if not entries:
+        return change
+    region = settings_of(event).get("phone_region")
+    keyed_entries = []
+    for entry in entries:
+        key = identifier_key(entry, region if isinstance(region, str) else None)
+        keyed_entries.append({**entry, "id": key} if key else entry)
+    return replace(change, body={**change.body, "customerIdentifier": keyed_entries})
 
 
 def _load() -> dict[str, Format]:

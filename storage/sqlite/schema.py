@@ -3,8 +3,8 @@ that brings a data directory written by an older version up to it.
 
 What each table is for reads here in one place; the code that keeps each table's rows lives with
 its job: interaction and leaf in store.py, kpi_fact and kpi_key in kpi_facts.py, timeline in
-timeline.py, subscription, notification and outbox in outbox.py. The migration borrows that code to
-fill the tables an older store lacks.
+timeline.py, subscription, notification and outbox in outbox.py, party and holding in directory.py.
+The migration borrows that code to fill the tables an older store lacks.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import sqlite3
 
 import orjson
 
+from storage.sqlite.directory import DIRECTORY_SCHEMA
 from storage.sqlite.kpi_facts import NEXT_SAME_CONTACT, put_fact
 from storage.sqlite.timeline import add_timeline, rebuild_words
 
@@ -47,6 +48,7 @@ CREATE TABLE IF NOT EXISTS kpi_key (
 
 SCHEMA = (
     KPI_SCHEMA
+    + DIRECTORY_SCHEMA
     + """
 CREATE TABLE IF NOT EXISTS interaction (
     seq     INTEGER PRIMARY KEY,          -- insertion order; what leaf rows point at
@@ -121,8 +123,9 @@ END;
 # 2: timeline, 4: kpi_fact and kpi_key, 5: kpi_fact.gap, 6: figures in kpi_key, 7: version, 8: one
 # stored body per notification (notification and outbox replace delivery), subscription.pending/dropped,
 # 9: timeline words once per interaction (timeline_words), not once per party, 10: timeline words
-# without diacritics, and their stems (timeline_words.stems)
-SCHEMA_VERSION = 10
+# without diacritics, and their stems (timeline_words.stems), 11: the party directory (party, holding;
+# new tables, empty until filled)
+SCHEMA_VERSION = 11
 
 
 def migrate(conn: sqlite3.Connection) -> None:

@@ -28,12 +28,15 @@ from typing import Any, TypeVar
 
 import orjson
 
+from schemas.common import utc_now
+from schemas.party import Party
 from storage.base import Document, DueDeliveries, Notify, StoredDocument, Subscriptions
-from storage.changes import ABSENT, Change, Outcome, State, apply
+from storage.changes import ABSENT, Change, Invalid, Outcome, State, apply
+from storage.identity import RESOLUTION, keys_of, resolved
 from storage.kpis import KpiGroups, KpiQuery
 from storage.privacy import redacted
 from storage.query import Page, Query, SortKey, leaves, sort_value
-from storage.sqlite import compiler, outbox, privacy
+from storage.sqlite import compiler, directory, outbox, privacy
 from storage.sqlite.connection import connect
 from storage.sqlite.kpi_facts import put_fact, read_kpis, remove_fact
 from storage.sqlite.schema import SCHEMA, SCHEMA_VERSION, migrate
@@ -55,6 +58,14 @@ def _sort_columns(doc: Document) -> tuple[float, float | None]:
     if created is None:  # the change model keeps creationDate on every stored interaction
         raise ValueError("an interaction without creationDate")
     return created[1], (started[1] if started else None)
+
+
+def _resolve(conn: sqlite3.Connection, doc: Document) -> Document:
+    """Identity resolution (storage/identity.py) against the directory, inside the write transaction."""
+    keys = keys_of(doc)
+    if not keys and RESOLUTION not in doc:
+        return doc
+    return resolved(doc, directory.holdings(conn, keys))
 
 
 class SqliteStore:
@@ -141,7 +152,8 @@ class SqliteStore:
         row = conn.execute(
             "SELECT seq, version, doc FROM interaction WHERE id = ?", (change.interaction_id,)
         ).fetchone()
-        outcome = apply(ABSENT if row is None else State(row[1], orjson.loads(row[2])), change)
+        current = ABSENT if row is None else State(row[1], orjson.loads(row[2]))
+        outcome = apply(current, change, resolve=partial(_resolve, conn))
         old, new = outcome.old.doc, outcome.new.doc
         if outcome.kind == "create":
             assert new is not None
@@ -222,7 +234,12 @@ class SqliteStore:
         """Remove every interaction naming the party, in one transaction: what a DELETE removes of
         each, its undelivered notifications, and one DeleteEvent each carrying its identity only.
         The ids removed (none the second time)."""
-        return await self._erase(lambda conn: privacy.party_rows(conn, party_id), notify, party_id)
+
+        def find(conn: sqlite3.Connection) -> builtins.list[tuple[int, Document]]:
+            directory.remove_party(conn, party_id)  # its holdings go too: nothing links to it again
+            return privacy.party_rows(conn, party_id)
+
+        return await self._erase(find, notify, party_id)
 
     async def expired(self, cutoff: datetime) -> builtins.list[Document]:
         """The interactions retention would purge at `cutoff` (what `ihub retention --dry-run` lists)."""
@@ -269,6 +286,81 @@ class SqliteStore:
             if len(page) < privacy.EXPORT_PAGE:
                 return
             after = (page[-1][0], page[-1][1])
+
+    # -- PartyDirectory (storage/identity.py, storage/sqlite/directory.py) ---------------------
+
+    async def party(self, party_id: str) -> Party | None:
+        return await self._read(lambda conn: directory.party(conn, party_id))
+
+    async def put_parties(self, parties: Sequence[Party], notify: Notify) -> int:
+        """Store the parties (their contact media replace what the directory held) and resolve
+        again, in the same transaction, every interaction carrying a key whose holders changed
+        (late binding, and unbinding). How many interactions changed."""
+
+        def transaction(conn: sqlite3.Connection) -> int:
+            merged = [p.id for p in parties if (found := directory.party(conn, p.id)) and found.mergedInto]
+            if merged:
+                raise Invalid(f"party '{merged[0]}' was merged into another party")
+            return self._relink(conn, directory.carrying(conn, directory.put_parties(conn, parties)), notify)
+
+        return await self._write(transaction)
+
+    async def remove_party(self, party_id: str, notify: Notify) -> int:
+        """Forget the party's holdings (a party deleted in the CRM) and unlink what they linked."""
+        return await self._write(
+            lambda conn: self._relink(conn, directory.carrying(conn, directory.remove_party(conn, party_id)), notify)
+        )
+
+    async def merge_parties(self, survivor_id: str, duplicate_id: str, notify: Notify) -> int:
+        """Merge the duplicate into the survivor: its contact media and every interaction naming
+        it move to the survivor; the duplicate stays only as a pointer (mergedInto). Idempotent.
+        How many interactions changed."""
+
+        def transaction(conn: sqlite3.Connection) -> int:
+            survivor = directory.party(conn, survivor_id)
+            if survivor is not None and survivor.mergedInto:
+                raise Invalid(f"party '{survivor_id}' was itself merged into '{survivor.mergedInto}'")
+            duplicate = directory.party(conn, duplicate_id)
+            if duplicate is not None and duplicate.mergedInto not in (None, survivor_id):
+                raise Invalid(f"party '{duplicate_id}' was already merged into '{duplicate.mergedInto}'")
+            moved = duplicate.contactMedium if duplicate else []
+            base = survivor or Party(id=survivor_id, name=duplicate.name if duplicate else None)
+            media = base.contactMedium + [m for m in moved if m not in base.contactMedium]
+            keys = directory.put_parties(
+                conn,
+                [
+                    base.model_copy(update={"contactMedium": media}),
+                    Party(id=duplicate_id, name=duplicate.name if duplicate else None, mergedInto=survivor_id),
+                ],
+            )
+            ids = set(directory.carrying(conn, keys)) | set(directory.naming(conn, duplicate_id))
+            return self._relink(conn, sorted(ids), notify, {duplicate_id: survivor_id})
+
+        return await self._write(transaction)
+
+    def _relink(
+        self,
+        conn: sqlite3.Connection,
+        interaction_ids: builtins.list[str],
+        notify: Notify,
+        renames: dict[str, str] | None = None,
+    ) -> int:
+        now = utc_now()
+        body = {"renames": renames} if renames else {}
+        changed = 0
+        for interaction_id in interaction_ids:
+            outcome = self._apply(conn, Change.at("link", interaction_id, now, body), notify)
+            changed += outcome.changed
+        return changed
+
+    async def holders(self, key: str, at: float | None) -> builtins.list[tuple[Party, dict[str, Any]]]:
+        return await self._read(lambda conn: directory.holders(conn, key, at))
+
+    async def carried(self, key: str) -> int:
+        return await self._read(lambda conn: directory.carried(conn, key))
+
+    async def shared_contacts(self, limit: int) -> builtins.list[dict[str, Any]]:
+        return await self._read(lambda conn: directory.shared(conn, limit))
 
     # -- TimelineStore ----------------------------------------------------------------------
 
