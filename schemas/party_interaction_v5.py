@@ -8,8 +8,9 @@ table), in both directions:
 - `from_v5(resource)`: the stored form for a v5 resource (what a v5 create or patch writes);
 - `stored_path(path)`: a TMF630 attribute path of v5 (`relatedChannel.channel.id`) as a path of the
   stored form (`channel.id`), so both stores compile v5 queries with their one compiler;
-- `check_v5(resource, create=)`: the v5 rules the stored form cannot state (`@type` on the resource
-  and every sub-resource, the `_FVO` required attributes on create).
+- `check_v5(resource, create=)`: a body against TM Forum's v5 schemas (`PartyInteraction_FVO` on
+  create, `_MVO` for a patch's result; schemas/tmf683_v5.schema.json, derived from the v5 OpenAPI by
+  scripts/v5_schemas.py), and what the stored form needs besides.
 
 What v5 adds is kept: `externalIdentifier` as an attribute of the stored form (v4 shows it too); a
 related party given by value, or a reference v4 cannot tell apart (PartyRoleRef with a
@@ -26,8 +27,13 @@ puts them in.
 
 from __future__ import annotations
 
+import functools
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+
+import jsonschema
 
 from schemas.common import parse_date_time
 
@@ -61,11 +67,6 @@ NOT_WRITABLE = ("id", "href", "creationDate", "statusChangeDate")
 NOT_PATCHABLE = (*NOT_WRITABLE, "direction")
 # v5 attributes of an interaction item v4's InteractionItem does not declare: kept as extensions
 _ITEM_V5_ONLY = ("interactionItemRelationship", "interactionItemType", "lastUpdate")
-# v5's InteractionItem: anything else needs a subclass @type, as in v4 (a typo is refused, not kept)
-_ITEM_ATTRIBUTES = frozenset(
-    {"@type", "@baseType", "@schemaLocation", "id", "itemDate", "reason", "resolution", "creationDate"}
-    | {"item", "relatedChannel", "relatedParty", "attachment", "note", *_ITEM_V5_ONLY}
-)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -271,38 +272,112 @@ _LISTS: dict[str, tuple[Any, Any]] = {
 
 # -- the v5 rules -----------------------------------------------------------------------------
 
+# TM Forum's v5 component schemas, derived from its OpenAPI by scripts/v5_schemas.py
+SCHEMA_FILE = Path(__file__).with_name("tmf683_v5.schema.json")
+_DATE_TIME = "an ISO 8601 date-time such as 2026-01-31T09:30:00Z"
+_ARTICLES = {"array": "an array", "object": "an object", "integer": "an integer"}
 
-def check_v5(resource: Any, *, create: bool) -> None:
-    """V5Invalid unless `resource` keeps v5's rules: `@type` on the resource and on every
-    sub-resource (Extensible), what `_FVO` requires on create, and only what the stored form keeps."""
+
+@functools.cache
+def spec_schemas() -> Document:
+    """The schemas file: `{"components": {"schemas": {name: JSON Schema}}}`."""
+    loaded: Document = json.loads(SCHEMA_FILE.read_text())
+    return loaded
+
+
+@functools.cache
+def _validator(name: str) -> jsonschema.Draft202012Validator:
+    formats = jsonschema.FormatChecker(formats=())
+    # the v4 rule for date-times (schemas/common.py), so both versions take the same ones
+    formats.checks("date-time")(lambda value: not isinstance(value, str) or parse_date_time(value) is not None)
+    schema = {**spec_schemas(), "$ref": f"#/components/schemas/{name}"}
+    return jsonschema.Draft202012Validator(schema, format_checker=formats)
+
+
+@functools.cache
+def _declared(name: str) -> frozenset[str]:
+    """The attributes a component schema declares, with those of the schemas it extends."""
+    schema = spec_schemas()["components"]["schemas"][name]
+    names = set(schema.get("properties", {}))
+    for part in schema.get("allOf", []):
+        names |= _declared(part["$ref"].rsplit("/", 1)[1]) if "$ref" in part else set(part.get("properties", {}))
+    return frozenset(names)
+
+
+def check_v5(resource: Any, *, create: bool, current: Document | None = None) -> None:
+    """V5Invalid unless `resource` is a valid v5 `PartyInteraction_FVO` (create) or `_MVO` (the
+    result of a patch) that the stored form can keep. For a patch, `current` is the v5 view it was
+    applied to: only what the patch changed is held to the schema (what v4 wrote is not v5's to refuse)."""
     if not isinstance(resource, dict):
         raise V5Invalid("a PartyInteraction is a JSON object")
-    _need_type(resource, "")
+    checked = resource
+    if current is not None:  # what the patch changed, and @type, which every resource needs
+        checked = {key: value for key, value in resource.items() if key == "@type" or current.get(key) != value}
+    errors = list(_validator("PartyInteraction_FVO" if create else "PartyInteraction_MVO").iter_errors(checked))
+    if errors:
+        raise V5Invalid(_message(errors))
+    _check_stored_form(resource)
+
+
+def _message(errors: list[jsonschema.ValidationError]) -> str:
+    """The first error in document order (a place before what is inside it, its `@type` first),
+    with the place it is at: `relatedChannel[0].channel: required: id`."""
+    first = min(errors, key=_order)
+    path = list(first.absolute_path)
+    if first.validator == "required":
+        missing = [
+            name
+            for error in errors
+            if error.validator == "required" and list(error.absolute_path) == path
+            for name in error.validator_value
+            if name not in error.instance
+        ]
+        if "@type" in missing:
+            text = "'@type' is required (TMF683 v5: every resource is Extensible)"
+        else:
+            text = f"required: {', '.join(dict.fromkeys(missing))}"
+    elif first.validator == "type":
+        kinds = first.validator_value if isinstance(first.validator_value, list) else [first.validator_value]
+        text = "must be " + " or ".join(_ARTICLES.get(kind, f"a {kind}") for kind in kinds)
+    elif first.validator == "format":
+        text = f"must be {_DATE_TIME}"
+    elif first.validator == "enum":
+        text = f"must be one of {', '.join(map(str, first.validator_value))}"
+    else:
+        text = first.message
+    if path and path[-1] == "@type":  # said of the object whose @type it is (a discriminator's)
+        path, text = path[:-1], f"'@type' {text}"
+    where = _place(path)
+    return f"{where}: {text}" if where else text
+
+
+def _order(error: jsonschema.ValidationError) -> tuple[list[str], bool]:
+    path = [str(part) for part in error.absolute_path]
+    return path, not (error.validator == "required" and "@type" not in error.instance)
+
+
+def _place(path: list[Any]) -> str:
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path).lstrip(".")
+
+
+# -- what the stored form needs that the spec does not say (docs/v5.md)
+
+
+def _check_stored_form(resource: Document) -> None:
     _not_v4(resource, "", "channel")
-    if create:
-        _need(resource, "", "reason", "direction", "relatedChannel")
     # v5 allows none (on create and patch); every v4 view needs one (shared/CONFORMANCE.md)
     if resource.get("relatedChannel") == []:
         raise V5Invalid("relatedChannel: at least one is required")
-    for name in ("relatedChannel", "relatedParty", *_LISTS, "interactionItem"):
-        if name in resource:
-            _check_list(name, resource[name], name, create=create)
+    _check_places(resource, "")
 
 
-def _check_list(kind: str, items: Any, where: str, *, create: bool) -> None:
-    if not isinstance(items, list):
-        raise V5Invalid(f"{where}: must be an array")
-    for index, item in enumerate(items):
-        at = f"{where}[{index}]"
-        if not isinstance(item, dict):
-            raise V5Invalid(f"{at}: must be an object")
-        _need_type(item, at)
-        _CHECKS[kind](item, at, create)
-
-
-def _need_type(obj: Document, where: str) -> None:
-    if not isinstance(obj.get("@type"), str) or not obj["@type"]:
-        raise V5Invalid(f"{where + ': ' if where else ''}'@type' is required (TMF683 v5: every resource is Extensible)")
+def _check_places(obj: Document, where: str) -> None:
+    """The relatedChannel, relatedParty and interactionItem items of a resource or item."""
+    for name, check in (("relatedChannel", _check_channel), ("relatedParty", _check_party)):
+        for index, item in enumerate(obj.get(name) or ()):
+            check(item, f"{where}{name}[{index}]")
+    for index, item in enumerate(obj.get("interactionItem") or ()):
+        _check_item(item, f"interactionItem[{index}]")
 
 
 def _not_v4(obj: Document, where: str, *names: str) -> None:
@@ -313,109 +388,52 @@ def _not_v4(obj: Document, where: str, *names: str) -> None:
         raise V5Invalid(f"{where + ': ' if where else ''}not a TMF683 v5 attribute here: {', '.join(found)}")
 
 
-def _need(obj: Document, where: str, *names: str) -> None:
-    missing = [name for name in names if obj.get(name) is None]
-    if missing:
-        raise V5Invalid(f"{where + ': ' if where else ''}required: {', '.join(missing)}")
-
-
 def _object(obj: Document, name: str, where: str) -> Document:
     value = obj.get(name)
     if not isinstance(value, dict):
         raise V5Invalid(f"{where}.{name}: must be an object")
-    _need_type(value, f"{where}.{name}")
+    if "@type" not in value:
+        raise V5Invalid(f"{where}.{name}: '@type' is required (TMF683 v5: every resource is Extensible)")
     return value
 
 
-def _check_channel(item: Document, where: str, create: bool) -> None:
+def _need_id(obj: Document, where: str) -> None:
+    if obj.get("id") is None:
+        raise V5Invalid(f"{where}: required: id")
+
+
+def _check_channel(item: Document, where: str) -> None:
     _not_v4(item, where, *_REF_KEYS)
-    if create:
-        _need(item, where, "role", "channel")
     channel = _object(item, "channel", where)  # the stored form needs the channel's id
     if channel["@type"] != CHANNEL_REF:
         raise V5Invalid(f"{where}.channel: '@type' must be {CHANNEL_REF}")
-    _need(channel, f"{where}.channel", "id")
+    _need_id(channel, f"{where}.channel")
     extra = sorted(set(channel) - {"@type", *_REF_KEYS})
     if extra:
         names = ", ".join(extra)
         raise V5Invalid(f"{where}.channel: a ChannelRef has only id, href, name, @referredType (not {names})")
 
 
-def _check_party(item: Document, where: str, create: bool) -> None:
+def _check_party(item: Document, where: str) -> None:
     _not_v4(item, where, *_REF_KEYS)
-    if create:
-        _need(item, where, "role")
-    party = _object(item, "partyOrPartyRole", where)  # the stored form needs the party's id
-    _need(party, f"{where}.partyOrPartyRole", "id")
+    _need_id(_object(item, "partyOrPartyRole", where), f"{where}.partyOrPartyRole")  # the stored form needs it
 
 
-def _check_item_party(item: Document, where: str, create: bool) -> None:
-    _check_party(item, where, create)
-    if item["partyOrPartyRole"]["@type"] not in (PARTY_REF, PARTY_ROLE_REF):
-        raise V5Invalid(f"{where}.partyOrPartyRole: '@type' must be {PARTY_REF} or {PARTY_ROLE_REF}")
-
-
-def _check_attachment(item: Document, where: str, create: bool) -> None:
-    if create and item["@type"] == ATTACHMENT:
-        _need(item, where, "attachmentType", "mimeType")
-    if item["@type"] == ATTACHMENT_REF:
-        _need(item, where, "id")
-
-
-def _check_relationship(item: Document, where: str, create: bool) -> None:
-    _need(item, where, *(("id", "relationshipType") if create else ("id",)))
-
-
-def _check_external_identifier(item: Document, where: str, create: bool) -> None:
-    _need(item, where, "id")
-
-
-def _check_item(item: Document, where: str, create: bool) -> None:
+def _check_item(item: Document, where: str) -> None:
     _not_v4(item, where, "channel")
     if item["@type"] == STORED_V5_ITEM:  # shown as InteractionItem: it would not come back as sent
         raise V5Invalid(f"{where}: '@type' {STORED_V5_ITEM} is this server's stored name of an {INTERACTION_ITEM}")
-    unknown = sorted(set(item) - _ITEM_ATTRIBUTES) if item["@type"] == INTERACTION_ITEM else []
+    unknown = sorted(set(item) - _declared(INTERACTION_ITEM)) if item["@type"] == INTERACTION_ITEM else []
     if unknown:
         names = ", ".join(unknown)
         subclass = "extension attributes need '@type' naming the subclass"
         raise V5Invalid(f"{where}: unknown attribute(s): {names}; {subclass}")
-    if "interactionItemType" in item and not isinstance(item["interactionItemType"], str):
-        raise V5Invalid(f"{where}.interactionItemType: must be a string")
-    if "lastUpdate" in item and not (isinstance(item["lastUpdate"], str) and parse_date_time(item["lastUpdate"])):
-        raise V5Invalid(f"{where}.lastUpdate: must be an ISO 8601 date-time such as 2026-01-31T09:30:00Z")
-    for name, kind in (
-        ("interactionItemRelationship", "interactionItemRelationship"),
-        ("relatedChannel", "relatedChannel"),
-        ("relatedParty", "itemRelatedParty"),
-        ("note", "note"),
-        ("attachment", "attachment"),
-    ):
-        if name in item:
-            _check_list(kind, item[name], f"{where}.{name}", create=create)
+    _check_places(item, f"{where}.")
     if "item" in item:
         related = _object(item, "item", where)
         if related["@type"] != RELATED_ENTITY:
             raise V5Invalid(f"{where}.item: '@type' must be {RELATED_ENTITY}")
-        if create:
-            _need(related, f"{where}.item", "role", "entity")
         _object(related, "entity", f"{where}.item")
-
-
-def _no_rule(item: Document, where: str, create: bool) -> None:
-    """Only '@type', which every item needs."""
-
-
-_CHECKS: dict[str, Any] = {
-    "relatedChannel": _check_channel,
-    "relatedParty": _check_party,
-    "itemRelatedParty": _check_item_party,
-    "note": _no_rule,
-    "attachment": _check_attachment,
-    "interactionRelationship": _check_relationship,
-    "interactionItemRelationship": _check_relationship,
-    "externalIdentifier": _check_external_identifier,
-    "interactionItem": _check_item,
-}
 
 
 # -- query paths ------------------------------------------------------------------------------

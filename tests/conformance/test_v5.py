@@ -143,6 +143,20 @@ def test_create_answers_the_v5_resource(v5, server, marker):
         ({"creationDate": "2026-01-01T00:00:00Z"}, "set by the server"),
         ({"interactionDate": {"startDateTime": "yesterday"}}, "ISO 8601"),
         ({"unknownThing": 1}, "unknown attribute"),
+        # TM Forum's v5 schemas (schemas/tmf683_v5.schema.json), the attribute named
+        ({"reason": 5}, "reason: must be a string"),
+        (
+            {
+                "relatedParty": [
+                    {
+                        "@type": "RelatedPartyOrPartyRole",
+                        "role": "c",
+                        "partyOrPartyRole": {"@type": "Nobody", "id": "1"},
+                    }
+                ]
+            },
+            "relatedParty[0].partyOrPartyRole: '@type' must be one of",
+        ),
     ],
 )
 def test_create_refuses_what_v5_or_the_store_does_not_allow(v5, marker, change, fragment):

@@ -408,6 +408,49 @@ def test_v5_rules_refuse_with_a_message_naming_the_place(body, message):
     assert message in str(refused.value)
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"reason": 5}, "reason: must be a string"),
+        ({"note": [{"@type": "Note", "date": "yesterday"}]}, "note[0].date: must be an ISO 8601 date-time"),
+        ({"attachment": [{"@type": "Attachment", "url": "u"}]}, "attachment[0]: required: attachmentType, mimeType"),
+        (
+            {
+                "relatedParty": [
+                    {
+                        "@type": "RelatedPartyOrPartyRole",
+                        "role": "c",
+                        "partyOrPartyRole": {"@type": "Nobody", "id": "1"},
+                    }
+                ]
+            },
+            "relatedParty[0].partyOrPartyRole: '@type' must be one of BusinessPartner, Consumer, Individual,",
+        ),
+        ({"relatedChannel": [{"@type": "RelatedChannel", "role": "o"}]}, "relatedChannel[0]: required: channel"),
+    ],
+)
+def test_the_rules_are_tm_forums_v5_schemas_with_the_attribute_named(change, message):
+    body = {"@type": "PartyInteraction", "reason": "r", "direction": "in", "relatedChannel": CHANNELS, **change}
+    with pytest.raises(V5Invalid) as refused:
+        check_v5(body, create=True)
+    assert str(refused.value).startswith(message), str(refused.value)
+
+
+def test_a_patch_is_held_to_the_schema_for_what_it_changes():
+    # an attachment v4 wrote with a @type v5's discriminator does not map: not v5's to refuse
+    current = {
+        "@type": "PartyInteraction",
+        "relatedChannel": CHANNELS,
+        "attachment": [{"@type": "Photo", "id": "a1", "url": "http://x/a1"}],
+        "status": "open",
+    }
+    check_v5({**current, "status": "closed"}, create=False, current=current)
+    with pytest.raises(V5Invalid, match="attachment\\[0\\]: '@type' must be one of Attachment, AttachmentRef"):
+        check_v5({**current, "attachment": [*current["attachment"], {"@type": "Note"}]}, create=False, current=current)
+    with pytest.raises(V5Invalid, match="'@type' is required"):
+        check_v5({k: v for k, v in current.items() if k != "@type"}, create=False, current=current)
+
+
 def test_patch_rules_do_not_require_what_only_create_requires():
     check_v5(
         {
