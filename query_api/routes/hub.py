@@ -16,7 +16,8 @@ from query_api.body import read_json
 from query_api.deps import AppState
 from query_api.errors import TmfError
 from query_api.hub import HubFull, starts_with
-from query_api.routes.party_interaction import ATTRIBUTE_PATH, page_answer, paged
+from query_api.interactions import page_answer, paged
+from query_api.routes.party_interaction import ATTRIBUTE_PATH
 from schemas import Error, EventSubscription, EventSubscriptionInput
 from schemas.events import CALLBACK_PATTERN, DEFAULT_PORTS
 from storage.query import Query, matches, project, sort_documents

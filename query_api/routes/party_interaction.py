@@ -1,77 +1,31 @@
-"""TMF683 /partyInteraction routes: create, retrieve, list (TMF630), patch, delete.
+"""TMF683 v4 /partyInteraction routes: create, retrieve, list (TMF630), patch, delete.
 
-Each write becomes one `Change` (storage/changes.py) that the store applies; the routes only read
-the request (body, If-Match) and write the answer (ETag = the interaction's version, RFC 9110).
+The routes read the v4 request and write the v4 answer (the stored form is v4's, with its
+references' links); what they do to interactions, v5's too, is query_api/interactions.py.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import replace
 from typing import Annotated, Any
-from urllib.parse import parse_qsl, urlencode
-from uuid import uuid4
 
 import orjson
 from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
 from interaction_hub.references import ReferenceLinks
+from query_api import interactions
 from query_api.access import CurrentCaller
-from query_api.auth import Caller
 from query_api.body import read_json
 from query_api.deps import AppState, State
 from query_api.errors import TmfError, error_response
+from query_api.interactions import JSON, JSON_PATCH, MERGE_PATCH, PATCH_KINDS, SERVER_OWNED, etag, not_modified
 from schemas import Error, PartyInteraction, PartyInteractionCreate, PartyInteractionUpdate
-from schemas.common import utc_now
-from schemas.party_interaction import INTERACTION_ID_PATTERN, is_interaction_id
+from schemas.party_interaction import INTERACTION_ID_PATTERN
 from storage.base import StoredDocument
-from storage.changes import Change, Kind, NotFound, Outcome, check, names_party
-from storage.query import Condition, Op, Operand, Query, project
-from storage.tmf630 import (
-    MAX_CONDITIONS,
-    MAX_FIELDS,
-    MAX_OFFSET,
-    MAX_QUERY_CHARS,
-    MAX_SORT_KEYS,
-    MAX_VALUES,
-    QueryError,
-    parse_query,
-)
+from storage.query import project
+from storage.tmf630 import MAX_CONDITIONS, MAX_FIELDS, MAX_OFFSET, MAX_QUERY_CHARS, MAX_SORT_KEYS, MAX_VALUES
 
 router = APIRouter(tags=["partyInteraction"])
-
-JSON = "application/json"
-MERGE_PATCH = "application/merge-patch+json"
-JSON_PATCH = "application/json-patch+json"
-# plain application/json is taken as a merge patch (the TMF convention)
-PATCH_KINDS: dict[str, Kind] = {MERGE_PATCH: "merge", JSON: "merge", JSON_PATCH: "json-patch"}
-SERVER_OWNED = ("id", "href")
-_STRONG_TAG = re.compile(r'"([0-9]{1,19})"')
-
-
-def etag(version: int) -> str:
-    return f'"{version}"'
-
-
-def if_match(request: Request) -> tuple[int, ...] | None:
-    """The versions an If-Match header accepts (None: any). Strong comparison (RFC 9110 13.1.1):
-    a weak or foreign tag matches nothing, so a header of only those refuses every version."""
-    header = request.headers.get("if-match")
-    if header is None:
-        return None
-    tags = [tag.strip() for tag in header.split(",")]
-    if "*" in tags:
-        return None
-    return tuple(int(m.group(1)) for tag in tags if (m := _STRONG_TAG.fullmatch(tag)))
-
-
-def not_modified(if_none_match: str | None, version: int) -> bool:
-    """Whether If-None-Match names the current version (weak comparison, RFC 9110 13.1.2)."""
-    if if_none_match is None:
-        return False
-    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
-    return "*" in tags or etag(version) in tags
 
 
 def _ref(model: type) -> dict[str, str]:
@@ -191,18 +145,6 @@ def _json(body: bytes, status: int = 200, headers: dict[str, str] | None = None)
     return Response(body, status, headers=headers, media_type=JSON)
 
 
-def _parse(raw: str, allow: tuple[str, ...]) -> Query:
-    try:
-        return parse_query(raw, allow=allow)
-    except QueryError as exc:
-        raise TmfError(400, str(exc)) from None
-
-
-def _href(state: AppState, interaction_id: str) -> str:
-    # never from the request's Host header: a stored href is served to every client
-    return f"{state.settings.resource_root()}{state.settings.base_path}/partyInteraction/{interaction_id}"
-
-
 @router.post(
     "/partyInteraction",
     status_code=201,
@@ -217,27 +159,12 @@ async def create_party_interaction(request: Request, state: AppState, caller: Cu
     owned = [key for key in SERVER_OWNED if key in body]
     if owned:
         raise TmfError(400, f"set by the server, not by clients: {', '.join(owned)}")
-    outcome = await create_interaction(state, caller, body)
+    outcome = await interactions.create(state, caller, body)
     doc = outcome.new.doc
     assert doc is not None
     return _json(
         orjson.dumps(state.links.linked(doc)), 201, {"Location": doc["href"], "ETag": etag(outcome.new.version)}
     )
-
-
-async def create_interaction(state: AppState, caller: Caller, body: dict[str, Any]) -> Outcome:
-    """Create an interaction from a create body in the stored form (v4 and v5 routes)."""
-    created = PartyInteractionCreate.model_validate(body).to_json_dict()
-    created.pop("creationDate", None)  # the server's clock, whatever a client sent
-    if caller.party_id is not None and not names_party(created, caller.party_id):
-        raise TmfError(403, f"this token creates only interactions whose relatedParty names '{caller.party_id}'")
-    interaction_id = uuid4().hex
-    change = Change.at(
-        "create", interaction_id, utc_now(), created, href=_href(state, interaction_id), party_id=caller.party_id
-    )
-    outcome = await state.store.write(change, state.hub.notify)
-    state.hub.wake()
-    return outcome
 
 
 @router.get(
@@ -259,62 +186,12 @@ async def create_interaction(state: AppState, caller: Caller, body: dict[str, An
     openapi_extra={"parameters": [_FIELDS, _SORT, _OFFSET, _LIMIT]},
 )
 async def list_party_interactions(request: Request, state: AppState, caller: CurrentCaller) -> Response:
-    query = paged(state, scoped(parse_list_query(request), caller.party_id))
-    page = await state.store.list(query)
+    query, page = await interactions.list_page(state, caller, interactions.parse_list_query(request))
     if query.fields is None:
         body = b"[" + b",".join(map(state.links.body, page.items)) + b"]"
     else:
         body = orjson.dumps([project(state.links.linked(orjson.loads(item)), query.fields) for item in page.items])
-    return _json(body, *page_answer(state, request, query, page.total, len(page.items)))
-
-
-def parse_list_query(request: Request) -> Query:
-    return _parse(request.url.query, allow=("fields", "sort", "offset", "limit"))
-
-
-def paged(state: AppState, query: Query) -> Query:
-    """Without `limit`, the default page; never more than the maximum (a larger `limit` is lowered
-    to it: the answer's Link header leads on)."""
-    limit = state.settings.default_page_size if query.limit is None else query.limit
-    return replace(query, limit=min(limit, state.settings.max_page_size))
-
-
-def page_answer(state: AppState, request: Request, query: Query, total: int, count: int) -> tuple[int, dict[str, str]]:
-    """A list page's status and paging headers (`count` of the `total` matches): 200, or with
-    IHUB_PARTIAL_CONTENT_206 a 206 for a page that holds only part of them (TMF630). TMF683's
-    OpenAPI declares only 200 for a list: clients generated from it get nothing from a 206, and
-    read what remains from the headers."""
-    headers = {"X-Total-Count": str(total), "X-Result-Count": str(count)}
-    partial = query.offset > 0 or count < total
-    if total:
-        headers["Link"] = _links(request, query, total)
-    return 206 if partial and state.settings.partial_content_206 else 200, headers
-
-
-def scoped(query: Query, party_id: str | None) -> Query:
-    """The query a party-scoped caller runs: only interactions whose relatedParty names the party.
-    Part of the query the store compiles, so totals, paging and `fields` stay right."""
-    if party_id is None:
-        return query
-    only_party = Condition("relatedParty.id", Op.EQ, (Operand(party_id),))  # text equality, nothing parsed
-    return replace(query, conditions=(*query.conditions, only_party))
-
-
-def _links(request: Request, query: Query, total: int) -> str:
-    limit = query.limit or 1
-    params = [(k, v) for k, v in parse_qsl(request.url.query, keep_blank_values=True) if k not in ("offset", "limit")]
-
-    def url(offset: int) -> str:
-        return str(request.url.replace(query=urlencode([*params, ("offset", offset), ("limit", query.limit)])))
-
-    last = max(0, (total - 1) // limit * limit)
-    links = [f'<{url(0)}>; rel="first"']
-    if query.offset > 0:
-        links.append(f'<{url(max(0, query.offset - limit))}>; rel="prev"')
-    if query.offset + limit < total:
-        links.append(f'<{url(query.offset + limit)}>; rel="next"')
-    links.append(f'<{url(last)}>; rel="last"')
-    return ", ".join(links)
+    return _json(body, *interactions.page_answer(state, request, query, page.total, len(page.items)))
 
 
 @router.get(
@@ -330,8 +207,8 @@ def _links(request: Request, query: Query, total: int) -> str:
 async def get_party_interaction(
     id: InteractionId, request: Request, state: AppState, caller: CurrentCaller
 ) -> Response:
-    query = parse_retrieve_query(request)
-    stored = await read_interaction(state, caller, id)
+    query = interactions.parse_retrieve_query(request)
+    stored = await interactions.read(state, caller, id)
     headers = {"ETag": etag(stored.version)}
     if not_modified(request.headers.get("if-none-match"), stored.version):
         return Response(status_code=304, headers=headers)
@@ -340,32 +217,6 @@ async def get_party_interaction(
     else:
         body = state.links.body(stored.body)
     return _json(body, headers=headers)
-
-
-def parse_retrieve_query(request: Request) -> Query | None:
-    query = _parse(request.url.query, allow=("fields",)) if request.url.query else None
-    if query is not None and query.conditions:
-        raise TmfError(400, "only 'fields' is accepted when retrieving one PartyInteraction")
-    return query
-
-
-async def read_interaction(state: AppState, caller: Caller, interaction_id: str) -> StoredDocument:
-    """The stored interaction, or 404 (also for one a party-scoped caller may not see)."""
-    stored = await state.store.get(interaction_id)
-    if stored is None or (caller.party_id is not None and not names_party(orjson.loads(stored.body), caller.party_id)):
-        raise TmfError(404, _not_found(interaction_id))
-    return stored
-
-
-def _not_found(interaction_id: str) -> str:
-    return f"no PartyInteraction with id '{interaction_id}'"
-
-
-def require_interaction_id(interaction_id: str) -> None:
-    """404 at once for an id no interaction can have: a write for it goes nowhere (in full mode,
-    the workers would not take it from the log)."""
-    if not is_interaction_id(interaction_id):
-        raise TmfError(404, _not_found(interaction_id))
 
 
 class RetrieveFastPath:
@@ -402,7 +253,7 @@ class RetrieveFastPath:
         scope: dict[str, Any], links: ReferenceLinks, interaction_id: str, stored: StoredDocument | None
     ) -> Response:
         if stored is None:
-            return error_response(404, _not_found(interaction_id))
+            return error_response(404, interactions.not_found(interaction_id))
         headers = {"ETag": etag(stored.version)}
         if_none_match = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"if-none-match"), None)
         if not_modified(if_none_match, stored.version):
@@ -430,19 +281,8 @@ async def patch_party_interaction(
     id: InteractionId, request: Request, state: AppState, caller: CurrentCaller
 ) -> Response:
     kind, patch = await read_json(request, state.settings.max_body_bytes, tuple(PATCH_KINDS))
-    change = Change.at(
-        PATCH_KINDS[kind],
-        id,
-        utc_now(),
-        patch,
-        expected_versions=if_match(request),
-        max_bytes=state.settings.max_body_bytes,  # a patch makes nothing larger than a body may be
-        party_id=caller.party_id,
-    )
-    check(change)  # a malformed or not-patchable change is refused before it goes anywhere
-    require_interaction_id(id)
-    outcome = await state.store.write(change, state.hub.notify)
-    state.hub.wake()
+    change = interactions.patch_change(state, caller, id, kind, patch, request)
+    outcome = await interactions.patch(state, change)
     assert outcome.new.doc is not None
     return _json(orjson.dumps(state.links.linked(outcome.new.doc)), headers={"ETag": etag(outcome.new.version)})
 
@@ -457,14 +297,5 @@ async def patch_party_interaction(
 async def delete_party_interaction(
     id: InteractionId, request: Request, state: AppState, caller: CurrentCaller
 ) -> Response:
-    return await delete_interaction(id, request, state, caller)
-
-
-async def delete_interaction(id: str, request: Request, state: AppState, caller: Caller) -> Response:
-    require_interaction_id(id)
-    change = Change.at("delete", id, utc_now(), expected_versions=if_match(request), party_id=caller.party_id)
-    outcome = await state.store.write(change, state.hub.notify)
-    if outcome.old.doc is None:
-        raise NotFound(_not_found(id))
-    state.hub.wake()
+    await interactions.delete(state, caller, id, request)
     return Response(status_code=204)

@@ -1,11 +1,10 @@
 """TMF683 v5.0.0 /partyInteraction routes: the same interactions as v4, in the v5 shape.
 
-Every route reads and writes the one stored form through the v4 routes' helpers and the change
-model; schemas/party_interaction_v5.py is the only place that turns one shape into the other.
-A v5 PATCH is applied to the v5 view of the interaction's current version and written as the
-merge patch that turns the stored form into the result, on condition that the version is still
-the one read (If-Match inside the server: a concurrent change makes it read and apply again, unless
-the client itself sent If-Match, which then answers 412 as in v4).
+The routes read the v5 request, validate it against TM Forum's v5 schemas and map it to the stored
+form, and show the v5 view (schemas/party_interaction_v5.py turns one shape into the other); what
+they do to interactions, v4's too, is query_api/interactions.py. A v5 PATCH is applied to the v5
+view of the interaction's current version and written as the merge patch that turns the stored form
+into the result (`interactions.rewrite`: read again if another write came first).
 """
 
 from __future__ import annotations
@@ -17,30 +16,12 @@ import orjson
 from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
+from query_api import interactions
 from query_api.access import CurrentCaller
-from query_api.auth import Caller
 from query_api.body import media_type, read_json
 from query_api.deps import AppState
 from query_api.errors import TmfError
-from query_api.routes.party_interaction import (
-    JSON,
-    JSON_PATCH,
-    MERGE_PATCH,
-    PATCH_KINDS,
-    create_interaction,
-    delete_interaction,
-    etag,
-    if_match,
-    not_modified,
-    page_answer,
-    paged,
-    parse_list_query,
-    parse_retrieve_query,
-    read_interaction,
-    require_interaction_id,
-    scoped,
-)
-from schemas.common import utc_now
+from query_api.interactions import JSON, JSON_PATCH, MERGE_PATCH, PATCH_KINDS, etag, not_modified
 from schemas.party_interaction import INTERACTION_ID_PATTERN
 from schemas.party_interaction_v5 import (
     NOT_PATCHABLE,
@@ -52,15 +33,12 @@ from schemas.party_interaction_v5 import (
     stored_path,
     to_v5,
 )
-from storage.changes import Change, Invalid, PreconditionFailed, check, merge_diff, patched
+from storage.changes import Invalid, patched
 from storage.query import Query, project
 
 router = APIRouter(tags=["partyInteraction v5"])
 
 JSON_PATCH_QUERY = "application/json-patch-query+json"
-# how often a PATCH reads and applies again when other writes keep changing the interaction (each
-# round one of the concurrent writers gets through, so this many writers at once all do)
-PATCH_ATTEMPTS = 32
 
 InteractionId = Annotated[
     str, Path(description="The interaction's id", json_schema_extra={"pattern": INTERACTION_ID_PATTERN})
@@ -81,9 +59,9 @@ def view(state: AppState, stored: dict[str, Any], version: int) -> dict[str, Any
     return as_stored(state, state.links.linked(stored), version)
 
 
-def _checked(resource: Any, *, create: bool) -> None:
+def _checked(resource: Any, *, create: bool, current: dict[str, Any] | None = None) -> None:
     try:
-        check_v5(resource, create=create)
+        check_v5(resource, create=create, current=current)
     except V5Invalid as exc:
         raise TmfError(400, str(exc)) from None
 
@@ -119,7 +97,7 @@ async def create_party_interaction_v5(request: Request, state: AppState, caller:
     owned = [key for key in NOT_WRITABLE if key in body]
     if owned:
         raise TmfError(400, f"set by the server, not by clients: {', '.join(owned)}")
-    outcome = await create_interaction(state, caller, from_v5(body))
+    outcome = await interactions.create(state, caller, from_v5(body))
     doc = outcome.new.doc
     assert doc is not None
     resource = view(state, doc, outcome.new.version)
@@ -128,14 +106,13 @@ async def create_party_interaction_v5(request: Request, state: AppState, caller:
 
 @router.get("/partyInteraction", summary="Lists or finds PartyInteraction objects (v5; TMF630 query)")
 async def list_party_interactions_v5(request: Request, state: AppState, caller: CurrentCaller) -> Response:
-    asked = parse_list_query(request)
-    query = paged(state, scoped(_v5_query(asked), caller.party_id))
-    page = await state.store.list(query)
+    asked = interactions.parse_list_query(request)
+    query, page = await interactions.list_page(state, caller, _v5_query(asked))
     items = [
         _projected(view(state, orjson.loads(item), version), asked.fields)
         for item, version in zip(page.items, page.versions, strict=True)
     ]
-    status, headers = page_answer(state, request, query, page.total, len(page.items))
+    status, headers = interactions.page_answer(state, request, query, page.total, len(page.items))
     return _json(items, status, headers)
 
 
@@ -143,8 +120,8 @@ async def list_party_interactions_v5(request: Request, state: AppState, caller: 
 async def get_party_interaction_v5(
     id: InteractionId, request: Request, state: AppState, caller: CurrentCaller
 ) -> Response:
-    query = parse_retrieve_query(request)
-    stored = await read_interaction(state, caller, id)
+    query = interactions.parse_retrieve_query(request)
+    stored = await interactions.read(state, caller, id)
     headers = {"ETag": etag(stored.version)}
     if not_modified(request.headers.get("if-none-match"), stored.version):
         return Response(status_code=304, headers=headers)
@@ -162,45 +139,19 @@ async def patch_party_interaction_v5(
             f"{JSON_PATCH_QUERY} is not supported; send {MERGE_PATCH}, {JSON_PATCH} or {JSON} (as merge patch)",
         )
     kind, patch = await read_json(request, state.settings.max_body_bytes, tuple(PATCH_KINDS))
-    max_bytes = state.settings.max_body_bytes
-    check(Change.at(PATCH_KINDS[kind], id, utc_now(), patch, max_bytes=max_bytes))  # malformed, id/href/direction
-    require_interaction_id(id)
-    wanted = if_match(request)
-    for _ in range(PATCH_ATTEMPTS):
-        try:
-            return await _patch_once(id, PATCH_KINDS[kind], patch, wanted, state, caller)
-        except PreconditionFailed:
-            if wanted is not None:
-                raise
-    raise TmfError(409, f"PartyInteraction '{id}' kept changing while this patch was applied; send it again")
+    change = interactions.patch_change(state, caller, id, kind, patch, request)
 
+    def rewritten(doc: dict[str, Any], version: int) -> dict[str, Any]:
+        current = as_stored(state, doc, version)  # links shown are not the writer's: never written back
+        result = patched(current, change.kind, change.body, state.settings.max_body_bytes)
+        result["lastUpdate"] = current["lastUpdate"]  # the server's: the new version sets it
+        touched = sorted(key for key in NOT_PATCHABLE if result.get(key) != current.get(key))
+        if touched:
+            raise Invalid(f"not patchable: {', '.join(touched)}")
+        _checked(result, create=False, current=current)
+        return from_v5(result)
 
-async def _patch_once(
-    id: str, kind: Any, patch: Any, wanted: tuple[int, ...] | None, state: AppState, caller: Caller
-) -> Response:
-    stored = await read_interaction(state, caller, id)
-    if wanted is not None and stored.version not in wanted:
-        raise PreconditionFailed(f"PartyInteraction '{id}' has changed (its ETag is now \"{stored.version}\")")
-    doc = orjson.loads(stored.body)
-    current = as_stored(state, doc, stored.version)  # links shown are not the writer's: never written back
-    result = patched(current, kind, patch, state.settings.max_body_bytes)
-    result["lastUpdate"] = current["lastUpdate"]  # the server's: the new version sets it
-    touched = sorted(key for key in NOT_PATCHABLE if result.get(key) != current.get(key))
-    if touched:
-        raise Invalid(f"not patchable: {', '.join(touched)}")
-    _checked(result, create=False)
-    new = from_v5(result)
-    change = Change.at(
-        "merge",
-        id,
-        utc_now(),
-        merge_diff({k: v for k, v in doc.items() if k not in ("id", "href")}, new),
-        expected_versions=(stored.version,),
-        max_bytes=state.settings.max_body_bytes,
-        party_id=caller.party_id,
-    )
-    outcome = await state.store.write(change, state.hub.notify)
-    state.hub.wake()
+    outcome = await interactions.rewrite(state, caller, change, rewritten)
     assert outcome.new.doc is not None
     return _json(view(state, outcome.new.doc, outcome.new.version), headers={"ETag": etag(outcome.new.version)})
 
@@ -209,4 +160,5 @@ async def _patch_once(
 async def delete_party_interaction_v5(
     id: InteractionId, request: Request, state: AppState, caller: CurrentCaller
 ) -> Response:
-    return await delete_interaction(id, request, state, caller)
+    await interactions.delete(state, caller, id, request)
+    return Response(status_code=204)
