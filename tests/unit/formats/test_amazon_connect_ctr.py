@@ -283,8 +283,8 @@ def test_an_email_names_its_customer_by_address():
     assert doc["@type"] == "EmailInteraction" and doc["channel"][0]["id"] == "email"
     assert doc["direction"] == "outbound"  # an agent's reply
     assert doc["customerIdentifier"] == [
-        {"kind": "email", "value": "maria@example.com"},
-        {"kind": "crm", "value": "CRM-0042"},
+        {"kind": "email", "value": "maria@example.com", "id": "email:maria@example.com"},
+        {"kind": "crm", "value": "CRM-0042", "id": "crm:CRM-0042"},
     ]
 
 

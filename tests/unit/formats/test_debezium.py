@@ -290,7 +290,7 @@ def test_a_snapshot_row_becomes_its_interaction(schemas_enabled):
         {"id": "C-000417", "role": "customer", "@referredType": "Individual"},
         {"id": "asilva", "role": "agent", "@referredType": "PartyRole"},
     ]
-    assert doc["customerIdentifier"] == [{"kind": "crm", "value": "C-000417"}]
+    assert doc["customerIdentifier"] == [{"kind": "crm", "value": "C-000417", "id": "crm:C-000417"}]
     assert doc["externalIdentifier"] == [{"id": "1001", "owner": SOURCE, "externalIdentifierType": TABLE}]
     assert doc["crmRecord"] == {"branch": "Lisbon", "follow_up_on": "2025-11-20T00:00:00Z"}
     assert doc["creationDate"] == "2026-11-20T09:10:00Z"  # the commit
@@ -479,7 +479,7 @@ def test_a_row_with_only_its_key_start_and_channel_is_enough():
 def test_a_numeric_customer_or_agent_id_reads_as_written():
     doc = document(payload("c", after=row(customer_no=417, agent_login=12)))
     assert [p["id"] for p in doc["relatedParty"]] == ["417", "12"]
-    assert doc["customerIdentifier"] == [{"kind": "crm", "value": "417"}]
+    assert doc["customerIdentifier"] == [{"kind": "crm", "value": "417", "id": "crm:417"}]
 
 
 @pytest.mark.parametrize(

@@ -173,7 +173,9 @@ def test_a_gmail_reply_joins_the_thread_of_the_first_id_in_its_references() -> N
     assert doc["externalIdentifier"] == [
         {"id": record.native_id, "owner": SOURCE, "externalIdentifierType": "Message-ID"}
     ]
-    assert doc["customerIdentifier"] == [{"kind": "email", "value": "hello@example.com"}]
+    assert doc["customerIdentifier"] == [
+        {"kind": "email", "value": "hello@example.com", "id": "email:hello@example.com"}
+    ]
     assert doc["relatedParty"] == []
     [note] = doc["note"]
     assert note["author"] == "hello@example.com" and note["id"] == record.native_id
@@ -187,7 +189,9 @@ def test_a_reply_from_an_own_address_is_an_outbound_answer() -> None:
 
     assert doc["direction"] == "outbound"
     assert doc["status"] == "completed"
-    assert doc["customerIdentifier"] == [{"kind": "email", "value": "example@example.com"}]  # its To
+    assert doc["customerIdentifier"] == [
+        {"kind": "email", "value": "example@example.com", "id": "email:example@example.com"}
+    ]  # its To
 
 
 def test_a_multipart_message_keeps_its_first_text_as_the_note_and_lists_the_other_part() -> None:
@@ -238,7 +242,11 @@ def test_a_bounce_joins_the_thread_of_the_message_it_returns_and_reopens_it() ->
         "Delivery report: failed for jangel1@cougar.noc.ucla.edu (5.0.0 (recipient reached disk quota))"
     )
     assert {e["id"] for e in doc["externalIdentifier"]} == {returned, record.native_id}
-    assert {"kind": "email", "value": "jangel1@cougar.noc.ucla.edu"} in doc["customerIdentifier"]
+    assert {
+        "kind": "email",
+        "value": "jangel1@cougar.noc.ucla.edu",
+        "id": "email:jangel1@cougar.noc.ucla.edu",
+    } in doc["customerIdentifier"]
     assert "attachment" not in doc  # the returned message is ours, not an attachment
     assert doc["interactionDate"] == {
         "startDateTime": "2001-09-23T20:10:55-07:00",
@@ -257,7 +265,9 @@ def test_an_ses_notification_of_an_sns_action_carries_the_message() -> None:
     assert doc["direction"] == "inbound"
     assert doc["status"] == "inProgress"
     assert doc["note"][0]["text"] == "Example content"
-    assert doc["customerIdentifier"] == [{"kind": "email", "value": "sender@example.com"}]
+    assert doc["customerIdentifier"] == [
+        {"kind": "email", "value": "sender@example.com", "id": "email:sender@example.com"}
+    ]
     assert {"id": "d6iitobk75ur44p8kdnnp7g2n800", "owner": SOURCE, "externalIdentifierType": "ses-message-id"} in doc[
         "externalIdentifier"
     ]
@@ -322,7 +332,9 @@ def test_a_thread_is_one_interaction_open_while_the_customer_has_the_last_word()
         "q2@acme.example",
         "q3@customer.example",
     ]
-    assert reopened["customerIdentifier"] == [{"kind": "email", "value": "ana@customer.example"}]
+    assert reopened["customerIdentifier"] == [
+        {"kind": "email", "value": "ana@customer.example", "id": "email:ana@customer.example"}
+    ]
     assert [n["author"] for n in reopened["note"]] == [
         "ana@customer.example",
         "support@acme.example",
@@ -387,7 +399,9 @@ def test_an_ses_receipt_recipient_counts_as_an_own_address() -> None:
     doc = only(stored(orjson.dumps(ses_notification(ours)), media_type=JSON))
 
     assert doc["direction"] == "outbound"
-    assert doc["customerIdentifier"] == [{"kind": "email", "value": "ana@customer.example"}]
+    assert doc["customerIdentifier"] == [
+        {"kind": "email", "value": "ana@customer.example", "id": "email:ana@customer.example"}
+    ]
 
 
 def test_a_broken_reference_chain_falls_back_to_in_reply_to() -> None:
@@ -446,7 +460,9 @@ def test_a_date_in_utc_of_unknown_zone_and_missing_optional_headers_are_fine() -
     assert doc["interactionDate"]["startDateTime"] == "2026-11-16T09:00:00+00:00"
     assert doc["reason"] == doc["description"] == "(no subject)"
     assert "note" not in doc and "attachment" not in doc
-    assert doc["customerIdentifier"] == [{"kind": "email", "value": "ana@customer.example"}]
+    assert doc["customerIdentifier"] == [
+        {"kind": "email", "value": "ana@customer.example", "id": "email:ana@customer.example"}
+    ]
 
 
 def test_a_message_without_from_has_no_customer_identifier() -> None:
@@ -641,7 +657,9 @@ def test_a_bounce_of_our_answer_reopens_the_thread() -> None:
     assert doc["status"] == "inProgress"
     assert doc["reason"] == "Router keeps dropping"
     assert doc["note"][-1]["text"].startswith("Delivery report: failed for ana@customer.example (5.1.1)\n\nI'm sorry")
-    assert doc["customerIdentifier"] == [{"kind": "email", "value": "ana@customer.example"}]
+    assert doc["customerIdentifier"] == [
+        {"kind": "email", "value": "ana@customer.example", "id": "email:ana@customer.example"}
+    ]
     assert doc["email"]["messages"][-1]["deliveryReport"] is True
 
 

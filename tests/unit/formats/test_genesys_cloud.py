@@ -347,7 +347,12 @@ def test_sample_events_of_one_conversation_make_one_interaction_in_progress() ->
     assert alone["status"] == "inProgress"
     assert alone["description"] == "Chat conversation in progress: customer connected"
     assert alone["customerIdentifier"] == [
-        {"kind": "platform", "value": raw_start["externalContactId"], "scheme": "genesys-external-contact"}
+        {
+            "kind": "platform",
+            "value": raw_start["externalContactId"],
+            "scheme": "genesys-external-contact",
+            "id": f"genesys-external-contact:{raw_start['externalContactId']}",
+        }
     ]
     for doc in (document(start, end), document(end, start)):
         assert doc["id"] == the_id(raw_start["conversationId"])
@@ -442,8 +447,13 @@ def test_voice_call_detail_record() -> None:
         "endDateTime": "2026-03-02T09:09:30.000Z",
     }
     assert doc["customerIdentifier"] == [
-        {"kind": "phone", "value": CALLER},  # as Genesys wrote it
-        {"kind": "platform", "value": "ec-42", "scheme": "genesys-external-contact"},
+        {"kind": "phone", "value": CALLER, "id": "phone:+351912345678"},  # as Genesys wrote it
+        {
+            "kind": "platform",
+            "value": "ec-42",
+            "scheme": "genesys-external-contact",
+            "id": "genesys-external-contact:ec-42",
+        },
     ]
     assert doc["relatedParty"] == [{"id": AGENT, "role": "agent", "@referredType": "PartyRole"}]
     assert doc["reason"] == f"Wrap-up code {WRAP_UP}"
@@ -477,8 +487,13 @@ def test_voice_events_tell_the_call_while_it_lasts() -> None:
     assert queued["reason"] == f"Call to queue {BILLING}"
     assert queued["relatedParty"] == []
     assert queued["customerIdentifier"] == [
-        {"kind": "phone", "value": CALLER},
-        {"kind": "platform", "value": "ec-42", "scheme": "genesys-external-contact"},
+        {"kind": "phone", "value": CALLER, "id": "phone:+351912345678"},
+        {
+            "kind": "platform",
+            "value": "ec-42",
+            "scheme": "genesys-external-contact",
+            "id": "genesys-external-contact:ec-42",
+        },
     ]
     offered = document(*steps[:3])
     assert offered["relatedParty"] == []  # alerted, not yet answering
@@ -570,9 +585,13 @@ def test_callback_names_the_numbers_to_call_back() -> None:
     assert doc["direction"] == "outbound"
     assert doc["call"]["mediaType"] == "callback"
     assert doc["customerIdentifier"] == [
-        {"kind": "phone", "value": "+351911111111"},
-        {"kind": "phone", "value": "+351922222222"},
-        {"kind": "phone", "value": "tel:+351911111111"},  # the called side of the outbound voice session
+        {"kind": "phone", "value": "+351911111111", "id": "phone:+351911111111"},
+        {"kind": "phone", "value": "+351922222222", "id": "phone:+351922222222"},
+        {
+            "kind": "phone",
+            "value": "tel:+351911111111",
+            "id": "phone:+351911111111",
+        },  # the called side of the outbound voice session
     ]
     assert doc["reason"] == "Callback conversation"  # no acd participant, no wrap-up code
     assert doc["call"]["handlingSeconds"] == 410
@@ -616,7 +635,7 @@ def test_email_names_the_customers_address(direction: str) -> None:
     assert doc["@type"] == "EmailInteraction" and [c["id"] for c in doc["channel"]] == ["email"]
     assert doc["direction"] == direction
     # inbound: the sender; outbound: the recipient (the customer is the external participant)
-    assert doc["customerIdentifier"] == [{"kind": "email", "value": "joana@example.pt"}]
+    assert doc["customerIdentifier"] == [{"kind": "email", "value": "joana@example.pt", "id": "email:joana@example.pt"}]
     assert doc["call"]["handlingSeconds"] == 1200
     assert "transferTargets" not in doc["call"]
 
@@ -624,31 +643,61 @@ def test_email_names_the_customers_address(direction: str) -> None:
 @pytest.mark.parametrize(
     ("message_type", "channel", "type_name", "identity"),
     [
-        ("sms", "messaging", "MessagingInteraction", {"kind": "phone", "value": "+351933333333"}),
-        ("whatsapp", "messaging", "MessagingInteraction", {"kind": "phone", "value": "+351933333333"}),
+        (
+            "sms",
+            "messaging",
+            "MessagingInteraction",
+            {"kind": "phone", "value": "+351933333333", "id": "phone:+351933333333"},
+        ),
+        (
+            "whatsapp",
+            "messaging",
+            "MessagingInteraction",
+            {"kind": "phone", "value": "+351933333333", "id": "phone:+351933333333"},
+        ),
         (
             "facebook",
             "social",
             "SocialMessageInteraction",
-            {"kind": "platform", "value": "+351933333333", "scheme": "messenger-psid"},
+            {
+                "kind": "platform",
+                "value": "+351933333333",
+                "scheme": "messenger-psid",
+                "id": "messenger-psid:+351933333333",
+            },
         ),
         (
             "instagram",
             "social",
             "SocialMessageInteraction",
-            {"kind": "platform", "value": "+351933333333", "scheme": "instagram-id"},
+            {
+                "kind": "platform",
+                "value": "+351933333333",
+                "scheme": "instagram-id",
+                "id": "instagram-id:+351933333333",
+            },
         ),
         (
             "webmessaging",
             "chat",
             "ChatInteraction",
-            {"kind": "platform", "value": "+351933333333", "scheme": "genesys-webmessaging"},
+            {
+                "kind": "platform",
+                "value": "+351933333333",
+                "scheme": "genesys-webmessaging",
+                "id": "genesys-webmessaging:+351933333333",
+            },
         ),
         (
             "open",
             "messaging",
             "MessagingInteraction",
-            {"kind": "platform", "value": "+351933333333", "scheme": "genesys-open"},
+            {
+                "kind": "platform",
+                "value": "+351933333333",
+                "scheme": "genesys-open",
+                "id": "genesys-open:+351933333333",
+            },
         ),
     ],
 )
@@ -833,7 +882,11 @@ def test_blind_transfer_to_an_external_number_is_kept_in_the_extension() -> None
     )
     doc = document(record)
     assert doc["call"]["transferTargets"] == [{"name": "Partner helpdesk", "address": "tel:+351217777777"}]
-    assert doc["customerIdentifier"][0] == {"kind": "phone", "value": CALLER}  # the customer is still the caller
+    assert doc["customerIdentifier"][0] == {
+        "kind": "phone",
+        "value": CALLER,
+        "id": "phone:+351912345678",
+    }  # the customer is still the caller
 
 
 def test_outbound_call_placed_by_an_agent_names_the_external_party_as_customer() -> None:
@@ -870,7 +923,9 @@ def test_outbound_call_placed_by_an_agent_names_the_external_party_as_customer()
     }
     doc = document(record)
     assert doc["direction"] == "outbound"
-    assert doc["customerIdentifier"] == [{"kind": "phone", "value": CALLER}]  # the called side
+    assert doc["customerIdentifier"] == [
+        {"kind": "phone", "value": CALLER, "id": "phone:+351912345678"}
+    ]  # the called side
     assert doc["call"]["customerName"] == "Ana Silva"
     assert "transferTargets" not in doc["call"]
 

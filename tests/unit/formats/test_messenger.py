@@ -122,7 +122,9 @@ def test_sample_full_delivery_is_an_inbound_social_message() -> None:
     assert doc["externalIdentifier"] == [
         {"id": "mid.1457764197618:41d102a3e1ae206a38", "owner": SOURCE, "externalIdentifierType": "messenger-message"}
     ]
-    assert doc["customerIdentifier"] == [{"kind": "platform", "value": "USER_ID", "scheme": "messenger-psid"}]
+    assert doc["customerIdentifier"] == [
+        {"kind": "platform", "value": "USER_ID", "scheme": "messenger-psid", "id": "messenger-psid:USER_ID"}
+    ]
     assert doc["relatedParty"] == []
     assert doc["social"] == {
         "network": "facebook",
@@ -135,7 +137,9 @@ def test_sample_full_delivery_is_an_inbound_social_message() -> None:
 
 def test_sample_text_item_with_a_quick_reply() -> None:
     doc = only(delivery(orjson.loads(sample(TEXT_ITEM))))
-    assert doc["customerIdentifier"] == [{"kind": "platform", "value": "<PSID>", "scheme": "messenger-psid"}]
+    assert doc["customerIdentifier"] == [
+        {"kind": "platform", "value": "<PSID>", "scheme": "messenger-psid", "id": "messenger-psid:<PSID>"}
+    ]
     assert doc["social"]["quickReplyPayload"] == "<DEVELOPER_DEFINED_PAYLOAD>"
     assert doc["social"]["pageId"] == "<PAGE_ID>"
     assert doc["interactionDate"]["startDateTime"] == "2016-03-23T00:25:52.478Z"
@@ -153,7 +157,9 @@ def test_sample_delivery_item_without_a_timestamp_takes_its_watermark() -> None:
     assert (doc["direction"], doc["status"]) == ("outbound", "completed")
     assert doc["description"] == "Messenger message to <PSID>, delivered"
     assert doc["interactionDate"] == {"startDateTime": "2016-03-22T17:47:36.253Z"}  # sent: not seen
-    assert doc["customerIdentifier"] == [{"kind": "platform", "value": "<PSID>", "scheme": "messenger-psid"}]
+    assert doc["customerIdentifier"] == [
+        {"kind": "platform", "value": "<PSID>", "scheme": "messenger-psid", "id": "messenger-psid:<PSID>"}
+    ]
     assert doc["social"]["statuses"] == {"delivered": "2016-03-22T17:47:36.253Z"}
 
 
@@ -181,7 +187,9 @@ def test_an_echo_and_its_delivery_make_one_interaction_whatever_their_order(deli
         "endDateTime": "2025-11-20T10:00:00.123Z",
     }
     assert doc["note"] == [{"author": PAGE, "date": "2025-11-20T10:00:00.123Z", "text": "Your order shipped"}]
-    assert doc["customerIdentifier"] == [{"kind": "platform", "value": PSID, "scheme": "messenger-psid"}]
+    assert doc["customerIdentifier"] == [
+        {"kind": "platform", "value": PSID, "scheme": "messenger-psid", "id": "messenger-psid:6043817532295218"}
+    ]
     assert doc["externalIdentifier"] == [
         {"id": "m_OUT1", "owner": SOURCE, "externalIdentifierType": "messenger-message"}
     ]
@@ -217,7 +225,9 @@ def test_an_instagram_read_names_its_message_and_marks_it_read() -> None:
         doc = only(*order)
         assert doc["status"] == "completed"
         assert doc["description"] == f"Instagram message to {PSID}, read"
-        assert doc["customerIdentifier"] == [{"kind": "platform", "value": PSID, "scheme": "instagram-id"}]
+        assert doc["customerIdentifier"] == [
+            {"kind": "platform", "value": PSID, "scheme": "instagram-id", "id": "instagram-id:6043817532295218"}
+        ]
         assert doc["social"]["network"] == "instagram"
         assert doc["social"]["statuses"] == {"sent": "2025-11-20T10:00:00.123Z", "read": "2025-11-20T10:00:00.123Z"}
 
@@ -228,7 +238,9 @@ def test_an_instagram_read_names_its_message_and_marks_it_read() -> None:
 def test_instagram_messages_name_the_customer_by_instagram_id() -> None:
     doc = only(delivery(inbound({"mid": "aWdfZAG1", "text": "Olá"}), kind="instagram"))
     assert doc["reason"] == "Instagram message"
-    assert doc["customerIdentifier"] == [{"kind": "platform", "value": PSID, "scheme": "instagram-id"}]
+    assert doc["customerIdentifier"] == [
+        {"kind": "platform", "value": PSID, "scheme": "instagram-id", "id": "instagram-id:6043817532295218"}
+    ]
     assert doc["externalIdentifier"][0]["externalIdentifierType"] == "instagram-message"
     assert doc["social"]["network"] == "instagram"
 

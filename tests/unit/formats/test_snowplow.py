@@ -193,8 +193,18 @@ def test_sample_page_view_line_is_a_web_session_in_progress() -> None:
         {"id": WEB_SESSION, "owner": SOURCE, "externalIdentifierType": "domain_sessionid"}
     ]
     assert doc["customerIdentifier"] == [
-        {"kind": "web", "value": "a5f5d234-78c9-4062-9076-a2ea9ada4fe9", "scheme": "snowplow-domain-userid"},
-        {"kind": "web", "value": "96bbdcbd-1978-443e-95d2-58737cf2f115", "scheme": "snowplow-network-userid"},
+        {
+            "kind": "web",
+            "value": "a5f5d234-78c9-4062-9076-a2ea9ada4fe9",
+            "scheme": "snowplow-domain-userid",
+            "id": "snowplow-domain-userid:a5f5d234-78c9-4062-9076-a2ea9ada4fe9",
+        },
+        {
+            "kind": "web",
+            "value": "96bbdcbd-1978-443e-95d2-58737cf2f115",
+            "scheme": "snowplow-network-userid",
+            "id": "snowplow-network-userid:96bbdcbd-1978-443e-95d2-58737cf2f115",
+        },
     ]
     assert doc["relatedParty"] == []
     assert doc["interactionItem"] == [
@@ -270,12 +280,18 @@ def test_sample_file_makes_one_interaction_per_session() -> None:
     assert link["event"]["targetUrl"] == "test.test" and link["event"]["screenName"] == "withEmptyArrayContext"
     assert transaction["event"] | {"orderId": "0000", "total": 10.0} == transaction["event"]
     assert line_item["event"] | {"orderId": "0000", "sku": "123", "price": 5.0, "quantity": 2} == line_item["event"]
-    assert {"kind": "web", "value": "tester", "scheme": "snowplow-user-id"} in purchase["customerIdentifier"]
+    assert {
+        "kind": "web",
+        "value": "tester",
+        "scheme": "snowplow-user-id",
+        "id": "snowplow-user-id:tester",
+    } in purchase["customerIdentifier"]
     # a mobile session's userId: the app's per-install id, like a site's domain_userid
     assert {
         "kind": "web",
         "value": "d49f9a3e-3d7a-49ea-96a5-ba3da4b8fafb",
         "scheme": "snowplow-domain-userid",
+        "id": "snowplow-domain-userid:d49f9a3e-3d7a-49ea-96a5-ba3da4b8fafb",
     } in purchase["customerIdentifier"]
     assert purchase["session"]["device"] == {
         "model": "Android SDK built for x86_64",
@@ -338,8 +354,18 @@ def test_micro_good_events_in_the_json_form() -> None:
         {"id": session, "owner": SOURCE, "externalIdentifierType": "client_session.sessionId"}
     ]
     assert doc["customerIdentifier"] == [
-        {"kind": "web", "value": "9addaee4-94a9-4a51-8b70-3c534a6691b9", "scheme": "snowplow-domain-userid"},
-        {"kind": "web", "value": "7189e4ca-e11f-4c7b-aec0-e0401f049416", "scheme": "snowplow-network-userid"},
+        {
+            "kind": "web",
+            "value": "9addaee4-94a9-4a51-8b70-3c534a6691b9",
+            "scheme": "snowplow-domain-userid",
+            "id": "snowplow-domain-userid:9addaee4-94a9-4a51-8b70-3c534a6691b9",
+        },
+        {
+            "kind": "web",
+            "value": "7189e4ca-e11f-4c7b-aec0-e0401f049416",
+            "scheme": "snowplow-network-userid",
+            "id": "snowplow-network-userid:7189e4ca-e11f-4c7b-aec0-e0401f049416",
+        },
     ]
     assert doc["interactionItem"] == [
         {
@@ -474,9 +500,9 @@ def test_a_login_midway_adds_the_user_id_to_the_session() -> None:
     signed_in = page_view("e-2", "2026-11-20 09:05:00.000", "https://shop.example/account", "Account", user_id="u-7")
     doc = only(events(anonymous + signed_in))
     assert doc["customerIdentifier"] == [
-        {"kind": "web", "value": "d-1", "scheme": "snowplow-domain-userid"},
-        {"kind": "web", "value": "n-1", "scheme": "snowplow-network-userid"},
-        {"kind": "web", "value": "u-7", "scheme": "snowplow-user-id"},
+        {"kind": "web", "value": "d-1", "scheme": "snowplow-domain-userid", "id": "snowplow-domain-userid:d-1"},
+        {"kind": "web", "value": "n-1", "scheme": "snowplow-network-userid", "id": "snowplow-network-userid:n-1"},
+        {"kind": "web", "value": "u-7", "scheme": "snowplow-user-id", "id": "snowplow-user-id:u-7"},
     ]
 
 
@@ -509,7 +535,14 @@ def test_a_mobile_session_is_keyed_by_its_client_session() -> None:
     assert doc["externalIdentifier"] == [
         {"id": "m-1", "owner": SOURCE, "externalIdentifierType": "client_session.sessionId"}
     ]
-    assert doc["customerIdentifier"] == [{"kind": "web", "value": "install-1", "scheme": "snowplow-domain-userid"}]
+    assert doc["customerIdentifier"] == [
+        {
+            "kind": "web",
+            "value": "install-1",
+            "scheme": "snowplow-domain-userid",
+            "id": "snowplow-domain-userid:install-1",
+        }
+    ]
     assert doc["interactionItem"][0]["item"] == {"@type": "AppScreen", "role": "viewed", "id": "sc-1", "name": "Bills"}
     assert doc["session"]["sessionIndex"] == 4
 
@@ -534,7 +567,9 @@ def test_an_event_of_no_session_is_an_interaction_of_its_own() -> None:
     doc = only(events(body))
     assert doc["id"] == interaction_id(URN, "e-9")
     assert doc["externalIdentifier"] == [{"id": "e-9", "owner": SOURCE, "externalIdentifierType": "event_id"}]
-    assert doc["customerIdentifier"] == [{"kind": "web", "value": "u-7", "scheme": "snowplow-user-id"}]
+    assert doc["customerIdentifier"] == [
+        {"kind": "web", "value": "u-7", "scheme": "snowplow-user-id", "id": "snowplow-user-id:u-7"}
+    ]
     assert doc["interactionItem"][0]["event"] == {"type": "struct", "category": "billing", "action": "invoice-paid"}
     assert doc["session"] == {"platform": "srv"}  # no session id: there is none
 

@@ -181,7 +181,7 @@ def test_an_inbound_message_event_is_a_completed_inbound_message() -> None:
     assert doc["@type"] == "MessagingInteraction"
     assert [c["id"] for c in doc["channel"]] == ["messaging"]
     assert (doc["direction"], doc["status"], doc["reason"]) == ("inbound", "completed", "Text message")
-    assert doc["customerIdentifier"] == [{"kind": "phone", "value": CUSTOMER}]
+    assert doc["customerIdentifier"] == [{"kind": "phone", "value": CUSTOMER, "id": "phone:+351912345678"}]
     assert doc["externalIdentifier"] == [{"id": MESSAGE_SID, "owner": SOURCE, "externalIdentifierType": "message"}]
     assert doc["note"] == [{"author": CUSTOMER, "text": "Ahoy!"}]
     assert doc["message"]["messagingServiceSid"] == "MG0123456789abcdef0123456789abcdef"
@@ -222,7 +222,9 @@ def test_a_message_on_its_way_has_no_status_yet() -> None:
 def test_a_whatsapp_message_event_names_the_customer_with_the_whatsapp_scheme() -> None:
     doc = document(message_event("read", 3, **{"from": "whatsapp:+14155238886", "to": f"whatsapp:{CUSTOMER}"}))
     assert doc["reason"] == "WhatsApp message"
-    assert doc["customerIdentifier"] == [{"kind": "phone", "value": CUSTOMER, "scheme": "whatsapp"}]
+    assert doc["customerIdentifier"] == [
+        {"kind": "phone", "value": CUSTOMER, "scheme": "whatsapp", "id": "phone:+351912345678"}
+    ]
     assert doc["message"]["channel"] == "whatsapp"
 
 
@@ -281,7 +283,7 @@ def test_a_call_rings_is_answered_and_completes() -> None:
         assert doc["call"]["durationSeconds"] == 42
         assert doc["call"]["callerName"] == "MARIA SILVA"
         assert set(doc["call"]["statusHistory"]) == {"ringing", "in-progress", "completed"}
-        assert doc["customerIdentifier"] == [{"kind": "phone", "value": CUSTOMER}]
+        assert doc["customerIdentifier"] == [{"kind": "phone", "value": CUSTOMER, "id": "phone:+351912345678"}]
         assert doc["externalIdentifier"] == [{"id": CALL_SID, "owner": SOURCE, "externalIdentifierType": "call"}]
 
 
@@ -297,7 +299,7 @@ def test_an_answered_call_is_in_progress() -> None:
 def test_a_completed_event_tells_how_the_call_ended(ended: str, expected: str) -> None:
     doc = document(call_event("completed", 30, CallStatus=ended, Direction="outbound-api", From=BUSINESS, To=CUSTOMER))
     assert (doc["status"], doc["direction"]) == (expected, "outbound")
-    assert doc["customerIdentifier"] == [{"kind": "phone", "value": CUSTOMER}]
+    assert doc["customerIdentifier"] == [{"kind": "phone", "value": CUSTOMER, "id": "phone:+351912345678"}]
 
 
 def test_parameters_in_snake_case_are_read_too() -> None:

@@ -121,8 +121,13 @@ def test_sample_text_message_is_an_inbound_completed_messaging_interaction() -> 
     ]
     # from and wa_id are one number: written once; user_id is the platform's own id
     assert doc["customerIdentifier"] == [
-        {"kind": "phone", "value": "972987654321", "scheme": "whatsapp"},
-        {"kind": "platform", "value": "US.13491208655302741918", "scheme": "whatsapp-user-id"},
+        {"kind": "phone", "value": "972987654321", "scheme": "whatsapp", "id": "phone:+972987654321"},
+        {
+            "kind": "platform",
+            "value": "US.13491208655302741918",
+            "scheme": "whatsapp-user-id",
+            "id": "whatsapp-user-id:US.13491208655302741918",
+        },
     ]
     assert doc["relatedParty"] == []
     assert doc["messaging"] == {
@@ -154,8 +159,13 @@ def test_sample_delivered_status_makes_the_outbound_message_interaction() -> Non
     assert doc["description"] == "WhatsApp message to 972987654321, delivered"
     assert doc["interactionDate"] == {"startDateTime": "2023-10-25T20:49:05Z"}  # not sent yet: not handled
     assert doc["customerIdentifier"] == [
-        {"kind": "phone", "value": "972987654321", "scheme": "whatsapp"},
-        {"kind": "platform", "value": "US.13491208655302741918", "scheme": "whatsapp-user-id"},
+        {"kind": "phone", "value": "972987654321", "scheme": "whatsapp", "id": "phone:+972987654321"},
+        {
+            "kind": "platform",
+            "value": "US.13491208655302741918",
+            "scheme": "whatsapp-user-id",
+            "id": "whatsapp-user-id:US.13491208655302741918",
+        },
     ]
     assert doc["messaging"]["statuses"] == {"delivered": "2023-10-25T20:49:05Z"}
     assert doc["messaging"]["conversation"] == {"id": "7270432eae37498234f4444b35ffc5", "originType": "service"}
@@ -385,7 +395,9 @@ def test_missing_and_null_optional_fields_are_fine() -> None:
     assert record.time is None  # no timestamp: the time the delivery was received
     doc = only(body)
     assert doc["interactionDate"] == {"startDateTime": RECEIVED, "endDateTime": RECEIVED}
-    assert doc["customerIdentifier"] == [{"kind": "phone", "value": CUSTOMER, "scheme": "whatsapp"}]
+    assert doc["customerIdentifier"] == [
+        {"kind": "phone", "value": CUSTOMER, "scheme": "whatsapp", "id": "phone:+351912345678"}
+    ]
     assert doc["messaging"] == {"platform": "whatsapp", "messageId": "wamid.IN1", "type": "text"}
     assert "note" not in doc
     status_only = only(delivery(statuses=[{"id": "wamid.OUT1", "status": "sent", "timestamp": "1763632800"}]))
