@@ -18,11 +18,17 @@ RUN_EXTRAS := $(if $(filter opensearch,$(ENGINE)),opensearch,runtime)
 
 .PHONY: install run test test-unit test-ctk test-cluster bench clean
 
-# The venv is brought up to date when pyproject.toml changes, one stamp per set of extras.
-$(VENV)/.installed-%: pyproject.toml
+# Installs come from uv.lock: exact versions, each file checked against its hash. `--locked` stops
+# when pyproject.toml changed without `.venv/bin/uv lock` (README, "Dependencies"). uv sits in the
+# venv at the version the Dockerfile's UV_VERSION names; `--inexact` keeps it (and pip) there.
+UV_VERSION := 0.13.9
+UV         := $(VENV)/bin/uv
+
+# The venv is brought up to date when the lock changes, one stamp per set of extras.
+$(VENV)/.installed-%: pyproject.toml uv.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.$(if $(filter-out runtime,$*),[$*])'
+	$(PY) -m pip install -q uv==$(UV_VERSION)
+	$(UV) sync -q --locked --inexact $(foreach extra,$(filter-out runtime,$(subst $(comma), ,$*)),--extra $(extra))
 	touch $@
 
 $(NEWMAN):

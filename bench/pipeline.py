@@ -42,7 +42,7 @@ from interaction_hub.topics import start_group_at_end
 from schemas.channel_event import ChannelEvent
 from storage.changes import ABSENT, apply
 from storage.search.documents import MAPPINGS, SETTINGS, search_document
-from tests.conftest import engine_http  # the engine as scripts/services runs it: users, HTTPS
+from tests.support.services import engine_http  # the engine as scripts/services runs it: users, HTTPS
 
 IHUB = str(Path(sys.executable).with_name("ihub"))
 TEMPLATES = [e for e in sample_events() if not e.type.startswith("tmf683.")]

@@ -14,19 +14,24 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shlex
 import socket
-import ssl
 import subprocess
 import time
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-SERVICES = ROOT / "scripts" / "services"
+# the shared helpers' asserts report their values as a test's do (imported below, once registered)
+pytest.register_assert_rewrite("tests.support")
+
+from tests.support.services import (  # noqa: E402
+    ROOT,
+    SEARCH_ACCESS,
+    SERVICES,
+    engine_client,
+    parse_exports,
+    run_async,
+)
+
 UP_TIMEOUT_S = 900  # a cold `up` downloads ~150 MB from Maven Central
 
 
@@ -38,27 +43,10 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def run_async(awaitable):
-    """`asyncio.run` in a thread of its own: works while another event loop runs in this thread
-    (Playwright's sync API keeps one running for as long as a browser is open)."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, awaitable).result()
-
-
 def _run_services(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(SERVICES), *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
     )
-
-
-def _parse_exports(text: str) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for line in text.splitlines():
-        words = shlex.split(line)
-        if len(words) == 2 and words[0] == "export" and "=" in words[1]:
-            key, value = words[1].split("=", 1)
-            env[key] = value
-    return env
 
 
 class _LocalServices:
@@ -83,7 +71,7 @@ class _LocalServices:
             self.stop()  # leave nothing half-started behind
             pytest.fail(f"scripts/services up failed (exit {up.returncode}):\n{up.stdout}\n{up.stderr}", pytrace=False)
         printed = _run_services("env")
-        self.env = _parse_exports(printed.stdout)
+        self.env = parse_exports(printed.stdout)
         return self.env
 
     def stop(self) -> None:
@@ -143,37 +131,6 @@ def kafka_bootstrap(_local_services: _LocalServices) -> str:
     except Exception as exc:
         pytest.fail(f"Kafka at {bootstrap} does not answer: {exc!r}", pytrace=False)
     return bootstrap
-
-
-# How the engine under test is reached besides its URL (scripts/services runs it with users and
-# HTTPS): the project's own settings, read from the environment by every process a test starts.
-SEARCH_ACCESS = ("IHUB_SEARCH_USERNAME", "IHUB_SEARCH_PASSWORD", "IHUB_SEARCH_API_KEY", "IHUB_SEARCH_CA_FILE")
-
-
-def engine_client(url: str, **options: Any) -> Any:
-    """A client of the engine under test at `url`, with its credentials and CA bundle
-    (IHUB_SEARCH_USERNAME, _PASSWORD, _API_KEY, _CA_FILE); `options` go to create_client."""
-    from storage.search import client_options, create_client
-
-    access = client_options(
-        username=os.environ.get("IHUB_SEARCH_USERNAME"),
-        password=os.environ.get("IHUB_SEARCH_PASSWORD"),
-        api_key=os.environ.get("IHUB_SEARCH_API_KEY"),
-        ca_file=os.environ.get("IHUB_SEARCH_CA_FILE"),
-    )
-    return create_client(url, **access, **options)
-
-
-def engine_http() -> dict[str, Any]:
-    """Keyword arguments that let httpx reach the engine under test: credentials and CA bundle."""
-    options: dict[str, Any] = {}
-    if os.environ.get("IHUB_SEARCH_USERNAME"):
-        options["auth"] = (os.environ["IHUB_SEARCH_USERNAME"], os.environ.get("IHUB_SEARCH_PASSWORD", ""))
-    elif os.environ.get("IHUB_SEARCH_API_KEY"):
-        options["headers"] = {"Authorization": f"ApiKey {os.environ['IHUB_SEARCH_API_KEY']}"}
-    if os.environ.get("IHUB_SEARCH_CA_FILE"):
-        options["verify"] = ssl.create_default_context(cafile=os.environ["IHUB_SEARCH_CA_FILE"])
-    return options
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,7 @@ import pytest
 from interaction_hub.settings import Settings
 from query_api.app import create_app
 from tests.browser.test_ui import ARTIFACTS, LIST, board, browser, shown_ids, wait_ready, watch_csp
-from tests.conformance.conftest import IHUB, Server, running
+from tests.support.server import IHUB, Server, running
 
 __all__ = ["browser"]  # the Chromium fixture of test_ui.py, shared
 

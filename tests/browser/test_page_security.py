@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.browser.test_ui import ARTIFACTS, LIST, board, browser, guarded_page, wait_ready, watch_csp
-from tests.conformance.conftest import Server, running
+from tests.support.server import Server, running
 
 __all__ = ["browser"]  # the Chromium fixture of test_ui.py, shared
 

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.conformance.conftest import IHUB, Server, full_mode_store, running
+from tests.support.server import IHUB, Server, full_mode_store, running
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.cluster.conftest import EVENTS, Run, assert_exact, make_events, report, services
+from tests.support.cluster import EVENTS, Run, assert_exact, make_events, report, services
 
 pytestmark = pytest.mark.cluster
 

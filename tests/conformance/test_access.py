@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from query_api.auth import ANALYTICS, DELETE, ERASE, EXPORT, HUB, READ, WRITE
-from tests.conformance.conftest import IHUB, Server, free_port, own_server
 from tests.conformance.test_party_interaction import CTK_BODY, assert_tmf_error
+from tests.support.server import IHUB, Server, free_port, own_server
 from tests.tokens import ALL, Signer, auth_env, bearer
 from tests.unit.test_hub_callbacks import Listener
 

@@ -30,7 +30,7 @@ from packaging.requirements import Requirement
 
 from ingest.adapters import adapt, sample_events
 from schemas.channel_event import ChannelEvent
-from tests.conformance.conftest import (
+from tests.support.server import (
     CHANNEL_LINK,
     IHUB,
     INDIVIDUAL_LINK,

@@ -13,8 +13,8 @@ from uuid import uuid4
 import httpx
 import pytest
 
-from tests.conformance.conftest import own_server
 from tests.conformance.test_party_interaction import CTK_BODY, assert_tmf_error
+from tests.support.server import own_server
 
 
 def timed(get: Callable[..., httpx.Response], url: str, params: Any = None) -> tuple[httpx.Response, float]:

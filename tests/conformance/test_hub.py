@@ -7,9 +7,9 @@ from uuid import uuid4
 
 import httpx
 
-from tests.conformance.conftest import BASE_PATH as BASE
-from tests.conformance.conftest import CHANNEL_LINK, Server, subscribe
 from tests.conformance.test_party_interaction import CTK_BODY, MERGE, assert_tmf_error
+from tests.support.server import BASE_PATH as BASE
+from tests.support.server import CHANNEL_LINK, Server, subscribe
 
 # the listeners run on this machine: callbacks to loopback must be allowed (by default they are only
 # on the embedded store served on a loopback address without auth)

@@ -10,9 +10,9 @@ from uuid import uuid4
 import httpx
 import pytest
 
-from tests.conformance.conftest import own_server, subscribe
 from tests.conformance.test_hub import LOOPBACK
 from tests.conformance.test_party_interaction import CTK_BODY, assert_tmf_error
+from tests.support.server import own_server, subscribe
 from tests.unit.test_hub_callbacks import Listener
 
 

@@ -17,8 +17,8 @@ import orjson
 import pytest
 
 from ingest.adapters import sample_events
-from tests.conformance.conftest import own_server
 from tests.conformance.test_party_interaction import assert_tmf_error
+from tests.support.server import own_server
 from tests.vendor_samples import sample
 
 API_KEY, BASIC, META_SECRET, META_TOKEN = "k-3f9a", "crm:pa55", "meta-app-secret", "verify-me"

@@ -10,9 +10,9 @@ from uuid import uuid4
 import httpx
 import pytest
 
-from tests.conformance.conftest import Server, full_mode_store, own_server, running
 from tests.conformance.test_party_interaction import CTK_BODY
 from tests.proxy import TcpProxy
+from tests.support.server import Server, full_mode_store, own_server, running
 from tests.tokens import Signer, auth_env, bearer
 
 ITEM_TEMPLATE = 'route="/tmf-api/partyInteraction/v4/partyInteraction/{id}"'

@@ -9,7 +9,7 @@ from uuid import uuid4
 import httpx
 import pytest
 
-from tests.conformance.conftest import CHANNEL_LINK, INDIVIDUAL_LINK, PARTY_ROLE_LINK, Server
+from tests.support.server import CHANNEL_LINK, INDIVIDUAL_LINK, PARTY_ROLE_LINK, Server
 
 CTK_BODY = {
     "channel": [{"id": "555"}],

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from query_api.auth import PERMISSIONS, READ
-from tests.conformance.conftest import own_server
 from tests.conformance.test_party_interaction import assert_tmf_error
+from tests.support.server import own_server
 from tests.tokens import Signer, auth_env, bearer
 
 ROLES = "/tmf-api/partyRoleManagement/v4/partyRole"

@@ -6,7 +6,7 @@ import json
 import threading
 from uuid import uuid4
 
-from tests.conformance.conftest import subscribe
+from tests.support.server import subscribe
 
 PARTY_PATH = "/ihub/v1/parties/"
 

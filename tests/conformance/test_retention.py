@@ -11,7 +11,7 @@ from uuid import uuid4
 import httpx
 import pytest
 
-from tests.conformance.conftest import IHUB, Server, full_mode_store, own_server, running
+from tests.support.server import IHUB, Server, full_mode_store, own_server, running
 
 OLD_END = "2020-01-01T10:10:00Z"
 

@@ -19,7 +19,7 @@ from uuid import uuid4
 import httpx
 import pytest
 
-from tests.conformance.conftest import CHANNEL_LINK, INDIVIDUAL_LINK, PARTY_ROLE_LINK, subscribe
+from tests.support.server import CHANNEL_LINK, INDIVIDUAL_LINK, PARTY_ROLE_LINK, subscribe
 from tests.tmf683_v5 import VALIDATED, operations, validate, validate_list
 
 V5_PATH = "/tmf-api/partyInteraction/v5"

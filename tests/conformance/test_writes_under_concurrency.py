@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 
-from tests.conformance.conftest import subscribe
 from tests.conformance.test_party_interaction import CTK_BODY, MERGE, assert_tmf_error
+from tests.support.server import subscribe
 
 JSON_PATCH = {"content-type": "application/json-patch+json"}
 WRITERS = 16

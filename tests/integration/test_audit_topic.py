@@ -13,8 +13,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from query_api.auth import READ
 from schemas.channel_event import AUDIT_TOPIC
-from tests.conformance.conftest import Server, full_mode_store, running
 from tests.conformance.test_party_interaction import CTK_BODY
+from tests.support.server import Server, full_mode_store, running
 from tests.tokens import ALL, Signer, auth_env, bearer
 
 

@@ -25,9 +25,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from ingest.formats import source_urn
 from interaction_hub.topics import ensure_topics
 from schemas.channel_event import interaction_id
-from tests.conformance.conftest import Server
-from tests.conftest import ROOT, SERVICES, _parse_exports
-from tests.integration.conftest import wait_until
+from tests.support.pipeline import wait_until
+from tests.support.server import Server
+from tests.support.services import ROOT, SERVICES, parse_exports
 
 pytestmark = pytest.mark.integration
 
@@ -65,7 +65,7 @@ def cdc(kafka_bootstrap: str) -> Any:
             _cdc(env, "down")  # nothing half-started is left behind
         told = f"(exit {up.returncode}):\n{up.stdout}\n{up.stderr}" if up else f"within {CDC_UP_TIMEOUT_S}s"
         pytest.fail(f"scripts/services cdc up failed {told}", pytrace=False)
-    exports = _parse_exports(_cdc(env, "env").stdout)
+    exports = parse_exports(_cdc(env, "env").stdout)
     exports["startup_s"] = f"{time.monotonic() - began:.1f}"
     yield exports
     if started_here and os.environ.get("IHUB_SERVICES_KEEP") != "1":

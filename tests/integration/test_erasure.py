@@ -25,8 +25,8 @@ from storage.changes import Change
 from storage.search.store import SearchStore
 from stream_workers.erasures import partition_for
 from stream_workers.reindex import reindex
-from tests.conftest import engine_http
-from tests.integration.conftest import wait_until
+from tests.support.pipeline import wait_until
+from tests.support.services import engine_http
 
 pytestmark = pytest.mark.integration
 

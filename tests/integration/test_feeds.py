@@ -19,7 +19,7 @@ from ingest.formats import FORMATS, wrap
 from interaction_hub.topics import ensure_topics
 from schemas.channel_event import DLQ_TOPIC, RAW_TOPIC
 from schemas.dead_letter import DeadLetter
-from tests.integration.conftest import count, wait_until
+from tests.support.pipeline import count, wait_until
 from tests.vendor_samples import sample
 
 pytestmark = pytest.mark.integration

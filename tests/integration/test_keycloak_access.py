@@ -8,9 +8,9 @@ from uuid import uuid4
 import httpx
 import pytest
 
-from tests.conformance.conftest import own_server
 from tests.conformance.test_party_interaction import CTK_BODY, assert_tmf_error
 from tests.identity import ADMIN, AUDIENCE, PUBLISHER, SELFCARE, bearer, client_token, issuer, jwks_url, user_token
+from tests.support.server import own_server
 
 
 @pytest.fixture(scope="module", params=["embedded", "search"])

@@ -19,9 +19,10 @@ from aiokafka import AIOKafkaConsumer
 from ingest.adapters import adapt, sample_events
 from schemas.channel_event import DLQ_TOPIC, RAW_TOPIC, ChannelEvent
 from schemas.dead_letter import DeadLetter
-from tests.conftest import engine_client, engine_http
-from tests.integration.conftest import IHUB, count, publish, publish_raw, wait_until, without_links
 from tests.proxy import TcpProxy
+from tests.support.pipeline import count, publish, publish_raw, wait_until, without_links
+from tests.support.server import IHUB
+from tests.support.services import engine_client, engine_http
 
 pytestmark = pytest.mark.integration
 

@@ -15,8 +15,8 @@ from storage.changes import Change, Refused
 from storage.search.engine import IndexMissing
 from storage.search.store import SearchStore
 from storage.sqlite.store import SqliteStore
-from tests.conftest import engine_client
-from tests.integration.conftest import publish, wait_until
+from tests.support.pipeline import publish, wait_until
+from tests.support.services import engine_client
 
 pytestmark = pytest.mark.integration
 

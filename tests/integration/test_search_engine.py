@@ -19,7 +19,7 @@ from storage.search.engine import (
     refresh,
     search,
 )
-from tests.conftest import engine_client
+from tests.support.services import engine_client
 
 pytestmark = pytest.mark.integration
 

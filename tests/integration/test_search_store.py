@@ -12,8 +12,8 @@ import pytest
 from storage.search import engine
 from storage.search.store import IndexOp, SearchStore
 from storage.tmf630 import parse_query
-from tests.conftest import engine_client
 from tests.store_contract import QUERIES, contract_documents, expected, random_queries
+from tests.support.services import engine_client
 
 pytestmark = pytest.mark.integration
 

@@ -23,8 +23,8 @@ from interaction_hub.kafka_client import kafka_options
 from interaction_hub.search_client import search_client
 from interaction_hub.settings import Settings
 from storage.search import wait_until_ready
-from tests.integration.conftest import count, wait_until
 from tests.integration.test_pipeline import marked
+from tests.support.pipeline import count, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -18,10 +18,10 @@ import httpx
 import pytest
 
 from ingest.adapters import adapt, sample_events
-from tests.conformance.conftest import Server, free_port
-from tests.integration.conftest import count, publish, wait_until
 from tests.integration.test_pipeline import marked
 from tests.proxy import TcpProxy
+from tests.support.pipeline import count, publish, wait_until
+from tests.support.server import Server, free_port
 
 pytestmark = pytest.mark.integration
 

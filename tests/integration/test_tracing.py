@@ -11,7 +11,7 @@ import httpx
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from tests.conformance.conftest import BASE_PATH, Server
+from tests.support.server import BASE_PATH, Server
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from ingest.adapters import sample_events
-from tests.integration.conftest import publish, wait_until, without_links
+from tests.support.pipeline import publish, wait_until, without_links
 from tests.tmf683_v5 import validate
 
 pytestmark = pytest.mark.integration
