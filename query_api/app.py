@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
@@ -37,6 +38,7 @@ from query_api.routes import (
     ui_config,
 )
 from schemas import EventSubscriptionInput, PartyInteractionCreate, PartyInteractionUpdate
+from schemas.party_interaction_v5 import spec_schemas
 from storage.base import InteractionStore, SubscriptionRegistry, SubscriptionStore
 from storage.sqlite.store import SqliteStore
 
@@ -116,7 +118,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     errors.install(app)
-    docs.install(app)
     app.include_router(party_interaction.router, prefix=settings.base_path)
     # its contract is TM Forum's v5 OpenAPI (docs/v5.md), not this app's v4 one
     app.include_router(party_interaction_v5.router, prefix=settings.base_path_v5, include_in_schema=False)
@@ -144,6 +145,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ui_config.router)  # /ui/auth.json: before the /ui mount, so it wins
     app.mount("/ui", StaticFiles(directory=Path(__file__).parent / "ui", html=True), name="ui")
 
+    def finished(schema: dict[str, Any]) -> dict[str, Any]:
+        # bad parameters are a TMF Error 400 (errors.py), never FastAPI's own 422
+        for operation in (op for path in schema["paths"].values() for op in path.values()):
+            operation["responses"].pop("422", None)
+        components = schema["components"]["schemas"]
+        for unused in ("HTTPValidationError", "ValidationError"):
+            components.pop(unused, None)
+        if authenticator is not None:
+            rules = AccessRules(
+                settings.base_path,
+                settings.base_path_v5,
+                public_docs=settings.auth_public_docs,
+                public_metrics=settings.metrics_public,
+            )
+            _document_security(schema, rules)
+        return schema
+
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
@@ -154,22 +172,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 )
                 components.update(model_schema.pop("$defs", {}))
                 components[model.__name__] = model_schema
-            # bad parameters are a TMF Error 400 (errors.py), never FastAPI's own 422
-            for operation in (op for path in schema["paths"].values() for op in path.values()):
-                operation["responses"].pop("422", None)
-            for unused in ("HTTPValidationError", "ValidationError"):
-                components.pop(unused, None)
-            if authenticator is not None:
-                rules = AccessRules(
-                    settings.base_path,
-                    settings.base_path_v5,
-                    public_docs=settings.auth_public_docs,
-                    public_metrics=settings.metrics_public,
-                )
-                _document_security(schema, rules)
-            app.openapi_schema = schema
+            app.openapi_schema = finished(schema)
         return app.openapi_schema
 
+    # v5's operations are left out of v4's document above: they have one of their own
+    v5_routes = APIRouter()
+    v5_routes.include_router(party_interaction_v5.router, prefix=settings.base_path_v5)
+    v5_routes.include_router(hub.router_v5, prefix=settings.base_path_v5)
+
+    @functools.cache
+    def openapi_v5() -> dict[str, Any]:
+        schema = get_openapi(
+            title=f"{app.title} v5",
+            version="5.0.0",
+            description="TMF683 v5.0.0 as this server implements it: the same interactions as v4 in the v5 "
+            "shape. Bodies are validated against TM Forum's v5 schemas, listed here. Errors are TMF Error JSON.",
+            routes=v5_routes.routes,
+        )
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(spec_schemas()["components"]["schemas"])
+        return finished(schema)
+
+    docs.install(app, openapi_v5)
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the schema
     return app
 

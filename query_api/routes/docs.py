@@ -1,20 +1,25 @@
 """The API docs page (/docs): Swagger UI from the installed `swagger-ui-bundle-v2` package, so the
 page loads nothing from a third-party CDN (FastAPI's default page does). Its script is a file of its
-own, not inline, so the page runs under the Content-Security-Policy of query_api/page_policy.py."""
+own, not inline, so the page runs under the Content-Security-Policy of query_api/page_policy.py.
+The page shows v4's OpenAPI (/openapi.json) or v5's (OPENAPI_V5), chosen at its top."""
 
 from __future__ import annotations
 
 import html
 import json
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from swagger_ui_bundle import swagger_ui_path
 
 ASSETS = "/docs/assets"
 INIT = "/docs/init.js"
 OAUTH2_REDIRECT = f"{ASSETS}/oauth2-redirect.html"  # the bundle's own, whose script is a file too
+# under /docs/, so served to whoever may read the docs (query_api/auth.py)
+OPENAPI_V5 = "/docs/openapi-v5.json"
 
 PAGE = """<!doctype html>
 <html lang="en">
@@ -23,11 +28,13 @@ PAGE = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
 <link rel="stylesheet" href="{assets}/swagger-ui.css">
+<link rel="stylesheet" href="{assets}/index.css">
 <link rel="icon" href="{assets}/favicon-32x32.png">
 </head>
 <body>
 <div id="swagger-ui"></div>
 <script src="{assets}/swagger-ui-bundle.js"></script>
+<script src="{assets}/swagger-ui-standalone-preset.js"></script>
 <script src="{init}"></script>
 </body>
 </html>
@@ -35,19 +42,25 @@ PAGE = """<!doctype html>
 
 INIT_SCRIPT = """window.ui = SwaggerUIBundle(Object.assign({config}, {{
   oauth2RedirectUrl: window.location.origin + {redirect},
-  presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset],
+  presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
+  plugins: [SwaggerUIBundle.plugins.DownloadUrl],
 }}));
 """
 
 
-def install(app: FastAPI) -> None:
-    """Serve /docs and its assets; the app must be made with docs_url=None and redoc_url=None."""
+def install(app: FastAPI, openapi_v5: Callable[[], dict[str, Any]]) -> None:
+    """Serve /docs and its assets, and v5's OpenAPI (`openapi_v5()`) at OPENAPI_V5; the app must be
+    made with docs_url=None and redoc_url=None."""
     app.mount(ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
-    # FastAPI's settings for its own Swagger page; no validator badge (it would load from swagger.io)
+    # FastAPI's settings for its own Swagger page, with the standalone layout's bar that picks one
+    # of `urls`; no validator badge (it would load from swagger.io)
     config = {
-        "url": app.openapi_url or "/openapi.json",
+        "urls": [
+            {"url": app.openapi_url or "/openapi.json", "name": "TMF683 v4"},
+            {"url": OPENAPI_V5, "name": "TMF683 v5"},
+        ],
         "dom_id": "#swagger-ui",
-        "layout": "BaseLayout",
+        "layout": "StandaloneLayout",
         "deepLinking": True,
         "showExtensions": True,
         "showCommonExtensions": True,
@@ -63,3 +76,7 @@ def install(app: FastAPI) -> None:
     @app.get(INIT, include_in_schema=False)
     async def init() -> Response:
         return Response(script, media_type="text/javascript")
+
+    @app.get(OPENAPI_V5, include_in_schema=False)
+    async def v5_document() -> JSONResponse:
+        return JSONResponse(openapi_v5())

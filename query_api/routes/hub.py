@@ -17,7 +17,7 @@ from query_api.deps import AppState
 from query_api.errors import TmfError
 from query_api.hub import HubFull, starts_with
 from query_api.interactions import page_answer, paged
-from query_api.routes.party_interaction import ATTRIBUTE_PATH
+from query_api.operation_docs import ATTRIBUTE_PATH
 from schemas import Error, EventSubscription, EventSubscriptionInput
 from schemas.events import CALLBACK_PATTERN, DEFAULT_PORTS
 from storage.query import Query, matches, project, sort_documents
@@ -280,7 +280,18 @@ router_v5 = APIRouter(tags=["events subscription v5"])
 _EXTENSIBLE = ("@type", "@baseType", "@schemaLocation")
 
 
-@router_v5.post("/hub", status_code=201, summary="Registers a listener of v5 events")
+def _v5_schema(name: str) -> dict[str, Any]:
+    """TM Forum's v5 schema `name`, in v5's OpenAPI (query_api/app.py)."""
+    return {"content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}}
+
+
+@router_v5.post(
+    "/hub",
+    status_code=201,
+    summary="Registers a listener of v5 events",
+    responses={201: {"description": "Registered", **_v5_schema("Hub")}, 400: _v5_schema("Error")},
+    openapi_extra={"requestBody": {"required": True, **_v5_schema("Hub_FVO")}},
+)
 async def register_listener_v5(request: Request, state: AppState, caller: CurrentCaller) -> Response:
     _, body = await read_json(request, state.settings.max_body_bytes, ("application/json",))
     if not isinstance(body, dict) or not isinstance(body.get("@type"), str) or not body["@type"]:

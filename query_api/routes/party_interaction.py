@@ -6,10 +6,10 @@ references' links); what they do to interactions, v5's too, is query_api/interac
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from interaction_hub.references import ReferenceLinks
@@ -19,11 +19,23 @@ from query_api.body import read_json
 from query_api.deps import AppState, State
 from query_api.errors import TmfError, error_response
 from query_api.interactions import JSON, JSON_PATCH, MERGE_PATCH, PATCH_KINDS, SERVER_OWNED, etag, not_modified
+from query_api.operation_docs import (
+    ERRORS,
+    FIELDS,
+    IF_MATCH,
+    IF_NONE_MATCH,
+    JSON_PATCH_SCHEMA,
+    LIMIT,
+    OFFSET,
+    PAGE_HEADERS,
+    SORT,
+    InteractionId,
+    projected,
+)
 from schemas import Error, PartyInteraction, PartyInteractionCreate, PartyInteractionUpdate
-from schemas.party_interaction import INTERACTION_ID_PATTERN
 from storage.base import StoredDocument
 from storage.query import project
-from storage.tmf630 import MAX_CONDITIONS, MAX_FIELDS, MAX_OFFSET, MAX_QUERY_CHARS, MAX_SORT_KEYS, MAX_VALUES
+from storage.tmf630 import MAX_CONDITIONS, MAX_QUERY_CHARS, MAX_VALUES
 
 router = APIRouter(tags=["partyInteraction"])
 
@@ -32,113 +44,13 @@ def _ref(model: type) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
-# What each error status means here (every 4xx body is a TMF Error).
-ERRORS = {
-    400: "A malformed or invalid request: the message names the parameter, attribute or limit",
-    404: "No PartyInteraction with this id (none has an id that does not match the pattern)",
-    412: "If-Match names none of the interaction's current ETag",
-    413: "The body is larger than the limit (IHUB_MAX_BODY_BYTES, 1 MiB by default)",
-    415: "A Content-Type this operation does not take",
-}
-
-
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": Error, "description": ERRORS[code]} for code in codes}
 
 
-# The TMF630 parameters as the server reads them (storage/tmf630.py). Attribute names are written
-# here in ASCII, a subset of what the server takes. `fields` and `sort` are bounded so that, with
-# `offset` and `limit`, a query string stays within the server's MAX_QUERY_CHARS however encoded.
-_NAME = r"[A-Za-z_@$][A-Za-z0-9_@$-]*"
-ATTRIBUTE_PATH = rf"{_NAME}(?:\.{_NAME})*"
-_LISTED_MAX_CHARS = 2048
-_FIELDS: dict[str, Any] = {
-    "name": "fields",
-    "in": "query",
-    "description": f"Attributes to return (dotted paths reach inside), comma-separated, at most {MAX_FIELDS}; "
-    "id and href always come; `none`: only those",
-    "schema": {
-        "type": "string",
-        "pattern": rf"^{ATTRIBUTE_PATH}(?:,{ATTRIBUTE_PATH}){{0,{MAX_FIELDS - 1}}}$",
-        "maxLength": _LISTED_MAX_CHARS,
-    },
-}
-_SORT: dict[str, Any] = {
-    "name": "sort",
-    "in": "query",
-    "description": f"Sort keys, comma-separated, at most {MAX_SORT_KEYS}; `-` before a key: descending",
-    "schema": {
-        "type": "string",
-        "pattern": rf"^[+-]?{ATTRIBUTE_PATH}(?:,[+-]?{ATTRIBUTE_PATH}){{0,{MAX_SORT_KEYS - 1}}}$",
-        "maxLength": _LISTED_MAX_CHARS,
-    },
-}
-_PAGE = {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}
-_OFFSET = {"name": "offset", "in": "query", "description": "Matches to skip", "schema": _PAGE}
-_LIMIT = {
-    "name": "limit",
-    "in": "query",
-    "description": "Page size (default IHUB_DEFAULT_PAGE_SIZE); a larger one than IHUB_MAX_PAGE_SIZE is lowered to it",
-    "schema": _PAGE,
-}
-InteractionId = Annotated[
-    str, Path(description="The interaction's id", json_schema_extra={"pattern": INTERACTION_ID_PATTERN})
-]
-_ETAG = {"type": "string", "description": 'ETags, comma-separated, e.g. "1767225600000000", or *'}
-_IF_MATCH = {"name": "If-Match", "in": "header", "description": "Change only this version", "schema": _ETAG}
-_IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "description": "304 if still this version", "schema": _ETAG}
 # what a GET answers with `fields`: only the attributes named, and id and href
-_PROJECTED: dict[str, Any] = {
-    "anyOf": [
-        _ref(PartyInteraction),
-        {
-            "type": "object",
-            "required": ["id", "href"],
-            "properties": {"id": {"type": "string"}, "href": {"type": "string"}},
-            "description": "With `fields`: the attributes named, and id and href",
-        },
-    ]
-}
+_PROJECTED = projected(_ref(PartyInteraction))
 _LIST = {"type": "array", "items": _PROJECTED}
-_PAGE_HEADERS = {
-    "X-Total-Count": {"description": "Matches in all", "schema": {"type": "integer"}},
-    "X-Result-Count": {"description": "Items in this page", "schema": {"type": "integer"}},
-    "Link": {
-        "description": "first, prev, next and last pages (RFC 8288), when anything matches",
-        "schema": {"type": "string"},
-    },
-}
-# RFC 6902 operations, as storage/changes.py checks them; a path to id, href or direction is a 400
-_POINTER = {"type": "string", "pattern": "^(?:/(?:[^/~]|~[01])*)*$", "description": "JSON Pointer (RFC 6901)"}
-_TARGET = {**_POINTER, "pattern": "^(?:/(?:[^/~]|~[01])*)+$", "description": "JSON Pointer to an attribute"}
-JSON_PATCH_SCHEMA: dict[str, Any] = {
-    "type": "array",
-    "items": {
-        "anyOf": [
-            {
-                "type": "object",
-                "required": ["op", "path", "value"],
-                "properties": {"op": {"enum": ["add", "replace"]}, "path": _TARGET, "value": {}},
-            },
-            {
-                "type": "object",
-                "required": ["op", "path", "value"],
-                "properties": {"op": {"const": "test"}, "path": _POINTER, "value": {}},
-            },
-            {"type": "object", "required": ["op", "path"], "properties": {"op": {"const": "remove"}, "path": _TARGET}},
-            {
-                "type": "object",
-                "required": ["op", "from", "path"],
-                "properties": {"op": {"const": "move"}, "from": _TARGET, "path": _TARGET},
-            },
-            {
-                "type": "object",
-                "required": ["op", "from", "path"],
-                "properties": {"op": {"const": "copy"}, "from": _POINTER, "path": _TARGET},
-            },
-        ]
-    },
-}
 
 
 def _json(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -175,15 +87,15 @@ async def create_party_interaction(request: Request, state: AppState, caller: Cu
     "`a!=v`; a comma is OR. Filters are ANDed. The whole query string has at most "
     f"{MAX_QUERY_CHARS} characters, {MAX_CONDITIONS} filters and {MAX_VALUES} filter values.",
     responses={
-        200: {"content": {JSON: {"schema": _LIST}}, "headers": _PAGE_HEADERS, "description": "A page of the matches"},
+        200: {"content": {JSON: {"schema": _LIST}}, "headers": PAGE_HEADERS, "description": "A page of the matches"},
         206: {
             "content": {JSON: {"schema": _LIST}},
-            "headers": _PAGE_HEADERS,
+            "headers": PAGE_HEADERS,
             "description": "With IHUB_PARTIAL_CONTENT_206=true: a page that holds only part of the matches",
         },
         **_errors(400),
     },
-    openapi_extra={"parameters": [_FIELDS, _SORT, _OFFSET, _LIMIT]},
+    openapi_extra={"parameters": [FIELDS, SORT, OFFSET, LIMIT]},
 )
 async def list_party_interactions(request: Request, state: AppState, caller: CurrentCaller) -> Response:
     query, page = await interactions.list_page(state, caller, interactions.parse_list_query(request))
@@ -202,7 +114,7 @@ async def list_party_interactions(request: Request, state: AppState, caller: Cur
         304: {"description": "Not Modified"},
         **_errors(400, 404),
     },
-    openapi_extra={"parameters": [_FIELDS, _IF_NONE_MATCH]},
+    openapi_extra={"parameters": [FIELDS, IF_NONE_MATCH]},
 )
 async def get_party_interaction(
     id: InteractionId, request: Request, state: AppState, caller: CurrentCaller
@@ -274,7 +186,7 @@ class RetrieveFastPath:
                 JSON_PATCH: {"schema": JSON_PATCH_SCHEMA},
             },
         },
-        "parameters": [_IF_MATCH],
+        "parameters": [IF_MATCH],
     },
 )
 async def patch_party_interaction(
@@ -292,7 +204,7 @@ async def patch_party_interaction(
     status_code=204,
     summary="Deletes a PartyInteraction",
     responses={204: {"description": "Deleted"}, **_errors(404, 412)},
-    openapi_extra={"parameters": [_IF_MATCH]},
+    openapi_extra={"parameters": [IF_MATCH]},
 )
 async def delete_party_interaction(
     id: InteractionId, request: Request, state: AppState, caller: CurrentCaller

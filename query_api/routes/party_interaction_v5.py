@@ -10,10 +10,10 @@ into the result (`interactions.rewrite`: read again if another write came first)
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from query_api import interactions
@@ -22,7 +22,19 @@ from query_api.body import media_type, read_json
 from query_api.deps import AppState
 from query_api.errors import TmfError
 from query_api.interactions import JSON, JSON_PATCH, MERGE_PATCH, PATCH_KINDS, etag, not_modified
-from schemas.party_interaction import INTERACTION_ID_PATTERN
+from query_api.operation_docs import (
+    ERRORS,
+    FIELDS,
+    IF_MATCH,
+    IF_NONE_MATCH,
+    JSON_PATCH_SCHEMA,
+    LIMIT,
+    OFFSET,
+    PAGE_HEADERS,
+    SORT,
+    InteractionId,
+    projected,
+)
 from schemas.party_interaction_v5 import (
     NOT_PATCHABLE,
     NOT_WRITABLE,
@@ -40,9 +52,20 @@ router = APIRouter(tags=["partyInteraction v5"])
 
 JSON_PATCH_QUERY = "application/json-patch-query+json"
 
-InteractionId = Annotated[
-    str, Path(description="The interaction's id", json_schema_extra={"pattern": INTERACTION_ID_PATTERN})
-]
+
+# The operations' OpenAPI (served beside v4's, query_api/routes/docs.py) names TM Forum's v5
+# schemas (schemas/tmf683_v5.schema.json), which the server validates bodies with.
+def _schema(name: str) -> dict[str, Any]:
+    return {"content": {JSON: {"schema": {"$ref": f"#/components/schemas/{name}"}}}}
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"description": ERRORS[code], **_schema("Error")} for code in codes}
+
+
+_RESOURCE = _schema("PartyInteraction")
+_PROJECTED = projected({"$ref": "#/components/schemas/PartyInteraction"}, "@type")
+_LIST = {"content": {JSON: {"schema": {"type": "array", "items": _PROJECTED}}}, "headers": PAGE_HEADERS}
 
 
 def href_v5(state: AppState, interaction_id: str) -> str:
@@ -89,7 +112,8 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
     "/partyInteraction",
     status_code=201,
     summary="Creates a PartyInteraction (v5)",
-    responses={201: {"description": "Created"}, 400: {"description": "Invalid"}, 415: {"description": "Not JSON"}},
+    responses={201: {"description": "Created", **_RESOURCE}, **_errors(400, 413, 415)},
+    openapi_extra={"requestBody": {"required": True, **_schema("PartyInteraction_FVO")}},
 )
 async def create_party_interaction_v5(request: Request, state: AppState, caller: CurrentCaller) -> Response:
     _, body = await read_json(request, state.settings.max_body_bytes, (JSON,))
@@ -104,7 +128,18 @@ async def create_party_interaction_v5(request: Request, state: AppState, caller:
     return _json(resource, 201, {"Location": resource["href"], "ETag": etag(outcome.new.version)})
 
 
-@router.get("/partyInteraction", summary="Lists or finds PartyInteraction objects (v5; TMF630 query)")
+@router.get(
+    "/partyInteraction",
+    summary="Lists or finds PartyInteraction objects (v5; TMF630 query)",
+    description="Any other query parameter is a TMF630 filter on a v5 attribute path, as in v4 "
+    "(`relatedChannel.channel.id=web`); `lastUpdate`, `href` and `@type` cannot be filtered or sorted on.",
+    responses={
+        200: {"description": "A page of the matches", **_LIST},
+        206: {"description": "With IHUB_PARTIAL_CONTENT_206=true: a page that holds only part of the matches", **_LIST},
+        **_errors(400),
+    },
+    openapi_extra={"parameters": [FIELDS, SORT, OFFSET, LIMIT]},
+)
 async def list_party_interactions_v5(request: Request, state: AppState, caller: CurrentCaller) -> Response:
     asked = interactions.parse_list_query(request)
     query, page = await interactions.list_page(state, caller, _v5_query(asked))
@@ -116,7 +151,16 @@ async def list_party_interactions_v5(request: Request, state: AppState, caller: 
     return _json(items, status, headers)
 
 
-@router.get("/partyInteraction/{id}", summary="Retrieves a PartyInteraction by ID (v5)")
+@router.get(
+    "/partyInteraction/{id}",
+    summary="Retrieves a PartyInteraction by ID (v5)",
+    responses={
+        200: {"description": "Success", "content": {JSON: {"schema": _PROJECTED}}},
+        304: {"description": "Not Modified"},
+        **_errors(400, 404),
+    },
+    openapi_extra={"parameters": [FIELDS, IF_NONE_MATCH]},
+)
 async def get_party_interaction_v5(
     id: InteractionId, request: Request, state: AppState, caller: CurrentCaller
 ) -> Response:
@@ -129,7 +173,22 @@ async def get_party_interaction_v5(
     return _json(_projected(resource, None if query is None else query.fields), headers=headers)
 
 
-@router.patch("/partyInteraction/{id}", summary="Updates partially a PartyInteraction (v5)")
+@router.patch(
+    "/partyInteraction/{id}",
+    summary="Updates partially a PartyInteraction (v5: merge patch, or JSON Patch)",
+    responses={200: {"description": "Updated", **_RESOURCE}, **_errors(400, 404, 409, 412, 413, 415)},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                MERGE_PATCH: _schema("PartyInteraction_MVO")["content"][JSON],
+                JSON: _schema("PartyInteraction_MVO")["content"][JSON],
+                JSON_PATCH: {"schema": JSON_PATCH_SCHEMA},
+            },
+        },
+        "parameters": [IF_MATCH],
+    },
+)
 async def patch_party_interaction_v5(
     id: InteractionId, request: Request, state: AppState, caller: CurrentCaller
 ) -> Response:
@@ -156,7 +215,13 @@ async def patch_party_interaction_v5(
     return _json(view(state, outcome.new.doc, outcome.new.version), headers={"ETag": etag(outcome.new.version)})
 
 
-@router.delete("/partyInteraction/{id}", status_code=204, summary="Deletes a PartyInteraction (v5)")
+@router.delete(
+    "/partyInteraction/{id}",
+    status_code=204,
+    summary="Deletes a PartyInteraction (v5)",
+    responses={204: {"description": "Deleted"}, **_errors(404, 412)},
+    openapi_extra={"parameters": [IF_MATCH]},
+)
 async def delete_party_interaction_v5(
     id: InteractionId, request: Request, state: AppState, caller: CurrentCaller
 ) -> Response:

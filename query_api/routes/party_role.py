@@ -19,7 +19,7 @@ from query_api.auth import ANALYTICS, DELETE, ERASE, EXPORT, HUB, INGEST, PERMIS
 from query_api.deps import AppState
 from query_api.errors import TmfError
 from query_api.interactions import page_answer, paged
-from query_api.routes.party_interaction import ATTRIBUTE_PATH
+from query_api.operation_docs import ATTRIBUTE_PATH
 from schemas import Error
 from storage.query import Query, matches, project, sort_documents
 from storage.tmf630 import MAX_FIELDS, MAX_OFFSET, MAX_SORT_KEYS, QueryError, parse_query
