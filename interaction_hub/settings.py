@@ -155,6 +155,17 @@ class Settings(BaseSettings):
     worker_batch_seconds: float = Field(default=0.05, gt=0, description="Longest wait to fill a batch")
     write_timeout_s: float = Field(default=10.0, gt=0, description="API wait for its write to be indexed")
 
+    # identity resolution (storage/identity.py, README "Identity resolution")
+    phone_region: str | None = Field(
+        default=None,
+        pattern=r"^[A-Z]{2}$",
+        description="Region (ISO 3166 alpha-2) of phone numbers typed or imported without a country code",
+    )
+    party_events_topic: str | None = Field(
+        default=None,
+        description="Full mode: the topic of TMF632 Party Management events the workers keep the party directory from",
+    )
+
     # privacy (docs/privacy.md): retention is off unless a number of days is set
     retention_days: int | None = Field(
         default=None,

@@ -44,7 +44,8 @@ async def _prepare(settings: Settings, feeds: Sequence[str]) -> None:
         retention_days=settings.retention_days,
         update_retention=True,  # the raw topic's retention follows IHUB_RETENTION_DAYS (docs/privacy.md)
         min_insync=settings.topic_min_insync,
-        feeds=feeds,
+        # made here if their producers have not made them: the workers read them
+        feeds=[*feeds, *([settings.party_events_topic] if settings.party_events_topic else [])],
     )
     client = search_client(settings)
     try:

@@ -6,7 +6,7 @@ import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
@@ -26,6 +26,7 @@ from query_api.page_policy import PagePolicy
 from query_api.retention import RetentionSchedule
 from query_api.routes import (
     analytics,
+    directory,
     docs,
     home,
     hub,
@@ -39,7 +40,7 @@ from query_api.routes import (
 )
 from schemas import EventSubscriptionInput, PartyInteractionCreate, PartyInteractionUpdate
 from schemas.party_interaction_v5 import spec_schemas
-from storage.base import InteractionStore, SubscriptionRegistry, SubscriptionStore
+from storage.base import InteractionStore, PartyDirectory, SubscriptionRegistry, SubscriptionStore
 from storage.sqlite.store import SqliteStore
 
 # Request bodies are read by hand (for 413/415 and TMF errors), so their schemas are added here.
@@ -91,8 +92,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store, subscriptions, outbox = await open_stores(settings)
         event_hub = Hub(subscriptions, outbox=outbox, settings=settings)
         audit = Audit(getattr(store, "audit", None))  # full mode: to the audit topic as well
+        directory = cast(PartyDirectory, getattr(store, "directory", store))  # full mode's is beside its store
         app.state.ihub = State(
-            settings, store, event_hub, authenticator, audit, _intake(store, event_hub, settings), sources
+            settings, store, event_hub, authenticator, audit, _intake(store, event_hub, settings), directory, sources
         )
         app.state.readiness = store_readiness(store, settings.data_dir if settings.store == "embedded" else None)
         if authenticator is not None:
@@ -139,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(timeline.router)
     app.include_router(analytics.router)
     app.include_router(parties.router)
+    app.include_router(directory.router)  # the party directory: identity resolution
     app.include_router(ingest.router)  # channel systems' own formats (ingest/formats)
     app.include_router(party_role.router)  # TMF669: the component's roles, one per permission
     app.include_router(home.router)  # /: the pages for a browser, where things are for an API client

@@ -36,9 +36,9 @@ log = logging.getLogger(__name__)
 
 READ, WRITE, DELETE = "interaction:read", "interaction:write", "interaction:delete"
 HUB, ANALYTICS = "hub:manage", "analytics:read"
-ERASE, EXPORT = "party:erase", "party:export"
+ERASE, EXPORT, PARTIES = "party:erase", "party:export", "party:manage"
 INGEST = "ingest:write"
-PERMISSIONS = frozenset({READ, WRITE, DELETE, HUB, ANALYTICS, ERASE, EXPORT, INGEST})
+PERMISSIONS = frozenset({READ, WRITE, DELETE, HUB, ANALYTICS, ERASE, EXPORT, PARTIES, INGEST})
 PUBLIC = ""  # an endpoint anyone may call (subject to settings)
 
 # The one table: which permission each endpoint needs. `{base}` is the TMF683 base path, `{v5}`
@@ -67,6 +67,11 @@ ACCESS_RULES: tuple[tuple[str, str, str], ...] = (
     ("GET", "/ihub/v1/analytics/kpis", ANALYTICS),
     ("DELETE", "/ihub/v1/parties/*", ERASE),
     ("GET", "/ihub/v1/parties/*/export", EXPORT),
+    ("GET", "/ihub/v1/parties", READ),
+    ("GET", "/ihub/v1/parties/*/contactMedium", READ),
+    ("PUT", "/ihub/v1/parties/*/contactMedium", PARTIES),
+    ("POST", "/ihub/v1/parties/*/merge", PARTIES),
+    ("GET", "/ihub/v1/sharedContacts", PARTIES),
     # checked by the ingress itself, after a vendor's signature or a source's key (INGEST_PATHS)
     ("POST", "/ingest/v1/sources/*", INGEST),
 )

@@ -15,7 +15,7 @@ from query_api.access import Audit
 from query_api.auth import Authenticator
 from query_api.hub import Hub
 from schemas.channel_event import ChannelEvent
-from storage.base import InteractionStore
+from storage.base import InteractionStore, PartyDirectory
 from storage.changes import Change
 
 Intake = Callable[[Sequence[tuple[ChannelEvent, Change]]], Awaitable[None]]
@@ -30,6 +30,7 @@ class State:
     authenticator: Authenticator | None  # None: auth is off
     audit: Audit
     intake: Intake
+    directory: PartyDirectory
     sources: dict[str, Source] = field(default_factory=dict)  # the sources file's
     links: ReferenceLinks = field(init=False)  # of every interaction the API shows
 

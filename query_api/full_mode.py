@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from ingest.adapters.tmf683 import event_for
 from interaction_hub import tracing
+from interaction_hub.directory import SearchDirectory
 from interaction_hub.health import engine_ready, first_reason, kafka_ready
 from interaction_hub.privacy import markers, send_markers
 from interaction_hub.topics import partitions_of
@@ -97,6 +98,7 @@ class LogBackedStore:
         self._producer = AIOKafkaProducer(**kafka, acks="all", enable_idempotence=True)
         self._timeout_s = timeout_s
         self._erase_timeout_s = erase_timeout_s
+        self.directory = SearchDirectory(search, self.publish_raw)
 
     async def start(self) -> None:
         await self._producer.start()
@@ -171,7 +173,9 @@ class LogBackedStore:
     async def erase_party(self, party_id: str, notify: Notify) -> builtins.list[str]:
         """Publish an erase marker into every raw partition and wait until every partition's worker
         applied it: then everything published before it that named the party is gone, for good."""
-        return await self._erase(party_id=party_id)
+        erased = await self._erase(party_id=party_id)
+        await self.directory.remove_party(party_id)  # its holdings go too: nothing links to it again
+        return erased
 
     async def expired(self, cutoff: datetime) -> builtins.list[Document]:
         return [doc async for doc in privacy.expired_documents(self.search, cutoff)]

@@ -4,7 +4,9 @@ parties (storage/identity.py).
 A key is a short string, the same whichever channel or person wrote the value:
 - `phone:+351912345678`: a phone number in E.164. National forms need the source's region
   (`phone_region`, e.g. "PT"); a WhatsApp `wa_id` is a number without its `+`. `tel:`, `sip:` and
-  `whatsapp:` prefixes are dropped. A value that cannot be a phone number of its region is no key.
+  `whatsapp:` prefixes are dropped. An international number whose length its country's plan does
+  not allow (test numbers, vendors' examples) is kept as its digits, `+` and 7 to 15 of them, so
+  it still matches itself; anything else that is not a phone number of its region is no key.
 - `email:ana@example.com`: an email address with its domain in IDNA ASCII form (`ana@exämple.pt`
   and `ana@xn--exmple-cua.pt` are one address) and the whole address in lower case. Mail servers may
   treat the local part's case as significant; in practice none does, and people type addresses in
@@ -34,6 +36,8 @@ MAX_VALUE = 256
 _SCHEME = re.compile(r"^[a-z0-9][a-z0-9.-]{0,39}$")
 _PREFIXES = ("tel:", "sip:", "whatsapp:")
 _REGION = re.compile(r"^[A-Z]{2}$")
+_SEPARATORS = re.compile(r"[\s().-]")
+_INTERNATIONAL = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
 
 def phone_key(text: str, region: str | None = None) -> str | None:
@@ -52,9 +56,10 @@ def phone_key(text: str, region: str | None = None) -> str | None:
         number = phonenumbers.parse(value, region.upper() if region and _REGION.match(region.upper()) else None)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_possible_number(number):
-        return None
-    return f"{PHONE}:{phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)}"
+    if phonenumbers.is_possible_number(number):
+        return f"{PHONE}:{phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)}"
+    digits = _SEPARATORS.sub("", value)
+    return f"{PHONE}:{digits}" if _INTERNATIONAL.match(digits) else None
 
 
 def email_key(text: str) -> str | None:
@@ -87,16 +92,20 @@ def identifier_key(entry: Any, region: str | None = None) -> str | None:
     """The key of a `customerIdentifier` entry ({kind, value, scheme}, ingest/formats), or None."""
     if not isinstance(entry, dict) or not isinstance(entry.get("value"), str):
         return None
-    kind, value = entry.get("kind"), entry["value"]
+    kind, value, scheme = entry.get("kind"), entry["value"], entry.get("scheme")
     if kind == PHONE:
+        if scheme == "whatsapp" and value.strip().isdigit():
+            return phone_key("+" + value.strip())  # a wa_id: international digits without their '+'
         return phone_key(value, region)
     if kind == EMAIL:
         return email_key(value)
     if kind == CRM:
-        return opaque_key(entry.get("scheme") or CRM, value)
-    if kind in ("platform", "web"):
-        return opaque_key(entry.get("scheme") or "", value)
-    return None
+        scheme = scheme or CRM
+    elif kind not in ("platform", "web") or not isinstance(scheme, str):
+        return None
+    if value.lower().startswith(f"{scheme}:"):  # a SIP address written as a URI: its scheme once
+        value = value[len(scheme) + 1 :]
+    return opaque_key(scheme, value)
 
 
 def contact_key(text: str, region: str | None = None) -> str | None:

@@ -11,6 +11,7 @@ before, no end means still. Other media (postal addresses, fax) are kept but lin
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -20,6 +21,8 @@ from schemas.identifiers import email_key, opaque_key, phone_key, value_of
 from schemas.party_interaction import TimePeriod
 
 MAX_CONTACT_MEDIA = 100
+PARTY_ID = re.compile(r"[A-Za-z0-9._~:@-]{1,256}")
+"""What a party id may be: it goes into URLs and queries as it is."""
 Text = Annotated[str, Field(max_length=256)]
 _GENERIC_SOCIAL = {"social", "socialnetwork", "socialmedia", "social-network", "social-media"}
 _IDENTIFIERS = ("phoneNumber", "emailAddress", "socialNetworkId")
@@ -136,3 +139,47 @@ def valid_for(medium: dict[str, Any]) -> tuple[float | None, float | None]:
     period = medium.get("validFor") or {}
     start, end = period.get("startDateTime"), period.get("endDateTime")
     return (epoch_seconds(start) if start else None, epoch_seconds(end) if end else None)
+
+
+# -- TMF632 Party Management: resources and events ---------------------------------------------
+
+PARTY_EVENT = re.compile(r"^(Individual|Organization)(Create|AttributeValueChange|StateChange|Delete)Event$")
+MAX_NAME = 256
+
+
+def party_from_tmf632(resource: Any, referred_type: str, region: str | None = None) -> Party:
+    """A directory entry from a TMF632 Individual or Organization (ValueError naming the problem).
+    Its name is `fullName` (else given and family name) or `tradingName`/`name`; without a
+    `contactMedium` it has none (an event's caller decides whether to keep what was there)."""
+    if not isinstance(resource, dict):
+        raise ValueError(f"a TMF632 {referred_type} is a JSON object")
+    party_id = resource.get("id")
+    if not isinstance(party_id, str) or not PARTY_ID.fullmatch(party_id):
+        raise ValueError(f"{referred_type}.id: 1 to 256 letters, digits or ._~:@- expected")
+    if referred_type == "Individual":
+        given = " ".join(str(resource[k]) for k in ("givenName", "familyName") if isinstance(resource.get(k), str))
+        name = resource.get("fullName") or resource.get("formattedName") or given or None
+    else:
+        name = resource.get("tradingName") or resource.get("name") or None
+    media = contact_media(resource.get("contactMedium") or [], region)
+    return Party.model_validate(
+        {
+            "id": party_id,
+            "name": str(name)[:MAX_NAME] if name else None,
+            "@referredType": referred_type,
+            "contactMedium": media,
+        }
+    )
+
+
+def party_event(event: Any, region: str | None = None) -> tuple[str, Party, bool]:
+    """(what, party, carries contact media) for a TMF632 event: what is `put` or `delete`."""
+    if not isinstance(event, dict) or not isinstance(event.get("eventType"), str):
+        raise ValueError("a TMF632 event is a JSON object with an eventType")
+    match = PARTY_EVENT.match(event["eventType"])
+    if match is None:
+        raise ValueError(f"eventType {event['eventType'][:80]!r}: not an Individual or Organization event")
+    referred_type, what = match.groups()
+    resource = (event.get("event") or {}).get(referred_type[0].lower() + referred_type[1:])
+    party = party_from_tmf632(resource, referred_type, region)
+    return ("delete" if what == "Delete" else "put"), party, isinstance(resource, dict) and "contactMedium" in resource

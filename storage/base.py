@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
+from schemas.party import Party
 from storage.changes import Change, Outcome
 from storage.kpis import KpiGroups, KpiQuery
 from storage.query import Page, Query
@@ -84,6 +85,36 @@ class PrivacyStore(Protocol):
 
     def export_party(self, party_id: str) -> AsyncIterator[bytes]:
         """Every interaction naming the party, as JSON, read page by page (constant memory)."""
+        ...
+
+
+class PartyDirectory(Protocol):
+    """The parties and the identifiers they hold over time (storage/identity.py): the embedded
+    store itself, or in full mode the engine's directory index with relink events through Kafka
+    (interaction_hub/directory.py). Each change re-resolves every interaction it touches: at once
+    in the embedded store, by the workers in full mode. Refusals are storage.changes.Invalid."""
+
+    async def party(self, party_id: str) -> Party | None: ...
+
+    async def put_parties(self, parties: Sequence[Party], notify: Notify) -> int:
+        """Store the parties, each replacing what the directory held of it; how many interactions
+        were (embedded) or are being (full mode) resolved again."""
+        ...
+
+    async def remove_party(self, party_id: str, notify: Notify) -> int: ...
+
+    async def merge_parties(self, survivor_id: str, duplicate_id: str, notify: Notify) -> int: ...
+
+    async def holders(self, key: str, at: float | None) -> list[tuple[Party, Document]]:
+        """The parties holding the identifier key at `at` (None: ever), each with its contact medium."""
+        ...
+
+    async def carried(self, key: str) -> int:
+        """How many interactions carry the identifier key."""
+        ...
+
+    async def shared_contacts(self, limit: int) -> list[Document]:
+        """Identifier keys held by several parties at once, with the parties."""
         ...
 
 

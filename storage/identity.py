@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from schemas.common import epoch_seconds
-from schemas.party import medium_key, valid_for
+from schemas.party import Party, medium_key, valid_for
 from schemas.party_interaction import MAX_ITEMS
 
 Document = dict[str, Any]
@@ -65,6 +65,18 @@ def holdings_of(party_id: str, media: Iterable[Document], name: str | None, refe
             start, end = valid_for(medium)
             found.append(Holding(party_id, key, start, end, name, referred_type))
     return found
+
+
+def sharing(holdings: Iterable[Holding]) -> list[str]:
+    """The parties whose holdings of one key overlap another party's in time (a shared identifier)."""
+    spans = list(holdings)
+    return sorted({a.party_id for a in spans for b in spans if a.party_id != b.party_id and _overlap(a, b)})
+
+
+def _overlap(one: Holding, other: Holding) -> bool:
+    start = max((s for s in (one.start, other.start) if s is not None), default=None)
+    end = min((e for e in (one.end, other.end) if e is not None), default=None)
+    return start is None or end is None or start < end
 
 
 def keys_of(doc: Document | None) -> list[str]:
@@ -180,6 +192,27 @@ def renamed(doc: Document, renames: Mapping[str, str]) -> Document:
     if isinstance(resolution, dict) and resolution.get("partyId") in renames:
         out[RESOLUTION] = {**resolution, "partyId": renames[resolution["partyId"]]}
     return out
+
+
+def merged(survivor_id: str, survivor: Party | None, duplicate_id: str, duplicate: Party | None) -> list[Party]:
+    """What the directory holds after merging the duplicate into the survivor: the survivor with
+    the duplicate's contact media too, the duplicate as a pointer to it. ValueError for a merge
+    that cannot be (a party into itself, into a party merged away, a duplicate merged elsewhere);
+    merging again changes nothing."""
+    if survivor_id == duplicate_id:
+        raise ValueError("a party cannot be merged into itself")
+    if survivor is not None and survivor.mergedInto:
+        raise ValueError(f"party '{survivor_id}' was itself merged into '{survivor.mergedInto}'")
+    if duplicate is not None and duplicate.mergedInto not in (None, survivor_id):
+        raise ValueError(f"party '{duplicate_id}' was already merged into '{duplicate.mergedInto}'")
+    name = duplicate.name if duplicate else None
+    kind = duplicate.referredType if duplicate else "Individual"
+    base = survivor or Party.model_validate({"id": survivor_id, "name": name, "@referredType": kind})
+    moved = [m for m in (duplicate.contactMedium if duplicate else []) if m not in base.contactMedium]
+    return [
+        base.model_copy(update={"contactMedium": base.contactMedium + moved}),
+        Party(id=duplicate_id, name=name, mergedInto=survivor_id),
+    ]
 
 
 def resolver(holdings: Holdings) -> Resolver:

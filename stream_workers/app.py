@@ -20,7 +20,7 @@ import logging
 import signal
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from aiokafka import AIOKafkaProducer
 
 from ingest.sources import load as load_sources
 from interaction_hub.backoff import until_done
+from interaction_hub.directory import SearchDirectory
 from interaction_hub.kafka_client import faust_credentials, kafka_options
 from interaction_hub.search_client import search_client
 from interaction_hub.settings import Settings
@@ -46,6 +47,7 @@ from stream_workers.erasures import ErasureLog
 from stream_workers.feeds import Bridged, bridge, feeds
 from stream_workers.notifier import Notifier
 from stream_workers.operations import WorkerState
+from stream_workers.party_events import apply_party_events
 from stream_workers.pipeline import BatchResult, Message, Projector
 
 log = logging.getLogger(__name__)
@@ -207,6 +209,34 @@ def create_worker(settings: Settings, status: WorkerState | None = None) -> faus
             finally:
                 await producer.stop()
 
+    if settings.party_events_topic:
+        party_topic = app.topic(settings.party_events_topic, key_type=bytes, value_type=bytes, internal=False)
+
+        @app.agent(party_topic, concurrency=1)
+        async def keep_directory(stream: faust.StreamT[bytes]) -> None:
+            """TMF632 Party Management events into the party directory (stream_workers/party_events.py)."""
+            client = search_client(settings)
+            store = SearchStore(client, settings.index_alias)
+            producer = AIOKafkaProducer(**kafka_options(settings), acks="all", enable_idempotence=True)
+            await producer.start()
+            directory = SearchDirectory(store, partial(send_raw, producer))
+            try:
+                async for events, ack in batches(stream, settings.worker_batch_size, settings.worker_batch_seconds):
+                    batch = [_message(e) for e in events]
+                    letters = await until_done(
+                        "keeping the party directory",
+                        partial(apply_party_events, batch, directory, settings.phone_region),
+                    )
+                    if letters:
+                        await until_done(
+                            "publishing dead letters", partial(send_bridged, producer, Bridged([], letters))
+                        )
+                        log.warning("%d party events dead-lettered to %s", len(letters), DLQ_TOPIC)
+                    await ack()
+            finally:
+                await producer.stop()
+                await store.close()
+
     async def assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
         if status is not None:
             status.assigned = True
@@ -267,6 +297,13 @@ async def send_bridged(producer: AIOKafkaProducer, result: Bridged) -> None:
         await producer.send(DLQ_TOPIC, value=letter.value, key=letter.key, headers=letter.headers())
         for letter in result.dead_letters
     ]
+    for future in futures:
+        await future
+
+
+async def send_raw(producer: AIOKafkaProducer, records: Sequence[tuple[bytes, bytes]]) -> None:
+    """(key, value) records on the raw topic, each acknowledged (acks=all)."""
+    futures = [await producer.send(RAW_TOPIC, value=value, key=key) for key, value in records]
     for future in futures:
         await future
 

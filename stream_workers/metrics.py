@@ -26,6 +26,11 @@ BULK_SECONDS = Histogram(
     "One bulk write to the engine, until it acknowledged (retries included)",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
+RESOLUTION_SECONDS = Histogram(
+    "ihub_worker_directory_read_seconds",
+    "One read of the party directory for a batch's identifier keys (identity resolution)",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
 FRESHNESS_SECONDS = Histogram(
     "ihub_worker_freshness_seconds",
     "From an event's Kafka timestamp to its change being in the index",

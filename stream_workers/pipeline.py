@@ -43,7 +43,8 @@ from schemas.common import describe, parse_date_time, utc_now
 from schemas.dead_letter import DeadLetter
 from schemas.erasure import ERASED_KIND, Marker, is_marker_key
 from schemas.events import changed_attributes
-from storage.changes import ABSENT, Change, Invalid, Outcome, Refused, apply
+from storage.changes import ABSENT, Change, Invalid, Outcome, Refused, State, apply
+from storage.identity import Resolver, keys_of, resolver
 from storage.privacy import erased_by, expired, redacted
 from storage.search import privacy
 from storage.search.store import IndexOp, SearchStore
@@ -179,11 +180,14 @@ class Projector:
         state = await self._retrying(
             "read current state", self.store.states, {p.change.interaction_id for p in pending}
         )
+        resolve = await self._resolver(pending, state)
         applied: list[_Pending] = []
         for item in pending:
             interaction_id = item.change.interaction_id
             try:
-                item.outcome = apply(state[interaction_id], item.change, href=self.resource_base + interaction_id)
+                item.outcome = apply(
+                    state[interaction_id], item.change, href=self.resource_base + interaction_id, resolve=resolve
+                )
             except Refused as exc:
                 self._reject(result, item, exc, "refused")
                 continue
@@ -210,6 +214,21 @@ class Projector:
                 if item.message.timestamp is not None:
                     metrics.FRESHNESS_SECONDS.observe(max(0.0, now - item.message.timestamp))
         metrics.count_by_channel(metrics.EVENTS_INDEXED, indexed)
+
+    async def _resolver(self, pending: Sequence[_Pending], state: dict[str, State]) -> Resolver:
+        """Identity resolution for this batch (storage/identity.py): one directory read for every
+        identifier key its changes and current states carry."""
+        keys: set[str] = set()
+        for item in pending:
+            if isinstance(item.change.body, dict):
+                keys.update(keys_of(item.change.body))
+            keys.update(keys_of(state[item.change.interaction_id].doc))
+        if not keys:
+            return resolver({})
+        started = time.perf_counter()
+        holdings = await self._retrying("read the party directory", self.store.directory.holdings, keys)
+        metrics.RESOLUTION_SECONDS.observe(time.perf_counter() - started)
+        return resolver(holdings)
 
     # -- erasure and retention (docs/privacy.md) --------------------------------------------
 

@@ -16,7 +16,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 ISSUER = "https://idp.example.test/realms/ihub"
 AUDIENCE = "interaction-hub"
-ALL = "interaction:read interaction:write interaction:delete hub:manage analytics:read party:erase party:export"
+ALL = (
+    "interaction:read interaction:write interaction:delete hub:manage analytics:read"
+    " party:erase party:export party:manage"
+)
 
 
 class Signer:

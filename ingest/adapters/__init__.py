@@ -13,9 +13,10 @@ from collections.abc import Callable
 from importlib.resources import files
 
 from ingest import formats
-from ingest.adapters import app, chat, email, ivr, social, store, tmf683, voice, web
+from ingest.adapters import app, chat, email, ivr, relink, social, store, tmf683, voice, web
 from ingest.adapters.common import AdapterError
 from schemas.channel_event import ChannelEvent
+from schemas.relink import RELINK_TYPE
 from storage.changes import Change
 
 __all__ = ["ADAPTERS", "AdapterError", "adapt", "sample_events"]
@@ -44,6 +45,8 @@ def adapt(event: ChannelEvent) -> Change:
     adapter = ADAPTERS.get(event.type)
     if adapter is not None:
         return adapter(event)
+    if event.type == RELINK_TYPE:  # the party directory's, not a channel's (schemas/relink.py)
+        return relink.relink(event)
     vendor = formats.FORMATS.get(event.type)
     if vendor is None:
         raise AdapterError(f"unknown event type {event.type!r}")

@@ -113,6 +113,9 @@ async def party_timeline(
         after=after,
         limit=limit,
     )
+    party = await state.directory.party(partyId)
+    if party is not None and party.mergedInto:
+        raise TmfError(404, f"party '{partyId}' was merged into '{party.mergedInto}'")
     page = await store_timeline(query)
     rest = orjson.dumps({"nextCursor": page.next_cursor, "facets": page.facets})
     body = b'{"items":[' + b",".join(map(state.links.body, page.items)) + b"]," + rest[1:]

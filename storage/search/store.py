@@ -24,6 +24,7 @@ from storage.query import Page, Query, UnsupportedQuery
 from storage.search import engine
 from storage.search.compiler import search_body
 from storage.search.contacts import ContactIndex
+from storage.search.directory import PartyIndex
 from storage.search.documents import (
     MAPPING_META,
     MAPPING_VERSION,
@@ -64,13 +65,15 @@ class OpResult:
 
 
 class SearchStore:
-    """The interactions behind `alias`, and FCR's contacts in `<alias>-contacts` (storage/search/contacts.py)."""
+    """The interactions behind `alias`, FCR's contacts in `<alias>-contacts` (storage/search/contacts.py)
+    and the party directory in `<alias>-parties` (storage/search/directory.py)."""
 
     def __init__(self, client: Any, alias: str = "ihub-interactions", *, replicas: int = 0):
         self.client = client
         self.alias = alias
         self.replicas = replicas  # replicas of each shard of the indices this store creates
         self.contacts = ContactIndex(client, f"{alias}-contacts", replicas=replicas)
+        self.directory = PartyIndex(client, f"{alias}-parties", replicas=replicas)
 
     # -- index management -------------------------------------------------------------------
 
@@ -97,6 +100,7 @@ class SearchStore:
             await engine.ensure_index(self.client, index, mappings=MAPPINGS, settings=self._settings())
             await engine.add_alias(self.client, index, self.alias)
         await self.contacts.ensure()
+        await self.directory.ensure()
         return index
 
     async def current_index(self) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 import orjson
 
 from schemas.party import Party, medium_key, valid_for
-from storage.identity import Holding, holdings_of
+from storage.identity import Holding, holdings_of, sharing
 
 DIRECTORY_SCHEMA = """
 -- the party directory: each party's display name, type and contact media (TMF632 ContactMedium,
@@ -164,23 +164,14 @@ def _valid(medium: dict[str, object], at: float | None) -> bool:
 
 
 def shared(conn: sqlite3.Connection, limit: int) -> list[dict[str, object]]:
-    """The keys held by more than one party at once (a family phone), with who and since when:
-    what identity resolution links to nobody, for data stewards."""
+    """The keys held by more than one party at once (a family phone), with who: what identity
+    resolution links to nobody, for data stewards."""
     found: list[dict[str, object]] = []
-    keys = conn.execute("SELECT key FROM holding GROUP BY key HAVING count(DISTINCT party) > 1 ORDER BY key").fetchall()
-    for (key,) in keys:
-        spans = conn.execute(
-            "SELECT party, start_at, end_at FROM holding WHERE key = ? ORDER BY party", (key,)
-        ).fetchall()
-        overlapping = sorted({a[0] for a in spans for b in spans if a[0] != b[0] and _overlap(a[1:], b[1:])})
+    keys = conn.execute("SELECT key FROM holding GROUP BY key HAVING count(DISTINCT party) > 1 ORDER BY key")
+    for (key,) in keys.fetchall():
+        overlapping = sharing(holdings(conn, [key])[key])
         if overlapping:
             found.append({"contact": key, "parties": overlapping})
             if len(found) >= limit:
                 break
     return found
-
-
-def _overlap(one: Sequence[float | None], other: Sequence[float | None]) -> bool:
-    start = max((s for s in (one[0], other[0]) if s is not None), default=None)
-    end = min((e for e in (one[1], other[1]) if e is not None), default=None)
-    return start is None or end is None or start < end

@@ -32,7 +32,7 @@ from schemas.common import utc_now
 from schemas.party import Party
 from storage.base import Document, DueDeliveries, Notify, StoredDocument, Subscriptions
 from storage.changes import ABSENT, Change, Invalid, Outcome, State, apply
-from storage.identity import RESOLUTION, keys_of, resolved
+from storage.identity import RESOLUTION, keys_of, merged, resolved
 from storage.kpis import KpiGroups, KpiQuery
 from storage.privacy import redacted
 from storage.query import Page, Query, SortKey, leaves, sort_value
@@ -317,22 +317,12 @@ class SqliteStore:
         How many interactions changed."""
 
         def transaction(conn: sqlite3.Connection) -> int:
-            survivor = directory.party(conn, survivor_id)
-            if survivor is not None and survivor.mergedInto:
-                raise Invalid(f"party '{survivor_id}' was itself merged into '{survivor.mergedInto}'")
-            duplicate = directory.party(conn, duplicate_id)
-            if duplicate is not None and duplicate.mergedInto not in (None, survivor_id):
-                raise Invalid(f"party '{duplicate_id}' was already merged into '{duplicate.mergedInto}'")
-            moved = duplicate.contactMedium if duplicate else []
-            base = survivor or Party(id=survivor_id, name=duplicate.name if duplicate else None)
-            media = base.contactMedium + [m for m in moved if m not in base.contactMedium]
-            keys = directory.put_parties(
-                conn,
-                [
-                    base.model_copy(update={"contactMedium": media}),
-                    Party(id=duplicate_id, name=duplicate.name if duplicate else None, mergedInto=survivor_id),
-                ],
-            )
+            survivor, duplicate = directory.party(conn, survivor_id), directory.party(conn, duplicate_id)
+            try:
+                parties = merged(survivor_id, survivor, duplicate_id, duplicate)
+            except ValueError as exc:
+                raise Invalid(str(exc)) from None
+            keys = directory.put_parties(conn, parties)
             ids = set(directory.carrying(conn, keys)) | set(directory.naming(conn, duplicate_id))
             return self._relink(conn, sorted(ids), notify, {duplicate_id: survivor_id})
 

@@ -139,7 +139,8 @@ def test_the_published_record_makes_a_completed_inbound_call():
     assert doc["externalIdentifier"] == [
         {"id": SAMPLE_CONTACT, "owner": SOURCE, "externalIdentifierType": "amazon-connect-contact"}
     ]
-    assert doc["customerIdentifier"] == [{"kind": "phone", "value": "+190011112222"}]
+    # longer than +1 numbers are, yet the number the vendor's example names: kept as its digits
+    assert doc["customerIdentifier"] == [{"kind": "phone", "value": "+190011112222", "id": "phone:+190011112222"}]
     assert doc["relatedParty"] == [
         {
             "id": "e7c9afb6-b1e1-4afa-b5b5-d1c9bc752b69",  # the agent's id in its ARN: a path can carry it

@@ -426,9 +426,6 @@ def test_a_dialled_leg_and_its_parent_call_point_at_each_other() -> None:
                     "id": "sip:maria@pbx.example.com",  # the key the directory looks up for this contact
                 }
             ],
-            marks=pytest.mark.xfail(
-                strict=True, reason="the key of a SIP URI repeats its scheme: sip:sip:maria@pbx.example.com"
-            ),
         ),
         (
             "client:maria",
