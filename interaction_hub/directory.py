@@ -66,6 +66,7 @@ class SearchDirectory:
         return await self.index.shared(limit)
 
     async def _relink(self, keys: set[str], also: Sequence[str] = (), renames: dict[str, str] | None = None) -> int:
+        await self.index.bump()  # after the parties are written, before the search (storage/search/directory.py)
         ids = sorted(set(await directory.carrying(self.search.client, self.search.alias, keys)) | set(also))
         events = relink_events(ids, renames)
         await self._send([(event.data["interactionId"].encode(), event.to_bytes()) for event in events])

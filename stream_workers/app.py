@@ -322,7 +322,7 @@ async def update_contacts(records: list[dict[str, Any]], index: ContactIndex, ac
 
 
 async def publish(producer: AIOKafkaProducer, result: BatchResult) -> None:
-    """Dead letters and change records, all acknowledged by the brokers before returning.
+    """Dead letters, change records and relink events, all acknowledged by the brokers before returning.
 
     Retried until the brokers take them: faust acks a batch even when its body raises, and a
     dead letter is the only copy of a bad event's verdict.
@@ -336,6 +336,7 @@ async def publish(producer: AIOKafkaProducer, result: BatchResult) -> None:
         futures += [
             await producer.send(CHANGES_TOPIC, value=orjson.dumps(record), key=key) for key, record in result.changes
         ]
+        futures += [await producer.send(RAW_TOPIC, value=value, key=key) for key, value in result.relinks]
         for future in futures:
             await future
 

@@ -43,6 +43,7 @@ from schemas.common import describe, parse_date_time, utc_now
 from schemas.dead_letter import DeadLetter
 from schemas.erasure import ERASED_KIND, Marker, is_marker_key
 from schemas.events import changed_attributes
+from schemas.relink import relink_events
 from storage.changes import ABSENT, Change, Invalid, Outcome, Refused, State, apply
 from storage.identity import Resolver, keys_of, resolver
 from storage.privacy import erased_by, expired, redacted
@@ -70,6 +71,8 @@ class BatchResult:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     # (key, record): published as JSON, and first read by the notifier and the contacts in this process
     changes: list[tuple[bytes, dict[str, Any]]] = field(default_factory=list)
+    # (key, value): relink events for the raw topic (schemas/relink.py)
+    relinks: list[tuple[bytes, bytes]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -180,7 +183,7 @@ class Projector:
         state = await self._retrying(
             "read current state", self.store.states, {p.change.interaction_id for p in pending}
         )
-        resolve = await self._resolver(pending, state)
+        resolve, generation = await self._resolver(pending, state)
         applied: list[_Pending] = []
         for item in pending:
             interaction_id = item.change.interaction_id
@@ -202,6 +205,8 @@ class Projector:
         refresh = any(p.event.source == API_SOURCE for p in applied)  # read-your-writes for the API
         with tracing.batch_span("bulk write", (p.message.headers for p in applied)):
             failed = await self._write(ops, refresh=refresh)
+        if generation is not None:
+            await self._relink_if_the_directory_moved(generation, [i for i in dirty if keys_of(state[i].doc)], result)
         now = time.time()
         indexed: Counter[str | None] = Counter()  # by event type
         for item in applied:
@@ -215,20 +220,32 @@ class Projector:
                     metrics.FRESHNESS_SECONDS.observe(max(0.0, now - item.message.timestamp))
         metrics.count_by_channel(metrics.EVENTS_INDEXED, indexed)
 
-    async def _resolver(self, pending: Sequence[_Pending], state: dict[str, State]) -> Resolver:
+    async def _resolver(self, pending: Sequence[_Pending], state: dict[str, State]) -> tuple[Resolver, int | None]:
         """Identity resolution for this batch (storage/identity.py): one directory read for every
-        identifier key its changes and current states carry."""
+        identifier key its changes and current states carry; and the directory's generation read
+        just before it (None: the batch carries no keys)."""
         keys: set[str] = set()
         for item in pending:
             if isinstance(item.change.body, dict):
                 keys.update(keys_of(item.change.body))
             keys.update(keys_of(state[item.change.interaction_id].doc))
         if not keys:
-            return resolver({})
+            return resolver({}), None
         started = time.perf_counter()
-        holdings = await self._retrying("read the party directory", self.store.directory.holdings, keys)
+        directory = self.store.directory
+        generation = await self._retrying("read the party directory", directory.generation)
+        holdings = await self._retrying("read the party directory", directory.holdings, keys)
         metrics.RESOLUTION_SECONDS.observe(time.perf_counter() - started)
-        return resolver(holdings)
+        return resolver(holdings), generation
+
+    async def _relink_if_the_directory_moved(self, before: int, written: list[str], result: BatchResult) -> None:
+        """A directory change made while this batch was resolved and written may have looked for
+        the interactions to relink before these were written: relink them (storage/search/directory.py)."""
+        if not written or await self._retrying("read the party directory", self.store.directory.generation) == before:
+            return
+        result.relinks.extend(
+            (event.data["interactionId"].encode(), event.to_bytes()) for event in relink_events(written)
+        )
 
     # -- erasure and retention (docs/privacy.md) --------------------------------------------
 

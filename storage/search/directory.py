@@ -5,6 +5,12 @@ import` and the Party Management events (interaction_hub/directory.py).
 
 Writes wait for a refresh: whoever re-resolves interactions after a directory change (the workers,
 on the relink events that change publishes) must read the new holdings.
+
+The generation (a document of its own, whose version every change bumps after writing its parties
+and before it looks for the interactions to relink) closes the one gap: a worker that read the
+holdings before a change and writes an interaction after that change's search. The worker reads the
+generation before its directory read and again after its write; when it moved, it relinks what it
+wrote itself (stream_workers/pipeline.py).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ SETTINGS: dict[str, Any] = {"number_of_shards": 1, "refresh_interval": "1s"}
 IDENTIFIER_FIELD = field("s", "customerIdentifier.id")  # the interactions' identifier keys
 PAGE = 1000
 MAX_HOLDERS = 10_000  # parties read for one batch's keys (a shared number has a few, not thousands)
+GENERATION = "#generation"  # no party id can be this (schemas.party.PARTY_ID)
 
 
 class PartyIndex:
@@ -40,6 +47,14 @@ class PartyIndex:
     async def ensure(self) -> None:
         settings = {**SETTINGS, "number_of_replicas": self.replicas}
         await engine.ensure_index(self.client, self.index, mappings=MAPPINGS, settings=settings)
+
+    async def generation(self) -> int:
+        """How many changes the directory has had (realtime)."""
+        found = await engine.get_document(self.client, self.index, GENERATION)
+        return 0 if found is None else found[0]
+
+    async def bump(self) -> int:
+        return await engine.touch_document(self.client, self.index, GENERATION)
 
     async def holdings(self, keys: Iterable[str]) -> dict[str, list[Holding]]:
         """Each key's holdings (one search for all of them)."""

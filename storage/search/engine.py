@@ -337,6 +337,12 @@ async def put_document(client: Any, index: str, doc_id: str, document: Mapping[s
     await client.index(index=index, id=doc_id, body=dict(document), refresh="wait_for")
 
 
+async def touch_document(client: Any, index: str, doc_id: str) -> int:
+    """Write an empty document under `doc_id` (no refresh: GETs are realtime); its new version."""
+    answer = _body(await client.index(index=index, id=doc_id, body={}))
+    return int(answer["_version"])
+
+
 async def delete_document(client: Any, index: str, doc_id: str) -> bool:
     """Delete a document, visible to searches when this returns; whether there was one."""
     answer = await _ignoring_404(client, "delete", index=index, id=doc_id, refresh="wait_for")

@@ -189,3 +189,63 @@ def test_a_batch_leaves_nothing_for_the_cycle_collector():
             gc.enable()
 
     assert asyncio.run(unreachable_after_a_batch()) == 0
+
+
+class MemoryDirectory:
+    """The party directory as the projector reads it: holdings by key, and a generation that a
+    directory change (here: `moves`) bumps between the projector's two reads of it."""
+
+    def __init__(self, holdings: dict[str, list[Any]] | None = None, moves: bool = False) -> None:
+        self.held = holdings or {}
+        self.reads = 0
+        self.moves = moves
+
+    async def generation(self) -> int:
+        self.reads += 1
+        return self.reads if self.moves else 1
+
+    async def holdings(self, keys: Iterable[str]) -> dict[str, list[Any]]:
+        return {k: self.held[k] for k in keys if k in self.held}
+
+
+def vendor_call(number: str) -> ChannelEvent:
+    """An Amazon Connect contact record (the shape of the vendor's own) from `number`."""
+    from ingest.formats import FORMATS, wrap
+
+    record = {
+        "ContactId": "c-1",
+        "InstanceARN": "arn:aws:connect:eu-west-1:123456789012:instance/i-1",
+        "Channel": "VOICE",
+        "InitiationMethod": "INBOUND",
+        "InitiationTimestamp": at(0),
+        "DisconnectTimestamp": at(30),
+        "LastUpdateTimestamp": at(31),
+        "CustomerEndpoint": {"Address": number, "Type": "TELEPHONE_NUMBER"},
+    }
+    [found] = FORMATS["amazon-connect-ctr"].split(orjson.dumps(record), "application/json")
+    return wrap(found, "amazon-connect-ctr", "connect", {}, at(31))
+
+
+def test_an_interaction_is_linked_to_the_party_holding_its_number_as_it_is_folded():
+    from storage.identity import Holding
+
+    index = MemoryIndex()
+    index.directory = MemoryDirectory({"phone:+351912345678": [Holding("ana", "phone:+351912345678", name="Ana")]})
+    result = fold(index, vendor_call("+351 912 345 678"))
+    [stored] = index.docs.values()
+    assert stored.doc is not None
+    assert [p["id"] for p in stored.doc["relatedParty"] if p["role"] == "customer"] == ["ana"]
+    assert result.relinks == []  # the directory did not change meanwhile
+
+
+def test_a_directory_change_during_the_fold_relinks_what_the_batch_wrote():
+    """A directory change that searched for the interactions to relink before this batch wrote
+    them cannot have found them: the batch relinks them itself, through the raw topic."""
+    index = MemoryIndex()
+    index.directory = MemoryDirectory(moves=True)
+    result = fold(index, vendor_call("+351 912 345 678"))
+    [interaction_id] = index.docs
+    assert [(key, orjson.loads(value)["type"], orjson.loads(value)["data"]) for key, value in result.relinks] == [
+        (interaction_id.encode(), "ihub.party.relink", {"interactionId": interaction_id})
+    ]
+    assert [adapt(ChannelEvent.from_bytes(value)).kind for _, value in result.relinks] == ["link"]
