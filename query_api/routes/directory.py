@@ -18,7 +18,7 @@ import time
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from query_api.access import CurrentCaller
@@ -35,6 +35,34 @@ from storage.changes import Refused
 router = APIRouter(prefix="/ihub/v1", tags=["party directory"])
 
 MAX_CONTACT_CHARS = 320
+_TEXT = {"type": "string", "maxLength": 256}
+_PERIOD = {
+    "type": "object",
+    "properties": {
+        "startDateTime": {"type": "string", "format": "date-time"},
+        "endDateTime": {"type": "string", "format": "date-time"},
+    },
+}
+_IDENTIFIERS = {name: _TEXT for name in ("phoneNumber", "emailAddress", "socialNetworkId")}
+CONTACT_MEDIUM = {
+    "type": "object",
+    "description": "TMF632 ContactMedium: phoneNumber, emailAddress or socialNetworkId (typed by mediumType), "
+    "in characteristic or beside mediumType",
+    "required": ["mediumType"],
+    "properties": {
+        "mediumType": _TEXT,
+        "preferred": {"type": "boolean"},
+        "contactType": _TEXT,
+        "validFor": _PERIOD,
+        "characteristic": {"type": "object", "properties": {**_IDENTIFIERS, "contactType": _TEXT}},
+        **_IDENTIFIERS,
+    },
+}
+_BODY_ERRORS: dict[int | str, dict[str, Any]] = {
+    413: {"model": Error, "description": "The body is larger than the limit (IHUB_MAX_BODY_BYTES)"},
+    415: {"model": Error, "description": "A Content-Type other than application/json"},
+}
+_PARTY_ID = {"pattern": PARTY_ID.pattern}
 
 
 def _json(value: Any, status: int = 200) -> Response:
@@ -119,9 +147,14 @@ async def find_parties(
 @router.get(
     "/parties/{partyId}/contactMedium",
     summary="A party's contact media (TMF632 ContactMedium), as stored",
-    responses={404: {"model": Error, "description": "No such party (or merged into another: named)"}},
+    responses={
+        400: {"model": Error, "description": "A party id that no party can have"},
+        404: {"model": Error, "description": "No such party (or merged into another: named)"},
+    },
 )
-async def get_contact_media(partyId: str, state: AppState, caller: CurrentCaller) -> Response:
+async def get_contact_media(
+    partyId: Annotated[str, Path(json_schema_extra=_PARTY_ID)], state: AppState, caller: CurrentCaller
+) -> Response:
     _own(caller, partyId)
     return _json((await _existing(state, partyId)).contactMedium)
 
@@ -133,10 +166,17 @@ async def get_contact_media(partyId: str, state: AppState, caller: CurrentCaller
         200: {"description": "The stored, normalised contact media"},
         400: {"model": Error, "description": "Not a JSON array of valid ContactMedium"},
         409: {"model": Error, "description": "The party was merged into another"},
+        **_BODY_ERRORS,
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "array", "maxItems": 100, "items": CONTACT_MEDIUM}}},
+        }
     },
 )
 async def put_contact_media(
-    partyId: str,
+    partyId: Annotated[str, Path(json_schema_extra=_PARTY_ID)],
     request: Request,
     state: AppState,
     caller: CurrentCaller,
@@ -175,9 +215,30 @@ async def put_contact_media(
         200: {"description": "{partyId, merged, interactions: how many were (being) moved}"},
         400: {"model": Error, "description": "Not {partyId: <duplicate id>}"},
         409: {"model": Error, "description": "A merge that cannot be (into itself, into a merged party)"},
+        **_BODY_ERRORS,
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["partyId"],
+                        "additionalProperties": False,
+                        "properties": {"partyId": {"type": "string", **_PARTY_ID}},
+                    }
+                }
+            },
+        }
     },
 )
-async def merge_parties(survivorId: str, request: Request, state: AppState, caller: CurrentCaller) -> Response:
+async def merge_parties(
+    survivorId: Annotated[str, Path(json_schema_extra=_PARTY_ID)],
+    request: Request,
+    state: AppState,
+    caller: CurrentCaller,
+) -> Response:
     _own(caller, _checked_id(survivorId, "survivorId"))
     _, body = await read_json(request, state.settings.max_body_bytes, ("application/json",))
     duplicate = body.get("partyId") if isinstance(body, dict) else None
@@ -195,7 +256,10 @@ async def merge_parties(survivorId: str, request: Request, state: AppState, call
 @router.get(
     "/sharedContacts",
     summary="Identifiers several parties hold at once (linked to nobody automatically), for data stewards",
-    responses={200: {"description": "[{contact, parties}]"}},
+    responses={
+        200: {"description": "[{contact, parties}]"},
+        400: {"model": Error, "description": "A limit out of range"},
+    },
 )
 async def shared_contacts(state: AppState, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Response:
     return _json(await state.directory.shared_contacts(limit))
