@@ -235,11 +235,17 @@ class SqliteStore:
         each, its undelivered notifications, and one DeleteEvent each carrying its identity only.
         The ids removed (none the second time)."""
 
+        freed: set[str] = set()
+
         def find(conn: sqlite3.Connection) -> builtins.list[tuple[int, Document]]:
-            directory.remove_party(conn, party_id)  # its holdings go too: nothing links to it again
+            freed.update(directory.remove_party(conn, party_id))  # its holdings go too
             return privacy.party_rows(conn, party_id)
 
-        return await self._erase(find, notify, party_id)
+        def then(conn: sqlite3.Connection) -> None:
+            # another holder of what it shared may now be the only one
+            self._relink(conn, directory.carrying(conn, freed), notify)
+
+        return await self._erase(find, notify, party_id, then)
 
     async def expired(self, cutoff: datetime) -> builtins.list[Document]:
         """The interactions retention would purge at `cutoff` (what `ihub retention --dry-run` lists)."""
@@ -254,19 +260,21 @@ class SqliteStore:
         find: Callable[[sqlite3.Connection], builtins.list[tuple[int, Document]]],
         notify: Notify,
         party_id: str | None,
+        then: Callable[[sqlite3.Connection], None] | None = None,
     ) -> builtins.list[str]:
         def transaction(conn: sqlite3.Connection) -> builtins.list[str]:
             rows = find(conn)
-            if not rows:
-                return []
-            conn.execute("PRAGMA secure_delete = ON")  # freed pages are zeroed, not left readable in the file
-            try:
-                privacy.forget_notifications(conn, [doc["id"] for _, doc in rows])
-                for seq, doc in rows:
-                    self._remove(conn, seq, doc)
-                    outbox.enqueue(conn, notify(redacted(doc, party_id), None))
-            finally:
-                conn.execute("PRAGMA secure_delete = OFF")
+            if rows:
+                conn.execute("PRAGMA secure_delete = ON")  # freed pages are zeroed, not left readable in the file
+                try:
+                    privacy.forget_notifications(conn, [doc["id"] for _, doc in rows])
+                    for seq, doc in rows:
+                        self._remove(conn, seq, doc)
+                        outbox.enqueue(conn, notify(redacted(doc, party_id), None))
+                finally:
+                    conn.execute("PRAGMA secure_delete = OFF")
+            if then is not None:  # after the removal: it reads what is left
+                then(conn)
             return [doc["id"] for _, doc in rows]
 
         removed = await self._write(transaction)
@@ -298,7 +306,8 @@ class SqliteStore:
         (late binding, and unbinding). How many interactions changed."""
 
         def transaction(conn: sqlite3.Connection) -> int:
-            merged = [p.id for p in parties if (found := directory.party(conn, p.id)) and found.mergedInto]
+            held = directory.stored(conn, [p.id for p in parties])
+            merged = [p.id for p in parties if held.get(p.id)]
             if merged:
                 raise Invalid(f"party '{merged[0]}' was merged into another party")
             return self._relink(conn, directory.carrying(conn, directory.put_parties(conn, parties)), notify)

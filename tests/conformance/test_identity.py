@@ -327,3 +327,13 @@ def test_a_search_for_something_that_is_no_contact_is_a_400(hub, contact):
 def test_a_merge_body_must_name_the_duplicate(hub):
     for body in ({}, {"partyId": 7}, {"partyId": "a", "x": 1}, ["a"], {"partyId": "bad id"}):
         assert_tmf_error(hub.post(f"/ihub/v1/parties/p-{unique()}/merge", json=body), 400)
+
+
+def test_erasing_one_holder_of_a_shared_number_leaves_it_to_the_other(hub):
+    number, gone, stays = phone(), f"gone-{unique()}", f"stays-{unique()}"
+    assert hold(hub, gone, [mobile(number)]).status_code == 200
+    assert hold(hub, stays, [mobile(number)]).status_code == 200
+    shared_call = call(hub, number, "2026-05-03T10:00:00Z")
+    assert interaction(hub, shared_call)["customerResolution"] == {"status": "shared"}
+    assert hub.delete(f"/ihub/v1/parties/{gone}").json()["erased"] == 0  # the call never named it
+    settles(hub, shared_call, [stays])

@@ -43,7 +43,37 @@ def test_it_is_an_asyncapi_3_document_whose_references_all_resolve():
 
 def test_its_topics_are_the_codes():
     addresses = {channel["address"] for channel in DOCUMENT["channels"].values()}
-    assert addresses == {RAW_TOPIC, CHANGES_TOPIC, DLQ_TOPIC, AUDIT_TOPIC, ERASURES_TOPIC, "{feedTopic}"}
+    assert addresses == {
+        RAW_TOPIC,
+        CHANGES_TOPIC,
+        DLQ_TOPIC,
+        AUDIT_TOPIC,
+        ERASURES_TOPIC,
+        "{feedTopic}",
+        "{partyEventsTopic}",
+    }
+
+
+def test_the_relink_example_is_an_event_the_workers_apply():
+    from ingest.adapters import adapt
+    from schemas.relink import RELINK_TYPE
+
+    [example] = DOCUMENT["components"]["messages"]["relink"]["examples"]
+    event = ChannelEvent.model_validate(example["payload"])
+    assert event.type == RELINK_TYPE
+    change = adapt(event)
+    assert (change.kind, change.interaction_id, change.body) == (
+        "link",
+        example["payload"]["data"]["interactionId"],
+        {"renames": {"cust-7": "cust-42"}},
+    )
+
+
+def test_the_party_event_pattern_is_the_one_the_workers_read():
+    from schemas.party import PARTY_EVENT
+
+    schema = DOCUMENT["components"]["messages"]["partyEvent"]["payload"]["properties"]["eventType"]
+    assert schema["pattern"] == PARTY_EVENT.pattern
 
 
 def test_the_envelope_schema_is_the_models_and_every_schema_is_valid():
