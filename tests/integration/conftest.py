@@ -44,7 +44,7 @@ def isolated(kafka_bootstrap, search_url, tmp_path):
     for item in started:
         item.stop()
     httpx.delete(
-        f"{search_url}/test-{tag}-v1,test-{tag}-v2,test-{tag}-contacts,test-{tag}-subscriptions",
+        f"{search_url}/test-{tag}-v1,test-{tag}-v2,test-{tag}-contacts,test-{tag}-subscriptions,test-{tag}-parties",
         params={"ignore_unavailable": "true"},
         **engine_http(),
     )

@@ -105,7 +105,12 @@ def full_mode_store(request: pytest.FixtureRequest, name: str) -> Iterator[dict[
         # only this store's indices, by name (the engine refuses wildcard deletes): the versioned
         # index behind the alias, the subscriptions and the contacts
         behind = httpx.get(f"{search_url}/_alias/{tag}", **engine_http())
-        indices = [*(behind.json() if behind.status_code == 200 else {}), f"{tag}-subscriptions", f"{tag}-contacts"]
+        indices = [
+            *(behind.json() if behind.status_code == 200 else {}),
+            f"{tag}-subscriptions",
+            f"{tag}-contacts",
+            f"{tag}-parties",
+        ]
         httpx.delete(f"{search_url}/{','.join(indices)}", params={"ignore_unavailable": "true"}, **engine_http())
 
 
