@@ -11,7 +11,7 @@ with every interaction resolved against the directory as it is.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 from schemas.party import Party
@@ -66,8 +66,21 @@ class SearchDirectory:
         return await self.index.shared(limit)
 
     async def _relink(self, keys: set[str], also: Sequence[str] = (), renames: dict[str, str] | None = None) -> int:
+        """Relink events for every interaction carrying the keys, and `also`, a page at a time (a
+        number carried by a million interactions never sits in memory at once); how many."""
         await self.index.bump()  # after the parties are written, before the search (storage/search/directory.py)
-        ids = sorted(set(await directory.carrying(self.search.client, self.search.alias, keys)) | set(also))
-        events = relink_events(ids, renames)
-        await self._send([(event.data["interactionId"].encode(), event.to_bytes()) for event in events])
-        return len(ids)
+        sent: set[str] = set()
+        pages = directory.carrying(self.search.client, self.search.alias, keys)
+        async for page in _with(pages, list(also)):
+            fresh = [i for i in page if i not in sent]
+            events = relink_events(fresh, renames)
+            await self._send([(event.data["interactionId"].encode(), event.to_bytes()) for event in events])
+            sent.update(fresh)
+        return len(sent)
+
+
+async def _with(pages: AsyncIterator[list[str]], first: list[str]) -> AsyncIterator[list[str]]:
+    if first:
+        yield first
+    async for page in pages:
+        yield page

@@ -15,8 +15,9 @@ wrote itself (stream_workers/pipeline.py).
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 import orjson
@@ -26,6 +27,7 @@ from storage.identity import Holding, holdings_of, sharing
 from storage.search import engine
 from storage.search.documents import MAX_KEYWORD_CHARS, field
 
+log = logging.getLogger(__name__)
 _KEYWORD = {"type": "keyword", "ignore_above": MAX_KEYWORD_CHARS}
 MAPPINGS: dict[str, Any] = {
     "dynamic": False,  # the party itself and its holdings are kept in _source only
@@ -57,23 +59,27 @@ class PartyIndex:
         return await engine.touch_document(self.client, self.index, GENERATION)
 
     async def holdings(self, keys: Iterable[str]) -> dict[str, list[Holding]]:
-        """Each key's holdings (one search for all of them)."""
-        wanted = set(keys)
+        """Each key's holdings (one search per PAGE keys: one for a batch of channel events)."""
+        wanted = sorted(set(keys))
         found: dict[str, list[Holding]] = defaultdict(list)
-        if not wanted:
-            return found
-        body = {
-            "query": {"terms": {"keys": sorted(wanted)}},
-            "size": MAX_HOLDERS,
-            "track_total_hits": False,
-            "_source": ["holdings", "name", "@referredType"],
-        }
-        for hit in (await engine.search(self.client, self.index, body))["hits"]["hits"]:
-            source = hit["_source"]
-            name, referred_type = source.get("name"), source.get("@referredType", "Individual")
-            for key, start, end in source.get("holdings", ()):
-                if key in wanted:
-                    found[key].append(Holding(hit["_id"], key, start, end, name, referred_type))
+        for start in range(0, len(wanted), PAGE):
+            chunk = wanted[start : start + PAGE]
+            body = {
+                "query": {"terms": {"keys": chunk}},
+                "size": MAX_HOLDERS,
+                "track_total_hits": False,
+                "_source": ["holdings", "name", "@referredType"],
+            }
+            hits = (await engine.search(self.client, self.index, body))["hits"]["hits"]
+            if len(hits) == MAX_HOLDERS:
+                log.warning("%d identifiers are held by more than %d parties: the first read", len(chunk), len(hits))
+            asked = set(chunk)
+            for hit in hits:
+                source = hit["_source"]
+                name, referred_type = source.get("name"), source.get("@referredType", "Individual")
+                for key, start_at, end_at in source.get("holdings", ()):
+                    if key in asked:
+                        found[key].append(Holding(hit["_id"], key, start_at, end_at, name, referred_type))
         return found
 
     async def party(self, party_id: str) -> Party | None:
@@ -155,24 +161,23 @@ def _party(source: dict[str, Any]) -> Party:
     return Party.model_validate({k: v for k, v in source.items() if k not in ("keys", "holdings")})
 
 
-async def carrying(client: Any, alias: str, keys: Iterable[str]) -> list[str]:
-    """The ids of the interactions that carry any of the identifier keys (after a refresh, so every
-    write acknowledged before is seen)."""
+async def carrying(client: Any, alias: str, keys: Iterable[str]) -> AsyncIterator[list[str]]:
+    """The ids of the interactions that carry any of the identifier keys, a page at a time (after a
+    refresh, so every write acknowledged before is seen; an id may come in two pages)."""
     wanted = sorted(set(keys))
     if not wanted:
-        return []
+        return
     await engine.refresh(client, alias)
-    found: list[str] = []
     for start in range(0, len(wanted), PAGE):
         query = {"terms": {IDENTIFIER_FIELD: wanted[start : start + PAGE]}}
         body: dict[str, Any] = {"query": query, "sort": [{"id": "asc"}], "size": PAGE, "_source": False}
         while True:
             hits = (await engine.search(client, alias, body))["hits"]["hits"]
-            found.extend(hit["_id"] for hit in hits)
+            if hits:
+                yield [hit["_id"] for hit in hits]
             if len(hits) < PAGE:
                 break
             body["search_after"] = hits[-1]["sort"]
-    return sorted(set(found))
 
 
 async def carried(client: Any, alias: str, key: str) -> int:
