@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from typing import Any
 
 import idna
@@ -71,13 +72,17 @@ def email_key(text: str) -> str | None:
     local, at, domain = value.rpartition("@")
     if not at or not local or not domain or len(local) > 64 or any(c.isspace() for c in local):
         return None
+    ascii_domain = _ascii_domain(domain.rstrip("."))
+    return None if ascii_domain is None else f"{EMAIL}:{local.lower()}@{ascii_domain}"
+
+
+@lru_cache(maxsize=4096)  # a few mail domains serve most customers
+def _ascii_domain(domain: str) -> str | None:
     try:
-        ascii_domain = idna.encode(domain.rstrip("."), uts46=True).decode("ascii")
+        ascii_domain = idna.encode(domain, uts46=True).decode("ascii")
     except (idna.IDNAError, UnicodeError, ValueError):
         return None
-    if "." not in ascii_domain:
-        return None
-    return f"{EMAIL}:{local.lower()}@{ascii_domain.lower()}"
+    return ascii_domain.lower() if "." in ascii_domain else None
 
 
 def opaque_key(scheme: str, text: str) -> str | None:
@@ -135,6 +140,8 @@ def _clean(text: Any) -> str | None:
     if not isinstance(text, str):
         return None
     value = text.strip()
-    if not value or len(value) > MAX_VALUE or any(unicodedata.category(c) in ("Cc", "Cf") for c in value):
+    if not value or len(value) > MAX_VALUE:
         return None
-    return value
+    if value.isascii():  # ASCII has no format characters, and its only unprintable ones are controls
+        return value if value.isprintable() else None
+    return None if any(unicodedata.category(c) in ("Cc", "Cf") for c in value) else value

@@ -54,6 +54,15 @@ def _settings(**flags: Any) -> Settings:
         raise typer.BadParameter(str(exc)) from None
 
 
+def _add_parties_commands() -> None:
+    from interaction_hub.cli.parties import parties_app  # it takes the options above
+
+    app.add_typer(parties_app, name="parties")
+
+
+_add_parties_commands()
+
+
 def _feeds(settings: Settings) -> list[str]:
     """The sources file's Kafka-fed topics (a problem in the file: one line each, exit 2)."""
     from ingest.sources import SourcesError, feed_topics, load

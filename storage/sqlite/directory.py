@@ -78,13 +78,24 @@ def keys_held(conn: sqlite3.Connection, party_id: str) -> set[str]:
     return {key for (key,) in conn.execute("SELECT key FROM holding WHERE party = ?", (party_id,))}
 
 
+def stored(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, str | None]:
+    """Which of the parties the directory holds: id -> the survivor it was merged into, or None."""
+    found: dict[str, str | None] = {}
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        rows = conn.execute(f"SELECT id, merged_into FROM party WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+        found.update(rows)
+    return found
+
+
 def put_parties(conn: sqlite3.Connection, parties: Sequence[Party]) -> set[str]:
     """Store each party as given (replacing what the directory held of it); the keys whose
     holders changed (held before or after)."""
-    ids = [p.id for p in parties]
+    # only parties held before have holdings to replace (a first import has none)
+    known = list(stored(conn, [p.id for p in parties]))
     touched: set[str] = set()
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
+    for start in range(0, len(known), _CHUNK):
+        chunk = known[start : start + _CHUNK]
         marks = ",".join("?" * len(chunk))
         touched.update(k for (k,) in conn.execute(f"SELECT key FROM holding WHERE party IN ({marks})", chunk))
         conn.execute(f"DELETE FROM holding WHERE party IN ({marks})", chunk)
