@@ -156,16 +156,17 @@ def party_from_tmf632(resource: Any, referred_type: str, region: str | None = No
     party_id = resource.get("id")
     if not isinstance(party_id, str) or not PARTY_ID.fullmatch(party_id):
         raise ValueError(f"{referred_type}.id: 1 to 256 letters, digits or ._~:@- expected")
+    texts = {k: v.strip() for k, v in resource.items() if isinstance(v, str) and v.strip()}  # names are text
     if referred_type == "Individual":
-        given = " ".join(str(resource[k]) for k in ("givenName", "familyName") if isinstance(resource.get(k), str))
-        name = resource.get("fullName") or resource.get("formattedName") or given or None
+        given = " ".join(texts[k] for k in ("givenName", "familyName") if k in texts)
+        name = texts.get("fullName") or texts.get("formattedName") or given or None
     else:
-        name = resource.get("tradingName") or resource.get("name") or None
+        name = texts.get("tradingName") or texts.get("name")
     media = contact_media(resource.get("contactMedium") or [], region)
     return Party.model_validate(
         {
             "id": party_id,
-            "name": str(name)[:MAX_NAME] if name else None,
+            "name": name[:MAX_NAME] if name else None,
             "@referredType": referred_type,
             "contactMedium": media,
         }
@@ -180,6 +181,9 @@ def party_event(event: Any, region: str | None = None) -> tuple[str, Party, bool
     if match is None:
         raise ValueError(f"eventType {event['eventType'][:80]!r}: not an Individual or Organization event")
     referred_type, what = match.groups()
-    resource = (event.get("event") or {}).get(referred_type[0].lower() + referred_type[1:])
+    payload = event.get("event")
+    if not isinstance(payload, dict):
+        raise ValueError("event: an object holding the party expected")
+    resource = payload.get(referred_type[0].lower() + referred_type[1:])
     party = party_from_tmf632(resource, referred_type, region)
     return ("delete" if what == "Delete" else "put"), party, isinstance(resource, dict) and "contactMedium" in resource

@@ -212,6 +212,7 @@ def test_party_management_events_link_move_and_unlink_vendor_records(hub_env, ka
                     "event": {"individual": {"id": ana, "contactMedium": [mobile_medium("call me")]}},
                 }
             ),
+            orjson.dumps({"eventType": "IndividualCreateEvent", "event": "x"}),
         ]
         produce(
             kafka_bootstrap,
@@ -230,6 +231,7 @@ def test_party_management_events_link_move_and_unlink_vendor_records(hub_env, ka
         assert "CustomerCreateEvent" in reasons[1]
         assert "Individual.id" in reasons[2]
         assert "contactMedium[0]" in reasons[3] and "phone number" in reasons[3]
+        assert "event" in reasons[4]
         # the organization was not touched by any of it
         settles(hub, mailed, [acme])
 
