@@ -1,17 +1,22 @@
-// Customer 360: a party's interactions, newest first, from GET /ihub/v1/parties/{id}/timeline.
-import { LIST, channelColor, channelLabel, formatDateTime, formatSeconds, getJson, icon, showEmptyStore, showError } from "./charts.js";
+// Customer 360: a party's interactions, newest first, from GET /ihub/v1/parties/{id}/timeline; or
+// those of a contact no party holds (the TMF list by customerIdentifier.id).
+import { LIST, channelColor, channelLabel, formatDateTime, formatSeconds, getJson, getList, icon, showEmptyStore, showError } from "./charts.js";
 import { READ, pageNeeding } from "./auth.js";
 import { h } from "./dom.js";
 
-const TIMELINE = (party) => `/ihub/v1/parties/${encodeURIComponent(party)}/timeline`;
+const DIRECTORY = "/ihub/v1/parties";
+const TIMELINE = (party) => `${DIRECTORY}/${encodeURIComponent(party)}/timeline`;
 const FACETS = ["channel", "status", "reason"];
 const KNOWN = new Set(["id", "href", "creationDate", "description", "reason", "status", "statusChangeDate", "channel",
-  "interactionDate", "note", "relatedParty", "direction", "interactionItem", "attachment", "interactionRelationship"]);
+  "interactionDate", "note", "relatedParty", "direction", "interactionItem", "attachment", "interactionRelationship",
+  "customerIdentifier", "customerResolution"]);
 
 const $ = (id) => document.getElementById(id);
 
 const state = {
   party: "",
+  partyName: "", // the directory's name of the party picked by a contact
+  contact: "", // or the key of a contact no party holds, whose interactions are shown
   selected: { channel: new Set(), status: new Set(), reason: new Set() },
   from: "", to: "", q: "",
   pageSize: 20,
@@ -40,6 +45,7 @@ function params(cursor) {
 function syncUrl() {
   const p = new URLSearchParams();
   if (state.party) p.set("party", state.party);
+  if (state.contact) p.set("contact", state.contact);
   for (const f of FACETS) if (state.selected[f].size) p.set(f, [...state.selected[f]].join(","));
   if (state.from) p.set("from", state.from);
   if (state.to) p.set("to", state.to);
@@ -72,7 +78,7 @@ async function loadSuggestions(auth) {
     if (!seen.size) box.append(h("span", { class: "label" }, "none yet"));
     for (const [id, name] of seen) {
       const chip = h("button", { type: "button", class: "chip", "data-party": id }, name || id, h("span", { class: "sub" }, id));
-      chip.addEventListener("click", () => openParty(id));
+      chip.addEventListener("click", () => openParty(id, name));
       box.appendChild(chip);
     }
   } catch (err) {
@@ -80,7 +86,7 @@ async function loadSuggestions(auth) {
   }
 }
 
-// -- the finder: a party id, else a name -----------------------------------------------------
+// -- the finder: a party id, else a contact (phone number, email address, scheme:id), else a name --
 
 const NAME_SEARCH_ITEMS = 200; // the most recent interactions naming a party of that name, read for the choice
 let finding = 0;
@@ -118,27 +124,77 @@ async function partiesNamed(text) {
   return [...found.values()];
 }
 
-function showMatches(text, parties) {
-  const box = $("matches");
-  box.replaceChildren();
-  box.classList.toggle("hidden", text === "");
-  if (!text) return;
-  if (!parties.length) {
-    box.append(h("span", { class: "label" }, `No party has the id or a name like “${text}”.`));
-    return;
-  }
-  box.append(h("span", { class: "label" }, `Parties named like “${text}”:`));
-  for (const party of parties) {
-    const kind = party["@referredType"] || party.role || "party";
-    const chip = h("button", { type: "button", class: "chip", "data-party": party.id },
-      party.name, h("span", { class: "sub" }, `${party.id} · ${kind}`));
-    chip.addEventListener("click", () => openParty(party.id));
-    box.append(chip);
+// A name has no digit, "@" or ":"; only other text is asked of the directory, which decides.
+const MIGHT_BE_CONTACT = /[\d@:]/;
+
+// What the directory answers for a contact as typed: the parties holding it ({id, name,
+// @referredType, contactMedium}), or [{contact, status: "unresolved", interactions}], or [];
+// null when the text is no contact (the directory's 400).
+async function holders(text) {
+  if (!MIGHT_BE_CONTACT.test(text)) return null;
+  try {
+    return await getJson(`${DIRECTORY}?${new URLSearchParams({ contact: text })}`);
+  } catch (err) {
+    if (err.status === 400) return null;
+    throw err;
   }
 }
 
-// What the finder box holds: a party with interactions by that id opens; otherwise the parties with
-// such a name are listed (the only one opens).
+// The box under the finder, emptied; shown while there is `text` to answer.
+function matchesBox(text) {
+  const box = $("matches");
+  box.replaceChildren();
+  box.classList.toggle("hidden", text === "");
+  return box;
+}
+
+const label = (text) => h("span", { class: "label" }, text);
+
+function partyChip(party, sub) {
+  const chip = h("button", { type: "button", class: "chip", "data-party": party.id },
+    party.name || party.id, h("span", { class: "sub" }, sub));
+  chip.addEventListener("click", () => openParty(party.id, party.name));
+  return chip;
+}
+
+function showMatches(text, parties) {
+  const box = matchesBox(text);
+  if (!text) return;
+  if (!parties.length) {
+    box.append(label(`No party has the id or a name like “${text}”.`));
+    return;
+  }
+  box.append(label(`Parties named like “${text}”:`));
+  for (const party of parties) box.append(partyChip(party, `${party.id} · ${party["@referredType"] || party.role || "party"}`));
+}
+
+// A TMF632 ContactMedium as its type and value, e.g. "mobile +351912345678".
+function mediumText(medium) {
+  const found = { ...medium, ...(medium.characteristic || {}) };
+  return [medium.mediumType, found.phoneNumber || found.emailAddress || found.socialNetworkId].filter(Boolean).join(" ");
+}
+
+function showHolders(text, held) {
+  const box = matchesBox(text);
+  const unresolved = held.find((entry) => entry.status === "unresolved");
+  if (unresolved) {
+    const count = unresolved.interactions;
+    const carry = count === 1 ? "1 interaction carries it" : `${count} interactions carry it`;
+    const show = h("button", { type: "button", class: "chip", "data-contact": unresolved.contact },
+      count === 1 ? "Show it" : `Show the ${count}`);
+    show.addEventListener("click", () => openContact(unresolved.contact));
+    box.append(label(`No party holds ${identifierText(unresolved.contact)}; ${carry}.`), show);
+  } else if (!held.length) {
+    box.append(label(`No party holds “${text}”, and no interaction carries it.`));
+  } else {
+    box.append(label(`Parties holding “${text}”:`));
+    for (const party of held) box.append(partyChip(party, `${party.id} · ${mediumText(party.contactMedium || {})}`));
+  }
+}
+
+// What the finder box holds: a party with interactions by that id opens; otherwise the parties
+// holding it as a contact are listed to pick from (or the contact, held by nobody, with its
+// interactions); otherwise the parties with such a name (the only one opens).
 async function find(text) {
   text = text.trim();
   if (!text) return;
@@ -149,10 +205,16 @@ async function find(text) {
     const byId = await getJson(`${TIMELINE(text)}?limit=1`);
     if (seq !== finding) return;
     if (byId.items.length) return openParty(text);
-    const parties = await partiesNamed(text);
+    const held = await holders(text);
     if (seq !== finding) return;
-    if (parties.length === 1) return openParty(parties[0].id);
-    showMatches(text, parties);
+    if (held) {
+      showHolders(text, held);
+    } else {
+      const parties = await partiesNamed(text);
+      if (seq !== finding) return;
+      if (parties.length === 1) return openParty(parties[0].id, parties[0].name);
+      showMatches(text, parties);
+    }
   } catch (err) {
     if (seq === finding) showError(`Could not find the party: ${err.message}`);
   }
@@ -161,27 +223,51 @@ async function find(text) {
 
 // -- timeline -------------------------------------------------------------------------------
 
-function openParty(id) {
+function openParty(id, name = "") {
   id = id.trim();
   if (!id) return;
-  finding++; // a find still under way gives way
-  showMatches("", []);
   $("party-input").value = id;
-  state.party = id;
+  show(id, name || "", "");
+}
+
+// The interactions carrying a contact key no party holds.
+function openContact(key) {
+  show("", "", key);
+}
+
+function show(party, partyName, contact) {
+  finding++; // a find still under way gives way
+  matchesBox("");
+  Object.assign(state, { party, partyName, contact });
   for (const f of FACETS) { state.selected[f].clear(); state.known[f].clear(); }
   state.from = state.to = state.q = "";
   $("from").value = $("to").value = $("q").value = "";
   load();
 }
 
+// A page of a contact's interactions, newest first, like a timeline's (the list pages by offset and
+// has no facets).
+async function contactPage(cursor) {
+  const offset = Number(cursor) || 0;
+  const p = new URLSearchParams({
+    "customerIdentifier.id": state.contact,
+    sort: "-interactionDate.startDateTime",
+    limit: String(state.pageSize),
+    offset: String(offset),
+  });
+  const { body, total } = await getList(`${LIST}?${p}`);
+  const next = offset + body.length;
+  return { items: body, total, nextCursor: body.length && next < total ? String(next) : null };
+}
+
 async function load(cursor = null) {
-  if (!state.party) return;
+  if (!state.party && !state.contact) return;
   const seq = ++state.seq;
   setBusy(true);
   showError("");
   syncUrl();
   try {
-    const page = await getJson(`${TIMELINE(state.party)}?${params(cursor)}`);
+    const page = state.contact ? await contactPage(cursor) : await getJson(`${TIMELINE(state.party)}?${params(cursor)}`);
     if (seq !== state.seq) return; // a newer request superseded this one
     state.items = cursor ? state.items.concat(page.items) : page.items;
     state.nextCursor = page.nextCursor;
@@ -196,24 +282,34 @@ async function load(cursor = null) {
 function render(page, fresh) {
   $("intro").classList.add("hidden");
   $("workspace").classList.remove("hidden");
+  // a contact's interactions come without facets to filter by
+  $("workspace").classList.toggle("single", !page.facets);
+  $("filters").classList.toggle("hidden", !page.facets);
   if (fresh) {
-    renderFacets(page.facets);
+    if (page.facets) renderFacets(page.facets);
     $("timeline").replaceChildren();
   }
   const list = $("timeline");
   const start = fresh ? 0 : list.children.length;
   for (const item of state.items.slice(start)) list.appendChild(renderItem(item));
 
-  const total = (page.facets.status || []).reduce((sum, f) => sum + f.count, 0);
+  const total = page.facets ? (page.facets.status || []).reduce((sum, f) => sum + f.count, 0) : page.total;
   $("total").textContent = String(total);
   $("shown-count").textContent = state.items.length ? `Showing ${state.items.length} of ${total}` : "";
   $("no-items").classList.toggle("hidden", state.items.length > 0);
   $("more").classList.toggle("hidden", !state.nextCursor);
 
+  if (state.contact) {
+    $("party-name").textContent = identifierText(state.contact);
+    $("party-id").textContent = "held by no party: its interactions are linked to nobody";
+    $("avatar").textContent = "?";
+    return;
+  }
   const me = findParty();
-  $("party-name").textContent = (me && me.name) || state.party;
+  const name = (me && me.name) || state.partyName || state.party;
+  $("party-name").textContent = name;
   $("party-id").textContent = me ? `${state.party} · ${me["@referredType"] || me.role || "party"}` : state.party;
-  const initials = ((me && me.name) || state.party).split(/[\s-]+/).filter(Boolean).slice(0, 2).map((w) => w[0].toUpperCase()).join("");
+  const initials = name.split(/[\s-]+/).filter(Boolean).slice(0, 2).map((w) => w[0].toUpperCase()).join("");
   $("avatar").textContent = initials || "?";
 }
 
@@ -265,7 +361,36 @@ function colored(element, color) {
   return element;
 }
 
+// A normalised identifier key (`phone:+351912345678`, `email:ana@example.com`, `crm:C-1`) as its
+// scheme and value.
+function identifierText(key) {
+  key = String(key);
+  const at = key.indexOf(":");
+  return at < 0 ? key : `${key.slice(0, at)} ${key.slice(at + 1)}`;
+}
+
+// Why an interaction carrying customer identifiers names no customer (storage/identity.py).
+const UNLINKED = {
+  unresolved: "customer not identified",
+  shared: "shared contact: not linked",
+  conflict: "contacts of different parties: not linked",
+};
+const unlinked = (status) => (Object.hasOwn(UNLINKED, status) ? UNLINKED[status] : null);
+
+// A short note on how the customer was found from the channel's identifiers, where it tells a CSR
+// something: linked by which identifier, or why nobody was linked.
+function resolutionNote(item) {
+  const r = item.customerResolution || {};
+  if (r.status === "linked" && r.identifier) {
+    return h("span", { class: "resolution linked" }, `linked by ${identifierText(r.identifier)}`);
+  }
+  if (!unlinked(r.status) || (r.status === "unresolved" && state.contact)) return null; // a contact's page says so
+  return h("span", { class: `resolution ${r.status}` }, unlinked(r.status));
+}
+
 const small = (text) => h("small", {}, text);
+// A related party's name where it carries one, with its id beside it.
+const nameAndId = (p) => (p.name ? [p.name, " ", small(`(${p.id})`)] : p.id);
 const badge = (status) => h("span", { class: `badge ${status || ""}` }, status || "–");
 
 function renderItem(item) {
@@ -273,11 +398,14 @@ function renderItem(item) {
   const key = channel.id || "other";
   const agent = roleParty(item, "agent");
   const store = roleParty(item, "store");
+  const customer = roleParty(item, "customer");
   const handling = handlingSeconds(item);
   const meta = [
     h("span", {}, channel.name || channelLabel(key)),
     item.status ? badge(item.status) : null,
     handling !== null ? h("span", { title: "handling time" }, icon("clock", "clock"), formatSeconds(handling)) : null,
+    customer && customer.id !== state.party ? h("span", {}, `customer ${customer.name || customer.id}`) : null,
+    resolutionNote(item),
     agent ? h("span", {}, `agent ${agent.name || agent.id}`) : null,
     store ? h("span", {}, `at ${store.name || store.id}`) : null,
     item.direction ? h("span", {}, item.direction) : null,
@@ -328,10 +456,20 @@ function details(item) {
   add("Handling", handling !== null ? [formatSeconds(handling), " ", small(`(${handling} s)`)] : "–");
   add("Created", formatDateTime(item.creationDate));
   const agent = roleParty(item, "agent");
-  add("Agent", agent ? agent.name || agent.id : "–");
+  add("Agent", agent ? nameAndId(agent) : "–");
   const others = (item.relatedParty || []).filter((p) => p.role !== "agent")
     .map((p) => [p.name || p.id, " ", small(`(${p.id}, ${p.role || ""})`)]);
   add("Related parties", others.length ? joined(others, () => h("br")) : "–");
+  // written by the channel adapters and resolution, yet read as data of any shape
+  const identifiers = (Array.isArray(item.customerIdentifier) ? item.customerIdentifier : [])
+    .map((i) => (i && i.id ? identifierText(i.id) : `${(i && i.kind) || ""} ${(i && i.value) || ""}`));
+  if (identifiers.length) add("Customer identifiers", joined(identifiers, () => ", "));
+  const resolution = item.customerResolution;
+  if (resolution && typeof resolution === "object") {
+    add("Identification", resolution.status === "linked"
+      ? [`linked to ${resolution.partyId} by `, identifierText(resolution.identifier || "")]
+      : [resolution.status || "–", unlinked(resolution.status) ? small(` (${unlinked(resolution.status)})`) : null]);
+  }
   const notes = item.note || [];
   add("Notes", notes.length
     ? h("ul", { class: "notes" }, notes.map((n) =>
@@ -382,6 +520,8 @@ async function init() {
     $("to").value = state.to = p.get("to") || "";
     $("q").value = state.q = p.get("q") || "";
     load();
+  } else if (p.get("contact")) {
+    openContact(p.get("contact"));
   } else {
     document.body.dataset.state = "ready";
   }

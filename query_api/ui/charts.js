@@ -213,13 +213,22 @@ export function barChart(container, rows, { max = null, name = "" } = {}) {
   });
 }
 
-/** GET a JSON resource of the API (with the signed-in user's token); the TMF Error's message on failure. */
+/** GET a JSON resource of the API (with the signed-in user's token); on failure an Error with the
+ * TMF Error's message and the answer's `status`. */
 export async function getJson(url) {
+  return (await getList(url)).body;
+}
+
+/** The same, with the list's total (its X-Total-Count header; null without one). */
+export async function getList(url) {
   const response = await apiFetch(url, { headers: { Accept: "application/json" } });
   const body = await response.json().catch(() => null);
-  if (response.status === 403) throw new Error(forbiddenMessage(response, body));
-  if (!response.ok) throw new Error((body && body.message) || `${response.status} ${response.statusText}`);
-  return body;
+  if (!response.ok) {
+    const message = response.status === 403 ? forbiddenMessage(response, body) : (body && body.message) || `${response.status} ${response.statusText}`;
+    throw Object.assign(new Error(message), { status: response.status });
+  }
+  const total = response.headers.get("X-Total-Count");
+  return { body, total: total === null ? null : Number(total) };
 }
 
 /** Show (or, with an empty message, hide) the page's error banner. */
