@@ -214,7 +214,8 @@ def demo(
 
     settings = _settings(store=store, data_dir=data_dir)
     made = asyncio.run(run_demo(settings, events, seed, parties, if_empty))
-    typer.echo(f"ihub: demo: {made} interactions")
+    if made is not None:
+        typer.echo(f"ihub: demo: {made} interactions")
 
 
 @app.command("ingest")
@@ -236,7 +237,8 @@ def ingest(
 
     settings = _settings(sources_file=sources_file, store=store, data_dir=data_dir)
     count = ingest_files(settings, load_source(settings, source), files, media_type)
-    typer.echo(f"ihub: {count} records of {source} {'stored' if settings.store == 'embedded' else 'published'}")
+    done = "stored" if settings.store == "embedded" else "published"
+    typer.echo(f"ihub: {count} record{'' if count == 1 else 's'} of {source} {done}")
 
 
 @app.command("import")

@@ -32,9 +32,10 @@ records name customers by phone number, address or platform id, which nothing re
 yet, so it is the bodies that fill customers' histories."""
 
 
-async def demo(settings: Settings, count: int, seed: int, parties: int, if_empty: bool = False) -> int:
+async def demo(settings: Settings, count: int, seed: int, parties: int, if_empty: bool = False) -> int | None:
     """About `count` interactions over the last 90 days; VENDOR_SHARE of them from vendor records.
-    Returns how many interactions it made exactly (vendor stories make one or a few each)."""
+    Returns how many interactions it made exactly (vendor stories make one or a few each); None
+    when `if_empty` found the store holding some (it says so)."""
     anchor = datetime.now(UTC).replace(microsecond=0)
     vendor = round(count * VENDOR_SHARE)
     if settings.store == "embedded":
@@ -44,7 +45,7 @@ async def demo(settings: Settings, count: int, seed: int, parties: int, if_empty
 
 async def _demo_embedded(
     settings: Settings, count: int, vendor: int, seed: int, parties: int, anchor: datetime, if_empty: bool
-) -> int:
+) -> int | None:
     from interaction_hub.cli.embedded import open_store
     from query_api.intake import embedded_intake
     from storage.query import Query
@@ -59,7 +60,7 @@ async def _demo_embedded(
         existing = (await store.list(Query(limit=0))).total
         if if_empty and existing:
             console.print(f"{settings.data_dir} already holds {existing} interactions; no demo data added")
-            return 0
+            return None
         with Progress(console=console) as progress:
             task = progress.add_task(
                 f"storing {count} interactions ({vendor} from vendor records) in {settings.data_dir}", total=count
