@@ -1,7 +1,9 @@
 """The API docs page (/docs): Swagger UI from the installed `swagger-ui-bundle-v2` package, so the
 page loads nothing from a third-party CDN (FastAPI's default page does). Its script is a file of its
 own, not inline, so the page runs under the Content-Security-Policy of query_api/page_policy.py.
-The page shows v4's OpenAPI (/openapi.json) or v5's (OPENAPI_V5), chosen at its top."""
+The page shows v4's OpenAPI (/openapi.json) or, at /docs?spec=v5, v5's (OPENAPI_V5): links at its
+top choose. (Swagger UI's standalone layout, whose bar picks among URLs, adds an inline style the
+policy refuses.)"""
 
 from __future__ import annotations
 
@@ -32,17 +34,22 @@ PAGE = """<!doctype html>
 <link rel="icon" href="{assets}/favicon-32x32.png">
 </head>
 <body>
+<nav aria-label="API versions">
+<a href="/docs">TMF683 v4</a> | <a href="/docs?spec=v5">TMF683 v5</a>
+</nav>
 <div id="swagger-ui"></div>
 <script src="{assets}/swagger-ui-bundle.js"></script>
-<script src="{assets}/swagger-ui-standalone-preset.js"></script>
 <script src="{init}"></script>
 </body>
 </html>
 """
 
-INIT_SCRIPT = """window.ui = SwaggerUIBundle(Object.assign({config}, {{
+INIT_SCRIPT = """var urls = {urls};
+var spec = new URLSearchParams(window.location.search).get("spec") === "v5" ? urls.v5 : urls.v4;
+window.ui = SwaggerUIBundle(Object.assign({config}, {{
+  url: spec,
   oauth2RedirectUrl: window.location.origin + {redirect},
-  presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
+  presets: [SwaggerUIBundle.presets.apis],
   plugins: [SwaggerUIBundle.plugins.DownloadUrl],
 }}));
 """
@@ -52,22 +59,18 @@ def install(app: FastAPI, openapi_v5: Callable[[], dict[str, Any]]) -> None:
     """Serve /docs and its assets, and v5's OpenAPI (`openapi_v5()`) at OPENAPI_V5; the app must be
     made with docs_url=None and redoc_url=None."""
     app.mount(ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
-    # FastAPI's settings for its own Swagger page, with the standalone layout's bar that picks one
-    # of `urls`; no validator badge (it would load from swagger.io)
+    # FastAPI's settings for its own Swagger page; no validator badge (it would load from swagger.io)
+    urls = {"v4": app.openapi_url or "/openapi.json", "v5": OPENAPI_V5}
     config = {
-        "urls": [
-            {"url": app.openapi_url or "/openapi.json", "name": "TMF683 v4"},
-            {"url": OPENAPI_V5, "name": "TMF683 v5"},
-        ],
         "dom_id": "#swagger-ui",
-        "layout": "StandaloneLayout",
+        "layout": "BaseLayout",
         "deepLinking": True,
         "showExtensions": True,
         "showCommonExtensions": True,
         "validatorUrl": None,
     }
     page = PAGE.format(title=html.escape(f"{app.title}: API docs"), assets=ASSETS, init=INIT)
-    script = INIT_SCRIPT.format(config=json.dumps(config), redirect=json.dumps(OAUTH2_REDIRECT))
+    script = INIT_SCRIPT.format(urls=json.dumps(urls), config=json.dumps(config), redirect=json.dumps(OAUTH2_REDIRECT))
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:

@@ -151,6 +151,9 @@ def test_the_pages_and_the_docs_load_without_violating_it(browser, hostile_serve
         page.wait_for_selector(".swagger-ui .opblock-body")
         assert page.text_content(".swagger-ui .info .title").startswith("Interaction Hub")
         page.screenshot(path=str(ARTIFACTS / "ui-docs.png"), full_page=True)
+        page.click("text=TMF683 v5")  # the link at the top: v5's own OpenAPI
+        page.wait_for_selector(".swagger-ui .opblock-summary-path >> text=/partyInteraction")
+        assert "v5" in page.text_content(".swagger-ui .info")
         assert page.csp_violations == []
 
     # and the policy is in force: an inline script, eval and a style attribute are refused
