@@ -6,6 +6,7 @@ on the relink events the directory publishes in full mode (interaction_hub/direc
 from __future__ import annotations
 
 import asyncio
+import gc
 import multiprocessing
 import os
 from collections import deque
@@ -146,7 +147,8 @@ async def _import(settings: Settings, path: Path) -> tuple[int, int, int]:
     parsers = max(1, min(PARSERS, (os.cpu_count() or 2) - 1))
     async with _directory(settings) as (directory, notify):
         with (
-            ProcessPoolExecutor(parsers, mp_context=multiprocessing.get_context("spawn")) as pool,
+            # a parser's objects hold no reference cycles: the cyclic collector would only cost time
+            ProcessPoolExecutor(parsers, multiprocessing.get_context("spawn"), gc.disable) as pool,
             Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
