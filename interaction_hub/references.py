@@ -14,6 +14,12 @@ and type when it has none; an `href` the writer sent is kept as sent. Where the 
 Each API's base URL is a setting (IHUB_PARTY_API_URL, IHUB_PARTY_ROLE_API_URL,
 IHUB_CHANNEL_API_URL), by default on this server's resource root. The API's answers (v4 and v5),
 list pages, the timeline, exports and hub notifications all pass through `linked` or `body`.
+
+The interaction's own `href` is set there too, whatever is stored: `{interactions}{id}`, where
+`interactions` is where the answering server's interactions are (the API passes the address the
+request reached, query_api/interactions.py `hrefs`; notifications, which answer no request, use the
+resource root). A stored `href` is where the writer's server was when it wrote (every store holds
+one; a channel event's is the worker's), so it is never shown: it is overwritten on the way out.
 """
 
 from __future__ import annotations
@@ -42,7 +48,8 @@ def _segment(text: str) -> str:
 
 
 class ReferenceLinks:
-    def __init__(self, *, party_api: str, party_role_api: str, channel_api: str) -> None:
+    def __init__(self, *, interactions: str, party_api: str, party_role_api: str, channel_api: str) -> None:
+        self.interactions = interactions  # where interactions' hrefs start, unless an answer says otherwise
         self.party_api = party_api.rstrip("/")
         self.party_role_api = party_role_api.rstrip("/")
         self.channel_api = channel_api.rstrip("/")
@@ -52,6 +59,7 @@ class ReferenceLinks:
     def from_settings(cls, settings: Settings) -> ReferenceLinks:
         root = settings.resource_root()
         return cls(
+            interactions=f"{root}{settings.base_path}/partyInteraction/",
             party_api=settings.party_api_url or f"{root}{PARTY_API}",
             party_role_api=settings.party_role_api_url or f"{root}{PARTY_ROLE_API}",
             channel_api=settings.channel_api_url or f"{root}{CHANNEL_API}",
@@ -68,14 +76,21 @@ class ReferenceLinks:
         kind = referred if isinstance(referred, str) and referred else "party"
         return f"{self.party_api}/{_segment(kind[0].lower() + kind[1:])}/{_segment(ref_id)}"
 
-    def linked(self, doc: Document) -> Document:
-        """`doc` with a link on every reference that has none. `doc` itself is left as it is (it
-        may be the stored form a write is about to keep): what changes is copied."""
-        return self._linked(doc, items=True)
+    def linked(self, doc: Document, interactions: str | None = None) -> Document:
+        """`doc` as it is shown: its own href `{interactions}{id}` (default: `self.interactions`)
+        and a link on every reference that has none. `doc` itself is left as it is (it may be the
+        stored form a write is about to keep): what changes is copied."""
+        return self._own_href({**self._linked(doc, items=True)}, interactions)
 
-    def body(self, stored: bytes) -> bytes:
-        """A stored interaction's JSON as it is shown."""
-        return orjson.dumps(self._linked(orjson.loads(stored), items=True))
+    def body(self, stored: bytes, interactions: str | None = None) -> bytes:
+        """A stored interaction's JSON as it is shown (as `linked`)."""
+        return orjson.dumps(self._own_href(self._linked(orjson.loads(stored), items=True), interactions))
+
+    def _own_href(self, doc: Document, interactions: str | None) -> Document:
+        # in place: `doc` is the caller's copy. A stored href keeps its place (second, after id).
+        if isinstance(interaction_id := doc.get("id"), str):
+            doc["href"] = f"{interactions or self.interactions}{interaction_id}"  # ids are URL-safe
+        return doc
 
     def _linked(self, obj: Document, *, items: bool) -> Document:
         changes: Document = {}

@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         default=None,
         description="Scheme://host[:port] of the API as clients reach it, used in href and Location;"
-        " default: http://<host>:<port> of this server",
+        " default: the address each request reached (notifications: http://<host>:<port> of this server)",
     )
     max_body_bytes: int = Field(default=1024 * 1024, ge=1, description="Larger bodies get 413")
     sources_file: Path | None = Field(
@@ -275,8 +275,9 @@ class Settings(BaseSettings):
         return "/" + value.strip("/") if value.strip("/") else ""
 
     def resource_root(self) -> str:
-        """Where hrefs point: public_url, else this server's own address (a wildcard bind address
-        names this machine). Never a request's Host header: a stored href is served to everyone."""
+        """Where links point when no request says (notifications, the references' APIs, the href
+        a store keeps): public_url, else this server's own address (a wildcard bind address names
+        this machine). An answer's own href: query_api/interactions.py `answer_root`."""
         if self.public_url:
             return self.public_url
         host = self.host if self.host not in ("0.0.0.0", "::", "") else socket.gethostname()

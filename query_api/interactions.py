@@ -8,7 +8,7 @@ party_interaction_v5.py) read their version's request, call these and render the
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -17,6 +17,7 @@ from uuid import uuid4
 import orjson
 from fastapi import Request
 
+from interaction_hub.settings import Settings
 from query_api.auth import Caller
 from query_api.deps import State
 from query_api.errors import TmfError
@@ -67,6 +68,53 @@ def not_modified(if_none_match: str | None, version: int) -> bool:
         return False
     tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
     return "*" in tags or etag(version) in tags
+
+
+# -- where hrefs point -------------------------------------------------------------------------
+
+# a Host header's value as RFC 9110 has it (a name or IP literal, a port); `_` too, as container names have
+_HOST = re.compile(r"(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+
+
+def answer_root(settings: Settings, scope: Mapping[str, Any]) -> str:
+    """scheme://host[:port] of this answer's hrefs: IHUB_PUBLIC_URL, else this server as the request
+    reached it: the scheme and Host header as uvicorn gives them (its scheme follows
+    X-Forwarded-Proto only from a proxy on this machine; no setting trusts other proxies); without a
+    usable Host header, the socket's address, else the resource root. A forged Host reaches only
+    its own answer: nothing shown is stored."""
+    if settings.public_url:
+        return settings.public_url
+    scheme = scope.get("scheme") if scope.get("scheme") in ("http", "https") else "http"
+    host = next((value for key, value in scope["headers"] if key == b"host"), b"").decode("latin-1")
+    if _HOST.fullmatch(host):
+        return f"{scheme}://{host}"
+    server = scope.get("server")
+    if server and server[1]:
+        name = f"[{server[0]}]" if ":" in server[0] else server[0]
+        return f"{scheme}://{name}:{server[1]}"
+    return settings.resource_root()
+
+
+def hrefs(state: State, scope: Mapping[str, Any], *, v5: bool = False) -> str:
+    """Where the hrefs of this answer's interactions start (`{hrefs}{id}`), in v4 or v5."""
+    path = state.settings.base_path_v5 if v5 else state.settings.base_path
+    return f"{answer_root(state.settings, scope)}{path}/partyInteraction/"
+
+
+def href_as_id(query: Query, at: str) -> Query:
+    """A v4 query whose filters and sort on `href` are made on `id`: the href shown is `{at}{id}`
+    whatever is stored. A value not under `at` is left as it is (no id has its ':' or '/'), so it
+    finds nothing. Only = and != compare hrefs."""
+    conditions = []
+    for condition in query.conditions:
+        if condition.path == "href":
+            if condition.op not in (Op.EQ, Op.NE):
+                raise TmfError(400, "'href' is filtered only with = and != (an href is this server's address and id)")
+            values = tuple(Operand.of(v.text.removeprefix(at), condition.op) for v in condition.values)
+            condition = replace(condition, path="id", values=values)
+        conditions.append(condition)
+    sort = tuple(replace(key, path="id") if key.path == "href" else key for key in query.sort)
+    return replace(query, conditions=tuple(conditions), sort=sort)
 
 
 # -- reading ----------------------------------------------------------------------------------
@@ -171,7 +219,8 @@ async def _write(state: State, change: Change) -> Outcome:
 
 
 def _href(state: State, interaction_id: str) -> str:
-    # never from the request's Host header: a stored href is served to every client
+    # what is stored is never shown (answers set their own, `hrefs`); the resource root, not the
+    # request's address: the stored form is the same whoever wrote it
     return f"{state.settings.resource_root()}{state.settings.base_path}/partyInteraction/{interaction_id}"
 
 

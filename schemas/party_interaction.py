@@ -220,7 +220,8 @@ def stored_resource(
     validate: bool = True,
 ) -> dict[str, Any]:
     """The resource for a create body: server attributes set (the API, the workers and demo data
-    all create resources through here). `previous`: the stored version it replaces, if any.
+    all create resources through here). `previous`: the stored version it replaces, if any. `href`
+    is kept for readers of the stored form; answers replace it (interaction_hub/references.py).
 
     `validate=False` is for a body that already is a validated create body in wire form (what the
     channel adapters return): adding the server attributes (`now` a valid date-time) cannot make it

@@ -133,15 +133,17 @@ ABSENT = State(0, None)
 class Change:
     """One write to one interaction.
 
-    `body`: the create body (wire form, already validated), the merge patch object or the JSON
-    Patch operations; None for delete. `time` (ISO 8601) is when the change was made: it becomes
+    `body`: the create body (wire form, already validated), the merge patch object or the JSON Patch
+    operations; None for delete. `time` (ISO 8601) is when the change was made: it becomes
     `creationDate` or `statusChangeDate` where those are set. `href` is where a created interaction
-    lives (None: the applier's own base, see `apply`). `expected_versions`: the versions the writer
-    accepts to change (HTTP If-Match; None: any, an empty tuple: none). `max_bytes`: the largest the
-    interaction may become as JSON (the API's request body limit when the change was made, so a
-    replay of the log decides the same; None: no bound). `party_id`: the one party the writer acts
-    for (a party-scoped token): the interaction must name it before the change (else NotFound, as
-    if it did not exist) and after it (else Forbidden).
+    lives as its writer saw it (None: the applier's own base, see `apply`): kept in the stored form,
+    never shown (answers link to the server that answers, interaction_hub/references.py).
+    `expected_versions`: the versions the writer accepts to change (HTTP If-Match; None: any, an
+    empty tuple: none). `max_bytes`: the largest the interaction may become as JSON (the API's
+    request body limit when the change was made, so a replay of the log decides the same; None: no
+    bound). `party_id`: the one party the writer acts for (a party-scoped token): the interaction
+    must name it before the change (else NotFound, as if it did not exist) and after it (else
+    Forbidden).
     """
 
     kind: Kind

@@ -114,6 +114,7 @@ class Projector:
         self.store = store
         # the deployment's alias (`ihub reindex` writes to a new index behind it): whose markers apply
         self.index_alias = index_alias or store.alias
+        # the href a created interaction keeps: never shown (the API links to where it was asked)
         self.resource_base = resource_base.rstrip("/") + "/partyInteraction/"
         self.max_backoff_s = max_backoff_s
         self.erasures = erasures if erasures is not None else ErasureRegistry()

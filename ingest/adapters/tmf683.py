@@ -5,7 +5,8 @@ and the workers turn them back into the same `Change` (`create`, `patch`, `delet
 the latest state, in partition order. Any system that already speaks TMF683 may publish them too.
 
     create: data = a PartyInteraction create body plus `id` and, optionally, `href` (absent: the
-            worker's base URL); `creationDate` is ignored (the change's time is used)
+            worker's base URL; stored, never shown: answers link to the server that answers);
+            `creationDate` is ignored (the change's time is used)
     patch:  data = {"id", "patch": RFC 7386 merge patch} or {"id", "jsonPatch": RFC 6902 operations},
             optionally "expectedVersions": [versions the writer accepts] (HTTP If-Match) and
             "maxBytes": the largest the interaction may become (the API's body limit)

@@ -15,9 +15,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
 
+from query_api import interactions
 from query_api.access import CurrentCaller
 from query_api.auth import Caller
 from query_api.deps import AppState
@@ -71,14 +72,14 @@ async def erase_party(partyId: str, state: AppState, caller: CurrentCaller) -> R
         404: {"model": Error, "description": "A party-scoped caller asked for another party"},
     },
 )
-async def export_party(partyId: str, state: AppState, caller: CurrentCaller) -> StreamingResponse:
+async def export_party(partyId: str, request: Request, state: AppState, caller: CurrentCaller) -> StreamingResponse:
     _allowed(caller, partyId)
     documents = _privacy(state).export_party(partyId)
-    links = state.links
+    links, at = state.links, interactions.hrefs(state, request.scope)
 
     async def lines() -> AsyncIterator[bytes]:
         async for document in documents:
-            yield links.body(document) + b"\n"  # as the API shows it
+            yield links.body(document, at) + b"\n"  # as the API shows it
 
     name = re.sub(r"[^A-Za-z0-9._-]", "_", partyId)[:100] or "party"
     return StreamingResponse(

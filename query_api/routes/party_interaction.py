@@ -1,7 +1,8 @@
 """TMF683 v4 /partyInteraction routes: create, retrieve, list (TMF630), patch, delete.
 
 The routes read the v4 request and write the v4 answer (the stored form is v4's, with its
-references' links); what they do to interactions, v5's too, is query_api/interactions.py.
+references' links, and its href where the request reached this server); what they do to
+interactions, v5's too, is query_api/interactions.py.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from interaction_hub.references import ReferenceLinks
 from query_api import interactions
 from query_api.access import CurrentCaller
 from query_api.body import read_json
@@ -72,11 +72,9 @@ async def create_party_interaction(request: Request, state: AppState, caller: Cu
     if owned:
         raise TmfError(400, f"set by the server, not by clients: {', '.join(owned)}")
     outcome = await interactions.create(state, caller, body)
-    doc = outcome.new.doc
-    assert doc is not None
-    return _json(
-        orjson.dumps(state.links.linked(doc)), 201, {"Location": doc["href"], "ETag": etag(outcome.new.version)}
-    )
+    assert outcome.new.doc is not None
+    doc = state.links.linked(outcome.new.doc, interactions.hrefs(state, request.scope))
+    return _json(orjson.dumps(doc), 201, {"Location": doc["href"], "ETag": etag(outcome.new.version)})
 
 
 @router.get(
@@ -98,11 +96,13 @@ async def create_party_interaction(request: Request, state: AppState, caller: Cu
     openapi_extra={"parameters": [FIELDS, SORT, OFFSET, LIMIT]},
 )
 async def list_party_interactions(request: Request, state: AppState, caller: CurrentCaller) -> Response:
-    query, page = await interactions.list_page(state, caller, interactions.parse_list_query(request))
+    at = interactions.hrefs(state, request.scope)
+    asked = interactions.href_as_id(interactions.parse_list_query(request), at)
+    query, page = await interactions.list_page(state, caller, asked)
     if query.fields is None:
-        body = b"[" + b",".join(map(state.links.body, page.items)) + b"]"
+        body = b"[" + b",".join(state.links.body(item, at) for item in page.items) + b"]"
     else:
-        body = orjson.dumps([project(state.links.linked(orjson.loads(item)), query.fields) for item in page.items])
+        body = orjson.dumps([project(state.links.linked(orjson.loads(item), at), query.fields) for item in page.items])
     return _json(body, *interactions.page_answer(state, request, query, page.total, len(page.items)))
 
 
@@ -124,10 +124,11 @@ async def get_party_interaction(
     headers = {"ETag": etag(stored.version)}
     if not_modified(request.headers.get("if-none-match"), stored.version):
         return Response(status_code=304, headers=headers)
+    at = interactions.hrefs(state, request.scope)
     if query is not None and query.fields is not None:
-        body = orjson.dumps(project(state.links.linked(orjson.loads(stored.body)), query.fields))
+        body = orjson.dumps(project(state.links.linked(orjson.loads(stored.body), at), query.fields))
     else:
-        body = state.links.body(stored.body)
+        body = state.links.body(stored.body, at)
     return _json(body, headers=headers)
 
 
@@ -155,22 +156,20 @@ class RetrieveFastPath:
             if interaction_id and "/" not in interaction_id:
                 state: State = scope["app"].state.ihub
                 stored = await state.store.get(interaction_id)
-                response = self._answer(scope, state.links, interaction_id, stored)
+                response = self._answer(scope, state, interaction_id, stored)
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
     @staticmethod
-    def _answer(
-        scope: dict[str, Any], links: ReferenceLinks, interaction_id: str, stored: StoredDocument | None
-    ) -> Response:
+    def _answer(scope: dict[str, Any], state: State, interaction_id: str, stored: StoredDocument | None) -> Response:
         if stored is None:
             return error_response(404, interactions.not_found(interaction_id))
         headers = {"ETag": etag(stored.version)}
         if_none_match = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"if-none-match"), None)
         if not_modified(if_none_match, stored.version):
             return Response(status_code=304, headers=headers)
-        return _json(links.body(stored.body), headers=headers)
+        return _json(state.links.body(stored.body, interactions.hrefs(state, scope)), headers=headers)
 
 
 @router.patch(
@@ -196,7 +195,8 @@ async def patch_party_interaction(
     change = interactions.patch_change(state, caller, id, kind, patch, request)
     outcome = await interactions.patch(state, change)
     assert outcome.new.doc is not None
-    return _json(orjson.dumps(state.links.linked(outcome.new.doc)), headers={"ETag": etag(outcome.new.version)})
+    shown = state.links.linked(outcome.new.doc, interactions.hrefs(state, request.scope))
+    return _json(orjson.dumps(shown), headers={"ETag": etag(outcome.new.version)})
 
 
 @router.delete(

@@ -68,18 +68,15 @@ _PROJECTED = projected({"$ref": "#/components/schemas/PartyInteraction"}, "@type
 _LIST = {"content": {JSON: {"schema": {"type": "array", "items": _PROJECTED}}}, "headers": PAGE_HEADERS}
 
 
-def href_v5(state: AppState, interaction_id: str) -> str:
-    return f"{state.settings.resource_root()}{state.settings.base_path_v5}/partyInteraction/{interaction_id}"
+def as_stored(stored: dict[str, Any], version: int, at: str) -> dict[str, Any]:
+    """The v5 resource for a stored interaction at a version, its references as stored, its href
+    `{at}{id}` (`at`: `interactions.hrefs` of the request, in v5)."""
+    return to_v5(stored, href=f"{at}{stored['id']}", last_update=last_update(version))
 
 
-def as_stored(state: AppState, stored: dict[str, Any], version: int) -> dict[str, Any]:
-    """The v5 resource for a stored interaction at a version, its references as stored."""
-    return to_v5(stored, href=href_v5(state, stored["id"]), last_update=last_update(version))
-
-
-def view(state: AppState, stored: dict[str, Any], version: int) -> dict[str, Any]:
+def view(state: AppState, stored: dict[str, Any], version: int, at: str) -> dict[str, Any]:
     """The v5 resource as it is shown: its references linked, as in v4."""
-    return as_stored(state, state.links.linked(stored), version)
+    return as_stored(state.links.linked(stored), version, at)
 
 
 def _checked(resource: Any, *, create: bool, current: dict[str, Any] | None = None) -> None:
@@ -124,7 +121,7 @@ async def create_party_interaction_v5(request: Request, state: AppState, caller:
     outcome = await interactions.create(state, caller, from_v5(body))
     doc = outcome.new.doc
     assert doc is not None
-    resource = view(state, doc, outcome.new.version)
+    resource = view(state, doc, outcome.new.version, interactions.hrefs(state, request.scope, v5=True))
     return _json(resource, 201, {"Location": resource["href"], "ETag": etag(outcome.new.version)})
 
 
@@ -143,8 +140,9 @@ async def create_party_interaction_v5(request: Request, state: AppState, caller:
 async def list_party_interactions_v5(request: Request, state: AppState, caller: CurrentCaller) -> Response:
     asked = interactions.parse_list_query(request)
     query, page = await interactions.list_page(state, caller, _v5_query(asked))
+    at = interactions.hrefs(state, request.scope, v5=True)
     items = [
-        _projected(view(state, orjson.loads(item), version), asked.fields)
+        _projected(view(state, orjson.loads(item), version, at), asked.fields)
         for item, version in zip(page.items, page.versions, strict=True)
     ]
     status, headers = interactions.page_answer(state, request, query, page.total, len(page.items))
@@ -169,7 +167,7 @@ async def get_party_interaction_v5(
     headers = {"ETag": etag(stored.version)}
     if not_modified(request.headers.get("if-none-match"), stored.version):
         return Response(status_code=304, headers=headers)
-    resource = view(state, orjson.loads(stored.body), stored.version)
+    resource = view(state, orjson.loads(stored.body), stored.version, interactions.hrefs(state, request.scope, v5=True))
     return _json(_projected(resource, None if query is None else query.fields), headers=headers)
 
 
@@ -199,9 +197,10 @@ async def patch_party_interaction_v5(
         )
     kind, patch = await read_json(request, state.settings.max_body_bytes, tuple(PATCH_KINDS))
     change = interactions.patch_change(state, caller, id, kind, patch, request)
+    at = interactions.hrefs(state, request.scope, v5=True)
 
     def rewritten(doc: dict[str, Any], version: int) -> dict[str, Any]:
-        current = as_stored(state, doc, version)  # links shown are not the writer's: never written back
+        current = as_stored(doc, version, at)  # links shown are not the writer's: never written back
         result = patched(current, change.kind, change.body, state.settings.max_body_bytes)
         result["lastUpdate"] = current["lastUpdate"]  # the server's: the new version sets it
         touched = sorted(key for key in NOT_PATCHABLE if result.get(key) != current.get(key))
@@ -212,7 +211,7 @@ async def patch_party_interaction_v5(
 
     outcome = await interactions.rewrite(state, caller, change, rewritten)
     assert outcome.new.doc is not None
-    return _json(view(state, outcome.new.doc, outcome.new.version), headers={"ETag": etag(outcome.new.version)})
+    return _json(view(state, outcome.new.doc, outcome.new.version, at), headers={"ETag": etag(outcome.new.version)})
 
 
 @router.delete(

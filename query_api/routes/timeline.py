@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, overload
 
 import orjson
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
+from query_api import interactions
 from query_api.access import CurrentCaller
 from query_api.deps import AppState
 from query_api.errors import TmfError
@@ -71,6 +72,7 @@ def instant(name: str, value: str | None) -> float | None:
 )
 async def party_timeline(
     partyId: str,
+    request: Request,
     state: AppState,
     caller: CurrentCaller,
     channel: Csv = None,
@@ -118,5 +120,6 @@ async def party_timeline(
         raise TmfError(404, f"party '{partyId}' was merged into '{party.mergedInto}'")
     page = await store_timeline(query)
     rest = orjson.dumps({"nextCursor": page.next_cursor, "facets": page.facets})
-    body = b'{"items":[' + b",".join(map(state.links.body, page.items)) + b"]," + rest[1:]
+    at = interactions.hrefs(state, request.scope)
+    body = b'{"items":[' + b",".join(state.links.body(item, at) for item in page.items) + b"]," + rest[1:]
     return Response(body, media_type="application/json")

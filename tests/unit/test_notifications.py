@@ -21,6 +21,7 @@ OLD = {
 }
 NEW = {**OLD, "status": "completed", "description": "done"}
 LINKS = ReferenceLinks(
+    interactions="https://ihub/tmf-api/partyInteraction/v4/partyInteraction/",
     party_api="https://crm/tmf-api/partyManagement/v4",
     party_role_api="https://crm/tmf-api/partyRoleManagement/v4",
     channel_api="https://catalogue/tmf-api/channelManagement/v4",
@@ -89,7 +90,8 @@ def test_notification_bodies_carry_the_resource_after_the_change_as_the_api_show
     (delivery,) = fan_out((subscriber(ALL),), None, stored, links=LINKS)
     event = orjson.loads(delivery.body)
     channel = {"id": "voice", "href": "https://catalogue/tmf-api/channelManagement/v4/channel/voice"}
-    assert event["event"]["partyInteraction"] == {**OLD, "channel": [channel]}
+    # the stored href is not shown: notifications link to the resource root
+    assert event["event"]["partyInteraction"] == {**OLD, "href": f"{LINKS.interactions}i1", "channel": [channel]}
     assert event["eventId"] and event["eventTime"] == event["timeOcurred"]
     assert stored == OLD  # the links are shown, never written into the stored form
 

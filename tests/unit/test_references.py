@@ -1,5 +1,6 @@
 """The links of an interaction's references (interaction_hub/references.py): made from each
-reference's id and type when the interaction is shown, the writer's own kept, nothing stored."""
+reference's id and type when the interaction is shown, the writer's own kept, nothing stored; and
+the interaction's own href, the answering server's whatever is stored."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from interaction_hub.settings import Settings
 from schemas.party_interaction_v5 import from_v5, to_v5
 
 LINKS = ReferenceLinks(
+    interactions="https://ihub.example/tmf-api/partyInteraction/v4/partyInteraction/",
     party_api="https://crm.example/tmf-api/partyManagement/v4",
     party_role_api="https://crm.example/tmf-api/partyRoleManagement/v4/",  # a trailing slash is dropped
     channel_api="https://catalogue.example/channels",
@@ -67,12 +69,24 @@ def test_every_channel_and_party_without_a_link_gets_one_first_after_its_id_and_
     assert shown["interactionItem"][0]["channel"][0]["href"] == "https://catalogue.example/channels/channel/email"
     assert shown["interactionItem"][0]["relatedParty"][0]["href"] == f"{ROLE}/ag"
     assert shown["interactionItem"][1] is stored["interactionItem"][1]
+    assert shown["href"] == "https://ihub.example/tmf-api/partyInteraction/v4/partyInteraction/i1"
     assert orjson.loads(LINKS.body(orjson.dumps(stored))) == shown
 
 
-def test_an_interaction_whose_references_all_have_links_is_shown_as_it_is():
-    stored = {"id": "i1", "channel": [{"id": "voice", "href": "h"}], "note": [{"text": "x"}]}
-    assert LINKS.linked(stored) is stored
+def test_an_interaction_whose_references_all_have_links_is_shown_as_stored_but_for_its_own_href():
+    stored = {"id": "i1", "href": "http://127.0.0.1:8683/old/i1", "channel": [{"id": "voice", "href": "h"}]}
+    before = copy.deepcopy(stored)
+    shown = LINKS.linked(stored)
+    assert shown == {**stored, "href": "https://ihub.example/tmf-api/partyInteraction/v4/partyInteraction/i1"}
+    assert shown["channel"] is stored["channel"] and stored == before
+
+
+def test_an_interactions_href_is_where_the_answer_says_interactions_are_and_keeps_its_place():
+    stored = {"id": "i1", "href": "http://127.0.0.1:8683/old/i1", "reason": "Bill"}
+    at = "http://localhost:8790/tmf-api/partyInteraction/v4/partyInteraction/"
+    assert LINKS.linked(stored, at)["href"] == f"{at}i1"
+    body = orjson.loads(LINKS.body(orjson.dumps(stored), at))
+    assert list(body.items()) == [("id", "i1"), ("href", f"{at}i1"), ("reason", "Bill")]
 
 
 def test_v5_shows_the_same_links_and_a_v5_write_of_them_keeps_them_as_the_writers():
@@ -94,7 +108,8 @@ def test_v5_shows_the_same_links_and_a_v5_write_of_them_keeps_them_as_the_writer
 
 def test_the_apis_default_to_this_servers_resource_root_and_each_is_a_setting():
     links = ReferenceLinks.from_settings(Settings(public_url="https://ihub.example/"))
-    shown = links.linked({"channel": [{"id": "voice"}], "relatedParty": [{"id": "p", "@referredType": "x"}]})
+    shown = links.linked({"id": "i", "channel": [{"id": "voice"}], "relatedParty": [{"id": "p", "@referredType": "x"}]})
+    assert shown["href"] == "https://ihub.example/tmf-api/partyInteraction/v4/partyInteraction/i"
     assert shown["channel"][0]["href"] == "https://ihub.example/tmf-api/channelManagement/v4/channel/voice"
     assert shown["relatedParty"][0]["href"] == "https://ihub.example/tmf-api/partyManagement/v4/x/p"
     settings = Settings(
