@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from schemas.common import describe, epoch_seconds
-from schemas.identifiers import email_key, opaque_key, phone_key, value_of
+from schemas.identifiers import EMAIL, PHONE, email_key, opaque_key, phone_key, value_of
 from schemas.party_interaction import TimePeriod
 
 MAX_CONTACT_MEDIA = 100
@@ -81,13 +81,14 @@ class Party(BaseModel):
         return self.model_dump(by_alias=True, exclude_none=True)
 
 
-def medium_key(medium: dict[str, Any], region: str | None = None) -> str | None:
-    """The identifier key a stored contact medium holds, or None (a postal address)."""
+def medium_key(medium: dict[str, Any], region: str | None = None, *, normalised: bool = False) -> str | None:
+    """The identifier key a contact medium holds, or None (a postal address). `normalised`: the
+    medium is one `contact_media` stored, whose phone number and address are keys' values already."""
     found = {**(medium.get("characteristic") or {}), **{k: medium[k] for k in _IDENTIFIERS if k in medium}}
     if isinstance(found.get("phoneNumber"), str):
-        return phone_key(found["phoneNumber"], region)
+        return f"{PHONE}:{found['phoneNumber']}" if normalised else phone_key(found["phoneNumber"], region)
     if isinstance(found.get("emailAddress"), str):
-        return email_key(found["emailAddress"])
+        return f"{EMAIL}:{found['emailAddress']}" if normalised else email_key(found["emailAddress"])
     if isinstance(found.get("socialNetworkId"), str):
         medium_type = str(medium.get("mediumType") or "")
         scheme = medium_type if medium_type.lower() not in _GENERIC_SOCIAL else str(found.get("contactType") or "")

@@ -57,10 +57,10 @@ class Holding:
 
 
 def holdings_of(party_id: str, media: Iterable[Document], name: str | None, referred_type: str) -> list[Holding]:
-    """The holdings a party's (normalised) contact media give."""
+    """The holdings a party's contact media, as `schemas.party.contact_media` stored them, give."""
     found = []
     for medium in media:
-        key = medium_key(medium)
+        key = medium_key(medium, normalised=True)
         if key is not None:
             start, end = valid_for(medium)
             found.append(Holding(party_id, key, start, end, name, referred_type))

@@ -125,7 +125,8 @@ class PartyIndex:
             party = _party(hit["_source"])
             for medium in party.contactMedium:
                 start, end = valid_for(medium)
-                if medium_key(medium) == key and (at is None or Holding("", key, start, end).valid_at(at)):
+                held = at is None or Holding("", key, start, end).valid_at(at)
+                if held and medium_key(medium, normalised=True) == key:
                     found.append((party, medium))
                     break
         return found

@@ -163,7 +163,7 @@ def holders(conn: sqlite3.Connection, key: str, at: float | None) -> list[tuple[
     for row in rows:
         entry = _party(row)
         for medium in entry.contactMedium:
-            if medium_key(medium) == key and _valid(medium, at):
+            if medium_key(medium, normalised=True) == key and _valid(medium, at):
                 found.append((entry, medium))
                 break
     return found
