@@ -18,7 +18,7 @@ from schemas.party import Party
 from schemas.relink import relink_events
 from storage.changes import Invalid
 from storage.identity import merged
-from storage.search import directory, privacy
+from storage.search import directory, erasure
 from storage.search.store import SearchStore
 
 Send = Callable[[Sequence[tuple[bytes, bytes]]], Awaitable[None]]
@@ -53,7 +53,7 @@ class SearchDirectory:
         except ValueError as exc:
             raise Invalid(str(exc)) from None
         keys = await self.index.put(parties)
-        naming = await privacy.ids_naming(self.search, duplicate_id)
+        naming = await erasure.ids_naming(self.search, duplicate_id)
         return await self._relink(keys, naming, {duplicate_id: survivor_id})
 
     async def holders(self, key: str, at: float | None) -> list[tuple[Party, dict[str, Any]]]:

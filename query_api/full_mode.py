@@ -25,8 +25,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from ingest.adapters.tmf683 import event_for
 from interaction_hub import tracing
 from interaction_hub.directory import SearchDirectory
+from interaction_hub.erase_markers import markers, send_markers
 from interaction_hub.health import engine_ready, first_reason, kafka_ready
-from interaction_hub.privacy import markers, send_markers
 from interaction_hub.topics import partitions_of
 from query_api.observability import WRITE_WAIT
 from schemas.channel_event import AUDIT_TOPIC, AWAITED_HEADER, CHANGES_TOPIC, DLQ_TOPIC, RAW_TOPIC, is_ours
@@ -34,7 +34,7 @@ from storage.base import Document, Notify, StoredDocument, WriteNotYetApplied
 from storage.changes import Change, Outcome, Refused, State
 from storage.kpis import KpiGroups, KpiQuery
 from storage.query import Page, Query
-from storage.search import privacy
+from storage.search import erasure
 from storage.search.store import SearchStore
 from storage.timeline import TimelinePage, TimelineQuery
 
@@ -178,13 +178,13 @@ class LogBackedStore:
         return erased
 
     async def expired(self, cutoff: datetime) -> builtins.list[Document]:
-        return [doc async for doc in privacy.expired_documents(self.search, cutoff)]
+        return [doc async for doc in erasure.expired_documents(self.search, cutoff)]
 
     async def purge_expired(self, cutoff: datetime, notify: Notify) -> builtins.list[str]:
         return await self._erase(before=cutoff)
 
     def export_party(self, party_id: str) -> AsyncIterator[bytes]:
-        return privacy.export_party(self.search, party_id)
+        return erasure.export_party(self.search, party_id)
 
     async def _erase(self, *, party_id: str | None = None, before: datetime | None = None) -> builtins.list[str]:
         found = markers(

@@ -14,7 +14,7 @@ from typing import Any
 
 from interaction_hub.settings import Settings
 from query_api.hub import Hub
-from storage.privacy import retention_cutoff
+from storage.erasure_rules import retention_cutoff
 
 log = logging.getLogger(__name__)
 

@@ -76,7 +76,7 @@ class PrivacyStore(Protocol):
         ...
 
     async def expired(self, cutoff: datetime) -> list[Document]:
-        """The interactions whose retention time (storage.privacy.retention_time) is before `cutoff`."""
+        """The interactions whose retention time (storage.erasure_rules.retention_time) is before `cutoff`."""
         ...
 
     async def purge_expired(self, cutoff: datetime, notify: Notify) -> list[str]:

@@ -1,5 +1,5 @@
-"""Privacy operations, decided in one place for both stores: which interactions an erasure or a
-retention purge removes, and what the DeleteEvent announcing such a removal carries.
+"""The rules of erasure and retention, decided in one place for both stores: which interactions an
+erasure or a retention purge removes, and what the DeleteEvent announcing such a removal carries.
 
 - Erasure of a party: every interaction whose relatedParty names it (storage.changes.names_party).
 - Retention: every interaction whose retention time (`retention_time`) is before the cut-off.

@@ -275,8 +275,8 @@ def create_worker(settings: Settings, status: WorkerState | None = None) -> faus
 
 async def publish_purge(settings: Settings) -> str:
     """Publish one purge marker per raw partition for what ended more than retention_days ago."""
-    from interaction_hub.privacy import publish_markers
-    from storage.privacy import retention_cutoff
+    from interaction_hub.erase_markers import publish_markers
+    from storage.erasure_rules import retention_cutoff
 
     assert settings.retention_days is not None
     cutoff = retention_cutoff(settings.retention_days)

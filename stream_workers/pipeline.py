@@ -45,9 +45,9 @@ from schemas.erasure import ERASED_KIND, Marker, is_marker_key
 from schemas.events import changed_attributes
 from schemas.relink import relink_events
 from storage.changes import ABSENT, Change, Invalid, Outcome, Refused, State, apply
+from storage.erasure_rules import erased_by, expired, redacted
 from storage.identity import Resolver, keys_of, resolver
-from storage.privacy import erased_by, expired, redacted
-from storage.search import privacy
+from storage.search import erasure
 from storage.search.store import IndexOp, SearchStore
 from stream_workers import metrics
 from stream_workers.erasures import ErasureRegistry, partition_for
@@ -323,9 +323,9 @@ class Projector:
 
     async def _candidates(self, marker: Marker) -> list[str]:
         if marker.party_id is not None:
-            return await privacy.ids_naming(self.store, marker.party_id)
+            return await erasure.ids_naming(self.store, marker.party_id)
         cutoff = parse_cutoff(marker.before or "")
-        return [doc["id"] async for doc in privacy.expired_documents(self.store, cutoff)]
+        return [doc["id"] async for doc in erasure.expired_documents(self.store, cutoff)]
 
     @staticmethod
     def _removes(marker: Marker, doc: dict[str, Any]) -> bool:

@@ -274,7 +274,7 @@ def retention(
     data_dir: ExistingDataDir = None,
 ) -> None:
     """Purge now the interactions that ended more than the retention period ago (docs/privacy.md)."""
-    from interaction_hub.cli.privacy import retention as run_retention
+    from interaction_hub.cli.retention import retention as run_retention
 
     settings = _settings(store=store, data_dir=data_dir)
     kept = days or settings.retention_days

@@ -14,7 +14,7 @@ from interaction_hub.notifications import fan_out, subscribers
 from interaction_hub.references import ReferenceLinks
 from interaction_hub.settings import Settings
 from storage.base import Delivery, Document
-from storage.privacy import month_of, retention_cutoff
+from storage.erasure_rules import month_of, retention_cutoff
 
 
 async def retention(settings: Settings, days: int, *, dry_run: bool, show_ids: bool) -> int:
@@ -44,7 +44,7 @@ async def _expired(settings: Settings, cutoff: datetime) -> list[Document]:
     """What the purge would remove. The embedded store is read read-only, beside a server using it."""
     if settings.store == "embedded":
         from interaction_hub.cli.embedded import read_only
-        from storage.sqlite.privacy import expired_rows
+        from storage.sqlite.erasure import expired_rows
 
         with closing(read_only(settings.data_dir)) as conn:
             return [doc for _, doc in expired_rows(conn, cutoff)]

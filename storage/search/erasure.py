@@ -3,7 +3,7 @@ ones, and reading a party's interactions page by page.
 
 Full mode never deletes from here directly: the workers apply erase markers in partition order
 (stream_workers/pipeline.py) and use these finders at the marker. Candidates are found with the
-index and then checked against the exact rule (storage/privacy.py) on the documents themselves.
+index and then checked against the exact rule (storage/erasure_rules.py) on the documents themselves.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from storage.privacy import PERIODS, expired
+from storage.erasure_rules import PERIODS, expired
 from storage.search import engine
 from storage.search.documents import field
 from storage.search.store import SearchStore

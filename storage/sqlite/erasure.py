@@ -4,7 +4,7 @@ The store (storage/sqlite/store.py) runs an erasure or a purge as ONE write tran
 interactions (`party_rows`, `expired_rows`), drop the undelivered notifications about them
 (`forget_notifications`), remove each one with its index, timeline, words and KPI rows (the same
 removal a DELETE does), and queue one DeleteEvent per interaction carrying its identity only
-(storage/privacy.py). A kill -9 at any point leaves all of it or none of it. `secure_delete` is on
+(storage/erasure_rules.py). A kill -9 at any point leaves all of it or none of it. `secure_delete` is on
 for that transaction, so the freed pages are overwritten rather than left in the file.
 """
 
@@ -17,11 +17,11 @@ from datetime import datetime
 import orjson
 
 from storage.base import Document
-from storage.privacy import PERIODS, erased_by, expired
+from storage.erasure_rules import PERIODS, erased_by, expired
 
 EXPORT_PAGE = 500  # interactions per read of an export: memory stays at one page whatever the total
 
-# the date-time paths a retention time can come from (storage.privacy.retention_time); the leaf
+# the date-time paths a retention time can come from (storage.erasure_rules.retention_time); the leaf
 # table holds each as epoch seconds, so candidates are one index range each
 _RETENTION_PATHS = tuple(f"{period}.{bound}" for period in PERIODS for bound in ("endDateTime", "startDateTime"))
 

@@ -32,11 +32,11 @@ from schemas.common import utc_now
 from schemas.party import Party
 from storage.base import Document, DueDeliveries, Notify, StoredDocument, Subscriptions
 from storage.changes import ABSENT, Change, Invalid, Outcome, State, apply
+from storage.erasure_rules import redacted
 from storage.identity import RESOLUTION, keys_of, merged, resolved
 from storage.kpis import KpiGroups, KpiQuery
-from storage.privacy import redacted
 from storage.query import Page, Query, SortKey, leaves, sort_value
-from storage.sqlite import compiler, directory, outbox, privacy
+from storage.sqlite import compiler, directory, erasure, outbox
 from storage.sqlite.connection import connect
 from storage.sqlite.kpi_facts import put_fact, read_kpis, remove_fact
 from storage.sqlite.schema import SCHEMA, SCHEMA_VERSION, migrate
@@ -228,7 +228,7 @@ class SqliteStore:
         self._connections.clear()
         self._lock_file.close()
 
-    # -- privacy (storage/sqlite/privacy.py, docs/privacy.md) ---------------------------------
+    # -- privacy (storage/sqlite/erasure.py, docs/privacy.md) ---------------------------------
 
     async def erase_party(self, party_id: str, notify: Notify) -> builtins.list[str]:
         """Remove every interaction naming the party, in one transaction: what a DELETE removes of
@@ -239,7 +239,7 @@ class SqliteStore:
 
         def find(conn: sqlite3.Connection) -> builtins.list[tuple[int, Document]]:
             freed.update(directory.remove_party(conn, party_id))  # its holdings go too
-            return privacy.party_rows(conn, party_id)
+            return erasure.party_rows(conn, party_id)
 
         def then(conn: sqlite3.Connection) -> None:
             # another holder of what it shared may now be the only one
@@ -249,11 +249,11 @@ class SqliteStore:
 
     async def expired(self, cutoff: datetime) -> builtins.list[Document]:
         """The interactions retention would purge at `cutoff` (what `ihub retention --dry-run` lists)."""
-        return await self._read(lambda conn: [doc for _, doc in privacy.expired_rows(conn, cutoff)])
+        return await self._read(lambda conn: [doc for _, doc in erasure.expired_rows(conn, cutoff)])
 
     async def purge_expired(self, cutoff: datetime, notify: Notify) -> builtins.list[str]:
         """Remove, as an erasure does, every interaction whose retention time is before `cutoff`."""
-        return await self._erase(lambda conn: privacy.expired_rows(conn, cutoff), notify, None)
+        return await self._erase(lambda conn: erasure.expired_rows(conn, cutoff), notify, None)
 
     async def _erase(
         self,
@@ -267,7 +267,7 @@ class SqliteStore:
             if rows:
                 conn.execute("PRAGMA secure_delete = ON")  # freed pages are zeroed, not left readable in the file
                 try:
-                    privacy.forget_notifications(conn, [doc["id"] for _, doc in rows])
+                    erasure.forget_notifications(conn, [doc["id"] for _, doc in rows])
                     for seq, doc in rows:
                         self._remove(conn, seq, doc)
                         outbox.enqueue(conn, notify(redacted(doc, party_id), None))
@@ -288,10 +288,10 @@ class SqliteStore:
         """Every interaction naming the party, as stored JSON, one page read at a time (keyset)."""
         after: tuple[float, str] | None = None
         while True:
-            page = await self._read(partial(privacy.export_page, party_id=party_id, after=after))
+            page = await self._read(partial(erasure.export_page, party_id=party_id, after=after))
             for _, _, doc in page:
                 yield doc
-            if len(page) < privacy.EXPORT_PAGE:
+            if len(page) < erasure.EXPORT_PAGE:
                 return
             after = (page[-1][0], page[-1][1])
 

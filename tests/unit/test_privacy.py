@@ -1,4 +1,4 @@
-"""Erasure, retention and export: the rules (storage/privacy.py) and the embedded store's transaction."""
+"""Erasure, retention and export: the rules (storage/erasure_rules.py) and the embedded store's transaction."""
 
 import asyncio
 import sqlite3
@@ -10,8 +10,8 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from storage.base import Delivery
 from storage.changes import Change
-from storage.privacy import expired, redacted, retention_time
-from storage.sqlite import privacy as sqlite_privacy
+from storage.erasure_rules import expired, redacted, retention_time
+from storage.sqlite import erasure
 from storage.sqlite.store import SqliteStore
 from storage.tmf630 import parse_query
 from stream_workers.erasures import ErasureRegistry, partition_for
@@ -137,7 +137,7 @@ def test_a_returning_customer_after_the_erasure_is_kept(store):
 
 def test_export_streams_every_interaction_of_the_party_in_pages(store):
     notify = Recorder()
-    total = sqlite_privacy.EXPORT_PAGE * 2 + 7
+    total = erasure.EXPORT_PAGE * 2 + 7
     changes = [
         Change.at(
             "create",
