@@ -54,8 +54,8 @@ async def open_stores(settings: Settings) -> tuple[InteractionStore, Subscriptio
         store = SqliteStore(settings.data_dir, synchronous=settings.sqlite_synchronous)
         return store, store, store
     # full mode: reads from the index, writes through Kafka, notifications by the workers
+    from interaction_hub.provisioning import prepare
     from interaction_hub.search_client import search_client
-    from interaction_hub.setup import prepare
     from query_api.full_mode import LogBackedStore
     from storage.search.store import SearchStore
     from storage.search.subscriptions import SubscriptionIndex

@@ -21,9 +21,9 @@ from rich.console import Console
 from rich.progress import Progress
 
 from interaction_hub.kafka_client import kafka_options
+from interaction_hub.provisioning import prepare
 from interaction_hub.search_client import search_client
 from interaction_hub.settings import Settings
-from interaction_hub.setup import prepare
 from interaction_hub.topics import partitions_of
 from schemas.channel_event import RAW_TOPIC
 from storage.search.store import SearchStore

@@ -170,7 +170,7 @@ def serve(
 @app.command()
 def init() -> None:
     """Create the Kafka topics and the search indices (full mode); safe to run again."""
-    from interaction_hub.setup import prepare
+    from interaction_hub.provisioning import prepare
 
     settings = _settings()
     asyncio.run(prepare(settings, feeds=_feeds(settings)))
@@ -183,7 +183,7 @@ def init() -> None:
 def worker() -> None:
     """Run the stream workers (full mode): index channel events, dead-letter bad ones, notify."""
     from interaction_hub import logs, tracing
-    from interaction_hub.setup import prepare_worker
+    from interaction_hub.provisioning import prepare_worker
     from stream_workers.app import create_worker, run_worker
     from stream_workers.operations import WorkerHttp
 
