@@ -9,11 +9,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-import orjson
 from fastapi import Depends, Request
 
 from query_api.auth import ANONYMOUS, EXPORT, PUBLIC, AccessRules, Authenticator, Caller, InvalidToken
 from query_api.errors import error_response
+from schemas.audit import AuditRecord
 
 audit_log = logging.getLogger("ihub.audit")
 
@@ -30,20 +30,30 @@ class Audit:
     def __init__(self, sink: Callable[[bytes], Awaitable[None]] | None = None) -> None:
         self.sink = sink
 
-    async def record(self, caller: Caller | None, method: str, path: str, status: int, **extra: Any) -> None:
-        entry: dict[str, Any] = {
-            "log": "audit",
-            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "sub": caller.subject if caller else None,
-            "client": caller.client if caller else None,
-            "method": method,
-            "path": path[:_MAX_AUDITED_PATH],
-            "status": status,
-        }
-        if caller is not None and caller.party_id is not None:
-            entry["actingFor"] = caller.party_id
-        entry.update(extra)
-        line = orjson.dumps(entry)
+    async def record(
+        self,
+        caller: Caller | None,
+        method: str,
+        path: str,
+        status: int,
+        *,
+        reason: str | None = None,
+        needed: str | None = None,
+        location: str | None = None,
+    ) -> None:
+        entry = AuditRecord(
+            at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            sub=caller.subject if caller else None,
+            client=caller.client if caller else None,
+            method=method,
+            path=path[:_MAX_AUDITED_PATH],
+            status=status,
+            acting_for=caller.party_id if caller else None,
+            reason=reason,
+            needed=needed,
+            location=location,
+        )
+        line = entry.to_bytes()
         audit_log.info("%s", line.decode())
         if self.sink is not None:
             try:
@@ -124,8 +134,7 @@ class AccessControl:
         try:
             await self.app(scope, receive, send_noting_status)
         finally:
-            extra = {"location": answer["location"]} if "location" in answer else {}
-            await state.audit.record(caller, method, path, answer["status"], **extra)
+            await state.audit.record(caller, method, path, answer["status"], location=answer.get("location"))
 
 
 def _header(scope_or_message: dict[str, Any], name: bytes) -> str | None:

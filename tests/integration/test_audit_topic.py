@@ -4,7 +4,6 @@ read them: a write and a refusal by a real server, found on the real topic."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from query_api.auth import READ
+from schemas.audit import AuditRecord
 from schemas.channel_event import AUDIT_TOPIC
 from tests.conformance.test_party_interaction import CTK_BODY
 from tests.support.server import Server, full_mode_store, running
@@ -31,21 +31,21 @@ def _end_offset(bootstrap: str) -> int:
     return asyncio.run(end())
 
 
-def _records_from(bootstrap: str, offset: int, done: Callable[[list[dict]], bool]) -> list[dict]:
+def _records_from(bootstrap: str, offset: int, done: Callable[[list[AuditRecord]], bool]) -> list[AuditRecord]:
     """The topic's records from `offset` on, until `done` says enough (other tests write there too)."""
 
-    async def read() -> list[dict]:
+    async def read() -> list[AuditRecord]:
         consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
         await consumer.start()
         try:
             partition = TopicPartition(AUDIT_TOPIC, 0)
             consumer.assign([partition])
             consumer.seek(partition, offset)
-            found: list[dict] = []
+            found: list[AuditRecord] = []
             async with asyncio.timeout(20):
                 while not done(found):
                     batch = await consumer.getmany(partition, timeout_ms=500)
-                    found += [json.loads(r.value) for r in batch.get(partition, [])]
+                    found += [AuditRecord.from_bytes(r.value) for r in batch.get(partition, [])]
             return found
         finally:
             await consumer.stop()
@@ -65,12 +65,12 @@ def test_a_write_and_a_refusal_reach_the_audit_topic(request, tmp_path: Path, ka
             assert refused.status_code == 403
             interaction_id = made.json()["id"]
 
-            def ours(records: list[dict]) -> list[dict]:
-                return [r for r in records if interaction_id in (r.get("location") or r.get("path", ""))]
+            def ours(records: list[AuditRecord]) -> list[AuditRecord]:
+                return [r for r in records if interaction_id in (r.location or r.path)]
 
             records = ours(_records_from(kafka_bootstrap, start, lambda found: len(ours(found)) >= 2))
-    assert [(r["method"], r["status"], r["sub"]) for r in records] == [
+    assert [(r.method, r.status, r.sub) for r in records] == [
         ("POST", 201, "agent-3"),
         ("DELETE", 403, "user-1"),
     ]
-    assert records[0]["location"] == made.headers["location"]
+    assert records[0].location == made.headers["location"]
