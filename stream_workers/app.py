@@ -67,12 +67,11 @@ def run_worker(
 
     faust's loops (its own and the consumer thread's) run on uvloop. Per event a worker allocates
     hundreds of objects, which reference counting frees when the batch is done (the fold leaves
-    no cycles: about 40 cyclic objects in 30,000 events). The cycle collector would only keep
-    scanning them, and what faust, aiokafka and pydantic built at start-up: that is frozen into the
-    permanent generation, and the young generation is collected only past half a million objects
-    (more than a batch of 2,000 events holds), so on the ingest path it hardly ever runs; cycles
-    are still collected. (uvloop and the freeze: 561 -> ~460 us of worker CPU per event in
-    bench/pipeline.py; the higher threshold without the fold's cycles: ~290 -> ~255 us.)
+    almost no cycles). The cycle collector would only keep scanning them, and what faust, aiokafka
+    and pydantic built at start-up: that is frozen into the permanent generation, and the young
+    generation is collected only past half a million objects (more than a batch of 2,000 events
+    holds), so on the ingest path it hardly ever runs; cycles are still collected. What each of
+    these saves is in bench/README.md.
 
     With `shutdown_timeout_s` (`ihub worker`): logging is left as the caller set it up, and a
     SIGTERM or SIGINT starts faust's stop and a deadline: a worker that has not exited by then
@@ -102,8 +101,8 @@ def run_worker(
 
 class App(faust.App):
     """faust's App without its Monitor sensor, which keeps statistics on every event of every
-    stream for faust's own web views (off here): about 5 us of CPU per event per stream
-    (bench/faust_floor.py). The worker exports its own metrics (stream_workers/metrics.py)."""
+    stream for faust's own web views (off here), a cost on every event for nothing the worker
+    shows. The worker exports its own metrics (stream_workers/metrics.py)."""
 
     def on_init_dependencies(self) -> Any:
         dependencies = super().on_init_dependencies()

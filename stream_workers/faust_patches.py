@@ -73,8 +73,8 @@ def _eager_delivery() -> None:
     """faust-streaming's consumer hands every message to its streams with
     `wait_first(deliver(message), suspend_flow.wait())`, so that a delivery blocked on a full
     stream buffer gives way when the flow is suspended (a rebalance). That is four tasks and an
-    asyncio.wait per message, a third of faust's own cost per event (bench/faust_floor.py: 54 ->
-    ~32 us), for a delivery that almost never blocks. So `eager` runs it in place first."""
+    asyncio.wait per message, a large part of faust's own cost per event (bench/README.md,
+    `faust_floor.py`), for a delivery that almost never blocks. So `eager` runs it in place first."""
     from faust.transport.consumer import Consumer
 
     if not getattr(Consumer.wait_first, "ihub_patched", False):

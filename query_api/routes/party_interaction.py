@@ -135,8 +135,8 @@ async def get_party_interaction(
 class RetrieveFastPath:
     """Pure ASGI middleware for the API's hottest call, a plain `GET /partyInteraction/{id}`: the
     stored interaction with its references' links (or the 404) goes straight out, without FastAPI's
-    routing, dependency and middleware layers (measured: about 0.3 ms of a ~1.4 ms GET in full
-    mode). Anything else, a query string (`fields`), another method, a party-scoped caller, goes on
+    routing, dependency and middleware layers, a sizeable part of the call (bench/README.md).
+    Anything else, a query string (`fields`), another method, a party-scoped caller, goes on
     to `get_party_interaction` and the rest of the app; an error from the store goes to the app's
     error handlers like one from a route."""
 
