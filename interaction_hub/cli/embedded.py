@@ -20,6 +20,7 @@ import typer
 
 if TYPE_CHECKING:
     from interaction_hub.settings import Settings
+    from storage.base import Notify
     from storage.sqlite.store import SqliteStore
 
 DATABASE = "interactions.sqlite3"  # SqliteStore's database file in its directory
@@ -99,3 +100,14 @@ def _holder(lock: Path) -> int | None:
         if len(fields) > 5 and fields[1] == "FLOCK" and fields[5] == inode:
             return int(fields[4])
     return None
+
+
+async def subscribers_notify(settings: Settings, store: SqliteStore) -> Notify:
+    """What tells the store's hub subscribers of a change a command makes in it (queued in its
+    outbox, which the server delivers when it runs again)."""
+    from interaction_hub.notifications import fan_out, subscribers
+    from interaction_hub.references import ReferenceLinks
+
+    found = subscribers(await store.subscriptions())
+    links = ReferenceLinks.from_settings(settings)
+    return lambda old, new: fan_out(found, old, new, links=links, max_pending=settings.hub_max_pending)

@@ -203,12 +203,12 @@ async def _directory(settings: Settings) -> AsyncIterator[tuple[PartyDirectory, 
     """The directory and the Notify its changes take: the embedded store (one writer: the server
     must not run), or the engine's directory index with a producer for the relink events."""
     if settings.store == "embedded":
-        from interaction_hub.cli.embedded import open_store
+        from interaction_hub.cli.embedded import open_store, subscribers_notify
 
         store = open_store(settings, create=False, advice="stop the server first, or PUT the parties' contact media")
         try:
-            # no hub notifications, as for `ihub ingest`: the served store notifies for what it stores
-            yield store, lambda old, new: []
+            # the interactions it relinks are changes the store's subscribers hear of
+            yield store, await subscribers_notify(settings, store)
         finally:
             await store.close()
         return

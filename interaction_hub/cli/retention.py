@@ -9,11 +9,10 @@ from typing import Any
 
 import typer
 
+from interaction_hub.cli.embedded import subscribers_notify
 from interaction_hub.kafka_client import kafka_options
-from interaction_hub.notifications import fan_out, subscribers
-from interaction_hub.references import ReferenceLinks
 from interaction_hub.settings import Settings
-from storage.base import Delivery, Document
+from storage.base import Document
 from storage.erasure_rules import month_of, retention_cutoff
 
 
@@ -82,10 +81,4 @@ async def _notify(settings: Settings, store: Any) -> Any:
     """The embedded store's subscribers hear of each purged interaction (full mode: the workers)."""
     if settings.store != "embedded":
         return lambda old, new: []
-    found = subscribers(await store.subscriptions())
-    links = ReferenceLinks.from_settings(settings)
-
-    def notify(old: Document | None, new: Document | None) -> list[Delivery]:
-        return fan_out(found, old, new, links=links, max_pending=settings.hub_max_pending)
-
-    return notify
+    return await subscribers_notify(settings, store)

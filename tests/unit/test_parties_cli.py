@@ -147,3 +147,26 @@ def test_a_missing_file_or_store_is_one_line_and_exit_2(workdir: Path) -> None:
     nowhere = ihub("parties", "import", "--data-dir", "elsewhere", "crm.ndjson", cwd=workdir)
     assert nowhere.returncode == 2 and len(nowhere.stderr.strip().splitlines()) == 1
     assert "no data directory" in nowhere.stderr
+
+
+def test_the_stores_subscribers_hear_of_the_interactions_an_import_links(workdir: Path) -> None:
+    async def subscribe() -> None:
+        store = SqliteStore(workdir / "data", synchronous="NORMAL")
+        try:
+            await store.add_subscription({"id": "crm-sync", "callback": "http://listener.example/events"})
+        finally:
+            await store.close()
+
+    async def queued() -> list[dict]:
+        store = SqliteStore(workdir / "data", synchronous="NORMAL")
+        try:
+            return [orjson.loads(delivery.body) for _, delivery, _ in await store.due_deliveries(float("inf"), 100)]
+        finally:
+            await store.close()
+
+    asyncio.run(subscribe())
+    (workdir / "crm.ndjson").write_bytes(lines(ANA))
+    assert ihub("parties", "import", "--data-dir", "data", "crm.ndjson", cwd=workdir).returncode == 0
+    [event] = asyncio.run(queued())  # the head of the subscriber's queue: the call now Ana's
+    assert event["eventType"] == "PartyInteractionAttributeValueChangeEvent"
+    assert customers(event["event"]["partyInteraction"]) == ["C-1"]
