@@ -35,7 +35,7 @@ console = Console(stderr=True)
 CHUNK = {"embedded": 5000, "search": 1000}
 """Parties per directory change: one transaction in the embedded store (it also re-resolves the
 interactions carrying what the chunk touched); one bulk request, then its relink events, in full mode."""
-PARSERS = 2  # processes parsing lines, at most one fewer than the cores
+PARSERS = 2  # processes parsing lines, at most one per core: parsing costs three times what writing does
 MAX_REASON = 160  # a bad line's reason is one short line
 _INDIVIDUAL = ("givenName", "familyName", "fullName")
 _ORGANIZATION = ("name", "tradingName")
@@ -144,7 +144,7 @@ async def _import(settings: Settings, path: Path) -> tuple[int, int, int]:
         console.print(f"[red]line {number}:[/red] {reason}", highlight=False, markup=True, soft_wrap=True)
 
     loop = asyncio.get_running_loop()
-    parsers = max(1, min(PARSERS, (os.cpu_count() or 2) - 1))
+    parsers = max(1, min(PARSERS, os.cpu_count() or 2))
     async with _directory(settings) as (directory, notify):
         with (
             # a parser's objects hold no reference cycles: the cyclic collector would only cost time
