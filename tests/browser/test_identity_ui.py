@@ -126,3 +126,15 @@ def test_a_csr_finds_a_customer_by_the_number_they_call_from(browser, hub, reque
         expect(page.locator("#party-input")).to_have_value(PARTY)  # the only party of that name opens
         wait_ready(page)
         assert page.text_content("#party-name") == NAME and shown_ids(page) == [first]
+
+        # and by email address, typed in any case
+        email = {"mediumType": "email", "characteristic": {"emailAddress": "ana.silva@example.com"}}
+        assert hold(hub, PARTY, [mobile(TYPED), email], name=NAME).status_code == 200
+        deadline = time.monotonic() + LINK_WITHIN_S
+        while not hub.get("/ihub/v1/parties", params={"contact": "ana.silva@example.com"}).json():
+            assert time.monotonic() < deadline, "the directory never held the address"
+            time.sleep(0.2)
+        search(page, "Ana.Silva@Example.COM")
+        chips = page.locator("#matches .chip")
+        assert chips.count() == 1 and chips.get_attribute("data-party") == PARTY
+        assert "ana.silva@example.com" in chips.text_content()
