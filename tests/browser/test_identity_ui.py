@@ -1,4 +1,5 @@
-"""The customer-360 page finds a customer by a phone number as a CSR types it, in a real browser.
+"""The customer-360 page finds a customer by a phone number or an email address as a CSR types it,
+in a real browser.
 
 A server of its own per store (embedded, and full mode with its worker) with an Amazon Connect
 source and IHUB_PHONE_REGION=PT. A call comes from a number nobody holds: the number typed in the
