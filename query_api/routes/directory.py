@@ -26,10 +26,11 @@ from query_api.auth import Caller
 from query_api.body import read_json
 from query_api.deps import AppState, State
 from query_api.errors import TmfError
+from query_api.operation_docs import ERRORS
 from query_api.routes.timeline import DATE_TIME_PARAM, instant
 from schemas import Error
 from schemas.identifiers import contact_key
-from schemas.party import PARTY_ID, Party, contact_media
+from schemas.party import MAX_CONTACT_MEDIA, PARTY_ID, Party, contact_media
 from storage.changes import Refused
 
 router = APIRouter(prefix="/ihub/v1", tags=["party directory"])
@@ -59,9 +60,15 @@ CONTACT_MEDIUM = {
     },
 }
 _BODY_ERRORS: dict[int | str, dict[str, Any]] = {
-    413: {"model": Error, "description": "The body is larger than the limit (IHUB_MAX_BODY_BYTES)"},
-    415: {"model": Error, "description": "A Content-Type other than application/json"},
+    status: {"model": Error, "description": ERRORS[status]} for status in (413, 415)
 }
+
+
+def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    """A route's JSON request body, read by hand (read_json), as its OpenAPI states it."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
 _PARTY_ID = {"pattern": PARTY_ID.pattern}
 
 
@@ -168,12 +175,7 @@ async def get_contact_media(
         409: {"model": Error, "description": "The party was merged into another"},
         **_BODY_ERRORS,
     },
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": {"type": "array", "maxItems": 100, "items": CONTACT_MEDIUM}}},
-        }
-    },
+    openapi_extra=_json_body({"type": "array", "maxItems": MAX_CONTACT_MEDIA, "items": CONTACT_MEDIUM}),
 )
 async def put_contact_media(
     partyId: Annotated[str, Path(json_schema_extra=_PARTY_ID)],
@@ -217,21 +219,14 @@ async def put_contact_media(
         409: {"model": Error, "description": "A merge that cannot be (into itself, into a merged party)"},
         **_BODY_ERRORS,
     },
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["partyId"],
-                        "additionalProperties": False,
-                        "properties": {"partyId": {"type": "string", **_PARTY_ID}},
-                    }
-                }
-            },
+    openapi_extra=_json_body(
+        {
+            "type": "object",
+            "required": ["partyId"],
+            "additionalProperties": False,
+            "properties": {"partyId": {"type": "string", **_PARTY_ID}},
         }
-    },
+    ),
 )
 async def merge_parties(
     survivorId: Annotated[str, Path(json_schema_extra=_PARTY_ID)],
