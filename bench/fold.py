@@ -107,7 +107,7 @@ def main() -> None:
         started = time.process_time()
         for i in range(0, len(batch), args.batch):
             result = await projector.process(batch[i : i + args.batch])
-            written["changes"] += sum(len(orjson.dumps(record)) for _, record in result.changes)  # as published
+            written["changes"] += sum(len(record.to_bytes()) for _, record in result.changes)
             written["dead letters"] += sum(len(letter.value) for letter in result.dead_letters)
         return time.process_time() - started
 

@@ -19,7 +19,6 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from ingest.adapters.tmf683 import event_for
@@ -29,7 +28,8 @@ from interaction_hub.erase_markers import markers, send_markers
 from interaction_hub.health import engine_ready, first_reason, kafka_ready
 from interaction_hub.topics import partitions_of
 from query_api.observability import WRITE_WAIT
-from schemas.channel_event import AUDIT_TOPIC, AWAITED_HEADER, CHANGES_TOPIC, DLQ_TOPIC, RAW_TOPIC, is_ours
+from schemas.change_record import Applied, ChangeRecord, Erased, Rejected, change_record
+from schemas.channel_event import AUDIT_TOPIC, AWAITED_HEADER, CHANGES_TOPIC, DLQ_TOPIC, RAW_TOPIC
 from storage.base import Document, Notify, StoredDocument, WriteNotYetApplied
 from storage.changes import Change, Outcome, Refused, State
 from storage.kpis import KpiGroups, KpiQuery
@@ -48,7 +48,7 @@ class ChangeFeed:
         self._kafka = kafka
         self._index_alias = index_alias  # the records of workers of other deployments are not ours
         self._consumer = AIOKafkaConsumer(**kafka, enable_auto_commit=False, group_id=None)
-        self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._waiting: dict[str, asyncio.Future[ChangeRecord]] = {}
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -66,7 +66,7 @@ class ChangeFeed:
             await asyncio.gather(self._task, return_exceptions=True)
         await self._consumer.stop()
 
-    def expect(self, event_id: str) -> asyncio.Future[dict[str, Any]]:
+    def expect(self, event_id: str) -> asyncio.Future[ChangeRecord]:
         future = asyncio.get_running_loop().create_future()
         self._waiting[event_id] = future
         return future
@@ -78,10 +78,14 @@ class ChangeFeed:
         async for message in self._consumer:
             if not self._waiting:
                 continue
-            record = orjson.loads(message.value)
-            if not is_ours(record, self._index_alias):
+            try:
+                record = change_record(message.value)
+            except ValueError as exc:  # not a worker's: nobody waits for it
+                log.warning("%s %d:%d is no change record: %s", CHANGES_TOPIC, message.partition, message.offset, exc)
                 continue
-            future = self._waiting.pop(record.get("eventId"), None)
+            if not record.is_ours(self._index_alias):
+                continue
+            future = self._waiting.pop(record.event_id, None)
             if future is not None and not future.done():
                 future.set_result(record)
 
@@ -154,13 +158,14 @@ class LogBackedStore:
             raise WriteNotYetApplied(f"the {change.kind} is in the log but not yet applied; it will be") from None
         finally:
             self.feed.forget(event.id)
-        WRITE_WAIT.labels("rejected" if record["kind"] == "rejected" else "applied").observe(
+        WRITE_WAIT.labels("rejected" if isinstance(record, Rejected) else "applied").observe(
             time.perf_counter() - started
         )
-        if record["kind"] == "rejected":
-            raise Refused.from_code(record.get("refused", ""), record.get("error", "refused"))
-        old = State(0, record["old"])  # the version before is not carried; nothing needs it
-        return Outcome(record["kind"], old, State(record["version"], record["new"]))
+        if isinstance(record, Rejected):
+            raise Refused.from_code(record.refused, record.error)
+        assert isinstance(record, Applied)  # a write's event id is no marker's
+        old = State(0, record.old)  # the version before is not carried; nothing needs it
+        return Outcome(record.kind, old, State(record.version, record.new))
 
     async def publish_raw(self, records: Sequence[tuple[bytes, bytes]]) -> None:
         """Put (key, value) records on the raw topic and wait until every one is acknowledged by
@@ -199,4 +204,4 @@ class LogBackedStore:
         finally:
             for m in found:
                 self.feed.forget(m.event_id)
-        return sorted({i for record in records for i in record.get("erased", ())})
+        return sorted({i for record in records if isinstance(record, Erased) for i in record.erased})

@@ -16,16 +16,8 @@ Topics and keys
 - `CHANGES_TOPIC`, `ihub.interaction-changes.v1`: one record per applied change (notifications,
   dashboards), same key.
 
-Change records (value, JSON): `{"index", "eventId", "source", "type", "time", "interactionId",
-"version", "kind", "old", "new", "changed"}` for an applied event (`kind`: create | update | delete
-| unchanged | superseded, `version` the interaction's version after it, `new` the state after it).
-Of the state before, a record carries only what its readers need: all of it (`old`) when the
-interaction is gone, else null; `changed`, the names of the top-level attributes that differ, when
-there was a state before and is one after. Or `{"index", "eventId",
-"interactionId", "kind": "rejected", "refused": <storage.changes.Refused code>, "error"}` for a
-TMF683 API write that could not apply (the API that published it is waiting for the answer).
-`index` is the index alias the worker applied it to: deployments that share a Kafka cluster
-(and so these topics) each read only the records of their own index (`is_ours`).
+Change records: schemas/change_record.py (applied, rejected and erased); audit records:
+schemas/audit.py; dead letters: schemas/dead_letter.py.
 
 Ordering does not depend on Kafka offsets alone: each change carries a version taken from its time,
 and storage/changes.py never lets an older create replace a newer state, so a replay or a
@@ -59,12 +51,6 @@ outcome, so a worker processes it at once rather than after its batch window."""
 
 AUDIT_TOPIC = "ihub.audit.v1"
 """The API's audit records (query_api/access.py): who wrote, erased, exported or was refused; no key."""
-
-
-def is_ours(record: dict[str, Any], index_alias: str) -> bool:
-    """Whether a change record is about the index `index_alias` (a record of a worker from before
-    records named their index is taken as everyone's)."""
-    return bool(record.get("index", index_alias) == index_alias)
 
 
 API_SOURCE = "urn:ihub:api"

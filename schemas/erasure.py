@@ -30,9 +30,6 @@ PURGE_TYPE = "ihub.privacy.purge"
 MARKER_TYPES = (ERASE_TYPE, PURGE_TYPE)
 MARKER_KEY_PREFIX = b"ihub:erasure:"
 
-ERASED_KIND = "erased"
-"""The `kind` of the change record a worker publishes for a marker it applied (the API waits for it)."""
-
 
 @dataclass(frozen=True, slots=True)
 class Marker:

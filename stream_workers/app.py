@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import faust
-import orjson
 from aiokafka import AIOKafkaProducer
 
 from ingest.sources import load as load_sources
@@ -36,8 +35,8 @@ from interaction_hub.kafka_client import faust_credentials, kafka_options
 from interaction_hub.search_client import search_client
 from interaction_hub.settings import Settings
 from interaction_hub.shutdown import arm_deadline
+from schemas.change_record import ChangeRecord, Erased
 from schemas.channel_event import CHANGES_TOPIC, DLQ_TOPIC, RAW_TOPIC
-from schemas.erasure import ERASED_KIND
 from storage.search.contacts import ContactIndex
 from storage.search.store import SearchStore
 from storage.search.subscriptions import SubscriptionIndex
@@ -159,14 +158,14 @@ def create_worker(settings: Settings, status: WorkerState | None = None) -> faus
                 result = await projector.process(batch)
                 processed = time.perf_counter()
                 records = [record for _, record in result.changes]
-                if any(record.get("kind") == ERASED_KIND for record in records):
+                if any(isinstance(record, Erased) for record in records):
                     # an erasure is answered (its change record) only once the contacts hold
                     # nothing of what it removed: they are brought up to date first
                     if following is not None:
                         await following
                     following = None
                     await update_contacts(records, store.contacts, _nothing)
-                    records_for_contacts: list[dict[str, Any]] = []
+                    records_for_contacts: list[ChangeRecord] = []
                 else:
                     records_for_contacts = records
                 await asyncio.gather(publish(producer, result), notifier.handle(records))
@@ -311,7 +310,7 @@ async def _nothing() -> None:
     """An ack that acknowledges nothing (the batch's own ack comes after its change records)."""
 
 
-async def update_contacts(records: list[dict[str, Any]], index: ContactIndex, ack: Ack) -> None:
+async def update_contacts(records: list[ChangeRecord], index: ContactIndex, ack: Ack) -> None:
     """FCR's contacts from a batch's change records (retried until the engine takes them), then
     the batch's ack: its offsets commit only once its contacts are written."""
     found = contacts.states(records)
@@ -333,7 +332,7 @@ async def publish(producer: AIOKafkaProducer, result: BatchResult) -> None:
             for letter in result.dead_letters
         ]
         futures += [
-            await producer.send(CHANGES_TOPIC, value=orjson.dumps(record), key=key) for key, record in result.changes
+            await producer.send(CHANGES_TOPIC, value=record.to_bytes(), key=key) for key, record in result.changes
         ]
         futures += [await producer.send(RAW_TOPIC, value=value, key=key) for key, value in result.relinks]
         for future in futures:

@@ -11,13 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from schemas.change_record import Applied, ChangeRecord
+
 State = tuple[str, int, dict[str, Any] | None]
 
 
-def states(records: Iterable[dict[str, Any]]) -> list[State]:
-    """(interaction id, version, stored resource or None) of each change record that carries a state."""
-    return [
-        (record["interactionId"], record["version"], record["new"])
-        for record in records
-        if "version" in record  # "rejected" answers to the API carry none
-    ]
+def states(records: Iterable[ChangeRecord]) -> list[State]:
+    """(interaction id, version, stored resource or None) of each applied change's record."""
+    return [(record.interaction_id, record.version, record.new) for record in records if isinstance(record, Applied)]

@@ -32,13 +32,12 @@ from interaction_hub.notifications import (
 )
 from interaction_hub.references import ReferenceLinks
 from interaction_hub.settings import Settings
+from schemas.change_record import NOTIFYING_KINDS, Applied, ChangeRecord
 from storage.base import Delivery
 from storage.search.subscriptions import SubscriptionIndex
 from stream_workers import metrics
 
 log = logging.getLogger(__name__)
-
-NOTIFYING_KINDS = ("create", "update", "delete")
 
 
 @dataclass
@@ -89,19 +88,20 @@ class Notifier:
                 log.warning("could not reload subscriptions: %r", exc)
         return self._subscribers
 
-    async def handle(self, records: list[dict[str, Any]]) -> int:
+    async def handle(self, records: list[ChangeRecord]) -> int:
         """Queue what a batch's change records (the worker's own, from the batch it just wrote)
         cause; returns the number of deliveries queued."""
         subscribers = await self.subscribers()
         self._forget_all_but({s[0] for s in subscribers})
         queued = 0
         for record in records:
-            if record.get("erasure"):
+            if not isinstance(record, Applied):
+                continue
+            if record.erasure is not None:
                 # erased (docs/privacy.md): what was still waiting about it must not go out now
-                self._forget_interaction(record.get("interactionId"))
-            if subscribers and record.get("kind") in NOTIFYING_KINDS:
-                old, new, changed = record.get("old"), record.get("new"), record.get("changed")
-                for delivery in fan_out(subscribers, old, new, links=self.links, changed=changed):
+                self._forget_interaction(record.interaction_id)
+            if subscribers and record.kind in NOTIFYING_KINDS:
+                for delivery in fan_out(subscribers, record.old, record.new, links=self.links, changed=record.changed):
                     self._queue(delivery)
                     queued += 1
         return queued

@@ -38,10 +38,11 @@ from pydantic import ValidationError
 from ingest.adapters import AdapterError, adapt
 from interaction_hub import tracing
 from interaction_hub.backoff import BACKOFF_SECONDS, RETRIES, backoff_delay, until_done
+from schemas.change_record import Applied, ChangeRecord, Erased, Rejected
 from schemas.channel_event import API_SOURCE, ChannelEvent
 from schemas.common import describe, parse_date_time, utc_now
 from schemas.dead_letter import DeadLetter
-from schemas.erasure import ERASED_KIND, Marker, is_marker_key
+from schemas.erasure import Marker, is_marker_key
 from schemas.events import changed_attributes
 from schemas.relink import relink_events
 from storage.changes import ABSENT, Change, Invalid, Outcome, Refused, State, apply
@@ -69,8 +70,8 @@ class Message:
 @dataclass(slots=True)
 class BatchResult:
     dead_letters: list[DeadLetter] = field(default_factory=list)
-    # (key, record): published as JSON, and first read by the notifier and the contacts in this process
-    changes: list[tuple[bytes, dict[str, Any]]] = field(default_factory=list)
+    # (key, record): published, and first read by the notifier and the contacts in this process
+    changes: list[tuple[bytes, ChangeRecord]] = field(default_factory=list)
     # (key, value): relink events for the raw topic (schemas/relink.py)
     relinks: list[tuple[bytes, bytes]] = field(default_factory=list)
 
@@ -296,29 +297,28 @@ class Projector:
                 continue
             erased.append(interaction_id)
             old = redacted(outcome.old.doc or {}, marker.party_id)
-            record = {
-                "index": self.store.alias,
-                "eventId": f"{event.id}:{interaction_id}",
-                "source": event.source,
-                "type": event.type,
-                "time": event.time,
-                "interactionId": interaction_id,
-                "version": outcome.new.version,
-                "kind": "delete",
-                "erasure": marker.erasure_id,
-                "old": old,
-                "new": None,
-            }
+            record = Applied(
+                event_id=f"{event.id}:{interaction_id}",
+                source=event.source,
+                type=event.type,
+                time=event.time,
+                interaction_id=interaction_id,
+                version=outcome.new.version,
+                kind="delete",
+                erasure=marker.erasure_id,
+                old=old,
+                new=None,
+                index=self.store.alias,
+            )
             result.changes.append((interaction_id.encode(), record))
-        answer = {
-            "index": self.store.alias,
-            "eventId": event.id,
-            "kind": ERASED_KIND,
-            "erasure": marker.erasure_id,
-            "partition": message.partition,
-            "erased": erased,
-            "at": utc_now(),
-        }
+        answer = Erased(
+            event_id=event.id,
+            erasure=marker.erasure_id,
+            partition=message.partition,
+            erased=erased,
+            at=utc_now(),
+            index=self.store.alias,
+        )
         result.changes.append((marker.key, answer))
 
     async def _candidates(self, marker: Marker) -> list[str]:
@@ -339,14 +339,13 @@ class Projector:
             result.dead_letters.append(dead_letter(item.message, refusal.message))
             return
         # the API that published it waits for the answer, and tells its client (404, 412, 400)
-        record = {
-            "index": self.store.alias,
-            "eventId": item.event.id,
-            "interactionId": item.change.interaction_id,
-            "kind": "rejected",
-            "refused": refusal.code,
-            "error": refusal.message,
-        }
+        record = Rejected(
+            event_id=item.event.id,
+            interaction_id=item.change.interaction_id,
+            refused=refusal.code,
+            error=refusal.message,
+            index=self.store.alias,
+        )
         result.changes.append((item.change.interaction_id.encode(), record))
 
     # -- writing ----------------------------------------------------------------------------
@@ -382,25 +381,23 @@ class Projector:
         BACKOFF_SECONDS.labels("bulk write refused").inc(delay)
         await asyncio.sleep(delay)
 
-    def _change_record(self, item: _Pending) -> dict[str, Any]:
+    def _change_record(self, item: _Pending) -> Applied:
         """The state after the change, and of the state before only what a reader needs: the whole
         of it for a delete (its notification carries what was deleted), the changed attributes'
         names for an update (its notifications name them)."""
         outcome = item.outcome
         assert outcome is not None
         old, new = outcome.old.doc, outcome.new.doc
-        record = {
-            "index": self.store.alias,
-            "eventId": item.event.id,
-            "source": item.event.source,
-            "type": item.event.type,
-            "time": item.event.time,
-            "interactionId": item.change.interaction_id,
-            "version": outcome.new.version,
-            "kind": outcome.kind,
-            "old": old if new is None else None,
-            "new": new,
-        }
-        if old is not None and new is not None:
-            record["changed"] = changed_attributes(old, new)
-        return record
+        return Applied(
+            event_id=item.event.id,
+            source=item.event.source,
+            type=item.event.type,
+            time=item.event.time,
+            interaction_id=item.change.interaction_id,
+            version=outcome.new.version,
+            kind=outcome.kind,
+            old=old if new is None else None,
+            new=new,
+            changed=changed_attributes(old, new) if old is not None and new is not None else None,
+            index=self.store.alias,
+        )

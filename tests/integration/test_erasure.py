@@ -9,7 +9,6 @@ import time
 from uuid import uuid4
 
 import httpx
-import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
@@ -20,6 +19,7 @@ from interaction_hub.search_client import search_client
 from interaction_hub.settings import Settings
 from interaction_hub.topics import partitions_of
 from query_api.full_mode import LogBackedStore
+from schemas.change_record import Applied, ChangeRecord, change_record
 from schemas.channel_event import CHANGES_TOPIC, RAW_TOPIC
 from storage.changes import Change
 from storage.search.store import SearchStore
@@ -103,7 +103,7 @@ async def reset_group(bootstrap: str, group: str, offsets: dict[TopicPartition, 
         await asyncio.sleep(1)
 
 
-async def changes_since(bootstrap: str, since: dict[TopicPartition, int], alias: str) -> list[dict]:
+async def changes_since(bootstrap: str, since: dict[TopicPartition, int], alias: str) -> list[ChangeRecord]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
@@ -111,13 +111,13 @@ async def changes_since(bootstrap: str, since: dict[TopicPartition, int], alias:
         for tp, offset in since.items():
             consumer.seek(tp, offset)
         ends = await consumer.end_offsets(list(since))
-        found = []
+        found: list[ChangeRecord] = []
         remaining = set(since)
         while remaining:
             for records in (await consumer.getmany(timeout_ms=1000)).values():
-                found += [orjson.loads(r.value) for r in records]
+                found += [change_record(r.value) for r in records]
             remaining = {tp for tp in remaining if await consumer.position(tp) < ends[tp]}
-        return [r for r in found if r.get("index") == alias]
+        return [r for r in found if r.index == alias]
     finally:
         await consumer.stop()
 
@@ -200,7 +200,8 @@ def test_erased_stays_erased_through_kill_replay_and_reindex(isolated, kafka_boo
     assert set(seen) <= {1}, seen  # never more than the returning one, at any moment of the replay
     assert strict_count(search_url, alias, {"ids": {"values": erased_ids}}) == 0
     replayed = asyncio.run(changes_since(kafka_bootstrap, changes_before, alias))
-    assert not [r for r in replayed if r.get("interactionId") in set(erased_ids)]  # no record, no notification
+    erased_again = [r for r in replayed if isinstance(r, Applied) and r.interaction_id in set(erased_ids)]
+    assert not erased_again  # no record, no notification
     contact = httpx.post(
         f"{search_url}/{alias}-contacts/_search", json={"query": {"term": {"customer": party}}}, **engine_http()
     ).json()["hits"]["hits"][0]["_source"]

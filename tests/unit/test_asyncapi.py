@@ -6,7 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import jsonschema
+import orjson
 import yaml
+from pydantic import TypeAdapter
 
 from schemas.channel_event import AUDIT_TOPIC, CHANGES_TOPIC, DLQ_TOPIC, RAW_TOPIC, ChannelEvent
 from schemas.dead_letter import OFFSET, PARTITION, REASON, SOURCE, TOPIC
@@ -87,3 +89,36 @@ def test_the_envelope_schema_is_the_models_and_every_schema_is_valid():
 def test_the_dead_letter_headers_are_the_codes():
     headers = DOCUMENT["components"]["messages"]["deadLetter"]["headers"]
     assert set(headers["properties"]) == {REASON, SOURCE, TOPIC, PARTITION, OFFSET}
+
+
+def test_the_change_and_audit_records_are_the_models():
+    from schemas.audit import AuditRecord
+    from schemas.change_record import Applied, Erased, Rejected, json_schema
+
+    def keys(schema: dict) -> set[str]:
+        return {name for kind in schema["$defs"].values() for name in kind["properties"]}
+
+    payload = DOCUMENT["components"]["messages"]["changeRecord"]["payload"]
+    assert set(payload["properties"]) == keys(json_schema())
+    kinds: set[str] = set()
+    for kind in json_schema()["$defs"].values():
+        kinds.update(kind["properties"]["kind"].get("enum") or [kind["properties"]["kind"]["const"]])
+    assert set(payload["properties"]["kind"]["enum"]) == kinds
+    written = [
+        Applied("e1", "urn:s", "t", "2024-05-01T00:00:00Z", "i", 2, "update", None, {"id": "i"}, ["status"], index="x"),
+        Applied(
+            "e2:i", "urn:api", "ihub.privacy.erase", "2024-05-01T00:00:00Z", "i", 3, "delete", {}, None, erasure="e2"
+        ),
+        Rejected("e3", "i", "not-found", "no such interaction", index="x"),
+        Erased("e2.0", "e2", 0, ["i"], "2024-05-01T00:00:01Z", index="x"),
+    ]
+    for record in written:
+        jsonschema.validate(orjson.loads(record.to_bytes()), payload)
+
+    audit = DOCUMENT["components"]["messages"]["auditRecord"]["payload"]
+    schema = TypeAdapter(AuditRecord).json_schema(by_alias=True)
+    assert set(audit["properties"]) == set(schema["properties"])
+    assert set(audit["required"]) == set(schema["required"]) | {"log"}
+    record = AuditRecord("2024-05-01T00:00:00Z", "agent-7", "web", "POST", "/x", 201, "cust-1", location="/x/1")
+    jsonschema.validate(orjson.loads(record.to_bytes()), audit)
+    assert AuditRecord.from_bytes(record.to_bytes()) == record

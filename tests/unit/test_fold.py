@@ -13,6 +13,7 @@ import orjson
 
 from ingest.adapters import adapt, sample_events
 from ingest.adapters.tmf683 import event_for
+from schemas.change_record import change_record
 from schemas.channel_event import ChannelEvent
 from storage.changes import ABSENT, Change, State, version_at
 from storage.search.documents import search_document
@@ -60,7 +61,9 @@ def fold(index: MemoryIndex, *values: bytes | ChannelEvent) -> BatchResult:
 
 
 def records(result: BatchResult) -> list[dict[str, Any]]:
-    return [orjson.loads(orjson.dumps(value)) for _, value in result.changes]  # as published
+    """The batch's change records as published; each reads back as the record it was."""
+    assert all(change_record(record.to_bytes()) == record for _, record in result.changes)
+    return [orjson.loads(record.to_bytes()) for _, record in result.changes]
 
 
 def at(second: int) -> str:

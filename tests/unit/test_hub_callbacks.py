@@ -31,6 +31,7 @@ from interaction_hub.notifications import (
 from interaction_hub.references import ReferenceLinks
 from interaction_hub.settings import Settings
 from query_api.hub import Hub, HubFull, serves_this_machine_only
+from schemas.change_record import Applied, ChangeRecord
 from schemas.events import EventSubscriptionInput
 from storage.base import Delivery
 from storage.sqlite import outbox
@@ -507,8 +508,11 @@ class Subscriptions:
         return self.list
 
 
-def records(docs: list[dict]) -> list[dict]:
-    return [{"kind": "create", "old": None, "new": doc} for doc in docs]
+def records(docs: list[dict]) -> list[ChangeRecord]:
+    return [
+        Applied(f"e-{doc['id']}", "urn:test", "t", "2024-05-01T00:00:00Z", doc["id"], 1, "create", None, doc)
+        for doc in docs
+    ]
 
 
 def test_full_mode_subscribers_are_delivered_on_their_own_and_in_order(listeners):
