@@ -9,6 +9,11 @@ change topic). The worker refreshes the index for batches that hold API events, 
 means: visible to GET by id and to list queries.
 """
 
+# In query_api, not storage/: this is the API's side of the log, and storage may import only storage
+# and schemas. Moved there, it would take the API's event for a change (ingest), the request's trace
+# and the write-wait metric, and interaction_hub's health checks, topic lookup, erase markers and
+# party directory as six injected collaborators every caller wires, or storage would take on Kafka.
+
 from __future__ import annotations
 
 import asyncio
