@@ -2,7 +2,8 @@
 
 One writer thread owns the only write connection, so writes are serialised and each is one
 transaction (document, its index rows and its notifications, or nothing). Readers use their own
-connections in a small thread pool; WAL lets them read a consistent snapshot while a write runs.
+connections in a small thread pool, but for a read of one interaction by id, made on the event
+loop's thread; WAL lets them read a consistent snapshot while a write runs.
 An exclusive lock on the data directory keeps a second process from opening the same store.
 
 This module holds the store itself: the threads and connections, and the write transaction over
@@ -98,6 +99,15 @@ class SqliteStore:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._local.conn = connect(self._db, self._synchronous)
+            self._connections.append(conn)
+        return conn
+
+    def _inline_conn(self) -> sqlite3.Connection:
+        """This thread's connection for reads on the event loop: one that never waits for a lock."""
+        conn = getattr(self._local, "inline", None)
+        if conn is None:
+            conn = self._local.inline = connect(self._db, self._synchronous)
+            conn.execute("PRAGMA busy_timeout=0")
             self._connections.append(conn)
         return conn
 
@@ -204,6 +214,15 @@ class SqliteStore:
             row = conn.execute("SELECT version, doc FROM interaction WHERE id = ?", (interaction_id,)).fetchone()
             return StoredDocument(*row) if row else None
 
+        # One row by primary key costs tens of microseconds: read on the event loop's own thread
+        # rather than pay two thread hand-offs for it. In WAL mode a reader never waits for the
+        # writer; should SQLite still answer busy (rare: while another connection recovers the
+        # log's index), the read goes to the reader threads, which wait for it.
+        try:
+            return fetch(self._inline_conn())
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):  # any busy or locked
+                raise
         return await self._read(fetch)
 
     async def list(self, query: Query) -> Page:

@@ -1,6 +1,8 @@
 """The embedded store against the reference evaluator (the oracle), and its write contract."""
 
 import asyncio
+import sqlite3
+import time
 
 import orjson
 import pytest
@@ -114,6 +116,24 @@ def test_deliveries_are_queued_in_order_per_subscriber(tmp_path):
         assert sorted((d.subscription_id, d.body) for _, d, _ in heads) == [("a", b"2"), ("b", b"x")]
 
     run(scenario())
+    run(store.close())
+
+
+def test_a_read_by_id_answers_at_once_from_the_last_commit_while_a_write_is_open(tmp_path):
+    store = SqliteStore(tmp_path)
+    doc = resource({"reason": "r", "direction": "in", "channel": [{"id": "web"}]}, 1)
+    run(store.write(create_change(doc), no_notifications))
+    committed = run(store.get(doc["id"]))
+    writer = sqlite3.connect(tmp_path / "interactions.sqlite3", isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # the write lock, held by a write not yet committed
+    writer.execute("UPDATE interaction SET version = version + 1 WHERE id = ?", (doc["id"],))
+    try:
+        started = time.monotonic()
+        assert run(store.get(doc["id"])) == committed
+        assert time.monotonic() - started < 1  # the connections' busy timeout is 10 s
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
     run(store.close())
 
 
