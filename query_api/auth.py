@@ -87,6 +87,7 @@ HEALTH_PATHS = ("/health/live", "/health/ready")
 METRICS_PATH = "/metrics"
 
 MAX_TOKEN_CHARS = 16 * 1024
+_KNOWN_TOKENS = 10_000  # verified tokens kept (Authenticator.caller): a few MB at most
 # what a token's party claim may hold: it goes into queries and URLs without any escaping
 PARTY_ID = re.compile(r"[A-Za-z0-9._~:@-]{1,256}")
 MAX_JWKS_BYTES = 1024 * 1024
@@ -285,6 +286,8 @@ class Authenticator:
         self.scope_claim = settings.auth_scope_claim
         self.role_claims = [claim.split(".") for claim in settings.auth_role_claims]
         self.party_claim = settings.auth_party_claim
+        # token -> (its caller, its `exp`, kid, alg, the key that verified it)
+        self._verified: dict[str, tuple[Caller, int, str | None, str, Any]] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Authenticator | None:
@@ -304,16 +307,38 @@ class Authenticator:
         return cls(settings, keys)
 
     async def caller(self, authorization: str | None) -> Caller:
-        """The caller an Authorization header names; InvalidToken if it names none acceptably."""
-        claims = await self.claims(bearer_token(authorization))
-        return Caller(
+        """The caller an Authorization header names; InvalidToken if it names none acceptably.
+
+        Checking a token's signature costs far more than answering a read, and a client sends the
+        same token with every request until it expires: a token verified once is known until
+        then, as long as the key that verified it is still the one its header names (a refreshed
+        key set holds new key objects, so its tokens are checked again)."""
+        token = bearer_token(authorization)
+        known = self._verified.get(token)
+        if known is not None:
+            caller, expires, kid, algorithm, key = known
+            if time.time() - self.leeway < expires and await self.keys.key_for(kid, algorithm) is key:
+                return caller
+            del self._verified[token]
+        claims, kid, algorithm, key = await self._verify(token)
+        caller = Caller(
             subject=_text(claims.get("sub")),
             client=_text(claims.get("azp")) or _text(claims.get("client_id")),
             permissions=self.permissions(claims),
             party_id=self.party(claims),
         )
+        if len(self._verified) >= _KNOWN_TOKENS:
+            del self._verified[next(iter(self._verified))]  # the longest known
+        # its `exp` as jwt.decode read it, compared as jwt.decode compares it (above)
+        self._verified[token] = (caller, int(claims["exp"]), kid, algorithm, key)
+        return caller
 
     async def claims(self, token: str) -> dict[str, Any]:
+        """A token's claims once its signature and its `exp`, `nbf`, `iss` and `aud` are checked."""
+        return (await self._verify(token))[0]
+
+    async def _verify(self, token: str) -> tuple[dict[str, Any], str | None, str, Any]:
+        """(the claims, the header's kid and alg, the key that verified them)"""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -322,7 +347,8 @@ class Authenticator:
         if algorithm not in self.algorithms:  # `none` and every HMAC algorithm are never in the list
             raise InvalidToken(f"algorithm {algorithm!r} not accepted")
         kid = header.get("kid")
-        key = await self.keys.key_for(kid if isinstance(kid, str) else None, algorithm)
+        kid = kid if isinstance(kid, str) else None
+        key = await self.keys.key_for(kid, algorithm)
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
@@ -335,7 +361,7 @@ class Authenticator:
             )
         except (jwt.PyJWTError, ValueError, TypeError) as exc:
             raise InvalidToken(type(exc).__name__) from None
-        return claims
+        return claims, kid, algorithm, key
 
     def permissions(self, claims: dict[str, Any]) -> frozenset[str]:
         granted: set[str] = set()

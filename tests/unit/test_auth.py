@@ -339,3 +339,42 @@ def test_a_missing_or_broken_key_file_is_a_clear_refusal(tmp_path: Path, content
     settings = Settings(auth_public_key_file=path, auth_issuer=ISSUER, auth_audience=AUDIENCE)
     with pytest.raises(AuthConfigError, match="PEM public key"):
         Authenticator.from_settings(settings)
+
+
+# --- tokens already verified ------------------------------------------------------------------------
+
+
+def test_a_token_known_from_an_earlier_request_is_refused_once_it_expires(signer: Signer, tmp_path: Path) -> None:
+    env = {**auth_env(signer.write_pem(tmp_path)), "IHUB_AUTH_LEEWAY_S": "0"}
+    authenticator = Authenticator.from_settings(Settings(**_fields(env)))
+    assert authenticator is not None
+    token = f"Bearer {signer.token(READ, lifetime_s=1)}"
+
+    async def run() -> str:
+        assert (await authenticator.caller(token)).permissions == {READ}
+        assert (await authenticator.caller(token)).permissions == {READ}  # known now
+        await asyncio.sleep(max(0.0, int(time.time()) + 2 - time.time()))  # past its exp, a whole second
+        with pytest.raises(InvalidToken) as info:
+            await authenticator.caller(token)
+        return str(info.value)
+
+    assert asyncio.run(run()) == "ExpiredSignatureError"
+
+
+def test_a_known_token_is_refused_once_its_key_has_left_the_key_set() -> None:
+    old, new = Signer(kid="old"), Signer(kid="new")
+    server = JwksServer(old)
+    try:
+        authenticator = _jwks_authenticator(server.url)
+        token = f"Bearer {old.token(READ)}"
+
+        async def run() -> None:
+            assert (await authenticator.caller(token)).permissions == {READ}
+            server.signers = [new]  # the provider rotated its key and dropped the old one
+            await authenticator.keys.refresh()
+            with pytest.raises(InvalidToken):
+                await authenticator.caller(token)
+
+        asyncio.run(run())
+    finally:
+        server.stop()
