@@ -13,6 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 
 from ingest.sources import load as load_sources
+from interaction_hub import tracing
 from interaction_hub.kafka_client import kafka_options
 from interaction_hub.settings import Settings
 from query_api import errors
@@ -118,6 +119,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # routes/docs.py serves the page without a CDN
         redoc_url=None,
+        # metrics are Prometheus' (query_api/observability.py); FastAPI's spans only when tracing is on,
+        # else its check for them would run on every request
+        telemetry={"tracing": tracing.enabled(), "metrics": False, "logs": False},
     )
     errors.install(app)
     app.include_router(party_interaction.router, prefix=settings.base_path)

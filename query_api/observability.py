@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import time
+from contextlib import nullcontext
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -46,7 +47,9 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 class Observe:
     def __init__(self, app: Any) -> None:
         self.app = app
-        self._templates: list[tuple[re.Pattern[str], str]] | None = None
+        self._templates: tuple[re.Pattern[str], dict[str, str]] | None = None
+        # at most (templates + 1) x methods x statuses: bounded as the metrics' own labels are
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -64,30 +67,44 @@ class Observe:
                 message["headers"] = [*message.get("headers", ()), (b"x-request-id", rid.encode())]
             await send(message)
 
-        with tracing.request_span(scope) as span:
+        # tracing off: not even the generator of its context manager
+        with tracing.request_span(scope) if tracing.enabled() else nullcontext() as span:
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
-                method = scope["method"] if scope["method"] in _METHODS else "OTHER"
-                route = self._route_template(scope)
-                REQUESTS.labels(route, method, str(answer["status"])).inc()
-                LATENCY.labels(route, method).observe(time.perf_counter() - started)
+                method, route = self._count(scope, answer["status"], started)
                 request_id.reset(token)
                 if span is not None:  # tracing on (interaction_hub/tracing.py)
                     span.update_name(f"{method} {route}")
                     span.set_attributes({"http.route": route, "http.response.status_code": answer["status"]})
+
+    def _count(self, scope: dict[str, Any], status: int, started: float) -> tuple[str, str]:
+        """Counts the request and its latency; (its method, its route template)."""
+        method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+        route = self._route_template(scope)
+        # the labelled series kept: prometheus_client's labels() costs more than the count itself
+        series = self._series.get((route, method, status))
+        if series is None:
+            series = self._series[(route, method, status)] = (
+                REQUESTS.labels(route, method, str(status)),
+                LATENCY.labels(route, method),
+            )
+        series[0].inc()
+        series[1].observe(time.perf_counter() - started)
+        return method, route
 
     def _route_template(self, scope: dict[str, Any]) -> str:
         """The template of the route a path belongs to (`/tmf-api/.../partyInteraction/{id}`), or
         UNMATCHED: from the API description and the app's own routes, the same for requests answered
         before routing (the GET fast path, a 401)."""
         if self._templates is None:
-            self._templates = _templates(scope["app"])
-        path = scope["path"]
-        for pattern, template in self._templates:
-            if pattern.fullmatch(path):
-                return template
-        return UNMATCHED
+            # one pattern of alternatives, tried in order, each its own group: one match a request
+            found = _templates(scope["app"])
+            either = "|".join(f"(?P<t{n}>{pattern.pattern})" for n, (pattern, _) in enumerate(found))
+            self._templates = re.compile(either), {f"t{n}": template for n, (_, template) in enumerate(found)}
+        pattern, templates = self._templates
+        match = pattern.fullmatch(scope["path"])
+        return templates[match.lastgroup] if match and match.lastgroup else UNMATCHED
 
 
 def _templates(app: Any) -> list[tuple[re.Pattern[str], str]]:

@@ -53,6 +53,9 @@ _PROJECTED = projected(_ref(PartyInteraction))
 _LIST = {"type": "array", "items": _PROJECTED}
 
 
+_JSON_TYPE = JSON.encode()
+
+
 def _json(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(body, status, headers=headers, media_type=JSON)
 
@@ -156,20 +159,27 @@ class RetrieveFastPath:
             if interaction_id and "/" not in interaction_id:
                 state: State = scope["app"].state.ihub
                 stored = await state.store.get(interaction_id)
-                response = self._answer(scope, state, interaction_id, stored)
-                await response(scope, receive, send)
+                await self._answer(scope, state, interaction_id, stored, receive, send)
                 return
         await self.app(scope, receive, send)
 
     @staticmethod
-    def _answer(scope: dict[str, Any], state: State, interaction_id: str, stored: StoredDocument | None) -> Response:
+    async def _answer(
+        scope: dict[str, Any], state: State, interaction_id: str, stored: StoredDocument | None, receive: Any, send: Any
+    ) -> None:
         if stored is None:
-            return error_response(404, interactions.not_found(interaction_id))
-        headers = {"ETag": etag(stored.version)}
+            await error_response(404, interactions.not_found(interaction_id))(scope, receive, send)
+            return
+        tag = etag(stored.version)
         if_none_match = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"if-none-match"), None)
         if not_modified(if_none_match, stored.version):
-            return Response(status_code=304, headers=headers)
-        return _json(state.links.body(stored.body, interactions.hrefs(state, scope)), headers=headers)
+            await Response(status_code=304, headers={"ETag": tag})(scope, receive, send)
+            return
+        body = state.links.body(stored.body, interactions.hrefs(state, scope))
+        # the messages a Response(body, headers={"ETag": tag}, media_type=JSON) sends, made directly
+        headers = [(b"etag", tag.encode()), (b"content-length", b"%d" % len(body)), (b"content-type", _JSON_TYPE)]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
 
 @router.patch(
