@@ -10,6 +10,11 @@ What it measures, on a store holding --count realistic interactions (ingest.demo
   3. POST /partyInteraction, sequential httpx with realistic bodies: p50/p99. The created
      interactions are deleted afterwards so the cached store keeps exactly --count documents.
 
+Beside 1., the floor: a bare ASGI app on the same uvicorn set-up as `ihub serve` (uvloop, its HTTP
+protocol) answering every request with the bytes of one stored interaction, measured by the same
+wrk runs interleaved with the API's, so the ratio to it holds on a machine others share. --auth
+serves with auth on (a key made here; every request carries a token signed with it).
+
 The store is loaded once into --data-dir (a reusable cache) through the store's own create()
 with the documents the API itself builds (same models, same id/href/creationDate rules); a later
 run with the same --count/--seed/--parties reuses it. Loading uses synchronous=NORMAL (it is a
@@ -50,6 +55,9 @@ FORMAT = 1  # bump when the cached store layout or the loaded documents change
 TARGETS = {
     "get_p50_ms": 2.0,
     "get_rps": 1500.0,
+    "get_floor_ratio": 0.5,  # the API's GET req/s over the floor's, at the most connections
+    "get_p50_ms_loaded": 1.0,  # at the most connections (16 by default)
+    "get_p99_ms_loaded": 10.0,
     "list_p99_ms": 30.0,
     "post_p50_ms": 5.0,
 }
@@ -148,6 +156,7 @@ function setup(thread)
   counter = counter + 1
   thread:set("tid", counter)
 end
+%(headers)s
 function init(args)
   math.randomseed(%(seed)d + (tid or 0) * 7919)
 end
@@ -178,11 +187,13 @@ def run_wrk(
     connections: int,
     duration: float,
     seed: int,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     paths_file = workdir / f"{name}.paths"
     paths_file.write_text("\n".join(paths) + "\n")
     script = workdir / f"{name}.lua"
-    script.write_text(WRK_LUA % {"paths": str(paths_file), "seed": seed})
+    lua_headers = "\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in (headers or {}).items())
+    script.write_text(WRK_LUA % {"paths": str(paths_file), "seed": seed, "headers": lua_headers})
     cmd = [
         wrk,
         f"-t{threads}",
@@ -335,35 +346,41 @@ def prepare_store(args: argparse.Namespace, base_path: str) -> tuple[dict[str, A
 # -- the server ---------------------------------------------------------------------------------
 
 
+def ihub_serve(data_dir: Path, port: int) -> list[str]:
+    ihub = Path(sys.executable).parent / "ihub"
+    return [
+        str(ihub if ihub.exists() else shutil.which("ihub") or "ihub"),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        "--no-access-log",
+    ]
+
+
 class Server:
-    def __init__(self, data_dir: Path, port: int, log: Path):
-        ihub = Path(sys.executable).parent / "ihub"
-        self.cmd = [
-            str(ihub if ihub.exists() else shutil.which("ihub") or "ihub"),
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-            "--no-access-log",
-        ]
-        self.port = port
+    def __init__(self, cmd: list[str], log: Path, env: dict[str, str] | None = None):
+        self.cmd = cmd
+        self.env = env or {}
         self.log_path = log
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, ready_url: str) -> None:
+    def start(self, ready_url: str, headers: dict[str, str] | None = None) -> None:
         import httpx
 
         self.log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(self.cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            self.cmd, stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, **self.env}
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise BenchError(f"server exited ({self.process.returncode}); see {self.log_path}")
             try:
-                if httpx.get(ready_url, timeout=2).status_code < 500:
+                if httpx.get(ready_url, headers=headers, timeout=2).status_code < 500:
                     return
             except httpx.TransportError:
                 pass
@@ -384,6 +401,61 @@ class Server:
                 self.process.wait()
         if self.process:
             self.log.close()
+
+
+def serve_floor(port: int, body_file: Path) -> None:
+    """The floor: a bare ASGI app on the uvicorn set-up `ihub serve` runs, every answer the same bytes."""
+    import uvicorn
+
+    from interaction_hub.settings import Settings
+    from query_api.connections import uvicorn_options
+
+    body = body_file.read_bytes()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    settings = Settings()
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        loop="uvloop",
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
+        **uvicorn_options(settings.header_timeout_s, settings.max_connections),
+    )
+
+
+def auth_on(workdir: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """(the server's settings for auth on with a key made here, the headers of a request with a
+    token signed with it: every permission, valid for two hours)."""
+    import jwt
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = workdir / "bench-key.pem"
+    pem.write_bytes(
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    issuer, audience = "https://bench.invalid/realms/ihub", "interaction-hub"
+    now = int(time.time())
+    claims = {
+        "iss": issuer,
+        "aud": audience,
+        "sub": "bench",
+        "azp": "bench",
+        "iat": now,
+        "exp": now + 7200,
+        "scope": "interaction:read interaction:write interaction:delete",
+    }
+    token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "bench"})
+    env = {"IHUB_AUTH_PUBLIC_KEY_FILE": str(pem), "IHUB_AUTH_ISSUER": issuer, "IHUB_AUTH_AUDIENCE": audience}
+    return env, {"Authorization": f"Bearer {token}"}
 
 
 # -- sequential httpx views ---------------------------------------------------------------------
@@ -439,8 +511,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--parties", type=int, default=10_000, help="distinct customers in generated data")
     parser.add_argument("--wrk", default=None, help="path to wrk [from PATH]")
+    parser.add_argument("--auth", action="store_true", help="serve with auth on, every request with a token")
     parser.add_argument("--output", type=Path, default=ROOT / "artifacts" / "bench-embedded.json")
+    parser.add_argument("--serve-floor", type=Path, default=None, help=argparse.SUPPRESS)  # the floor's process
     args = parser.parse_args()
+    if args.serve_floor is not None:
+        return args
     if args.data_dir is None:
         label = f"{args.count // 1000}k" if args.count % 1000 == 0 else str(args.count)
         args.data_dir = ROOT / ".bench-data" / f"embedded-{label}"
@@ -453,6 +529,9 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
+    if args.serve_floor is not None:
+        serve_floor(args.port, args.serve_floor)
+        return 0
     wrk, wrk_version = find_wrk(args.wrk)  # before any work: exits 2 with install help if missing
 
     import httpx
@@ -470,18 +549,26 @@ def main() -> int:
         "errors": [],
     }
     server: Server | None = None
+    floor: Server | None = None
     status = 0
     try:
         meta, reused = prepare_store(args, base_path)
         result["store"] = {**meta, "reused": reused, "data_dir": str(args.data_dir)}
         ids = [line for line in (args.data_dir / "bench-ids.txt").read_text().splitlines() if line]
         parties = json.loads((args.data_dir / "bench-parties.json").read_text())
-        server = Server(args.data_dir, args.port, args.data_dir / "server.log")
-        say(f"server: {shell(server.cmd)}")
-        server.start(f"{base}{collection}?limit=1")
+        # wrk scripts and path lists stay next to the store so the printed commands can be re-run
+        # (against a server started on this data dir with the same --port)
+        workdir = args.data_dir / "wrk"
+        workdir.mkdir(exist_ok=True)
+        env, headers = auth_on(workdir) if args.auth else ({}, {})
+        server = Server(ihub_serve(args.data_dir, args.port), args.data_dir / "server.log", env)
+        say(f"server: {shell(server.cmd)}" + (" (auth on)" if args.auth else ""))
+        server.start(f"{base}{collection}?limit=1", headers)
         result["server_command"] = shell(server.cmd)
-        result["server_settings"] = {k: v for k, v in os.environ.items() if k.startswith("IHUB_")} or "defaults"
-        with httpx.Client(base_url=base, timeout=30) as client:
+        settings = {k: v for k, v in {**os.environ, **env}.items() if k.startswith("IHUB_")}
+        result["server_settings"] = settings or "defaults"
+        result["auth"] = args.auth
+        with httpx.Client(base_url=base, timeout=30, headers=headers) as client:
             total = int(client.get(f"{collection}?limit=1").headers["X-Total-Count"])
             result["store"]["documents_seen_by_api"] = total
             result["store"]["db_bytes"] = sum(p.stat().st_size for p in args.data_dir.glob("interactions.sqlite3*"))
@@ -494,12 +581,19 @@ def main() -> int:
                 f"store: {total:,} interactions, {result['store']['db_bytes'] / 1e6:,.0f} MB on disk "
                 f"({'reused' if reused else 'freshly loaded'})"
             )
-            # wrk scripts and path lists stay next to the store so the printed commands can be re-run
-            # (against a server started on this data dir with the same --port)
-            workdir = args.data_dir / "wrk"
-            workdir.mkdir(exist_ok=True)
-            result["get_by_id"] = bench_get(args, wrk, workdir, base, collection, ids, client, server)
-            result["list_by_customer"] = bench_list(args, wrk, workdir, base, collection, parties, client, server)
+            body_file = workdir / "floor-body.json"
+            body_file.write_bytes(client.get(f"{collection}/{ids[0]}").content)
+            floor_port = free_port()
+            floor_cmd = [sys.executable, str(Path(__file__).resolve()), "--serve-floor", str(body_file)]
+            floor = Server([*floor_cmd, "--port", str(floor_port)], workdir / "floor.log")
+            floor.start(f"http://127.0.0.1:{floor_port}/")
+            floor_base = f"http://127.0.0.1:{floor_port}"
+            result["get_by_id"] = bench_get(
+                args, wrk, workdir, base, collection, ids, client, server, floor_base, headers
+            )
+            result["list_by_customer"] = bench_list(
+                args, wrk, workdir, base, collection, parties, client, server, headers
+            )
             result["create"] = bench_post(args, collection, client, server)
         result["summary"] = summary(result)
     except BenchError as exc:
@@ -507,12 +601,14 @@ def main() -> int:
         print(f"\nERROR: {exc}", file=sys.stderr)
         status = 1
     finally:
-        if server:
-            server.stop()
+        for process in (server, floor):
+            if process:
+                process.stop()
     if any(
         run.get("ok") is False
         for section in ("get_by_id", "list_by_customer")
-        for run in result.get(section, {}).get("wrk", [])
+        for key in ("wrk", "floor")
+        for run in result.get(section, {}).get(key, [])
     ):
         status = 1
     result["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -527,8 +623,9 @@ def main() -> int:
 
 def strip_stdout(result: dict[str, Any]) -> dict[str, Any]:
     for section in ("get_by_id", "list_by_customer"):
-        for run in result.get(section, {}).get("wrk", []):
-            run.pop("stdout", None)
+        for key in ("wrk", "floor"):
+            for run in result.get(section, {}).get(key, []):
+                run.pop("stdout", None)
     return result
 
 
@@ -566,7 +663,7 @@ def report_wrk(label: str, run: dict[str, Any]) -> None:
     say(f"    $ {run['command']}")
 
 
-def bench_get(args, wrk, workdir, base, collection, ids, client, server) -> dict[str, Any]:
+def bench_get(args, wrk, workdir, base, collection, ids, client, server, floor_base, headers) -> dict[str, Any]:
     say("\n1. GET /partyInteraction/{id}  (random ids among all loaded)")
     paths = [f"{collection}/{i}" for i in ids]
     # warm-up: page cache, SQLite cache, connection pool threads (not recorded)
@@ -580,8 +677,9 @@ def bench_get(args, wrk, workdir, base, collection, ids, client, server) -> dict
         connections=4,
         duration=min(3.0, args.duration),
         seed=args.seed,
+        headers=headers,
     )
-    runs = []
+    runs, floors = [], []
     for conns in args.connections:
         run = run_wrk(
             wrk,
@@ -593,10 +691,27 @@ def bench_get(args, wrk, workdir, base, collection, ids, client, server) -> dict
             connections=conns,
             duration=args.duration,
             seed=args.seed + conns,
+            headers=headers,
         )
         report_wrk(f"wrk -c{conns}", run)
         runs.append(run)
         server.check_alive()
+        # right after, so that both see the same machine
+        floor = run_wrk(
+            wrk,
+            workdir,
+            f"floor-c{conns}",
+            floor_base,
+            paths,
+            threads=args.wrk_threads,
+            connections=conns,
+            duration=args.duration,
+            seed=args.seed + conns,
+        )
+        floor["ratio"] = round(run["rps"] / floor["rps"], 2)
+        report_wrk(f"floor -c{conns}", floor)
+        say(f"    API / floor: {floor['ratio']:.2f}")
+        floors.append(floor)
     rng = random.Random(args.seed)
     timings, _ = sequential(client, "GET", [rng.choice(paths) for _ in range(args.samples)])
     seq = summarise_ms(timings)
@@ -615,10 +730,10 @@ def bench_get(args, wrk, workdir, base, collection, ids, client, server) -> dict
         f"{best['p50_ms']:.2f} ms at peak throughput (wrk -c{best['connections']}); target <= {TARGETS['get_p50_ms']} ms: "
         f"{verdict(single['p50_ms'], TARGETS['get_p50_ms'])} unloaded, {verdict(best['p50_ms'], TARGETS['get_p50_ms'])} at peak"
     )
-    return {"wrk": runs, "httpx_sequential": seq, "distinct_ids": len(ids)}
+    return {"wrk": runs, "floor": floors, "httpx_sequential": seq, "distinct_ids": len(ids)}
 
 
-def bench_list(args, wrk, workdir, base, collection, parties, client, server) -> dict[str, Any]:
+def bench_list(args, wrk, workdir, base, collection, parties, client, server, headers) -> dict[str, Any]:
     customers = parties["customers"][: args.customers]
     hits = sorted(c for _, c in customers)
     say(f"\n2. GET /partyInteraction?relatedParty.id=<customer>&sort={LIST_SORT}&limit={LIST_LIMIT}")
@@ -656,6 +771,7 @@ def bench_list(args, wrk, workdir, base, collection, parties, client, server) ->
         connections=args.list_connections,
         duration=args.duration,
         seed=args.seed,
+        headers=headers,
     )
     report_wrk(f"wrk -c{args.list_connections}", run)
     server.check_alive()
@@ -716,6 +832,7 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
     get, lst, post = result["get_by_id"], result["list_by_customer"], result["create"]
     best = max(get["wrk"], key=lambda r: r["rps"])
     single = next((r for r in get["wrk"] if r["connections"] == 1), get["wrk"][0])
+    loaded, loaded_floor = max(zip(get["wrk"], get["floor"], strict=True), key=lambda pair: pair[0]["connections"])
     # the lowest concurrency that reaches the throughput target: latency while doing the target load
     at_target = next(
         (r for r in sorted(get["wrk"], key=lambda r: r["connections"]) if r["rps"] >= TARGETS["get_rps"]), None
@@ -737,6 +854,9 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
             else {}
         ),
         "get_p50_ms_at_peak": (best["p50_ms"], TARGETS["get_p50_ms"], False, f"wrk -c{best['connections']}"),
+        "get_floor_ratio": (loaded_floor["ratio"], TARGETS["get_floor_ratio"], True, f"wrk -c{loaded['connections']}"),
+        "get_p50_ms_loaded": (loaded["p50_ms"], TARGETS["get_p50_ms_loaded"], False, f"wrk -c{loaded['connections']}"),
+        "get_p99_ms_loaded": (loaded["p99_ms"], TARGETS["get_p99_ms_loaded"], False, f"wrk -c{loaded['connections']}"),
         "list_p50_ms": (lst["httpx_sequential"]["p50_ms"], None, False, "httpx sequential"),
         "list_p99_ms": (lst["httpx_sequential"]["p99_ms"], TARGETS["list_p99_ms"], False, "httpx sequential"),
         "list_p99_ms_under_load": (
