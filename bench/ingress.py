@@ -100,7 +100,7 @@ def from_sample(path: str, ids: tuple[str, ...], form: bool = False) -> Callable
 
 def event_streams_message(n: int) -> bytes:
     """A delivered outbound message, in the shape of Event Streams' Messaging.MessageStatus (as
-    tests/unit/formats/test_twilio_event_streams.py writes it: the vendor's published example is a
+    tests/unit/ingest/formats/test_twilio_event_streams.py writes it: the vendor's published example is a
     Verify event, which the format does not map)."""
     sid = f"SM0123456789abcdef0123456789{n:06x}"
     return json.dumps(
@@ -134,7 +134,7 @@ def envelope(n: int) -> bytes:
     return channel_event(n, "ingress").to_bytes()
 
 
-# A CRM's contact-history table as a debezium source maps it (tests/unit/formats/test_debezium.py):
+# A CRM's contact-history table as a debezium source maps it (tests/unit/ingest/formats/test_debezium.py):
 # the published Debezium events are of a table with no time column, which no source could map.
 CONTACT_HISTORY = {
     "table": "public.contact_history",

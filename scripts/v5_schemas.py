@@ -6,7 +6,7 @@ patch (`_MVO`) bodies, a Hub and an Error need, read as OpenAPI means them (test
     .venv/bin/python scripts/v5_schemas.py [--check]
 
 --check writes nothing and exits 1 if the checked-in file differs from what the spec gives
-(tests/unit/test_v5_schemas.py does the same).
+(tests/unit/project/test_v5_schemas.py does the same).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 They replace private parts that may change in any release, so pyproject.toml pins faust-streaming,
 mode-streaming and aiokafka to the versions these were written and tested against.
-tests/unit/test_faust_patches.py records the source of each function patched or relied on and
+tests/unit/stream_workers/test_faust_patches.py records the source of each function patched or relied on and
 fails when an upgrade changes it; its message says what to re-check here.
 """
 

@@ -259,7 +259,7 @@ def validated(document: dict[str, Any]) -> dict[str, Any]:
 def checked(document: dict[str, Any]) -> dict[str, Any]:
     """`document` itself if it is a valid PartyInteraction create body (AdapterError naming what is
     not), for documents a channel adapter built: those are in wire form already (aliases, no
-    nulls; tests/unit/test_adapters.py holds every adapter to it), so unlike `validated` this does
+    nulls; tests/unit/ingest/test_adapters.py holds every adapter to it), so unlike `validated` this does
     not serialise the model again (about a fifth of adapting an event)."""
     _model(document)
     return document

@@ -17,7 +17,7 @@ The boundary
 The two clients differ in call style (keyword arguments against ``body=``/``params=``, ``.options()``
 against ``ignore=``, wrapped answers against plain dicts) and in error classes. Everything else in
 the project calls the functions below with plain bodies and gets plain answers; no other module
-touches a client's methods (tests/unit/test_engine_boundary.py checks that). A difference between
+touches a client's methods (tests/unit/project/test_engine_boundary.py checks that). A difference between
 the engines is handled here, once.
 """
 

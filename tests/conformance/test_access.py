@@ -18,7 +18,7 @@ from query_api.auth import ANALYTICS, DELETE, ERASE, EXPORT, HUB, READ, WRITE
 from tests.conformance.test_party_interaction import CTK_BODY, assert_tmf_error
 from tests.support.server import IHUB, Server, free_port, own_server
 from tests.tokens import ALL, Signer, auth_env, bearer
-from tests.unit.test_hub_callbacks import Listener
+from tests.unit.interaction_hub.test_notifications_callbacks import Listener
 
 SIGNER = Signer()
 MERGE = {"content-type": "application/merge-patch+json"}

@@ -13,7 +13,7 @@ import pytest
 from tests.conformance.test_hub import LOOPBACK
 from tests.conformance.test_party_interaction import CTK_BODY, assert_tmf_error
 from tests.support.server import own_server, subscribe
-from tests.unit.test_hub_callbacks import Listener
+from tests.unit.interaction_hub.test_notifications_callbacks import Listener
 
 
 def creates_of(marker: str) -> str:

@@ -8,7 +8,7 @@ import pytest
 from ingest.adapters import adapt
 from ingest.adapters.tmf683 import event_for
 from storage.changes import ABSENT, Forbidden, NotFound, State, apply, names_party
-from tests.unit.test_changes import BODY, CREATED_VERSION, HREF, ID, STORED, change
+from tests.unit.storage.test_changes import BODY, CREATED_VERSION, HREF, ID, STORED, change
 
 MINE = State(CREATED_VERSION, STORED)  # names cust-3 and agent-7
 

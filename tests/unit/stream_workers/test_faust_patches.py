@@ -3,7 +3,7 @@
 The patches replace private code that any release may change, so pyproject.toml pins the versions
 below. An upgrade is a deliberate change: bump the pin, run these tests, re-check each patch
 against the new code as a failure here says, record the new hashes, and run
-tests/unit/test_eager_delivery.py and the integration tests."""
+tests/unit/stream_workers/test_faust_patches_eager.py and the integration tests."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from mode.services import WaitResults
 
 from stream_workers import faust_patches
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 # the versions the hashes below were recorded with
 RECORDED_WITH = {"faust-streaming": "0.15.3", "mode-streaming": "0.7.1", "aiokafka": "0.14.0"}
@@ -43,7 +43,7 @@ REPLACED = {
         "79f98bfdf43f8ea8be1a75696f69a65a6473792a453cc62234dd5257f4273d36",
         "`eager` returns WaitResults(done, results, stopped) itself for a delivery done at once, and "
         "hands the rest to this function as a `_Continued` awaitable: both must still match what it "
-        "does (tests/unit/test_eager_delivery.py).",
+        "does (tests/unit/stream_workers/test_faust_patches_eager.py).",
     ),
 }
 

@@ -2,13 +2,13 @@
 (storage/sqlite/compiler.py) and to the search DSL (storage/search/compiler.py).
 
 Each entry of QUERIES is compiled by both compilers and compared with
-`tests/unit/golden/sql/<name>.sql` (page SQL, count SQL and their parameters) and
-`tests/unit/golden/search/<name>.json` (the request body, sorted keys, 2-space indent).
+`tests/unit/storage/golden/sql/<name>.sql` (page SQL, count SQL and their parameters) and
+`tests/unit/storage/golden/search/<name>.json` (the request body, sorted keys, 2-space indent).
 A missing or different file fails with a unified diff.
 
 After an intended change to a compiler, regenerate the files and review the diff with git:
 
-    IHUB_UPDATE_GOLDEN=1 .venv/bin/python -m pytest -q tests/unit/test_golden_queries.py
+    IHUB_UPDATE_GOLDEN=1 .venv/bin/python -m pytest -q tests/unit/storage/test_golden_queries.py
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from storage.tmf630 import parse_query
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("IHUB_UPDATE_GOLDEN") == "1"
-REGENERATE = "To accept the compiled output: IHUB_UPDATE_GOLDEN=1 pytest tests/unit/test_golden_queries.py"
+REGENERATE = "To accept the compiled output: IHUB_UPDATE_GOLDEN=1 pytest tests/unit/storage/test_golden_queries.py"
 
 # sentence naming the golden files -> the list request's query string
 QUERIES: dict[str, str] = {

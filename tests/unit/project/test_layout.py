@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 # The `ihub` command is the top layer: it starts the API, the workers and everything else, so it may
 # import any package, and no package imports it (which would make the API or the workers depend on

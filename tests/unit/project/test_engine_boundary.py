@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PACKAGES = ("storage", "stream_workers", "query_api", "interaction_hub", "ingest")
 BOUNDARY = ROOT / "storage" / "search" / "engine.py"
 

@@ -14,7 +14,7 @@ from schemas.party_interaction import stored_resource
 from schemas.party_interaction_v5 import from_v5, v5_event
 from storage.query import Condition, Op, Operand, Query, leaves
 from storage.tmf630 import QueryError, parse_filter
-from tests.unit.test_party_interaction_v5 import AT, V4_DOCS, V5_RESOURCES
+from tests.unit.schemas.test_party_interaction_v5 import AT, V4_DOCS, V5_RESOURCES
 
 
 def check(query: str, *, v5: bool = False) -> None:

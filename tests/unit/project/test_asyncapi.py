@@ -14,7 +14,7 @@ from schemas.channel_event import AUDIT_TOPIC, CHANGES_TOPIC, DLQ_TOPIC, RAW_TOP
 from schemas.dead_letter import OFFSET, PARTITION, REASON, SOURCE, TOPIC
 from schemas.erasure import ERASURES_TOPIC
 
-DOCUMENT = yaml.safe_load((Path(__file__).resolve().parents[2] / "docs" / "asyncapi.yaml").read_text())
+DOCUMENT = yaml.safe_load((Path(__file__).resolve().parents[3] / "docs" / "asyncapi.yaml").read_text())
 
 
 def resolve(ref: str) -> dict:

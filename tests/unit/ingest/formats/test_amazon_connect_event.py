@@ -21,7 +21,7 @@ from ingest.formats.amazon_connect_event import DETAIL_TYPE, FORMAT, split
 from schemas.channel_event import ChannelEvent
 from schemas.party_interaction import validated_resource
 from storage.changes import ABSENT, Change, Outcome, State, apply, version_at
-from tests.unit.formats.test_amazon_connect_ctr import AGENT, FIRST, INSTANCE, record
+from tests.unit.ingest.formats.test_amazon_connect_ctr import AGENT, FIRST, INSTANCE, record
 from tests.vendor_samples import sample
 
 SOURCE = "connect-events"

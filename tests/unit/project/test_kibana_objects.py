@@ -6,7 +6,7 @@ from pathlib import Path
 from storage.search import contacts
 from storage.search.documents import MAPPINGS
 
-OBJECTS = Path(__file__).resolve().parents[2] / "services" / "kibana" / "dashboards.ndjson"
+OBJECTS = Path(__file__).resolve().parents[3] / "services" / "kibana" / "dashboards.ndjson"
 
 
 def mapped(path: str, mappings: dict = MAPPINGS) -> bool:

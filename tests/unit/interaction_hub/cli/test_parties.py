@@ -15,7 +15,7 @@ import pytest
 
 from schemas.party import Party
 from storage.sqlite.store import SqliteStore
-from tests.unit.test_ingest_cli import ihub, stored
+from tests.unit.interaction_hub.cli.test_sources import ihub, stored
 from tests.vendor_samples import sample
 
 ANA = {

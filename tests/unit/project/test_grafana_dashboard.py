@@ -7,7 +7,7 @@ from pathlib import Path
 
 from prometheus_client import REGISTRY
 
-DASHBOARD = Path(__file__).resolve().parents[2] / "services" / "grafana" / "interaction-hub.json"
+DASHBOARD = Path(__file__).resolve().parents[3] / "services" / "grafana" / "interaction-hub.json"
 # every module that defines an ihub_* metric
 METRIC_MODULES = ("query_api.observability", "stream_workers.metrics", "interaction_hub.backoff")
 SUFFIXES = {"counter": ("_total", "_created"), "histogram": ("_bucket", "_sum", "_count", "_created")}

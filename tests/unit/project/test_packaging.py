@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ingest.adapters import sample_events
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 UV = Path(sys.executable).with_name("uv")  # installed with the venv, at the Makefile's UV_VERSION
 SETUPTOOLS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
 
