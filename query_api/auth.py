@@ -286,7 +286,7 @@ class Authenticator:
         self.scope_claim = settings.auth_scope_claim
         self.role_claims = [claim.split(".") for claim in settings.auth_role_claims]
         self.party_claim = settings.auth_party_claim
-        # token -> (its caller, its `exp`, kid, alg, the key that verified it)
+        # Authorization header -> (its token's caller and `exp`, kid, alg, the key that verified it)
         self._verified: dict[str, tuple[Caller, int, str | None, str, Any]] = {}
 
     @classmethod
@@ -313,14 +313,15 @@ class Authenticator:
         same token with every request until it expires: a token verified once is known until
         then, as long as the key that verified it is still the one its header names (a refreshed
         key set holds new key objects, so its tokens are checked again)."""
-        token = bearer_token(authorization)
-        known = self._verified.get(token)
+        # known by the whole header, which holds nothing but the token: no parsing on a hit
+        header = authorization or ""
+        known = self._verified.get(header)
         if known is not None:
             caller, expires, kid, algorithm, key = known
             if time.time() - self.leeway < expires and await self.keys.key_for(kid, algorithm) is key:
                 return caller
-            del self._verified[token]
-        claims, kid, algorithm, key = await self._verify(token)
+            del self._verified[header]
+        claims, kid, algorithm, key = await self._verify(bearer_token(authorization))
         caller = Caller(
             subject=_text(claims.get("sub")),
             client=_text(claims.get("azp")) or _text(claims.get("client_id")),
@@ -330,7 +331,7 @@ class Authenticator:
         if len(self._verified) >= _KNOWN_TOKENS:
             del self._verified[next(iter(self._verified))]  # the longest known
         # its `exp` as jwt.decode read it, compared as jwt.decode compares it (above)
-        self._verified[token] = (caller, int(claims["exp"]), kid, algorithm, key)
+        self._verified[header] = (caller, int(claims["exp"]), kid, algorithm, key)
         return caller
 
     async def claims(self, token: str) -> dict[str, Any]:
