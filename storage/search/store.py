@@ -112,7 +112,9 @@ class SearchStore:
         match = re.search(r"-v(\d+)$", await self.current_index())
         index = f"{self.alias}-v{int(match.group(1)) + 1 if match else 2}"
         await engine.create_index(self.client, index, mappings=MAPPINGS, settings=self._settings())
-        return SearchStore(self.client, index, replicas=self.replicas)
+        new = SearchStore(self.client, index, replicas=self.replicas)
+        new.directory = self.directory  # the deployment's party directory: a reindex resolves against it
+        return new
 
     def _settings(self) -> dict[str, Any]:
         return {**SETTINGS, "number_of_replicas": self.replicas}
