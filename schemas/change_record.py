@@ -154,7 +154,7 @@ ChangeRecord = Applied | Rejected | Erased
 for _kind in (Applied, Rejected, Erased):
     _kind._adapter = TypeAdapter(_kind)
 _ANY_KIND: TypeAdapter[ChangeRecord] = TypeAdapter(
-    Annotated[ChangeRecord, Field(discriminator="kind")]  # type: ignore[arg-type]  # mypy takes Annotated for no type
+    Annotated[ChangeRecord, Field(discriminator="kind")]  # type: ignore[arg-type, maybe-unrecognized-str-typeform]  # mypy takes Annotated for no type
 )
 
 
