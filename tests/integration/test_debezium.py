@@ -211,7 +211,7 @@ def test_a_crm_tables_rows_become_interactions_from_its_snapshot_to_its_deletes(
             {"id": "C-000417", "role": "customer", "@referredType": "Individual"},
             {"id": "asilva", "role": "agent", "@referredType": "PartyRole"},
         ]
-        assert first["customerIdentifier"] == [{"kind": "crm", "value": "C-000417"}]
+        assert first["customerIdentifier"] == [{"kind": "crm", "value": "C-000417", "id": "crm:C-000417"}]
         assert first["externalIdentifier"] == [{"id": "1", "owner": name, "externalIdentifierType": f"public.{table}"}]
         assert first["crmRecord"] == {"branch": "Lisbon", "follow_up_on": "2026-11-27T00:00:00Z"}
         second = doc(2)

@@ -41,7 +41,8 @@ pytestmark = pytest.mark.integration
 
 READ, WRITE, DELETE = "interaction:read", "interaction:write", "interaction:delete"
 MANAGE, ANALYTICS, ERASE, EXPORT = "hub:manage", "analytics:read", "party:erase", "party:export"
-EVERY_PERMISSION = {READ, WRITE, DELETE, MANAGE, ANALYTICS, ERASE, EXPORT}
+PARTIES = "party:manage"
+EVERY_PERMISSION = {READ, WRITE, DELETE, MANAGE, ANALYTICS, ERASE, EXPORT, PARTIES}
 ACCESS_TOKEN_LIFESPAN_S = 300
 
 # user -> (realm roles in their tokens from the console client, party_id)
