@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from query_api.auth import ANONYMOUS, EXPORT, PUBLIC, AccessRules, Authenticator, Caller, InvalidToken
-from query_api.errors import error_response
+from query_api.errors import TmfError, error_response
 from schemas.audit import AuditRecord
 
 audit_log = logging.getLogger("ihub.audit")
@@ -151,3 +151,10 @@ async def _caller(request: Request) -> Caller:
 
 
 CurrentCaller = Annotated[Caller, Depends(_caller)]
+
+
+def only_own_party(caller: Caller, party_id: str) -> None:
+    """A caller acting for one party (a party-scoped token) reaches only that party: any other is,
+    to it, not there (404)."""
+    if caller.party_id is not None and caller.party_id != party_id:
+        raise TmfError(404, f"no party '{party_id}'")

@@ -21,8 +21,7 @@ import orjson
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from query_api.access import CurrentCaller
-from query_api.auth import Caller
+from query_api.access import CurrentCaller, only_own_party
 from query_api.body import read_json
 from query_api.deps import AppState, State
 from query_api.errors import TmfError
@@ -74,11 +73,6 @@ _PARTY_ID = {"pattern": PARTY_ID.pattern}
 
 def _json(value: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(value), status_code=status, media_type="application/json")
-
-
-def _own(caller: Caller, party_id: str) -> None:
-    if caller.party_id is not None and caller.party_id != party_id:
-        raise TmfError(404, f"no party '{party_id}'")  # as if another party did not exist
 
 
 def _checked_id(party_id: str, name: str = "partyId") -> str:
@@ -162,7 +156,7 @@ async def find_parties(
 async def get_contact_media(
     partyId: Annotated[str, Path(json_schema_extra=_PARTY_ID)], state: AppState, caller: CurrentCaller
 ) -> Response:
-    _own(caller, partyId)
+    only_own_party(caller, partyId)
     return _json((await _existing(state, partyId)).contactMedium)
 
 
@@ -187,7 +181,7 @@ async def put_contact_media(
         str | None, Query(pattern="^(Individual|Organization)$", description="Individual (default) or Organization")
     ] = None,
 ) -> Response:
-    _own(caller, _checked_id(partyId))
+    only_own_party(caller, _checked_id(partyId))
     _, body = await read_json(request, state.settings.max_body_bytes, ("application/json",))
     try:
         media = contact_media(body, state.settings.phone_region)
@@ -234,7 +228,7 @@ async def merge_parties(
     state: AppState,
     caller: CurrentCaller,
 ) -> Response:
-    _own(caller, _checked_id(survivorId, "survivorId"))
+    only_own_party(caller, _checked_id(survivorId, "survivorId"))
     _, body = await read_json(request, state.settings.max_body_bytes, ("application/json",))
     duplicate = body.get("partyId") if isinstance(body, dict) else None
     if not isinstance(duplicate, str) or set(body) != {"partyId"}:

@@ -19,8 +19,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
 
 from query_api import interactions
-from query_api.access import CurrentCaller
-from query_api.auth import Caller
+from query_api.access import CurrentCaller, only_own_party
 from query_api.deps import AppState
 from query_api.errors import TmfError
 from schemas import Error
@@ -29,11 +28,6 @@ from storage.base import PrivacyStore
 router = APIRouter(prefix="/ihub/v1", tags=["privacy"])
 
 NDJSON = "application/x-ndjson"
-
-
-def _allowed(caller: Caller, party_id: str) -> None:
-    if caller.party_id is not None and caller.party_id != party_id:
-        raise TmfError(404, f"no party '{party_id}'")
 
 
 def _privacy(state: Any) -> PrivacyStore:
@@ -57,7 +51,7 @@ def _privacy(state: Any) -> PrivacyStore:
     },
 )
 async def erase_party(partyId: str, state: AppState, caller: CurrentCaller) -> Response:
-    _allowed(caller, partyId)
+    only_own_party(caller, partyId)
     erased = await _privacy(state).erase_party(partyId, state.hub.notify)
     state.hub.wake()  # the DeleteEvents are queued (embedded mode)
     return Response(orjson.dumps({"partyId": partyId, "erased": len(erased)}), media_type="application/json")
@@ -73,7 +67,7 @@ async def erase_party(partyId: str, state: AppState, caller: CurrentCaller) -> R
     },
 )
 async def export_party(partyId: str, request: Request, state: AppState, caller: CurrentCaller) -> StreamingResponse:
-    _allowed(caller, partyId)
+    only_own_party(caller, partyId)
     documents = _privacy(state).export_party(partyId)
     links, at = state.links, interactions.hrefs(state, request.scope)
 
