@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.embedded import create_change, free_port, percentile
 from ingest.demo import interaction
+from tests.support.services import drop_deployment
 
 PARTY = {"id": "cust-bench-history", "name": "Bench Customer", "role": "customer", "@referredType": "Individual"}
 
@@ -73,7 +74,7 @@ async def copy_to_search(data_dir: Path, search_url: str, alias: str, count: int
             indexed = (await store.client.count(index=alias))["count"]
             if indexed == count and await store.client.indices.exists(index=store.contacts.index):
                 return None
-            await store.client.indices.delete(index=f"{alias}-v1")
+            await asyncio.to_thread(drop_deployment, search_url, alias)
         await store.client.indices.delete(index=store.contacts.index, ignore_unavailable=True)
         await store.ensure_index()
 

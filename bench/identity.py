@@ -62,7 +62,7 @@ from storage.search.directory import IDENTIFIER_FIELD, _document
 from storage.search.store import SearchStore
 from storage.sqlite.store import SqliteStore
 from stream_workers.pipeline import Message, Projector
-from tests.support.services import engine_http  # the engine as scripts/services runs it: users, HTTPS
+from tests.support.services import drop_deployment, engine_http  # the engine as scripts/services runs it: users, HTTPS
 from tests.vendor_samples import sample
 
 IHUB = str(Path(sys.executable).with_name("ihub"))
@@ -111,11 +111,7 @@ def process_rss_mb(pid: int | str) -> float:
 
 
 def drop_indices(search: str, alias: str) -> None:
-    httpx.delete(
-        f"{search}/{alias}-v1,{alias}-contacts,{alias}-subscriptions,{alias}-parties",
-        params={"ignore_unavailable": "true"},
-        **engine_http(),
-    )
+    drop_deployment(search, alias)
 
 
 def load_average() -> str:

@@ -64,6 +64,7 @@ from pipeline import ServiceCpu, channel_event, cpu_seconds, percentile
 from ingest.formats import FORMATS
 from ingest.sources import ENVELOPE, Source, SourceTable
 from query_api.routes.ingest import INGEST_PREFIX, adapted
+from tests.support.services import drop_deployment
 from tests.vendor_samples import sample, samples_dir
 
 IHUB = str(Path(sys.executable).with_name("ihub"))
@@ -674,11 +675,7 @@ def run_full(args: argparse.Namespace) -> None:
             queryable(env, search, sent, engine_http)
     finally:
         alias = env["IHUB_INDEX_ALIAS"]
-        httpx.delete(
-            f"{search}/{alias}-v1,{alias}-contacts,{alias}-subscriptions",
-            params={"ignore_unavailable": "true"},
-            **engine_http(),
-        )
+        drop_deployment(search, alias)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -42,7 +42,7 @@ from interaction_hub.topics import start_group_at_end
 from schemas.channel_event import ChannelEvent
 from storage.changes import ABSENT, apply
 from storage.search.documents import MAPPINGS, SETTINGS, search_document
-from tests.support.services import engine_http  # the engine as scripts/services runs it: users, HTTPS
+from tests.support.services import drop_deployment, engine_http  # the engine as scripts/services runs it: users, HTTPS
 
 IHUB = str(Path(sys.executable).with_name("ihub"))
 TEMPLATES = [e for e in sample_events() if not e.type.startswith("tmf683.")]
@@ -515,11 +515,7 @@ def main() -> None:
         for worker in workers:
             worker.wait(30)
         alias = env["IHUB_INDEX_ALIAS"]
-        httpx.delete(
-            f"{search}/{alias}-v1,{alias}-contacts,{alias}-subscriptions",
-            params={"ignore_unavailable": "true"},
-            **engine_http(),
-        )
+        drop_deployment(search, alias)
     (out / "bench-pipeline.json").write_text(json.dumps(results, indent=2))
     print(f"summary: {out / 'bench-pipeline.json'}")
 

@@ -41,6 +41,7 @@ from ingest.adapters import adapt, sample_events
 from ingest.publisher import Publisher
 from interaction_hub.topics import start_group_at_end
 from schemas.channel_event import ChannelEvent
+from tests.support.services import drop_deployment
 
 IHUB = str(Path(sys.executable).with_name("ihub"))
 BASE = "/tmf-api/partyInteraction/v4"
@@ -321,11 +322,7 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 process.kill()
         with contextlib.suppress(httpx.HTTPError):
-            httpx.delete(
-                f"{search}/{alias}-v1,{alias}-contacts,{alias}-subscriptions",
-                params={"ignore_unavailable": "true"},
-                timeout=60,
-            )
+            drop_deployment(search, alias)
 
     result = {
         "read_404_asked_again": recheck,

@@ -8,12 +8,11 @@ from collections.abc import Sequence
 
 from interaction_hub.backoff import backoff_delay
 from interaction_hub.kafka_client import kafka_options
-from interaction_hub.search_client import search_client
+from interaction_hub.search_client import search_client, search_store
 from interaction_hub.settings import Settings
 from interaction_hub.topics import ensure_topics, start_group_at_end
 from schemas.channel_event import CHANGES_TOPIC
 from storage.search import engine
-from storage.search.store import SearchStore
 from storage.search.subscriptions import SubscriptionIndex
 
 log = logging.getLogger(__name__)
@@ -50,7 +49,7 @@ async def _prepare(settings: Settings, feeds: Sequence[str]) -> None:
     client = search_client(settings)
     try:
         # replicas: at creation only (an index made earlier keeps its own)
-        await SearchStore(client, settings.index_alias, replicas=settings.index_replicas).ensure_index()
+        await search_store(settings, client).ensure_index()
         await SubscriptionIndex(
             client, f"{settings.index_alias}-subscriptions", replicas=settings.index_replicas
         ).ensure()

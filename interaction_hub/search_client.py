@@ -7,6 +7,7 @@ from typing import Any
 
 from interaction_hub.settings import Settings
 from storage.search.engine import client_options, create_client
+from storage.search.store import SearchStore
 
 
 def search_client_options(settings: Settings) -> dict[str, Any]:
@@ -26,4 +27,16 @@ def search_client(settings: Settings, **options: Any) -> Any:
     :func:`create_client`. The caller closes the client."""
     return create_client(
         settings.search_url, engine=settings.search_engine, **search_client_options(settings), **options
+    )
+
+
+def search_store(settings: Settings, client: Any = None) -> SearchStore:
+    """The deployment's interaction store (its alias, period, shards and replicas), on `client` or a
+    new client of its own (closed with the store)."""
+    return SearchStore(
+        client if client is not None else search_client(settings),
+        settings.index_alias,
+        replicas=settings.index_replicas,
+        shards=settings.index_shards,
+        period=settings.index_period,
     )

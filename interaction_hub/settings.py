@@ -151,6 +151,12 @@ class Settings(BaseSettings):
         default=1, ge=1, description="min.insync.replicas of the topics ihub creates (at most their replication factor)"
     )
     index_replicas: int = Field(default=0, ge=0, description="Replicas of each shard of the indices ihub creates")
+    index_shards: int = Field(
+        default=1, ge=1, le=64, description="Primary shards of each period's index (keep shards at 10-50 GB)"
+    )
+    index_period: Literal["day", "month", "year"] = Field(
+        default="month", description="The period of the interactions' start each index holds"
+    )
     worker_batch_size: int = Field(default=2000, ge=1)
     worker_batch_seconds: float = Field(default=0.05, gt=0, description="Longest wait to fill a batch")
     write_timeout_s: float = Field(default=10.0, gt=0, description="API wait for its write to be indexed")

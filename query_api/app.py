@@ -56,14 +56,13 @@ async def open_stores(settings: Settings) -> tuple[InteractionStore, Subscriptio
         return store, store, store
     # full mode: reads from the index, writes through Kafka, notifications by the workers
     from interaction_hub.provisioning import prepare
-    from interaction_hub.search_client import search_client
+    from interaction_hub.search_client import search_client, search_store
     from query_api.full_mode import LogBackedStore
-    from storage.search.store import SearchStore
     from storage.search.subscriptions import SubscriptionIndex
 
     await prepare(settings)  # topics and indices (idempotent)
     client = search_client(settings)
-    search = SearchStore(client, settings.index_alias)
+    search = search_store(settings, client)
     subscriptions = SubscriptionIndex(client, f"{settings.index_alias}-subscriptions")
     log_backed = LogBackedStore(
         search, kafka_options(settings), timeout_s=settings.write_timeout_s, erase_timeout_s=settings.erase_timeout_s

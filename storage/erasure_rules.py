@@ -28,6 +28,13 @@ Reason = Literal["erasure", "retention"]
 PERIODS = ("interactionDate", "validFor")
 
 
+# where retention_time looks, first to last (the first date-time found is the one)
+RETENTION_PATHS = (
+    *(f"{name}.{bound}" for bound in ("endDateTime", "startDateTime") for name in PERIODS),
+    "creationDate",
+)
+
+
 def retention_time(doc: Document) -> datetime | None:
     """When an interaction counts as over, for retention: the end of its period, else its start,
     else its creationDate (None: none of them is a date-time; such an interaction is kept)."""

@@ -32,13 +32,12 @@ from ingest.sources import load as load_sources
 from interaction_hub.backoff import until_done
 from interaction_hub.directory import SearchDirectory
 from interaction_hub.kafka_client import faust_credentials, kafka_options
-from interaction_hub.search_client import search_client
+from interaction_hub.search_client import search_client, search_store
 from interaction_hub.settings import Settings
 from interaction_hub.shutdown import arm_deadline
 from schemas.change_record import ChangeRecord, Erased
 from schemas.channel_event import CHANGES_TOPIC, DLQ_TOPIC, RAW_TOPIC
 from storage.search.contacts import ContactIndex
-from storage.search.store import SearchStore
 from storage.search.subscriptions import SubscriptionIndex
 from stream_workers import contacts, faust_patches, metrics
 from stream_workers.batching import Ack, batches
@@ -138,7 +137,7 @@ def create_worker(settings: Settings, status: WorkerState | None = None) -> faus
     @app.agent(raw, concurrency=1)
     async def project(stream: faust.StreamT[bytes]) -> None:
         client = search_client(settings)
-        store = SearchStore(client, settings.index_alias)
+        store = search_store(settings, client)
         notifier = Notifier(SubscriptionIndex(client, f"{settings.index_alias}-subscriptions"), settings)
         # every erasure so far, before the first record is applied (docs/privacy.md)
         erasures = await until_done(
@@ -214,7 +213,7 @@ def create_worker(settings: Settings, status: WorkerState | None = None) -> faus
         async def keep_directory(stream: faust.StreamT[bytes]) -> None:
             """TMF632 Party Management events into the party directory (stream_workers/party_events.py)."""
             client = search_client(settings)
-            store = SearchStore(client, settings.index_alias)
+            store = search_store(settings, client)
             producer = AIOKafkaProducer(**kafka_options(settings), acks="all", enable_idempotence=True)
             await producer.start()
             directory = SearchDirectory(store, partial(send_raw, producer))
@@ -272,12 +271,18 @@ def create_worker(settings: Settings, status: WorkerState | None = None) -> faus
 
 
 async def publish_purge(settings: Settings) -> str:
-    """Publish one purge marker per raw partition for what ended more than retention_days ago."""
+    """Drop the periods wholly past retention_days, then publish one purge marker per raw partition
+    for what else ended more than retention_days ago."""
     from interaction_hub.erase_markers import publish_markers
     from storage.erasure_rules import retention_cutoff
 
     assert settings.retention_days is not None
     cutoff = retention_cutoff(settings.retention_days)
+    store = search_store(settings)
+    try:
+        await store.drop_periods_before(cutoff)  # whole periods; the markers purge what is left
+    finally:
+        await store.close()
     erasure_id = await publish_markers(kafka_options(settings), settings.index_alias, before=cutoff)
     log.info("retention: purge %s of what ended before %s published", erasure_id, cutoff.isoformat())
     return erasure_id

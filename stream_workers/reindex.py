@@ -1,16 +1,23 @@
-"""`ihub reindex`: rebuild the index from the Kafka log into a new index and switch the alias.
+"""`ihub reindex`: rebuild every period's index from the Kafka log into a new generation and
+move the aliases to it.
 
-1. create `<alias>-v(N+1)` with the current mapping;
+1. a store over generation N+1 of the periods (storage/search/partitions.py), made as it writes;
 2. replay the raw topic from the beginning up to the end offsets seen at the start, then again
-   up to the new end (what live workers indexed meanwhile), and refresh: the new index is
+   up to the new end (what live workers indexed meanwhile), and refresh: the new generation is
    complete and searchable;
-3. point the alias (reads and writes) at the new index in one atomic alias update;
+3. point the alias every search reads, and each period's alias, at the new generation in one
+   atomic alias update;
 4. replay what came in the moment before the switch, and refresh (writes are versioned, so
    replaying is harmless).
-Queries keep working throughout: the alias only ever points at a complete, searchable index.
+Queries keep working throughout: the aliases only ever point at complete, searchable indices, and a
+mapping change reaches every document without a moment of downtime.
+
+Resumable: the replay commits its offsets under a consumer group of its own generation
+(`<alias>-reindex-v<N>`), so a reindex stopped half-way goes on from where it was when run again
+(the indices it filled are still there); a finished one leaves nothing to resume.
 
 Erasures (docs/privacy.md): the erasure log is loaded before the first record is replayed, and no
-record an erasure covers is applied, so an erased interaction is not in the new index, not even
+record an erasure covers is applied, so an erased interaction is not in the new generation, not even
 for a moment; the erase markers in the log are met again in order and change nothing more.
 """
 
@@ -22,11 +29,10 @@ from rich.progress import Progress
 
 from interaction_hub.kafka_client import kafka_options
 from interaction_hub.provisioning import prepare
-from interaction_hub.search_client import search_client
+from interaction_hub.search_client import search_store
 from interaction_hub.settings import Settings
 from interaction_hub.topics import partitions_of
 from schemas.channel_event import RAW_TOPIC
-from storage.search.store import SearchStore
 from stream_workers.erasures import ErasureLog
 from stream_workers.pipeline import Message, Projector
 
@@ -35,13 +41,15 @@ console = Console(stderr=True)
 
 async def reindex(settings: Settings) -> str:
     await prepare(settings)
-    store = SearchStore(search_client(settings), settings.index_alias, replicas=settings.index_replicas)
-    consumer = AIOKafkaConsumer(**kafka_options(settings), enable_auto_commit=False, group_id=None)
-    await consumer.start()
+    store = search_store(settings)
+    consumer: AIOKafkaConsumer | None = None
     erasures: ErasureLog | None = None
     try:
-        # only the interaction index is rebuilt: the FCR contacts stay as the workers keep them
-        new = await store.create_next_index()
+        # only the interaction indices are rebuilt: the FCR contacts stay as the workers keep them
+        new = await store.next_generation()
+        group = f"{settings.index_alias}-reindex-v{new.generation}"
+        consumer = AIOKafkaConsumer(**kafka_options(settings), enable_auto_commit=False, group_id=group)
+        await consumer.start()
         erasures = await ErasureLog(kafka_options(settings), settings.index_alias).start()  # before any record
         projector = Projector(
             new, settings.resource_root() + settings.base_path, erasures=erasures, index_alias=settings.index_alias
@@ -50,21 +58,33 @@ async def reindex(settings: Settings) -> str:
         # from the brokers' metadata: a consumer that has not fetched yet knows no partitions
         partitions = [TopicPartition(RAW_TOPIC, p) for p in await partitions_of(kafka_options(settings), RAW_TOPIC)]
         consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
+        resumed = 0
+        for tp in partitions:
+            committed = await consumer.committed(tp)
+            if committed is None:
+                await consumer.seek_to_beginning(tp)
+            else:
+                consumer.seek(tp, committed)
+                resumed += committed
+        if resumed:
+            console.print(f"going on with generation {new.generation} from {resumed} events already replayed")
         replayed = await _replay(consumer, projector, await consumer.end_offsets(partitions), "replaying the log")
         replayed += await _replay(consumer, projector, await consumer.end_offsets(partitions), "catching up")
         # searchable before readers get it: an unrefreshed index shows only part of its documents
         await new.refresh()
-        old = await store.move_alias_to(new.alias)
+        old = await store.switch_to(new)
         replayed += await _replay(consumer, projector, await consumer.end_offsets(partitions), "the last events")
         await new.refresh()
+        periods = len(await new.periods())
         return (
-            f"reindexed {replayed} events from {RAW_TOPIC} into {new.alias}; {store.alias} -> {new.alias} (was {old})"
+            f"reindexed {replayed} events from {RAW_TOPIC} into {periods} periods of generation {new.generation}; "
+            f"{store.alias} left {', '.join(old) or 'nothing'} (kept: delete them when the new ones are trusted)"
         )
     finally:
         if erasures is not None:
             await erasures.stop()
-        await consumer.stop()
+        if consumer is not None:
+            await consumer.stop()
         await store.close()
 
 
@@ -88,6 +108,7 @@ async def _replay(consumer: AIOKafkaConsumer, projector: Projector, ends: dict[T
                 if r.offset < remaining[tp]
             ]
             await projector.process(messages)  # dead letters and change records were published the first time
+            await consumer.commit()  # what a stopped reindex goes on from
             done += len(messages)
             progress.advance(task, len(messages))
             for tp in list(remaining):

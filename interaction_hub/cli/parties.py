@@ -217,11 +217,10 @@ async def _directory(settings: Settings) -> AsyncIterator[tuple[PartyDirectory, 
     from interaction_hub.directory import SearchDirectory
     from interaction_hub.health import engine_ready
     from interaction_hub.kafka_client import kafka_options
-    from interaction_hub.search_client import search_client
-    from storage.search.store import SearchStore
+    from interaction_hub.search_client import search_store
     from stream_workers.app import send_raw
 
-    search = SearchStore(search_client(settings), settings.index_alias)
+    search = search_store(settings)
     try:
         reason = await engine_ready(search.client, settings.index_alias)
         if reason:

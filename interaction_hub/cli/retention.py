@@ -65,11 +65,10 @@ async def _open(settings: Settings) -> tuple[Any, Any]:
             advice="a server purges on its own schedule (IHUB_RETENTION_DAYS); stop it to purge now",
         )
         return sqlite, sqlite.close
-    from interaction_hub.search_client import search_client
+    from interaction_hub.search_client import search_store
     from query_api.full_mode import LogBackedStore
-    from storage.search.store import SearchStore
 
-    search = SearchStore(search_client(settings), settings.index_alias)
+    search = search_store(settings)
     full = LogBackedStore(
         search, kafka_options(settings), timeout_s=settings.write_timeout_s, erase_timeout_s=settings.erase_timeout_s
     )

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -188,6 +188,85 @@ async def create_index(
     await client.indices.create(index=index, body=body)
 
 
+async def put_index_template(
+    client: Any, name: str, patterns: list[str], *, mappings: Mapping[str, Any], settings: Mapping[str, Any]
+) -> None:
+    """Install (or replace) the composable index template `name`: every index made later whose name
+    matches one of `patterns` gets these settings and mappings."""
+    mappings = dict(mappings)
+    if _is_opensearch(client):
+        mappings.pop("_source", None)  # as in create_index
+    body = {
+        "index_patterns": patterns,
+        "priority": 200,  # above the engines' own templates for broad patterns
+        "template": {"settings": dict(settings), "mappings": mappings},
+    }
+    await client.indices.put_index_template(name=name, body=body)
+
+
+async def create_from_template(client: Any, index: str, aliases: Mapping[str, Mapping[str, Any]]) -> bool:
+    """Create `index` (its settings and mappings from the matching template) already behind
+    `aliases`, in one step; False if it was there (another process made it first). Waits for its
+    primaries either way."""
+    try:
+        await client.indices.create(index=index, body={"aliases": {name: dict(a) for name, a in aliases.items()}})
+        made = True
+    except Exception as exc:
+        if "resource_already_exists" not in str(exc):
+            raise
+        made = False
+    await wait_for_primaries(client, index)
+    return made
+
+
+async def get_source(client: Any, index: str, doc_id: str) -> dict[str, Any] | None:
+    """A document's `_source` as a dict (realtime), None if there is none (or no such index)."""
+    answer = await _ignoring_404(client, "get", index=index, id=doc_id)
+    return answer.get("_source") if answer.get("found") else None
+
+
+async def mget_from(client: Any, docs: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """The engine's answer for each (index, id), in order, realtime; a document whose index is not
+    there comes back with an `error` instead of `found`."""
+    if not docs:
+        return []
+    body = {"docs": [{"_index": index, "_id": doc_id} for index, doc_id in docs]}
+    found: list[dict[str, Any]] = _body(await client.mget(body=body))["docs"]
+    _without_derived(client, found)
+    return found
+
+
+async def count(client: Any, index: str, query: Mapping[str, Any]) -> int:
+    return int(_body(await client.count(index=index, body={"query": dict(query)}))["count"])
+
+
+async def scroll(client: Any, index: str, query: Mapping[str, Any], *, page: int = 5000) -> AsyncIterator[list[Any]]:
+    """Every hit of `query` in `index`, a page at a time, in no particular order (ids and versions,
+    no source): a scroll, which both engines' builds here have (delete-by-query is a module neither
+    test distribution carries)."""
+    body = {"query": dict(query), "size": page, "_source": False, "version": True, "sort": ["_doc"]}
+    answer = _body(await client.search(index=index, body=body, scroll="1m"))
+    try:
+        while answer["hits"]["hits"]:
+            yield answer["hits"]["hits"]
+            answer = _body(await client.scroll(scroll_id=answer["_scroll_id"], scroll="1m"))
+    finally:
+        await client.clear_scroll(scroll_id=answer["_scroll_id"])
+
+
+async def matching_indices(client: Any, pattern: str) -> list[str]:
+    """The names of the indices matching `pattern` (none: [])."""
+    answer = _body(
+        await client.indices.get_settings(index=pattern, name="index.number_of_shards", allow_no_indices=True)
+    )
+    return sorted(answer)
+
+
+async def update_aliases(client: Any, actions: list[dict[str, Any]]) -> None:
+    """Several alias changes (`add`, `remove`) in one atomic update."""
+    await client.indices.update_aliases(body={"actions": actions})
+
+
 async def get_document(client: Any, index: str, doc_id: str) -> tuple[int, bytes] | None:
     """A document's version and `_source` (JSON bytes, as orjson writes them), None if there is none.
 
@@ -296,20 +375,6 @@ async def alias_exists(client: Any, alias: str) -> bool:
 async def alias_indices(client: Any, alias: str) -> list[str]:
     """The indices behind `alias` (raises the client's not-found error when there is no such alias)."""
     return list(_body(await client.indices.get_alias(name=alias)))
-
-
-async def add_alias(client: Any, index: str, alias: str) -> None:
-    """Put `alias` on `index` as its write index."""
-    await client.indices.put_alias(index=index, name=alias, body={"is_write_index": True})
-
-
-async def move_alias(client: Any, alias: str, *, old: str, new: str) -> None:
-    """Point `alias` (reads and writes) from index `old` to index `new` in one atomic update."""
-    actions = [
-        {"remove": {"index": old, "alias": alias}},
-        {"add": {"index": new, "alias": alias, "is_write_index": True}},
-    ]
-    await client.indices.update_aliases(body={"actions": actions})
 
 
 async def add_fields(client: Any, index: str, properties: Mapping[str, Any]) -> None:

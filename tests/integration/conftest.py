@@ -10,13 +10,12 @@ import asyncio
 import os
 from uuid import uuid4
 
-import httpx
 import pytest
 
 from interaction_hub.topics import ensure_topics, start_group_at_end
 from tests.support.pipeline import Worker
 from tests.support.server import Server
-from tests.support.services import engine_http
+from tests.support.services import drop_deployment
 
 
 @pytest.fixture
@@ -43,11 +42,7 @@ def isolated(kafka_bootstrap, search_url, tmp_path):
     yield env, worker
     for item in started:
         item.stop()
-    httpx.delete(
-        f"{search_url}/test-{tag}-v1,test-{tag}-v2,test-{tag}-contacts,test-{tag}-subscriptions,test-{tag}-parties",
-        params={"ignore_unavailable": "true"},
-        **engine_http(),
-    )
+    drop_deployment(search_url, f"test-{tag}")
 
 
 @pytest.fixture

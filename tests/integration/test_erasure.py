@@ -209,7 +209,8 @@ def test_erased_stays_erased_through_kill_replay_and_reindex(isolated, kafka_boo
 
     # ihub reindex: a fresh index from the raw log
     asyncio.run(reindex(settings))
-    assert httpx.get(f"{search_url}/_alias/{alias}", **engine_http()).json().keys() == {f"{alias}-v2"}
+    behind = httpx.get(f"{search_url}/_alias/{alias}", **engine_http()).json().keys()
+    assert behind and all(index.endswith("-v2") for index in behind)
     assert strict_count(search_url, alias, naming(party)) == 1
     assert strict_count(search_url, alias, {"ids": {"values": [returning]}}) == 1
     assert strict_count(search_url, alias, {"ids": {"values": erased_ids}}) == 0

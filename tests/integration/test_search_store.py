@@ -13,7 +13,7 @@ from storage.search import engine
 from storage.search.store import IndexOp, SearchStore
 from storage.tmf630 import parse_query
 from tests.store_contract import QUERIES, contract_documents, expected, random_queries
-from tests.support.services import engine_client
+from tests.support.services import drop_deployment, engine_client
 
 pytestmark = pytest.mark.integration
 
@@ -25,9 +25,9 @@ def loop():
     loop.close()
 
 
-async def drop(store):
+async def drop(store, search_url):
     """Delete the store's indices (those it made) and close its client."""
-    await engine.delete_indices(store.client, [f"{store.alias}-v1", store.contacts.index])
+    await asyncio.to_thread(drop_deployment, search_url, store.alias)
     await store.close()
 
 
@@ -44,7 +44,7 @@ def loaded(search_url, loop):
 
     loop.run_until_complete(load())
     yield store, docs
-    loop.run_until_complete(drop(store))
+    loop.run_until_complete(drop(store, search_url))
 
 
 def actual(loop, store, raw):
@@ -91,7 +91,7 @@ def test_versions_never_go_backwards_and_replays_are_idempotent(search_url, loop
         # a late update older than the delete does not resurrect it
         assert all(r.ok for r in await store.apply([IndexOp("index", base["id"], 2, v2)], refresh=True))
         assert await store.get(base["id"]) is None
-        await drop(store)
+        await drop(store, search_url)
 
     loop.run_until_complete(scenario())
 
@@ -168,7 +168,7 @@ def test_first_contact_resolution_stays_right_when_interactions_change_move_or_g
     try:
         loop.run_until_complete(scenario())
     finally:
-        loop.run_until_complete(drop(store))
+        loop.run_until_complete(drop(store, search_url))
 
 
 def test_the_kibana_fcr_panel_query_gives_the_apis_figures(loaded, loop):
@@ -226,7 +226,7 @@ def test_a_contact_the_engine_refuses_is_logged_and_the_others_are_written(searc
         assert loop.run_until_complete(scenario()) == ["cust-alone"]
         assert "cust-crowd" in caplog.text and "refused" in caplog.text
     finally:
-        loop.run_until_complete(drop(store))
+        loop.run_until_complete(drop(store, search_url))
 
 
 def test_the_search_finds_word_forms_prefixes_and_words_without_diacritics(loaded, loop):
@@ -262,28 +262,37 @@ def test_an_index_made_before_word_forms_finds_prefixes_warns_and_reindexes(sear
         return [orjson.loads(item) for item in loop.run_until_complete(store.timeline(query)).items]
 
     async def made_before():
-        index = f"{store.alias}-v1"
+        # a period's index as that version made it, behind both aliases, with its locations
+        index = f"{store.alias}.2026.01-v1"
         await engine.create_index(store.client, index, mappings=old_mappings)
-        await engine.add_alias(store.client, index, store.alias)
+        await engine.update_aliases(
+            store.client,
+            [{"add": {"index": index, "alias": alias}} for alias in (store.alias, f"{store.alias}.2026.01")],
+        )
+        await store.ensure_index()
         lines = []
         for doc in docs:
             lines += [
                 orjson.dumps({"index": {"_index": index, "_id": doc["id"]}}),
                 orjson.dumps(version_1_document(doc)),
+                orjson.dumps({"index": {"_index": store.locator, "_id": doc["id"]}}),
+                orjson.dumps({"p": "2026.01"}),
             ]
         await engine.bulk(store.client, lines, refresh=True)
+        caplog.clear()
         await store.ensure_index()
 
     async def reindex():  # what `ihub reindex` does, from the documents instead of the log
-        new = await store.create_next_index()
+        new = await store.next_generation()
+        assert new.generation == 2
         assert all(r.ok for r in await new.apply([IndexOp("index", d["id"], 1, d) for d in docs], refresh=True))
-        await store.move_alias_to(new.alias)
+        await store.switch_to(new)
         caplog.clear()
         await store.ensure_index()
 
     try:
         loop.run_until_complete(made_before())
-        assert "`ihub reindex`" in caplog.text and f"{store.alias}-v1" in caplog.text
+        assert "`ihub reindex`" in caplog.text and f"{store.alias}.2026.01-v1" in caplog.text
         found = found_by_searches(fetch)
         # by prefix only: roam still finds roaming and roams, bil billing and bill; charges no
         # longer finds charged, nor sao São
@@ -295,5 +304,4 @@ def test_an_index_made_before_word_forms_finds_prefixes_warns_and_reindexes(sear
         assert "`ihub reindex`" not in caplog.text
         assert found_by_searches(fetch) == SEARCHES
     finally:
-        loop.run_until_complete(engine.delete_indices(store.client, [f"{store.alias}-v1", f"{store.alias}-v2"]))
-        loop.run_until_complete(drop(store))
+        loop.run_until_complete(drop(store, search_url))

@@ -24,7 +24,7 @@ from interaction_hub.topics import ensure_topics, start_group_at_end
 from schemas.channel_event import ChannelEvent
 from tests.support.pipeline import Worker
 from tests.support.server import Server
-from tests.support.services import ROOT, SERVICES
+from tests.support.services import ROOT, SERVICES, drop_deployment
 
 EVENTS = int(os.environ.get("IHUB_CLUSTER_EVENTS", "50000"))  # per test
 SEEDS = 200  # interactions indexed before the fault, read back through the API during it
@@ -268,11 +268,7 @@ class Run:
             worker.stop()
         if self.server:
             self.server.stop()
-        httpx.delete(
-            f"{self.search_url}/{self.alias}-v1,{self.alias}-contacts,{self.alias}-subscriptions",
-            params={"ignore_unavailable": "true"},
-            timeout=60,
-        )
+        drop_deployment(self.search_url, self.alias)
 
 
 def publish_all(

@@ -11,6 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ROOT / "scripts" / "services"
 
@@ -61,3 +63,24 @@ def engine_http() -> dict[str, Any]:
     if os.environ.get("IHUB_SEARCH_CA_FILE"):
         options["verify"] = ssl.create_default_context(cafile=os.environ["IHUB_SEARCH_CA_FILE"])
     return options
+
+
+def drop_deployment(search_url: str, alias: str) -> None:
+    """Delete every index a deployment behind `alias` made (its periods of every generation, the
+    locator, contacts, parties and subscriptions) and its index template: the engine refuses a
+    wildcard delete, so each by name."""
+    found = httpx.get(
+        f"{search_url}/_cat/indices/{alias}.*,{alias}-*",
+        params={"h": "index", "format": "json", "expand_wildcards": "all"},
+        timeout=60,
+        **engine_http(),
+    )
+    names = [row["index"] for row in found.json()] if found.status_code == 200 else []
+    for start in range(0, len(names), 50):  # a URL of bounded length
+        httpx.delete(
+            f"{search_url}/{','.join(names[start : start + 50])}",
+            params={"ignore_unavailable": "true"},
+            timeout=60,
+            **engine_http(),
+        )
+    httpx.delete(f"{search_url}/_index_template/{alias}", timeout=60, **engine_http())
