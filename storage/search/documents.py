@@ -175,6 +175,10 @@ _NOTE = {"properties": {"id": _KEYWORD, "author": _KEYWORD, "date": _DATE, "text
 _PERIOD = {"properties": {"startDateTime": _DATE, "endDateTime": _DATE}}
 
 
+_UNSORTED_KEYWORD = {**_KEYWORD, "doc_values": False}
+_UNSORTED_DOUBLE = {"type": "double", "doc_values": False}
+
+
 def _template(name: str, family: str, mapping: dict[str, Any]) -> dict[str, Any]:
     return {name: {"path_match": f"{QUERY_FIELD}.{family}.*", "mapping": mapping}}
 
@@ -184,11 +188,13 @@ MAPPINGS: dict[str, Any] = {
     "dynamic": False,
     "_source": {"excludes": list(DERIVED)},
     "dynamic_templates": [
+        # only the families a sort reads (storage/search/compiler.py: ORDER and TEXT) keep doc
+        # values; the others are matched by their inverted index or points alone, a third of the disk
         _template("q_text", TEXT, _KEYWORD),
-        _template("q_number", NUMBER, {"type": "double"}),
-        _template("q_number_text", NUMBER_TEXT, _KEYWORD),
-        _template("q_date", DATE, {"type": "double"}),
-        _template("q_date_text", DATE_TEXT, _KEYWORD),
+        _template("q_number", NUMBER, _UNSORTED_DOUBLE),
+        _template("q_number_text", NUMBER_TEXT, _UNSORTED_KEYWORD),
+        _template("q_date", DATE, _UNSORTED_DOUBLE),
+        _template("q_date_text", DATE_TEXT, _UNSORTED_KEYWORD),
         _template("q_order", ORDER, {"type": "double"}),
     ],
     "properties": {
@@ -220,8 +226,8 @@ MAPPINGS: dict[str, Any] = {
         "interactionRelationship": {"properties": {"id": _KEYWORD, "relationshipType": _KEYWORD}},
         QUERY_FIELD: {"type": "object", "dynamic": True},
         TIMELINE_AT: {"type": "double"},
-        TIMELINE_WORDS: {"type": "keyword"},
-        TIMELINE_STEMS: {"type": "keyword"},
+        TIMELINE_WORDS: {"type": "keyword", "doc_values": False},
+        TIMELINE_STEMS: {"type": "keyword", "doc_values": False},
         KPI_AGENT: _KEYWORD,
         KPI_STORE: _KEYWORD,
         KPI_CUSTOMER: _KEYWORD,
@@ -233,6 +239,8 @@ SETTINGS: dict[str, Any] = {
     "number_of_shards": 1,
     "number_of_replicas": 0,
     "refresh_interval": "1s",
+    # DEFLATE for the stored source: interactions are written once and mostly read in pages
+    "codec": "best_compression",
     # every distinct attribute path adds a few ihub_q fields
     "mapping.total_fields.limit": 10000,
 }
