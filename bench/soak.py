@@ -133,9 +133,10 @@ def count(search: str, alias: str, subject_prefix: str) -> int:
 def engine_copies(search: str, alias: str, interaction_id: str) -> dict[str, object]:
     """What each node's own copy of the shard says of a document (was it ever written again?)."""
     nodes = httpx.get(f"{search}/_nodes/http", timeout=30).json()["nodes"].values()
+    month = httpx.get(f"{search}/{alias}-locator/_doc/{interaction_id}", timeout=30).json()["_source"]["p"]
     found: dict[str, object] = {}
     for node in nodes:
-        url = f"http://{node['http']['publish_address']}/{alias}/_doc/{interaction_id}"
+        url = f"http://{node['http']['publish_address']}/{alias}.{month}/_doc/{interaction_id}"
         answer = httpx.get(url, params={"preference": "_only_local"}, timeout=30).json()
         found[node["name"]] = {k: answer.get(k) for k in ("found", "_version", "_seq_no", "_primary_term")}
     return found
