@@ -154,7 +154,7 @@ class SearchStore:
         """{key: index} of the periods this store reads and writes (the live ones behind the alias,
         or those of its generation)."""
         if self.generation is None:
-            indices = await engine.alias_indices(self.client, self.alias) if await self._alias_exists() else []
+            indices = await self._live_indices()
         else:
             indices = await engine.matching_indices(self.client, f"{partitions.pattern(self.alias)}-v{self.generation}")
         found = {}
@@ -164,8 +164,11 @@ class SearchStore:
                 found[parsed[0]] = index
         return found
 
-    async def _alias_exists(self) -> bool:
-        return await engine.alias_exists(self.client, self.alias)
+    async def _live_indices(self) -> list[str]:
+        """The indices behind the alias (none before the first period is made)."""
+        if not await engine.alias_exists(self.client, self.alias):
+            return []
+        return await engine.alias_indices(self.client, self.alias)
 
     async def _ensure_periods(self, keys: set[str]) -> None:
         """Make the index of each period in `keys` that is not there yet (the live ones already
@@ -212,7 +215,7 @@ class SearchStore:
         return purged
 
     async def _live_generation(self) -> int:
-        indices = await engine.alias_indices(self.client, self.alias) if await self._alias_exists() else []
+        indices = await self._live_indices()
         parsed = [partitions.parse_index(self.alias, index) for index in indices]
         return max((found[1] for found in parsed if found), default=1)
 
@@ -240,7 +243,7 @@ class SearchStore:
         """Point the alias, and each period's alias, at the generation of `new`, in one atomic
         update; the indices they left (kept: delete them once the new generation is trusted)."""
         assert new.generation is not None and new.alias == self.alias
-        old = await engine.alias_indices(self.client, self.alias) if await self._alias_exists() else []
+        old = await self._live_indices()
         actions: list[dict[str, Any]] = []
         for index in old:
             actions.append({"remove": {"index": index, "alias": self.alias}})
