@@ -72,21 +72,25 @@ def audit_to_stderr() -> None:
         audit_log.propagate = False
 
 
-class AccessControl:
-    """Pure ASGI middleware, outermost: no request reaches a route (or the fast path) without a
-    caller that may make it. With auth off every caller is ANONYMOUS, who may do everything."""
+async def identify(authenticator: Authenticator | None, needed: str | None, authorization: str | None) -> Caller:
+    """Who makes a request that needs `needed` (AccessRules.needed): with auth off ANONYMOUS, who may
+    do everything; with auth on, the bearer token's caller (InvalidToken without a valid one), or
+    NOBODY on a public path (pages, docs), so that it can reach no data by accident."""
+    if authenticator is None:
+        return ANONYMOUS
+    if needed == PUBLIC:
+        return NOBODY
+    return await authenticator.caller(authorization)
 
-    def __init__(
-        self,
-        app: Any,
-        *,
-        base_path: str,
-        base_path_v5: str | None = None,
-        public_docs: bool,
-        public_metrics: bool = True,
-    ) -> None:
+
+class AccessControl:
+    """Pure ASGI middleware: no request reaches a route without a caller that may make it (the GET
+    fast path, outside it, checks the same: query_api/routes/party_interaction.py). With auth off
+    every caller is ANONYMOUS, who may do everything."""
+
+    def __init__(self, app: Any, *, rules: AccessRules) -> None:
         self.app = app
-        self.rules = AccessRules(base_path, base_path_v5, public_docs=public_docs, public_metrics=public_metrics)
+        self.rules = rules
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -95,28 +99,24 @@ class AccessControl:
         state = scope["app"].state.ihub
         method, path = scope["method"], scope["path"]
         needed = self.rules.needed(method, path)
-        authenticator: Authenticator | None = state.authenticator
-        # with auth on, a public path (pages, docs) runs as NOBODY: it can reach no data by accident
-        caller = ANONYMOUS if authenticator is None else NOBODY
-        if authenticator is not None and needed != PUBLIC:
-            try:
-                caller = await authenticator.caller(_header(scope, b"authorization"))
-            except InvalidToken as exc:
-                await state.audit.record(None, method, path, 401, reason=str(exc))
-                response = error_response(
-                    401, "a valid bearer token is needed", {"WWW-Authenticate": 'Bearer error="invalid_token"'}
-                )
-                await response(scope, receive, send)
-                return
-            if needed and not caller.may(needed):
-                await state.audit.record(caller, method, path, 403, needed=needed)
-                response = error_response(
-                    403,
-                    f"this token does not grant {needed}",
-                    {"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{needed}"'},
-                )
-                await response(scope, receive, send)
-                return
+        try:
+            caller = await identify(state.authenticator, needed, _header(scope, b"authorization"))
+        except InvalidToken as exc:
+            await state.audit.record(None, method, path, 401, reason=str(exc))
+            response = error_response(
+                401, "a valid bearer token is needed", {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+            )
+            await response(scope, receive, send)
+            return
+        if needed and not caller.may(needed):  # PUBLIC is "": nothing to grant
+            await state.audit.record(caller, method, path, 403, needed=needed)
+            response = error_response(
+                403,
+                f"this token does not grant {needed}",
+                {"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{needed}"'},
+            )
+            await response(scope, receive, send)
+            return
         scope.setdefault("state", {})["caller"] = caller
         if method not in _AUDITED_METHODS and needed != EXPORT:
             await self.app(scope, receive, send)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, cast
@@ -11,6 +11,7 @@ from typing import Any, cast
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from ingest.sources import load as load_sources
 from interaction_hub import tracing
@@ -81,6 +82,16 @@ def _intake(store: InteractionStore, hub: Hub, settings: Settings) -> Intake:
     return embedded_intake(store, hub.notify, f"{settings.resource_root()}{settings.base_path}/partyInteraction")
 
 
+class App(FastAPI):
+    """FastAPI, with room for one layer outside its own (server errors, telemetry, body limits)."""
+
+    outermost: Callable[[ASGIApp], Any] | None = None
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        return stack if self.outermost is None else self.outermost(stack)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     authenticator = Authenticator.from_settings(settings)  # refuses settings that would expose data
@@ -111,7 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await event_hub.stop()
             await store.close()
 
-    app = FastAPI(
+    app = App(
         title="Interaction Hub: TMF683 Party Interaction Management",
         version="4.0.0",
         description="TMF683 v4.0.0 with the TMF630 query contract. Errors are TMF Error JSON.",
@@ -126,18 +137,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(party_interaction.router, prefix=settings.base_path)
     # its contract is TM Forum's v5 OpenAPI (docs/v5.md), not this app's v4 one
     app.include_router(party_interaction_v5.router, prefix=settings.base_path_v5, include_in_schema=False)
-    app.add_middleware(party_interaction.RetrieveFastPath, prefix=settings.base_path)
-    # added last, so outermost: nothing runs before the caller is known and allowed
-    app.add_middleware(
-        AccessControl,
-        base_path=settings.base_path,
-        base_path_v5=settings.base_path_v5,
+    rules = AccessRules(
+        settings.base_path,
+        settings.base_path_v5,
         public_docs=settings.auth_public_docs,
         public_metrics=settings.metrics_public,
     )
+    # the last added is the outermost: nothing reaches a route before the caller is known and allowed
+    app.add_middleware(AccessControl, rules=rules)
     # security headers on every answer, a 401 too; the pages may reach the identity provider they sign in with
     app.add_middleware(PagePolicy, identity_provider=settings.auth_issuer if authenticator is not None else None)
-    app.add_middleware(Observe)  # outermost of all: request ids and metrics for every answer, a 401 too
+    app.add_middleware(Observe)  # outermost: request ids and metrics for every answer, a 401 too
+    # outside even FastAPI's own layers: a plain GET by id answered in full, doing what the three above do for it
+    app.outermost = functools.partial(party_interaction.RetrieveFastPath, prefix=settings.base_path, rules=rules)
     app.include_router(operations_router)  # /health/live, /health/ready, /metrics
     app.include_router(hub.router, prefix=settings.base_path)
     app.include_router(hub.router_v5, prefix=settings.base_path_v5, include_in_schema=False)
@@ -159,12 +171,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for unused in ("HTTPValidationError", "ValidationError"):
             components.pop(unused, None)
         if authenticator is not None:
-            rules = AccessRules(
-                settings.base_path,
-                settings.base_path_v5,
-                public_docs=settings.auth_public_docs,
-                public_metrics=settings.metrics_public,
-            )
             _document_security(schema, rules)
         return schema
 

@@ -39,6 +39,7 @@ WRITE_WAIT = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 UNMATCHED = "unmatched"
+REQUEST_ID_HEADER = b"x-request-id"
 OPERATIONS_PATHS = ("/health/live", "/health/ready", "/metrics")
 log = logging.getLogger(__name__)
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -48,14 +49,12 @@ class Observe:
     def __init__(self, app: Any) -> None:
         self.app = app
         self._templates: tuple[re.Pattern[str], dict[str, str]] | None = None
-        # at most (templates + 1) x methods x statuses: bounded as the metrics' own labels are
-        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        header = next((bytes(v).decode("latin-1") for k, v in scope["headers"] if k.lower() == b"x-request-id"), None)
+        header = next((bytes(v).decode("latin-1") for k, v in scope["headers"] if k.lower() == REQUEST_ID_HEADER), None)
         rid = request_id_from(header)
         token = request_id.set(rid)
         started = time.perf_counter()
@@ -64,7 +63,7 @@ class Observe:
         async def send_with_id(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 answer["status"] = message["status"]
-                message["headers"] = [*message.get("headers", ()), (b"x-request-id", rid.encode())]
+                message["headers"] = [*message.get("headers", ()), (REQUEST_ID_HEADER, rid.encode())]
             await send(message)
 
         # tracing off: not even the generator of its context manager
@@ -82,15 +81,7 @@ class Observe:
         """Counts the request and its latency; (its method, its route template)."""
         method = scope["method"] if scope["method"] in _METHODS else "OTHER"
         route = self._route_template(scope)
-        # the labelled series kept: prometheus_client's labels() costs more than the count itself
-        series = self._series.get((route, method, status))
-        if series is None:
-            series = self._series[(route, method, status)] = (
-                REQUESTS.labels(route, method, str(status)),
-                LATENCY.labels(route, method),
-            )
-        series[0].inc()
-        series[1].observe(time.perf_counter() - started)
+        count(route, method, status, started)
         return method, route
 
     def _route_template(self, scope: dict[str, Any]) -> str:
@@ -105,6 +96,23 @@ class Observe:
         pattern, templates = self._templates
         match = pattern.fullmatch(scope["path"])
         return templates[match.lastgroup] if match and match.lastgroup else UNMATCHED
+
+
+# at most (templates + 1) x methods x statuses: bounded as the metrics' own labels are
+_series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
+def count(route: str, method: str, status: int, started: float) -> None:
+    """Counts a request answered, and its latency since `started` (time.perf_counter)."""
+    # the labelled series kept: prometheus_client's labels() costs more than the count itself
+    series = _series.get((route, method, status))
+    if series is None:
+        series = _series[(route, method, status)] = (
+            REQUESTS.labels(route, method, str(status)),
+            LATENCY.labels(route, method),
+        )
+    series[0].inc()
+    series[1].observe(time.perf_counter() - started)
 
 
 def _templates(app: Any) -> list[tuple[re.Pattern[str], str]]:

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 PAGES = "/ui"
 DOCS = "/docs"
-_EVERY_ANSWER = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
+EVERY_ANSWER = ((b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"))
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 
 
@@ -68,7 +68,7 @@ class PagePolicy:
 
         async def send_with_policy(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
-                headers = [*message.get("headers", ()), *_EVERY_ANSWER]
+                headers = [*message.get("headers", ()), *EVERY_ANSWER]
                 html = any(k.lower() == b"content-type" and bytes(v).startswith(b"text/html") for k, v in headers)
                 if _under(path, DOCS):
                     if html:

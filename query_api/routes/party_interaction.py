@@ -7,18 +7,23 @@ interactions, v5's too, is query_api/interactions.py.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from interaction_hub import tracing
+from interaction_hub.logs import request_id, request_id_from
 from query_api import interactions
-from query_api.access import CurrentCaller
+from query_api.access import CurrentCaller, identify
+from query_api.auth import AccessRules, InvalidToken
 from query_api.body import read_json
 from query_api.deps import AppState, State
-from query_api.errors import TmfError, error_response
+from query_api.errors import TmfError
 from query_api.interactions import JSON, JSON_PATCH, MERGE_PATCH, PATCH_KINDS, SERVER_OWNED, etag, not_modified
+from query_api.observability import REQUEST_ID_HEADER, count
 from query_api.operation_docs import (
     ERRORS,
     FIELDS,
@@ -32,8 +37,8 @@ from query_api.operation_docs import (
     InteractionId,
     projected,
 )
+from query_api.page_policy import EVERY_ANSWER
 from schemas import Error, PartyInteraction, PartyInteractionCreate, PartyInteractionUpdate
-from storage.base import StoredDocument
 from storage.query import project
 from storage.tmf630 import MAX_CONDITIONS, MAX_QUERY_CHARS, MAX_VALUES
 
@@ -136,50 +141,81 @@ async def get_party_interaction(
 
 
 class RetrieveFastPath:
-    """Pure ASGI middleware for the API's hottest call, a plain `GET /partyInteraction/{id}`: the
-    stored interaction with its references' links (or the 404) goes straight out, without FastAPI's
-    routing, dependency and middleware layers, a sizeable part of the call (bench/README.md).
-    Anything else, a query string (`fields`), another method, a party-scoped caller, goes on
-    to `get_party_interaction` and the rest of the app; an error from the store goes to the app's
-    error handlers like one from a route."""
+    """Pure ASGI middleware, outside all others, FastAPI's own too (query_api/app.py `App`), for
+    the API's hottest call: a plain `GET /partyInteraction/{id}` whose interaction is there is
+    answered here in full, without FastAPI's routing and dependencies and without the layers of the
+    middlewares (together most of the call's cost: bench/README.md). It does for the call what they
+    would: the request id and the metrics (query_api/observability.py), the caller and its
+    permission (query_api/access.py), the headers of every answer (query_api/page_policy.py).
 
-    def __init__(self, app: Any, prefix: str) -> None:
+    Whatever it cannot answer that way passes on to the app, untouched and unanswered: another
+    method or path, a query string (`fields`), an If-None-Match, tracing on, a caller refused or
+    acting for one party, an interaction not there, a read that failed (the route reads again, and
+    answers as it answers any error)."""
+
+    def __init__(self, app: Any, *, prefix: str, rules: AccessRules) -> None:
         self.app = app
         self.prefix = prefix.rstrip("/") + "/partyInteraction/"
+        self.route = self.prefix + "{id}"  # its metrics' route label, as Observe names it
+        self.rules = rules
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if (
-            scope["type"] == "http"
-            and scope["method"] == "GET"
-            and not scope["query_string"]
-            and scope["state"]["caller"].party_id is None  # set by AccessControl, the outer middleware
-        ):
-            path: str = scope["path"]
-            interaction_id = path[len(self.prefix) :] if path.startswith(self.prefix) else ""
-            if interaction_id and "/" not in interaction_id:
-                state: State = scope["app"].state.ihub
-                stored = await state.store.get(interaction_id)
-                await self._answer(scope, state, interaction_id, stored, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-    @staticmethod
-    async def _answer(
-        scope: dict[str, Any], state: State, interaction_id: str, stored: StoredDocument | None, receive: Any, send: Any
-    ) -> None:
-        if stored is None:
-            await error_response(404, interactions.not_found(interaction_id))(scope, receive, send)
+        started = time.perf_counter()
+        try:
+            answer = await self._answer(scope)
+        except Exception:  # the app answers it, as it answers any error
+            answer = None
+        if answer is None:
+            await self.app(scope, receive, send)
             return
-        tag = etag(stored.version)
-        if_none_match = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"if-none-match"), None)
-        if not_modified(if_none_match, stored.version):
-            await Response(status_code=304, headers={"ETag": tag})(scope, receive, send)
-            return
-        body = state.links.body(stored.body, interactions.hrefs(state, scope))
-        # the messages a Response(body, headers={"ETag": tag}, media_type=JSON) sends, made directly
-        headers = [(b"etag", tag.encode()), (b"content-length", b"%d" % len(body)), (b"content-type", _JSON_TYPE)]
+        headers, body = answer
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+        count(self.route, "GET", 200, started)
+
+    async def _answer(self, scope: dict[str, Any]) -> tuple[list[tuple[bytes, bytes]], bytes] | None:
+        """The headers and body of the answer, or None to pass the request on."""
+        if scope["type"] != "http" or scope["method"] != "GET" or scope["query_string"] or tracing.enabled():
+            return None
+        path: str = scope["path"]
+        interaction_id = path[len(self.prefix) :] if path.startswith(self.prefix) else ""
+        if not interaction_id or "/" in interaction_id:
+            return None
+        authorization = given_id = None
+        for key, value in scope["headers"]:  # the server's header names are lower case
+            if key == b"authorization":
+                authorization = value.decode("latin-1")
+            elif key == REQUEST_ID_HEADER:
+                given_id = value.decode("latin-1")
+            elif key == b"if-none-match":
+                return None
+        state: State = scope["app"].state.ihub
+        needed = self.rules.needed("GET", path)
+        try:
+            caller = await identify(state.authenticator, needed, authorization)
+        except InvalidToken:
+            return None
+        if (needed and not caller.may(needed)) or caller.party_id is not None:
+            return None
+        rid = request_id_from(given_id)
+        token = request_id.set(rid)
+        try:
+            stored = await state.store.get(interaction_id)
+            if stored is None:
+                return None
+            body = state.links.body(stored.body, interactions.hrefs(state, scope))
+        finally:
+            request_id.reset(token)
+        # the headers a Response(body, headers={"ETag": tag}, media_type=JSON) sends, and the
+        # middlewares' own: query_api/page_policy.py, then query_api/observability.py
+        headers = [
+            (b"etag", etag(stored.version).encode()),
+            (b"content-length", b"%d" % len(body)),
+            (b"content-type", _JSON_TYPE),
+            *EVERY_ANSWER,
+            (REQUEST_ID_HEADER, rid.encode()),
+        ]
+        return headers, body
 
 
 @router.patch(

@@ -67,6 +67,30 @@ def test_metrics_count_requests_by_route_template_never_by_raw_path(api):
     assert "ihub_api_request_seconds_bucket" in text
 
 
+def test_a_get_by_id_answers_alike_on_the_fast_path_and_through_the_route(api):
+    """A plain GET by id is answered before the app's middlewares and routes; with an
+    If-None-Match that matches nothing it goes through all of them. Both answers are the same:
+    body, headers (the ETag, the security headers, the request id) and the metric's route."""
+    created = api.post("partyInteraction", json=CTK_BODY)
+    assert created.status_code == 201
+    item = f"partyInteraction/{created.json()['id']}"
+    fast = api.get(item, headers={"X-Request-ID": "fast-1"})
+    routed = api.get(item, headers={"X-Request-ID": "routed-1", "If-None-Match": '"0"'})
+    assert fast.status_code == routed.status_code == 200
+    assert fast.content == routed.content
+    assert fast.json()["href"] == str(api.base_url.join(item))
+    assert (fast.headers["x-request-id"], routed.headers["x-request-id"]) == ("fast-1", "routed-1")
+    for name in ("etag", "content-type", "content-length", "x-content-type-options", "referrer-policy"):
+        assert fast.headers[name] == routed.headers[name], name
+    assert set(fast.headers) == set(routed.headers)
+    served = [
+        line
+        for line in httpx.get(root(api) + "/metrics").text.splitlines()
+        if line.startswith("ihub_api_requests_total{") and ITEM_TEMPLATE in line and 'status="200"' in line
+    ]
+    assert served and sum(float(line.rsplit(" ", 1)[1]) for line in served) >= 2
+
+
 @pytest.fixture(scope="module", params=["embedded", "search"])
 def private_metrics(request, tmp_path_factory):
     signer = Signer()
