@@ -6,7 +6,9 @@ The audit logger (`ihub.audit`, query_api/access.py) keeps its own handler and f
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import re
 import secrets
 import sys
@@ -24,11 +26,31 @@ _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
+class _RequestIds:
+    """Ids unique across processes and restarts without asking the system for randomness per
+    request (a system call, a sizeable part of a fast GET): 16 random hex digits drawn once per
+    process, then a count in 16 more."""
+
+    def __init__(self) -> None:
+        self.reset()
+        os.register_at_fork(after_in_child=self.reset)  # a forked server's processes each draw their own
+
+    def reset(self) -> None:
+        self.process = secrets.token_hex(8)
+        self.count = itertools.count()
+
+    def make(self) -> str:
+        return f"{self.process}{next(self.count) & 0xFFFF_FFFF_FFFF_FFFF:016x}"
+
+
+_request_ids = _RequestIds()
+
+
 def request_id_from(header: str | None) -> str:
     """The client's X-Request-ID when it is a short safe token, else a new one."""
     if header and _SAFE_REQUEST_ID.fullmatch(header):
         return header
-    return secrets.token_hex(16)  # as random as a uuid4's 32 hex digits, at a quarter of its cost
+    return _request_ids.make()
 
 
 class JsonFormatter(logging.Formatter):

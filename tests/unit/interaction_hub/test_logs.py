@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import subprocess
+import sys
 
 import pytest
 
@@ -57,6 +59,18 @@ def test_a_safe_request_id_is_kept(given: str) -> None:
 def test_any_other_request_id_is_replaced(given: str | None) -> None:
     made = logs.request_id_from(given)
     assert made != given and len(made) == 32 and made.isalnum()
+
+
+def test_made_request_ids_differ_within_a_process_and_between_processes() -> None:
+    made = {logs.request_id_from(None) for _ in range(10_000)}
+    assert len(made) == 10_000
+    other = subprocess.run(
+        [sys.executable, "-c", "from interaction_hub.logs import request_id_from; print(request_id_from(None))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert len(other) == 32 and other[:16] != next(iter(made))[:16]
 
 
 def test_the_access_log_loses_query_strings() -> None:
