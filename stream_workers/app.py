@@ -1,12 +1,14 @@
 """The faust-streaming worker: raw channel events -> search index, dead letters, change records.
 
-Thin on purpose: decode a batch, `Projector.process` it, then publish its dead letters and change
-records (acks=all) and queue the hub subscribers' notifications they cause
-(stream_workers/notifier.py). The API, which answers its clients from the change records, has its
-answer then. The contacts behind first-contact resolution (stream_workers/contacts.py) are updated
-from the same records while the next batch is folded and written, and only after that does faust
-ack the batch: offsets are committed once the engine acknowledged every write of it
-(at-least-once; the versioned writes make replays idempotent).
+Thin on purpose: decode a batch, `Projector.fold` it, and while the next batch is folded, write it
+(`Projector.write`), publish its dead letters and change records (acks=all) and queue the hub subscribers'
+notifications they cause (stream_workers/notifier.py). The API, which answers its clients from the
+change records, has its answer then. The contacts behind first-contact resolution
+(stream_workers/contacts.py) are updated from the same records while the next batch is written, and
+only after that does faust ack the batch: offsets are committed in batch order, each batch's once
+the engine acknowledged every write of it and the brokers every record it published (at-least-once;
+the versioned writes make replays idempotent). A batch whose write or publishing failed is never
+acked, nor is any after it.
 
 Agent concurrency stays 1: faust-streaming's at-least-once acking is unsafe with concurrency > 1
 (its issue #606). Scale out with more worker processes, up to the number of partitions.
@@ -46,7 +48,7 @@ from stream_workers.feeds import Bridged, bridge, feeds
 from stream_workers.notifier import Notifier
 from stream_workers.operations import WorkerState
 from stream_workers.party_events import apply_party_events
-from stream_workers.pipeline import BatchResult, Message, Projector
+from stream_workers.pipeline import BatchResult, Folded, Message, Projector
 
 log = logging.getLogger(__name__)
 
@@ -146,40 +148,61 @@ def create_worker(settings: Settings, status: WorkerState | None = None) -> faus
         projector = Projector(store, settings.resource_root() + settings.base_path, erasures=erasures)
         producer = AIOKafkaProducer(**kafka_options(settings), acks="all", enable_idempotence=True, linger_ms=0)
         await producer.start()
-        # the previous batch's contacts, then its ack: they overlap this batch's fold and write,
-        # so an awaited record (an API write) does not wait for them
+        # Each step of a batch comes after the same step of the batch before: its fold (here), then
+        # its write and publishing (`writing`, while the next batch is folded), then its contacts and
+        # ack (`following`, while the next batch is written).
+        writing: asyncio.Task[asyncio.Task[None]] | None = None
         following: asyncio.Task[None] | None = None
+
+        async def finish(folded: Folded, ack: Ack, before: asyncio.Task[None] | None) -> asyncio.Task[None]:
+            """Write a folded batch and publish what it answers; then, once the batch `before` it has
+            its contacts and its ack, start this one's: the task that does them."""
+            started = time.perf_counter()
+            result = await projector.write(folded)
+            written = time.perf_counter()
+            records = [record for _, record in result.changes]
+            if any(isinstance(record, Erased) for record in records):
+                # an erasure is answered (its change record) only once the contacts hold
+                # nothing of what it removed: they are brought up to date first
+                if before is not None:
+                    await before
+                before = None
+                await update_contacts(records, store.contacts, _nothing)
+                records_for_contacts: list[ChangeRecord] = []
+            else:
+                records_for_contacts = records
+            await asyncio.gather(publish(producer, result), notifier.handle(records))
+            if before is not None:
+                await before  # its error, if any, is this batch's: nothing after it is acked
+            log.debug(
+                "batch: write %.1f ms, publish %.1f ms",
+                (written - started) * 1000,
+                (time.perf_counter() - written) * 1000,
+            )
+            contacts_task = asyncio.create_task(update_contacts(records_for_contacts, store.contacts, ack))
+            contacts_task.add_done_callback(_log_failure)
+            return contacts_task
+
         try:
             async for events, ack in batches(stream, settings.worker_batch_size, settings.worker_batch_seconds):
                 batch = [_message(e) for e in events]
                 metrics.BATCH_SIZE.observe(len(batch))
                 started = time.perf_counter()
-                result = await projector.process(batch)
-                processed = time.perf_counter()
-                records = [record for _, record in result.changes]
-                if any(isinstance(record, Erased) for record in records):
-                    # an erasure is answered (its change record) only once the contacts hold
-                    # nothing of what it removed: they are brought up to date first
-                    if following is not None:
-                        await following
-                    following = None
-                    await update_contacts(records, store.contacts, _nothing)
-                    records_for_contacts: list[ChangeRecord] = []
-                else:
-                    records_for_contacts = records
-                await asyncio.gather(publish(producer, result), notifier.handle(records))
-                published = time.perf_counter()
-                if following is not None:
-                    await following
-                following = asyncio.create_task(update_contacts(records_for_contacts, store.contacts, ack))
-                log.debug(
-                    "batch %d: process %.1f ms, publish %.1f ms",
-                    len(batch),
-                    (processed - started) * 1000,
-                    (published - processed) * 1000,
-                )
+                folded = await projector.fold(batch)
+                log.debug("batch %d: fold %.1f ms", len(batch), (time.perf_counter() - started) * 1000)
+                if writing is not None:
+                    following = await writing  # its error, if any, stops the agent: nothing after it is acked
+                writing = asyncio.create_task(finish(folded, ack, following))
+                writing.add_done_callback(_log_failure)
         finally:
-            if following is not None:  # still running: stopped unacked, the batch comes again
+            # stopped: what is still running is cancelled unacked, and its batch comes again
+            if writing is not None:
+                writing.cancel()
+                [last] = await asyncio.gather(writing, return_exceptions=True)
+                if isinstance(last, asyncio.Task):
+                    last.cancel()
+                    await asyncio.gather(last, return_exceptions=True)
+            if following is not None:
                 following.cancel()
                 await asyncio.gather(following, return_exceptions=True)
             await producer.stop()
@@ -313,6 +336,13 @@ async def send_raw(producer: AIOKafkaProducer, records: Sequence[tuple[bytes, by
 
 async def _nothing() -> None:
     """An ack that acknowledges nothing (the batch's own ack comes after its change records)."""
+
+
+def _log_failure(task: asyncio.Task[Any]) -> None:
+    """A batch's write, publishing or contacts failed: said at once (the agent stops when it next
+    awaits the task, at its next batch)."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("a batch failed; it is not acked, nor is any after it", exc_info=task.exception())
 
 
 async def update_contacts(records: list[ChangeRecord], index: ContactIndex, ack: Ack) -> None:

@@ -1,25 +1,37 @@
 """One batch of raw channel events -> index writes, dead letters and change records.
 
-The worker loop (stream_workers/app.py) only decodes, calls `Projector.process`, publishes what it
-returns and lets the batch be committed. Everything that decides what the index holds is here:
+The worker loop (stream_workers/app.py) only decodes, calls `Projector.fold` then `Projector.write`,
+publishes what the write returns and lets the batch be committed. Everything that decides what the
+index holds is here:
 
 1. decode and adapt each message (bad ones become dead letters, the rest keep flowing);
-2. read the current state of the batch's interactions (one realtime multi-get);
+2. read the current state of the batch's interactions (one realtime multi-get), except for those
+   the write in flight carries: their state is the one folded for that write (`_Flight`), which the
+   store may not answer with yet;
 3. fold each interaction's changes in partition order onto that state with the change model
    (storage/changes.py, the same function the embedded store calls): versions never go backwards,
    patches apply to the latest state, a refused change leaves nothing;
-4. write the final state of each interaction in one bulk request, versioned (idempotent on
-   replay), retrying 429/5xx/timeouts with exponential backoff and jitter until the engine takes
-   them (which is the backpressure: no new batch is read meanwhile);
+4. (`write`) once the write before is answered, fold again from the store's real state what this
+   batch folded onto a document that write had refused; then write the final state of each
+   interaction in one bulk request, versioned (idempotent on replay), retrying 429/5xx/timeouts
+   with exponential backoff and jitter until the engine takes them (which is the backpressure: no
+   batch after the next is read meanwhile);
 5. return dead letters and change records. Before the offsets commit, the loop publishes them,
    queues the hub notifications they cause and brings FCR's contacts up to date with them
    (stream_workers/contacts.py). Every touched interaction gets a change record, also an unchanged
    one (a replay after a crash between 4 and 5), so the contacts catch up on replay.
 
-Erase and purge markers (schemas/erasure.py, docs/privacy.md) split a batch: what came before a
-marker in the batch is written first, then the marker is applied (`_erase`): the erased ids are
-written to the erasure log, and only then deleted. A raw record that an erasure covers (below its
-watermark, about an erased id: a replay) is never applied (stream_workers/erasures.py).
+Steps 1-3 of a batch run while the batch before is in step 4 (`fold` while the other's `write` is
+awaited): one write is in flight at a time, and its states are what a later fold reads first. They
+are forgotten once the engine answered (the store then answers with them), or the write failed or
+was cancelled: a failed write fails the write after it too, which never builds on it.
+
+Erase and purge markers (schemas/erasure.py, docs/privacy.md) split a batch: the write in flight is
+awaited, what came before a marker in the batch is written, then the marker is applied (`_erase`):
+the erased ids are written to the erasure log, and only then deleted. A raw record that an erasure
+covers (below its watermark, about an erased id: a replay) is never applied
+(stream_workers/erasures.py); a batch that may hold replays also waits for the write in flight
+before the erasure log is read again.
 """
 
 from __future__ import annotations
@@ -82,6 +94,28 @@ class _Pending:
     event: ChannelEvent
     change: Change
     outcome: Outcome | None = None
+    refusal: Refused | None = None  # the change model's, when it refused the change
+
+
+@dataclass(slots=True)
+class _Flight:
+    """The bulk write in flight: the states it writes, by id (what a later batch folds onto), and
+    the write itself, whose answer is {id: error} of the documents the engine refused."""
+
+    states: dict[str, State]
+    answer: asyncio.Task[dict[str, str]]
+
+
+@dataclass(slots=True)
+class Folded:
+    """A batch folded and not yet written (`Projector.fold`, then `Projector.write`)."""
+
+    result: BatchResult  # so far: its dead letters, and what its markers wrote and answered
+    pending: list[_Pending] = field(default_factory=list)
+    state: dict[str, State] = field(default_factory=dict)  # by id: the state after the batch's changes
+    generation: int | None = None  # the party directory's, read before the resolution (None: no keys)
+    onto: _Flight | None = None  # the write in flight that the fold read states from
+    borrowed: set[str] = field(default_factory=set)  # the ids whose state came from `onto`
 
 
 def parse_cutoff(text: str) -> datetime:
@@ -120,10 +154,12 @@ class Projector:
         self.max_backoff_s = max_backoff_s
         self.erasures = erasures if erasures is not None else ErasureRegistry()
         self._next_offset: dict[tuple[str, int], int] = {}  # (topic, partition) -> the offset expected next
+        self._flight: _Flight | None = None  # the write in flight
 
     async def process(self, messages: Sequence[Message]) -> BatchResult:
+        """Fold a batch and write it (`fold`, then `write`), nothing in between."""
         started = time.perf_counter()
-        result = await self._process(messages)
+        result = await self.write(await self.fold(messages))
         log.debug(
             "batch of %d in %.1f ms: %d changes, %d dead letters",
             len(messages),
@@ -133,35 +169,49 @@ class Projector:
         )
         return result
 
-    async def _process(self, messages: Sequence[Message]) -> BatchResult:
-        await self._learn_erasures_on_replay(messages)
+    async def fold(self, messages: Sequence[Message]) -> Folded:
+        """Steps 1-3 for a batch, which may run while the batch before it is written; `write`
+        writes the batches in the order they were folded. A batch with a marker is written up to
+        its last marker here (the write in flight first)."""
+        replay = self._replay(messages)
+        markers = any(is_marker_key(message.key) for message in messages)
+        if replay or markers:
+            await self.drain()
+        if replay:
+            await self._retrying("read the erasure log", self.erasures.catch_up)
         result = BatchResult()
+        if not markers:
+            return await self._fold(messages, result)
         segment: list[Message] = []
         for message in messages:
             if is_marker_key(message.key):
-                await self._fold(segment, result)  # everything before the marker, first
+                await self.write(await self._fold(segment, result))  # everything before the marker, first
                 segment = []
                 await self._erase(message, result)
             else:
                 segment.append(message)
-        await self._fold(segment, result)
-        return result
+        return await self._fold(segment, result)
 
-    async def _learn_erasures_on_replay(self, messages: Sequence[Message]) -> None:
-        """Before records that may be replays are applied, know every erasure written so far. A
-        replay (a restart, a rebalance, a group reset) shows as a partition this process has not
-        read yet, or one whose offsets do not follow on; the steady state costs nothing."""
+    async def drain(self) -> None:
+        """Wait until the write in flight, if any, is answered; its error if it failed."""
+        flight = self._flight
+        if flight is not None:
+            await asyncio.shield(flight.answer)
+
+    def _replay(self, messages: Sequence[Message]) -> bool:
+        """Whether records in the batch may be replays, whose erasures must all be known before
+        they are applied: a restart, a rebalance, a group reset show as a partition this process
+        has not read yet, or one whose offsets do not follow on; the steady state costs nothing."""
         replay = False
         for message in messages:
             where = (message.topic, message.partition)
             if self._next_offset.get(where) != message.offset:
                 replay = True
             self._next_offset[where] = message.offset + 1
-        if replay:
-            await self._retrying("read the erasure log", self.erasures.catch_up)
+        return replay
 
-    async def _fold(self, messages: Sequence[Message], result: BatchResult) -> None:
-        pending: list[_Pending] = []
+    async def _fold(self, messages: Sequence[Message], result: BatchResult) -> Folded:
+        folded = Folded(result)
         consumed: Counter[str | None] = Counter()  # by event type
         for message in messages:
             event_type = None
@@ -177,27 +227,57 @@ class Projector:
             consumed[event_type] += 1
             if self.erasures.covers(message.partition, message.offset, change.interaction_id):
                 continue  # erased after this record was published: never applied again
-            pending.append(_Pending(message, event, change))
+            folded.pending.append(_Pending(message, event, change))
         metrics.count_by_channel(metrics.EVENTS_CONSUMED, consumed)
-        if not pending:
-            return
+        if not folded.pending:
+            return folded
 
-        state = await self._retrying(
-            "read current state", self.store.states, {p.change.interaction_id for p in pending}
-        )
-        resolve, generation = await self._resolver(pending, state)
-        applied: list[_Pending] = []
-        for item in pending:
+        ids = {p.change.interaction_id for p in folded.pending}
+        flight = self._flight
+        borrowed = {i: flight.states[i] for i in ids if i in flight.states} if flight is not None else {}
+        if borrowed:
+            folded.onto, folded.borrowed = flight, set(borrowed)
+        stored = ids - borrowed.keys()
+        state = await self._retrying("read current state", self.store.states, stored) if stored else {}
+        state.update(borrowed)
+        folded.state = state
+        resolve, folded.generation = await self._resolver(folded.pending, state)
+        self._apply(folded.pending, state, resolve)
+        return folded
+
+    def _apply(self, items: Sequence[_Pending], state: dict[str, State], resolve: Resolver) -> None:
+        """Fold each item's change onto `state` (updated), in order."""
+        base = self.resource_base
+        for item in items:
             interaction_id = item.change.interaction_id
+            item.outcome = item.refusal = None
             try:
-                item.outcome = apply(
-                    state[interaction_id], item.change, href=self.resource_base + interaction_id, resolve=resolve
-                )
+                item.outcome = apply(state[interaction_id], item.change, href=base + interaction_id, resolve=resolve)
             except Refused as exc:
-                self._reject(result, item, exc, "refused")
+                # kept without its frames, which hold this batch's items: no cycle to collect
+                item.refusal = exc.with_traceback(None)
+                exc.__context__ = exc.__cause__ = None
                 continue
             state[interaction_id] = item.outcome.new
-            applied.append(item)
+
+    async def write(self, folded: Folded) -> BatchResult:
+        """Steps 4-5: write a folded batch, once the write before it is answered; its result."""
+        await self.drain()  # one write in flight at a time
+        if folded.onto is not None:
+            assert folded.onto.answer.done()  # it was in flight when the batch was folded: drained above
+            again = folded.borrowed & folded.onto.answer.result().keys()  # its error, if it failed
+            if again:
+                await self._fold_again(folded, again)
+        result = folded.result
+        state = folded.state
+        applied: list[_Pending] = []
+        for item in folded.pending:
+            if item.refusal is not None:
+                self._reject(result, item, item.refusal, "refused")
+            elif item.outcome is not None:
+                applied.append(item)
+        if not applied:
+            return result
 
         dirty = {p.change.interaction_id for p in applied if p.outcome is not None and p.outcome.changed}
         ops = [
@@ -206,9 +286,10 @@ class Projector:
         ]
         refresh = any(p.event.source == API_SOURCE for p in applied)  # read-your-writes for the API
         with tracing.batch_span("bulk write", (p.message.headers for p in applied)):
-            failed = await self._write(ops, refresh=refresh)
-        if generation is not None:
-            await self._relink_if_the_directory_moved(generation, [i for i in dirty if keys_of(state[i].doc)], result)
+            failed = await self._fly({i: state[i] for i in dirty}, ops, refresh=refresh)
+        if folded.generation is not None:
+            written = [i for i in dirty if keys_of(state[i].doc)]
+            await self._relink_if_the_directory_moved(folded.generation, written, result)
         now = time.time()
         indexed: Counter[str | None] = Counter()  # by event type
         for item in applied:
@@ -221,6 +302,30 @@ class Projector:
                 if item.message.timestamp is not None:
                     metrics.FRESHNESS_SECONDS.observe(max(0.0, now - item.message.timestamp))
         metrics.count_by_channel(metrics.EVENTS_INDEXED, indexed)
+        return result
+
+    async def _fly(self, states: dict[str, State], ops: list[IndexOp], *, refresh: bool) -> dict[str, str]:
+        """`_write` with its states in flight (what a fold meanwhile reads) until it is answered."""
+        if not ops:
+            return {}
+        flight = _Flight(states, asyncio.ensure_future(self._write(ops, refresh=refresh)))
+        self._flight = flight
+        try:
+            return await flight.answer  # cancelled with it
+        finally:
+            if self._flight is flight:
+                self._flight = None
+
+    async def _fold_again(self, folded: Folded, ids: set[str]) -> None:
+        """Fold the batch's changes to `ids` again from the store's state: the write in flight
+        when they were folded refused the documents they were folded onto."""
+        fresh = await self._retrying("read current state", self.store.states, ids)
+        folded.state.update(fresh)
+        items = [p for p in folded.pending if p.change.interaction_id in ids]
+        resolve, generation = await self._resolver(items, folded.state)
+        if folded.generation is None:  # else the earlier read: a move since then relinks
+            folded.generation = generation
+        self._apply(items, folded.state, resolve)
 
     async def _resolver(self, pending: Sequence[_Pending], state: dict[str, State]) -> tuple[Resolver, int | None]:
         """Identity resolution for this batch (storage/identity.py): one directory read for every

@@ -52,8 +52,11 @@ class MemoryIndex:
         return results
 
 
-def messages(*values: bytes | ChannelEvent) -> list[Message]:
-    return [Message("raw", 0, n, None, v if isinstance(v, bytes) else v.to_bytes()) for n, v in enumerate(values)]
+def messages(*values: bytes | ChannelEvent, first: int = 0) -> list[Message]:
+    """Records of partition 0 from offset `first` on."""
+    return [
+        Message("raw", 0, n, None, v if isinstance(v, bytes) else v.to_bytes()) for n, v in enumerate(values, first)
+    ]
 
 
 def fold(index: MemoryIndex, *values: bytes | ChannelEvent) -> BatchResult:
@@ -252,3 +255,112 @@ def test_a_directory_change_during_the_fold_relinks_what_the_batch_wrote():
         (interaction_id.encode(), "ihub.party.relink", {"interactionId": interaction_id})
     ]
     assert [adapt(ChannelEvent.from_bytes(value)).kind for _, value in result.relinks] == ["link"]
+
+
+class GatedIndex(MemoryIndex):
+    """A MemoryIndex whose bulk writes wait for `gate`, so a test holds a write in flight; the ids
+    each state read asked for, in order; `refuse` holds for the first bulk write only."""
+
+    def __init__(self, refuse: Iterable[str] = ()) -> None:
+        super().__init__(refuse)
+        self.gate = asyncio.Event()
+        self.reads: list[set[str]] = []
+
+    async def states(self, ids: Iterable[str]) -> dict[str, State]:
+        self.reads.append(set(ids))
+        return await super().states(ids)
+
+    async def apply(self, ops: Sequence[IndexOp], *, refresh: bool = False) -> list[OpResult]:
+        await self.gate.wait()
+        results = await super().apply(ops, refresh=refresh)
+        self.refuse.clear()
+        return results
+
+
+async def in_flight(projector: Projector, *values: ChannelEvent) -> asyncio.Task[BatchResult]:
+    """Fold a batch of `values` and start its write: held at the index's gate."""
+    writing = asyncio.create_task(projector.write(await projector.fold(messages(*values))))
+    await asyncio.sleep(0)
+    assert projector._flight is not None
+    return writing
+
+
+def test_a_batch_folds_onto_the_write_in_flight_of_the_same_interaction():
+    """The store does not hold the interaction yet: the next batch's fold takes the state from the
+    write in flight, and its own write comes after that one's."""
+    create = Change.at("create", "i1", at(0), BODY, href=f"{BASE}/partyInteraction/i1")
+    done = Change.at("merge", "i1", at(1), {"status": "completed"})
+    index = GatedIndex()
+
+    async def run() -> BatchResult:
+        projector = Projector(index, BASE)  # type: ignore[arg-type]
+        writing = await in_flight(projector, event_for(create))
+        folded = await projector.fold(messages(event_for(done), first=1))
+        assert "i1" not in index.docs and index.bulks == []  # folded while the first write was held
+        index.gate.set()
+        await writing
+        return await projector.write(folded)
+
+    result = asyncio.run(run())
+    assert index.reads == [{"i1"}]  # the second batch read no state: it was in flight
+    assert [(r["kind"], r["version"]) for r in records(result)] == [("update", version_at(at(1)))]
+    assert [[(op.interaction_id, op.version) for op in ops] for ops, _ in index.bulks] == [
+        [("i1", version_at(at(0)))],
+        [("i1", version_at(at(1)))],
+    ]
+    final = index.docs["i1"].doc
+    assert final is not None and final["status"] == "completed" and final["creationDate"] == at(0)
+
+
+def test_a_change_folded_onto_a_write_the_index_refused_is_folded_again_from_the_store():
+    """Never a document built on one the index refused: the later batch's change is folded again
+    onto what the store holds before it is written."""
+    index = GatedIndex(refuse={"i1"})
+    index.docs["i1"] = State(5, {"id": "i1", "href": "h", "creationDate": at(0), **BODY})
+    refused = Change.at("merge", "i1", at(1), {"description": "refused by the index"})
+    done = Change.at("merge", "i1", at(2), {"status": "completed"})
+
+    async def run() -> tuple[BatchResult, BatchResult]:
+        projector = Projector(index, BASE)  # type: ignore[arg-type]
+        writing = await in_flight(projector, event_for(refused))
+        folded = await projector.fold(messages(event_for(done), first=1))
+        index.gate.set()
+        return await writing, await projector.write(folded)
+
+    first, second = asyncio.run(run())
+    assert [(r["kind"], r.get("refused")) for r in records(first)] == [("rejected", "invalid")]
+    assert [(r["kind"], r["changed"]) for r in records(second)] == [("update", ["status", "statusChangeDate"])]
+    assert index.reads == [{"i1"}, {"i1"}]  # the first fold's read, then the store's real state again
+    [(ops, _)] = index.bulks[1:]
+    assert [op.doc is not None and "description" in op.doc for op in ops] == [False]
+    final = index.docs["i1"].doc
+    assert final is not None and final["status"] == "completed" and "description" not in final
+
+
+def test_an_erasure_marker_waits_for_the_write_in_flight():
+    """An erasure looks for what it removes in the store: it must hold every write before it."""
+    from schemas.erasure import MARKER_KEY_PREFIX
+
+    create = Change.at("create", "i1", at(0), BODY, href=f"{BASE}/partyInteraction/i1")
+    seen: list[set[str]] = []
+
+    class Watching(Projector):
+        async def _erase(self, message: Message, result: BatchResult) -> None:
+            seen.append(set(index.docs))  # what the store held when the marker was applied
+
+    index = GatedIndex()
+
+    async def run() -> None:
+        projector = Watching(index, BASE)  # type: ignore[arg-type]
+        writing = await in_flight(projector, event_for(create))
+        marker = Message("raw", 0, 1, MARKER_KEY_PREFIX + b"e-1", b"{}")
+        folding = asyncio.create_task(projector.fold([marker]))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert not folding.done() and seen == []  # held until the write in flight is answered
+        index.gate.set()
+        await writing
+        await folding
+
+    asyncio.run(run())
+    assert seen == [{"i1"}]
