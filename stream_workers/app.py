@@ -1,14 +1,14 @@
 """The faust-streaming worker: raw channel events -> search index, dead letters, change records.
 
 Thin on purpose: decode a batch, `Projector.fold` it, and while the next batch is folded, write it
-(`Projector.write`), publish its dead letters and change records (acks=all) and queue the hub subscribers'
-notifications they cause (stream_workers/notifier.py). The API, which answers its clients from the
-change records, has its answer then. The contacts behind first-contact resolution
-(stream_workers/contacts.py) are updated from the same records while the next batch is written, and
-only after that does faust ack the batch: offsets are committed in batch order, each batch's once
-the engine acknowledged every write of it and the brokers every record it published (at-least-once;
-the versioned writes make replays idempotent). A batch whose write or publishing failed is never
-acked, nor is any after it.
+(`Projector.write`), publish its dead letters and change records (acks=all, in batches per
+partition: stream_workers/publishing.py) and queue the hub subscribers' notifications they cause
+(stream_workers/notifier.py). The API, which answers its clients from the change records, has its
+answer then. The contacts behind first-contact resolution (stream_workers/contacts.py) are updated
+from the same records while the next batch is written, and only after that does faust ack the
+batch: offsets are committed in batch order, each batch's once the engine acknowledged every write
+of it and the brokers every record it published (at-least-once; the versioned writes make replays
+idempotent). A batch whose write or publishing failed is never acked, nor is any after it.
 
 Agent concurrency stays 1: faust-streaming's at-least-once acking is unsafe with concurrency > 1
 (its issue #606). Scale out with more worker processes, up to the number of partitions.
@@ -49,6 +49,7 @@ from stream_workers.notifier import Notifier
 from stream_workers.operations import WorkerState
 from stream_workers.party_events import apply_party_events
 from stream_workers.pipeline import BatchResult, Folded, Message, Projector
+from stream_workers.publishing import Record, send_all
 
 log = logging.getLogger(__name__)
 
@@ -318,20 +319,14 @@ def _message(event: Any) -> Message:
 
 async def send_bridged(producer: AIOKafkaProducer, result: Bridged) -> None:
     """A feed batch's events on the raw topic and its dead letters, each acknowledged (acks=all)."""
-    futures = [await producer.send(RAW_TOPIC, value=value, key=key) for key, value in result.raw]
-    futures += [
-        await producer.send(DLQ_TOPIC, value=letter.value, key=letter.key, headers=letter.headers())
-        for letter in result.dead_letters
-    ]
-    for future in futures:
-        await future
+    records: list[Record] = [(RAW_TOPIC, key, value, None) for key, value in result.raw]
+    records += [(DLQ_TOPIC, letter.key, letter.value, letter.headers()) for letter in result.dead_letters]
+    await send_all(producer, records)
 
 
 async def send_raw(producer: AIOKafkaProducer, records: Sequence[tuple[bytes, bytes]]) -> None:
     """(key, value) records on the raw topic, each acknowledged (acks=all)."""
-    futures = [await producer.send(RAW_TOPIC, value=value, key=key) for key, value in records]
-    for future in futures:
-        await future
+    await send_all(producer, [(RAW_TOPIC, key, value, None) for key, value in records])
 
 
 async def _nothing() -> None:
@@ -355,24 +350,15 @@ async def update_contacts(records: list[ChangeRecord], index: ContactIndex, ack:
 
 
 async def publish(producer: AIOKafkaProducer, result: BatchResult) -> None:
-    """Dead letters, change records and relink events, all acknowledged by the brokers before returning.
+    """Dead letters, change records and relink events, all acknowledged by the brokers before
+    returning (in batches per partition: stream_workers/publishing.py).
 
     Retried until the brokers take them: faust acks a batch even when its body raises, and a
     dead letter is the only copy of a bad event's verdict.
     """
-
-    async def send_all() -> None:
-        futures = [
-            await producer.send(DLQ_TOPIC, value=letter.value, key=letter.key, headers=letter.headers())
-            for letter in result.dead_letters
-        ]
-        futures += [
-            await producer.send(CHANGES_TOPIC, value=record.to_bytes(), key=key) for key, record in result.changes
-        ]
-        futures += [await producer.send(RAW_TOPIC, value=value, key=key) for key, value in result.relinks]
-        for future in futures:
-            await future
-
-    await until_done("publishing batch results", send_all)
+    records: list[Record] = [(DLQ_TOPIC, letter.key, letter.value, letter.headers()) for letter in result.dead_letters]
+    records += [(CHANGES_TOPIC, key, record.to_bytes(), None) for key, record in result.changes]
+    records += [(RAW_TOPIC, key, value, None) for key, value in result.relinks]
+    await until_done("publishing batch results", partial(send_all, producer, records))
     if result.dead_letters:
         log.warning("%d events dead-lettered to %s", len(result.dead_letters), DLQ_TOPIC)

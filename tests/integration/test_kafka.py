@@ -1,4 +1,5 @@
-"""Real Kafka: explicit topic creation, idempotent produce, group consume, offset commit."""
+"""Real Kafka: explicit topic creation, idempotent produce (one record, and in batches), group consume,
+offset commit."""
 
 from __future__ import annotations
 
@@ -114,8 +115,55 @@ async def _auto_creation_is_off(bootstrap: str) -> None:
         await admin.close()
 
 
+async def _batched_publishing(bootstrap: str) -> None:
+    from stream_workers.publishing import Record, send_all
+
+    topic = f"ihub-it-{uuid.uuid4().hex[:12]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=1)])
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+        await producer.start()
+        try:
+            keys = [f"interaction-{n}".encode() for n in range(20)]
+            sent: list[Record] = [
+                (topic, keys[n % 20], b"%d " % n + b"x" * 300, [("n", str(n).encode())] if n % 3 else None)
+                for n in range(600)  # several batches of the producer's size to each partition
+            ]
+            await send_all(producer, sent)
+            # `send` afterwards: the same partition per key, and the idempotent producer's sequence
+            # numbers still in step with the brokers'
+            where = {key: (await producer.send_and_wait(topic, key=key, value=b"probe")).partition for key in keys}
+        finally:
+            await producer.stop()
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest")
+        await consumer.start()
+        try:
+            records = await _consume(consumer, len(sent) + len(keys))
+        finally:
+            await consumer.stop()
+        assert len(records) == len(sent) + len(keys)  # each once
+        for key in keys:
+            mine = [r for r in records if r.key == key]
+            assert {r.partition for r in mine} == {where[key]}
+            assert [r.value for r in mine] == [value for _, k, value, _ in sent if k == key] + [b"probe"]
+        headers = {r.value: list(r.headers) for r in records}
+        assert all(headers[value] == list(h or []) for _, _, value, h in sent)
+    finally:
+        try:
+            await admin.delete_topics([topic])
+        finally:
+            await admin.close()
+
+
 def test_produce_consume_with_group_and_offset_commit(kafka_bootstrap: str) -> None:
     asyncio.run(asyncio.wait_for(_produce_consume_commit(kafka_bootstrap), 120))
+
+
+def test_batched_publishing_lands_where_send_does_on_an_idempotent_producer(kafka_bootstrap: str) -> None:
+    """stream_workers/publishing.py: each key on the partition `send` gives it, in order, headers kept."""
+    asyncio.run(asyncio.wait_for(_batched_publishing(kafka_bootstrap), 120))
 
 
 def test_topic_auto_creation_is_off(kafka_bootstrap: str) -> None:

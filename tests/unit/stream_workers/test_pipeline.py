@@ -364,3 +364,60 @@ def test_an_erasure_marker_waits_for_the_write_in_flight():
 
     asyncio.run(run())
     assert seen == [{"i1"}]
+
+
+class RecordingProducer:
+    """What `send_all` needs of AIOKafkaProducer: the topics' partitions, real batches (small
+    ones: a few records each), and the batches sent, in order."""
+
+    def __init__(self, partitions: dict[str, int]) -> None:
+        self.partitions = partitions
+        self.sent: list[tuple[str, int, Any]] = []
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        return set(range(self.partitions[topic]))
+
+    def create_batch(self) -> Any:
+        from aiokafka.producer.message_accumulator import BatchBuilder
+
+        return BatchBuilder(300, 0)
+
+    async def send_batch(self, batch: Any, topic: str, *, partition: int) -> asyncio.Future[None]:
+        self.sent.append((topic, partition, batch))
+        done = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+
+def test_batched_publishing_puts_each_key_where_the_default_partitioner_does_in_order_with_headers():
+    from aiokafka.partitioner import DefaultPartitioner
+    from aiokafka.record.default_records import DefaultRecordBatch
+
+    from stream_workers.publishing import Record, send_all
+
+    keys = [f"interaction-{n}".encode() for n in range(12)]
+    sent: list[Record] = [("changes", keys[n % 12], f"change {n}".encode(), None) for n in range(120)]
+    sent += [
+        ("dlq", keys[n % 3], f"letter {n}".encode(), [("reason", b"bad"), ("n", str(n).encode())]) for n in range(9)
+    ]
+    sent += [("dlq", None, b"keyless", [("reason", b"no key")])]
+    producer = RecordingProducer({"changes": 6, "dlq": 3})
+    asyncio.run(send_all(producer, sent))  # type: ignore[arg-type]
+
+    landed = []  # (topic, partition, key, value, headers) as the brokers get them, in order
+    for topic, partition, batch in producer.sent:
+        for record in DefaultRecordBatch(bytes(batch._build())):
+            landed.append((topic, partition, record.key, record.value, list(record.headers)))
+    assert sorted((t, k or b"", v) for t, _, k, v, _ in landed) == sorted((t, k or b"", v) for t, k, v, _ in sent)
+    assert len({(t, p) for t, p, _ in producer.sent}) < len(producer.sent)  # several batches to a partition
+    for topic, partition, key, _, _ in landed:
+        if key is not None:
+            partitions = list(range(producer.partitions[topic]))
+            assert partition == DefaultPartitioner()(key, partitions, partitions)
+    for topic in ("changes", "dlq"):
+        for key in keys:
+            assert [v for t, _, k, v, _ in landed if (t, k) == (topic, key)] == [
+                v for t, k, v, _ in sent if (t, k) == (topic, key)
+            ]
+    headers = {v: h for _, _, _, v, h in landed}
+    assert all(headers[v] == list(h or []) for _, _, v, h in sent)
