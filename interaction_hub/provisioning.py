@@ -57,11 +57,31 @@ async def _prepare(settings: Settings, feeds: Sequence[str]) -> None:
         await engine.close(client)
 
 
+async def _no_index_of_one_piece(settings: Settings, poll_s: float = 5.0) -> None:
+    """Wait while the alias holds an index an earlier version made, every interaction in one piece:
+    an event about one of its interactions would be folded onto nothing (it is not found by id).
+    `ihub reindex` rebuilds it into periods from the log; the worker then starts."""
+    client = search_client(settings)
+    store = search_store(settings, client)
+    try:
+        said = False
+        while older := await store.not_by_period():
+            if not said:
+                log.error("%s holds %s: this worker waits for `ihub reindex`", settings.index_alias, ", ".join(older))
+                said = True
+            await asyncio.sleep(poll_s)
+        if said:
+            log.info("%s is kept by period now: this worker starts", settings.index_alias)
+    finally:
+        await engine.close(client)
+
+
 async def prepare_worker(settings: Settings, feeds: Sequence[str] = ()) -> None:
     """`prepare`, waiting for the services; then, for a worker group that never ran: notifications
     are about what happens from now on, so it does not replay the change log to subscribers (the
     raw topic, the log of record, it does read from the start)."""
     await prepare(settings, wait=True, feeds=feeds)
+    await _no_index_of_one_piece(settings)
     try:
         await start_group_at_end(kafka_options(settings), settings.worker_group, CHANGES_TOPIC, if_new=True)
     except Exception as exc:

@@ -122,11 +122,11 @@ class SearchStore:
         )
         if await engine.alias_exists(self.client, self.alias):
             indices = await engine.alias_indices(self.client, self.alias)
-            older = [index for index in indices if partitions.parse_index(self.alias, index) is None]
+            older = self._not_by_period(indices)
             if older:
                 log.error(
                     "%s holds %s, made before interactions were kept by period: its interactions are found "
-                    "by searches but not by id until `ihub reindex` rebuilds them into periods",
+                    "by searches but not by id, and the workers wait, until `ihub reindex` rebuilds them into periods",
                     self.alias,
                     ", ".join(older),
                 )
@@ -149,6 +149,15 @@ class SearchStore:
             await self._ensure_periods({partitions.key_of(None, self.period)})
         await self.contacts.ensure()
         await self.directory.ensure()
+
+    async def not_by_period(self) -> list[str]:
+        """The indices behind the alias that an earlier version made, holding every interaction in
+        one index: until `ihub reindex` replaces them, an interaction there is not found by id, so
+        nothing may be folded onto it (the workers wait: interaction_hub/provisioning.py)."""
+        return self._not_by_period(await self._live_indices())
+
+    def _not_by_period(self, indices: Iterable[str]) -> list[str]:
+        return [index for index in indices if partitions.parse_index(self.alias, index) is None]
 
     async def periods(self) -> dict[str, str]:
         """{key: index} of the periods this store reads and writes (the live ones behind the alias,

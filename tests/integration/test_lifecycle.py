@@ -7,12 +7,18 @@ interaction lands in that old month's index, never in a copy; an erasure reaches
 from __future__ import annotations
 
 import subprocess
+import time
 from datetime import UTC, datetime
+from uuid import uuid4
 
 import httpx
 import pytest
 
-from tests.support.server import IHUB
+from ingest.adapters import adapt, sample_events
+from storage.search.documents import MAPPINGS, SETTINGS
+from tests.integration.test_pipeline import marked
+from tests.support.pipeline import count, publish, wait_until
+from tests.support.server import IHUB, Server
 from tests.support.services import engine_http
 
 pytestmark = pytest.mark.integration
@@ -127,3 +133,49 @@ def test_months_retention_late_changes_erasure_and_reindex(api_and_worker, searc
     assert answer.status_code == 200, answer.text
     assert made["bob in march"] in ids_in(search_url, f"{alias}.2023.03-v2", made)
     assert api.get(f"partyInteraction/{made['bob in march']}").json()["description"] == "after the reindex"
+
+
+def test_a_deployment_kept_in_one_index_is_rebuilt_into_months_and_its_worker_waits_for_that(
+    isolated, search_url, kafka_bootstrap, tmp_path
+):
+    env, worker = isolated
+    alias = env["IHUB_INDEX_ALIAS"]
+    # what an earlier version made: every interaction in one index, behind the alias
+    legacy = f"{alias}-v1"
+    made = httpx.put(
+        f"{search_url}/{legacy}",
+        json={"mappings": MAPPINGS, "settings": SETTINGS, "aliases": {alias: {"is_write_index": True}}},
+        **engine_http(),
+    )
+    assert made.status_code == 200, made.text
+    tag = uuid4().hex[:8]
+    events = [marked(e, tag) for e in sample_events() if not e.type.startswith("tmf683.")]
+    publish(kafka_bootstrap, events)
+    ids = sorted({adapt(e).interaction_id for e in events})
+    ours = {"ids": {"values": ids}}
+
+    worker()
+    log = tmp_path / "worker.log"
+    wait_until(lambda: log.exists() and "waits for `ihub reindex`" in log.read_text(), 60, "the worker to wait")
+    time.sleep(2)
+    assert count(search_url, alias, ours) == 0  # nothing folded onto interactions it could not read by id
+
+    ihub(env, "reindex")
+    after = behind(search_url, alias)
+    assert legacy not in after and after and all(index.endswith("-v2") for index in after)
+    assert count(search_url, alias, ours) == len(ids)  # rebuilt from the log
+
+    # the worker goes on, into the months
+    wait_until(lambda: "this worker starts" in log.read_text(), 60, "the worker to start")
+    later = marked(events[0], f"{tag}-later")
+    publish(kafka_bootstrap, [later])
+    later_id = adapt(later).interaction_id
+    wait_until(lambda: count(search_url, alias, {"ids": {"values": [later_id]}}) == 1, 90, "the later event")
+    server = Server(tmp_path / "unused", env)
+    server.start()
+    try:
+        api = httpx.Client(base_url=server.url, timeout=30)
+        for interaction_id in [*ids, later_id]:
+            assert api.get(f"partyInteraction/{interaction_id}").status_code == 200
+    finally:
+        server.stop()
