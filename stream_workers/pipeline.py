@@ -24,7 +24,8 @@ index holds is here:
 Steps 1-3 of a batch run while the batch before is in step 4 (`fold` while the other's `write` is
 awaited): one write is in flight at a time, and its states are what a later fold reads first. They
 are forgotten once the engine answered (the store then answers with them), or the write failed or
-was cancelled: a failed write fails the write after it too, which never builds on it.
+was cancelled; a batch folded onto a write that failed is never written (its `write` raises that
+write's error), and the worker loop stops at the first error, leaving that batch and the rest unacked.
 
 Erase and purge markers (schemas/erasure.py, docs/privacy.md) split a batch: the write in flight is
 awaited, what came before a marker in the batch is written, then the marker is applied (`_erase`):
