@@ -40,8 +40,7 @@ from ingress import print_adapter_cpu
 from pipeline import channel_event
 
 from storage.changes import ABSENT, State
-from storage.search.documents import search_document
-from storage.search.store import IndexOp, OpResult
+from storage.search.store import IndexOp, OpResult, indexed
 from stream_workers.pipeline import Message, Projector
 
 TOPIC = "ihub.channel-events.v1"
@@ -65,7 +64,7 @@ class MemoryEngine:
             meta = {"_index": self.alias, "_id": op.interaction_id, "version": op.version}
             lines.append(orjson.dumps({op.action: meta}))
             if op.doc is not None:
-                lines.append(orjson.dumps(search_document(op.doc)))
+                lines.append(op.body if op.body is not None else indexed(op.doc))
                 self.docs[op.interaction_id] = State(op.version, op.doc)
         self.bulk_bytes += len(b"\n".join(lines)) + 1
         return [OpResult(True) for _ in ops]

@@ -10,7 +10,8 @@ index holds is here:
    store may not answer with yet;
 3. fold each interaction's changes in partition order onto that state with the change model
    (storage/changes.py, the same function the embedded store calls): versions never go backwards,
-   patches apply to the latest state, a refused change leaves nothing;
+   patches apply to the latest state, a refused change leaves nothing; then build the index
+   document of each changed interaction as the batch leaves it;
 4. (`write`) once the write before is answered, fold again from the store's real state what this
    batch folded onto a document that write had refused; then write the final state of each
    interaction in one bulk request, versioned (idempotent on replay), retrying 429/5xx/timeouts
@@ -62,7 +63,7 @@ from storage.changes import ABSENT, Change, Invalid, Outcome, Refused, State, ap
 from storage.erasure_rules import erased_by, expired, redacted
 from storage.identity import Resolver, keys_of, resolver
 from storage.search import erasure
-from storage.search.store import IndexOp, SearchStore
+from storage.search.store import IndexOp, SearchStore, indexed
 from stream_workers import metrics
 from stream_workers.erasures import ErasureRegistry, partition_for
 
@@ -117,6 +118,9 @@ class Folded:
     generation: int | None = None  # the party directory's, read before the resolution (None: no keys)
     onto: _Flight | None = None  # the write in flight that the fold read states from
     borrowed: set[str] = field(default_factory=set)  # the ids whose state came from `onto`
+    # by id: the index document of each changed interaction's state after the batch, made in the
+    # fold (while the write before is in flight) so that the write is the engine's time alone
+    bodies: dict[str, bytes] = field(default_factory=dict)
 
 
 def parse_cutoff(text: str) -> datetime:
@@ -244,6 +248,7 @@ class Projector:
         folded.state = state
         resolve, folded.generation = await self._resolver(folded.pending, state)
         self._apply(folded.pending, state, resolve)
+        self._index_documents(folded, folded.pending)
         return folded
 
     def _apply(self, items: Sequence[_Pending], state: dict[str, State], resolve: Resolver) -> None:
@@ -260,6 +265,17 @@ class Projector:
                 exc.__context__ = exc.__cause__ = None
                 continue
             state[interaction_id] = item.outcome.new
+
+    @staticmethod
+    def _index_documents(folded: Folded, items: Sequence[_Pending]) -> None:
+        """The index documents of the interactions `items` changed, as the batch leaves them."""
+        state = folded.state
+        for interaction_id in {p.change.interaction_id for p in items if p.outcome is not None and p.outcome.changed}:
+            doc = state[interaction_id].doc
+            if doc is None:
+                folded.bodies.pop(interaction_id, None)
+            else:
+                folded.bodies[interaction_id] = indexed(doc)
 
     async def write(self, folded: Folded) -> BatchResult:
         """Steps 4-5: write a folded batch, once the write before it is answered; its result."""
@@ -282,7 +298,13 @@ class Projector:
 
         dirty = {p.change.interaction_id for p in applied if p.outcome is not None and p.outcome.changed}
         ops = [
-            IndexOp("index" if state[i].doc is not None else "delete", i, state[i].version, state[i].doc)
+            IndexOp(
+                "index" if state[i].doc is not None else "delete",
+                i,
+                state[i].version,
+                state[i].doc,
+                folded.bodies.get(i),
+            )
             for i in sorted(dirty)
         ]
         refresh = any(p.event.source == API_SOURCE for p in applied)  # read-your-writes for the API
@@ -326,7 +348,10 @@ class Projector:
         resolve, generation = await self._resolver(items, folded.state)
         if folded.generation is None:  # else the earlier read: a move since then relinks
             folded.generation = generation
+        for interaction_id in ids:
+            folded.bodies.pop(interaction_id, None)
         self._apply(items, folded.state, resolve)
+        self._index_documents(folded, items)
 
     async def _resolver(self, pending: Sequence[_Pending], state: dict[str, State]) -> tuple[Resolver, int | None]:
         """Identity resolution for this batch (storage/identity.py): one directory read for every

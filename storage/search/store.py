@@ -65,6 +65,13 @@ class IndexOp:
     interaction_id: str
     version: int
     doc: dict[str, Any] | None = None
+    # `indexed(doc)` when the writer made it beforehand (a worker, while the write before is in flight)
+    body: bytes | None = None
+
+
+def indexed(doc: dict[str, Any]) -> bytes:
+    """The bulk line of a resource's index document."""
+    return orjson.dumps(search_document(doc))
 
 
 OpResults = list["OpResult"]
@@ -101,6 +108,9 @@ class SearchStore:
         self.locator = partitions.locator(alias)
         self._known: set[str] = set()  # keys of the periods seen to exist
         self._placed: dict[str, str] = {}  # interaction id -> key of its period, as last read or written
+        # ids the locator was last read to name no period for (`states`): the write that follows
+        # places them without reading the locator again
+        self._nowhere: set[str] = set()
         self.contacts = ContactIndex(client, f"{alias}-contacts", replicas=replicas)
         self.directory = PartyIndex(client, f"{alias}-parties", replicas=replicas)
 
@@ -445,6 +455,8 @@ class SearchStore:
         wanted = sorted(set(ids))
         if len(self._placed) > PLACED_KEPT:
             self._placed.clear()
+        if len(self._nowhere) > PLACED_KEPT:
+            self._nowhere.clear()
         for doc_id in wanted:
             self._placed.pop(doc_id, None)
         docs = await engine.mget(self.client, self.locator, wanted) if wanted else []
@@ -454,6 +466,11 @@ class SearchStore:
         for doc_id, key in keys.items():
             if key in self._known:
                 self._placed[doc_id] = key
+        for doc_id in wanted:
+            if doc_id in self._placed:
+                self._nowhere.discard(doc_id)
+            else:
+                self._nowhere.add(doc_id)
 
     async def _refresh_known(self, keys: set[str]) -> None:
         if not keys <= self._known:
@@ -478,12 +495,13 @@ class SearchStore:
         need be); a delete of one that is nowhere is already done."""
         if not ops:
             return []
-        unplaced = {op.interaction_id for op in ops if op.interaction_id not in self._placed}
+        unplaced = {op.interaction_id for op in ops if op.interaction_id not in self._placed} - self._nowhere
         if unplaced:
             await self._locate(unplaced)
         for op in ops:
             if op.action == "index" and op.interaction_id not in self._placed:
                 self._placed[op.interaction_id] = partitions.key_of(op.doc, self.period)
+            self._nowhere.discard(op.interaction_id)
         keys = {self._placed[op.interaction_id] for op in ops if op.interaction_id in self._placed}
         purged = await self._purged_again(ops, keys)
         await self._ensure_periods(keys - {self._placed[i] for i in purged})
@@ -503,7 +521,7 @@ class SearchStore:
                 assert op.doc is not None, "an index op carries its document"
                 lines += [
                     orjson.dumps({"index": target}),
-                    orjson.dumps(search_document(op.doc)),
+                    op.body if op.body is not None else indexed(op.doc),
                     orjson.dumps({"index": located}),
                     orjson.dumps({"p": key}),
                 ]

@@ -17,7 +17,7 @@ from schemas.change_record import change_record
 from schemas.channel_event import ChannelEvent
 from storage.changes import ABSENT, Change, State, version_at
 from storage.search.documents import search_document
-from storage.search.store import IndexOp, OpResult
+from storage.search.store import IndexOp, OpResult, indexed
 from stream_workers.pipeline import BatchResult, Message, Projector
 
 BASE = "http://h/tmf-api/partyInteraction/v4"
@@ -335,6 +335,7 @@ def test_a_change_folded_onto_a_write_the_index_refused_is_folded_again_from_the
     assert [op.doc is not None and "description" in op.doc for op in ops] == [False]
     final = index.docs["i1"].doc
     assert final is not None and final["status"] == "completed" and "description" not in final
+    assert [op.body for op in ops] == [indexed(final)]  # its index document, made again with it
 
 
 def test_an_erasure_marker_waits_for_the_write_in_flight():
