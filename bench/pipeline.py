@@ -225,10 +225,13 @@ def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
     return subprocess.Popen([IHUB, "worker"], env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
 
 
-def ingest(search: str, env: dict[str, str], expected: int, workers: list[int], services: ServiceCpu) -> dict[str, Any]:
+def ingest(
+    search: str, env: dict[str, str], expected: int, processes: list[subprocess.Popen], services: ServiceCpu
+) -> dict[str, Any]:
     """Events/s from the first to the last document searchable, the total time, the CPU per event
     of the worker and the services over the same span, and where that span began (`start`: the
-    count then and the CPU samples)."""
+    count then and the CPU samples). Stops at once if a worker exits."""
+    workers = [process.pid for process in processes]
     alias = env["IHUB_INDEX_ALIAS"]
     first = first_count = None
     started = time.perf_counter()
@@ -250,6 +253,8 @@ def ingest(search: str, env: dict[str, str], expected: int, workers: list[int], 
             }
         if now - started > 900:
             raise SystemExit(f"ingest stalled at {seen}/{expected}")
+        if any(process.poll() is not None for process in processes):
+            raise SystemExit(f"a worker exited at {seen}/{expected}: see artifacts/bench-pipeline-worker-*.log")
         time.sleep(0.1)
 
 
@@ -439,7 +444,7 @@ def main() -> None:
     workers = [start_worker(env, out / f"bench-pipeline-worker-{n}.log") for n in range(args.workers)]
     try:
         services = ServiceCpu()
-        measured = ingest(search, env, len(events), [w.pid for w in workers], services)
+        measured = ingest(search, env, len(events), workers, services)
         rate = measured["rate"]
         results["ingest_events_per_s"] = round(rate)
         results["ingest_ratio_to_ceiling"] = round(rate / results["ceiling_docs_per_s"], 2)
