@@ -5,7 +5,7 @@
 Runs `Projector.process` (stream_workers/pipeline.py: decode, adapt, validate, fold with the
 change model, build the index documents and bulk lines, change records) over the same channel
 events as bench/pipeline.py, in batches of --batch, against an in-memory stand-in for the engine
-that keeps what it is given. It prints the process CPU time per event (time.process_time, so a busy
+that keeps what it is given, with the worker's garbage-collector settings. It prints the process CPU time per event (time.process_time, so a busy
 machine changes it little) for new interactions, and for the same events sent again under new event
 ids (the interactions do not change: nothing is written, as after a replay). It also prints the bytes
 per new interaction of the raw record, its change record, the dead letters and the
@@ -41,6 +41,7 @@ from pipeline import channel_event
 
 from storage.changes import ABSENT, State
 from storage.search.store import IndexOp, OpResult, indexed
+from stream_workers.app import settle_the_heap
 from stream_workers.pipeline import Message, Projector
 
 TOPIC = "ihub.channel-events.v1"
@@ -89,6 +90,7 @@ def main() -> None:
 
     engine = MemoryEngine()
     projector = Projector(engine, "http://127.0.0.1:8683/tmf-api/partyInteraction/v4")  # type: ignore[arg-type]  # the stand-in has the two methods used
+    settle_the_heap()  # as the worker does, so the collector costs what it costs there
     first = messages(args.events, "fold", 0)
     # the same events under new event ids: each interaction is already as the event says
     again = [
