@@ -35,7 +35,12 @@ async def _produce_consume_commit(bootstrap: str) -> None:
     try:
         # Auto-creation is off on the broker: the topic must be created explicitly.
         await admin.create_topics([NewTopic(topic, num_partitions=PARTITIONS, replication_factor=1)])
-        assert topic in await admin.list_topics()
+        # the broker answered once the controller made it; the metadata the broker serves may
+        # name it a moment later
+        deadline = asyncio.get_running_loop().time() + 10
+        while topic not in await admin.list_topics():
+            assert asyncio.get_running_loop().time() < deadline, f"{topic} was created but never listed"
+            await asyncio.sleep(0.1)
 
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
         await producer.start()
