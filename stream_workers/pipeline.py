@@ -268,14 +268,15 @@ class Projector:
 
     @staticmethod
     def _index_documents(folded: Folded, items: Sequence[_Pending]) -> None:
-        """The index documents of the interactions `items` changed, as the batch leaves them."""
-        state = folded.state
-        for interaction_id in {p.change.interaction_id for p in items if p.outcome is not None and p.outcome.changed}:
-            doc = state[interaction_id].doc
-            if doc is None:
-                folded.bodies.pop(interaction_id, None)
-            else:
+        """The index documents of the interactions `items` changed, as the batch leaves them (and
+        none for those they left unchanged or deleted)."""
+        changed = {p.change.interaction_id for p in items if p.outcome is not None and p.outcome.changed}
+        for interaction_id in {p.change.interaction_id for p in items}:
+            doc = folded.state[interaction_id].doc
+            if interaction_id in changed and doc is not None:
                 folded.bodies[interaction_id] = indexed(doc)
+            else:
+                folded.bodies.pop(interaction_id, None)
 
     async def write(self, folded: Folded) -> BatchResult:
         """Steps 4-5: write a folded batch, once the write before it is answered; its result."""
@@ -348,8 +349,6 @@ class Projector:
         resolve, generation = await self._resolver(items, folded.state)
         if folded.generation is None:  # else the earlier read: a move since then relinks
             folded.generation = generation
-        for interaction_id in ids:
-            folded.bodies.pop(interaction_id, None)
         self._apply(items, folded.state, resolve)
         self._index_documents(folded, items)
 
